@@ -1,0 +1,58 @@
+"""All SQL about API keys."""
+
+from datetime import datetime
+
+from sqlalchemy import and_, case, literal, select, update
+
+from app.core.repository import Repository
+from app.models import ApiKey, Organization
+from app.models.base import UTCDateTime
+
+
+class ApiKeyRepository(Repository[ApiKey]):
+    """API keys and their organization's API password."""
+
+    model = ApiKey
+
+    async def with_organization(
+        self, *, key: str | None = None, key_id: int | None = None
+    ) -> tuple[ApiKey, Organization] | None:
+        """A key (by its value or id) and its organization, in one round trip."""
+        statement = select(ApiKey, Organization).join(Organization, Organization.id == ApiKey.organization_id)
+        statement = (
+            statement.where(ApiKey.key == key) if key is not None else statement.where(ApiKey.id == key_id)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return (row[0], row[1]) if row else None
+
+    async def register_failure(
+        self, key_id: int, now: datetime, threshold: int, throttle_until: datetime
+    ) -> datetime | None:
+        """Count a wrong API password atomically; from the threshold on, throttle. Returns throttled_until."""
+        throttle_ended = and_(ApiKey.throttled_until.is_not(None), ApiKey.throttled_until <= now)
+        failures = case((throttle_ended, 1), else_=ApiKey.failed_attempts + 1)
+        return (
+            await self.session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id)
+                .values(
+                    failed_attempts=failures,
+                    throttled_until=case(
+                        (failures >= threshold, literal(throttle_until, UTCDateTime())),
+                        (throttle_ended, literal(None, UTCDateTime())),
+                        else_=ApiKey.throttled_until,
+                    ),
+                )
+                .returning(ApiKey.throttled_until)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one()
+
+    async def record_success(self, key_id: int, values: dict[str, object]) -> None:
+        """Bookkeeping after a good password: failures cleared, digest or last use noted."""
+        await self.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,137 @@
+"""Authentication and authorization as injected dependencies."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import (
+    HTTPBasic,
+    HTTPBasicCredentials,
+    OAuth2PasswordBearer,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api_keys.service import LinkedSystemAuthDep, authenticate_basic, principal_for_key
+from app.auth.permissions import Permission, has_permission
+from app.auth.principals import Principal, PrincipalKind, Role
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.ids import OrganizationIdPath, parse_organization_id
+from app.core.runtime import Runtime, RuntimeDep
+from app.models import Organization
+from app.users.repository import UserRepository
+
+# Declared for the OpenAPI document (Swagger's Authorize button); the checks are ours, below.
+_oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False, scheme_name="password")
+_basic = HTTPBasic(auto_error=False, scheme_name="linkedSystemBasic", description="API key : API password")
+
+
+async def authenticated_principal(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    linked_systems: LinkedSystemAuthDep,
+    _token: Annotated[str | None, Depends(_oauth2)],
+    _basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> Principal:
+    """The caller, whatever its password state; 401 when the credentials do not stand."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer" and credentials:
+        return await _from_bearer(runtime, session, credentials.strip())
+    if scheme == "basic" and credentials:
+        return await authenticate_basic(linked_systems, credentials.strip())
+    raise Unauthorized("not_authenticated")
+
+
+async def _from_bearer(runtime: Runtime, session: AsyncSession, token: str) -> Principal:
+    """Check signature, expiry and the principal's current state (exists, unlocked, same stamp)."""
+    claims = runtime.tokens.decode(token)
+    if claims is None:
+        raise Unauthorized("invalid_token")
+    now = runtime.clock.now()
+    if claims.expires_at <= int(now.timestamp()):
+        raise Unauthorized("token_expired")
+    kind, _, raw_id = claims.subject.partition(":")
+    if not raw_id.isdigit():
+        raise Unauthorized("invalid_token")
+    if kind == "key":
+        principal = await principal_for_key(session, int(raw_id), claims.stamp)
+        if principal is None:
+            raise Unauthorized("invalid_token")
+        return principal
+    if kind != "user":
+        raise Unauthorized("invalid_token")
+    row = await UserRepository(session).principal_row(int(raw_id))
+    if row is None or row.security_stamp != claims.stamp:
+        raise Unauthorized("invalid_token")
+    if row.locked_until is not None and row.locked_until > now:
+        raise Unauthorized("invalid_token")
+    role = Role(row.role)
+    expired = row.password_expires_at is not None and row.password_expires_at <= now
+    return Principal(
+        kind=PrincipalKind.OPERATOR if role is Role.OPERATOR else PrincipalKind.USER,
+        subject=claims.subject,
+        organization_id=row.organization_id,
+        role=role,
+        location_id=row.location_id,
+        location_code=row.location_code,
+        user_id=row.id,
+        login_id=row.login_id,
+        password_change_required=claims.password_change_required or row.password_temporary or expired,
+    )
+
+
+AuthenticatedPrincipal = Annotated[Principal, Depends(authenticated_principal)]
+
+
+async def current_principal(principal: AuthenticatedPrincipal) -> Principal:
+    """The caller, refused while its password must be changed first."""
+    if principal.password_change_required:
+        raise Forbidden("password_change_required")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through callers whose kind may perform `permission` (403 otherwise)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not has_permission(principal, permission):
+            raise Forbidden()
+        return principal
+
+    return check
+
+
+class OrganizationScope:
+    """The organization named in the path, as seen by a caller allowed one action on it.
+
+    Another organization's id answers 404 before any permission is looked at, exactly as an
+    id that does not exist (SPEC §4), so that ids cannot be probed.
+    """
+
+    def __init__(self, principal: Principal, organization: Organization) -> None:
+        self.principal = principal
+        self.organization = organization
+
+
+def organization_scope(permission: Permission) -> Callable[..., Awaitable[OrganizationScope]]:
+    """A dependency: the path's organization, reachable by the caller, with `permission` checked."""
+
+    async def resolve(
+        org_id: OrganizationIdPath, principal: CurrentPrincipal, session: SessionDep
+    ) -> OrganizationScope:
+        id_ = parse_organization_id(org_id)
+        if id_ is None or not (principal.is_operator or principal.organization_id == id_):
+            raise NotFound()
+        organization = await session.get(Organization, id_)
+        if organization is None:
+            raise NotFound()
+        if not has_permission(principal, permission):
+            raise Forbidden()
+        return OrganizationScope(principal, organization)
+
+    return resolve

@@ -1,0 +1,97 @@
+"""SPEC §4 in one place: what each kind of caller may do, and the rules about whom it may do it to."""
+
+from enum import StrEnum
+
+from app.auth.principals import STAFF_ROLES, Principal, PrincipalKind, Role
+
+
+class Permission(StrEnum):
+    """An action of the §4 table."""
+
+    ORGANIZATION_CREATE = "organization:create"
+    ORGANIZATION_READ = "organization:read"
+    ORGANIZATION_UPDATE = "organization:update"
+    LOCATION_READ = "location:read"
+    LOCATION_WRITE = "location:write"
+    USER_READ = "user:read"
+    USER_WRITE = "user:write"
+    USER_PASSWORD_RESET = "user:password-reset"
+    API_KEY_MANAGE = "api-key:manage"
+    API_PASSWORD_SET = "api-password:set"
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+_EVERYONE_READS = {P.ORGANIZATION_READ, P.LOCATION_READ}
+# The key "linked_system" stands for a linked system, which has no role.
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    Role.OPERATOR: frozenset(Permission),
+    Role.ADMIN: frozenset(
+        _EVERYONE_READS
+        | {
+            P.ORGANIZATION_UPDATE,
+            P.LOCATION_WRITE,
+            P.USER_READ,
+            P.USER_WRITE,
+            P.USER_PASSWORD_RESET,
+            P.API_KEY_MANAGE,
+            P.API_PASSWORD_SET,
+            P.AUDIT_READ,
+        }
+    ),
+    Role.LOCATION_ADMIN: frozenset(_EVERYONE_READS | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET}),
+    Role.STAFF_SUBMITTER: frozenset(_EVERYONE_READS | {P.USER_READ}),
+    Role.STAFF_PREPARER: frozenset(_EVERYONE_READS | {P.USER_READ}),
+    "linked_system": frozenset(_EVERYONE_READS | {P.API_PASSWORD_SET}),
+}
+
+
+def has_permission(principal: Principal, permission: Permission) -> bool:
+    """Whether this kind of caller may ever perform the action."""
+    key = "linked_system" if principal.kind is PrincipalKind.LINKED_SYSTEM else principal.role
+    return key is not None and permission in ROLE_PERMISSIONS[key]
+
+
+def in_scope(principal: Principal, location_id: int | None) -> bool:
+    """Whether a location (None: the organization as a whole) is within the principal's scope.
+
+    A principal assigned to a location reaches that location only; one without a location
+    reaches its whole organization.
+    """
+    return principal.location_id is None or principal.location_id == location_id
+
+
+def sees_only_self(principal: Principal) -> bool:
+    """Staff users read no user but themselves."""
+    return principal.role in STAFF_ROLES
+
+
+def may_manage_user(principal: Principal, role: Role, location_id: int | None) -> bool:
+    """Whether the principal may create, change or delete a user with this role and location.
+
+    Operators manage everyone; admins everyone but admins (adding or removing an admin needs a
+    paper application to the association); location admins staff users within their scope.
+    """
+    if principal.is_operator:
+        return True
+    if principal.role is Role.ADMIN:
+        return role is not Role.ADMIN
+    if principal.role is Role.LOCATION_ADMIN:
+        return role in STAFF_ROLES and in_scope(principal, location_id)
+    return False
+
+
+def may_rename_user(principal: Principal, role: Role, location_id: int | None) -> bool:
+    """Renaming is allowed where managing is, and admins may also rename admins (§4)."""
+    return may_manage_user(principal, role, location_id) or (
+        principal.role is Role.ADMIN and role is Role.ADMIN
+    )
+
+
+def may_reset_password(principal: Principal, user_id: int, role: Role, location_id: int | None) -> bool:
+    """Operators reset anyone; admins anyone of their organization but themselves (§4)."""
+    if principal.user_id == user_id:
+        return False
+    if principal.is_operator or principal.role is Role.ADMIN:
+        return True
+    return may_manage_user(principal, role, location_id)

@@ -1,0 +1,135 @@
+"""POST /auth/token, POST /auth/revoke, GET /me, PUT /me/password."""
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response, status
+
+from app.api_keys.service import LinkedSystemAuthDep
+from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
+from app.auth.schemas import Me, PasswordChange, TokenResponse
+from app.auth.service import AuthServiceDep
+from app.core.errors import OAuthError
+from app.core.ids import format_organization_id
+from app.core.openapi import problems
+
+router = APIRouter(tags=["認証 (authentication)"])
+
+OptionalForm = Annotated[str | None, Form()]
+
+
+@router.post(
+    "/auth/token",
+    summary="Get an access token",
+    description=(
+        "ログイン / APIキー認証. OAuth 2.0 token endpoint (RFC 6749), form-encoded:\n\n"
+        "- `grant_type=password` with `username` (login ID) and `password`: a user's token;\n"
+        "- `grant_type=client_credentials` with `client_id` (API key) and `client_secret` "
+        "(API password), or the same as HTTP Basic client authentication: a linked system's token;\n"
+        "- `grant_type=refresh_token` with `refresh_token`: new tokens; the refresh token rotates.\n\n"
+        "After 5 failed logins in a row an account is locked for 15 minutes (both configurable)."
+    ),
+    responses=problems(400, 401, 429),
+)
+async def token(
+    request: Request,
+    service: AuthServiceDep,
+    linked_systems: LinkedSystemAuthDep,
+    grant_type: OptionalForm = None,
+    username: OptionalForm = None,
+    password: OptionalForm = None,
+    refresh_token: OptionalForm = None,
+    client_id: OptionalForm = None,
+    client_secret: OptionalForm = None,
+    scope: OptionalForm = None,
+) -> TokenResponse:
+    """Exchange credentials for tokens."""
+    del scope  # accepted for OAuth 2.0 clients that always send it; there are no scopes.
+    if grant_type == "password":
+        return await service.password_grant(_required("username", username), _required("password", password))
+    if grant_type == "refresh_token":
+        return await service.refresh_grant(_required("refresh_token", refresh_token))
+    if grant_type == "client_credentials":
+        key, secret = _client_credentials(request, client_id, client_secret)
+        return await linked_systems.client_credentials_grant(service, key, secret)
+    if grant_type is None:
+        _required("grant_type", None)
+    raise OAuthError("unsupported_grant_type", "unsupported_grant_type")
+
+
+def _required(name: str, value: str | None) -> str:
+    if not value:
+        raise OAuthError("invalid_request", "invalid_request", context={"parameter": name})
+    return value
+
+
+def _client_credentials(
+    request: Request, client_id: str | None, client_secret: str | None
+) -> tuple[str, str]:
+    """The API key and password from the form or from HTTP Basic client authentication."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and encoded:
+        try:
+            key, separator, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            key, separator, secret = "", "", ""
+        if not separator:
+            raise OAuthError("invalid_client", "invalid_client", status=401)
+        return key, secret
+    return _required("client_id", client_id), _required("client_secret", client_secret)
+
+
+@router.post(
+    "/auth/revoke",
+    status_code=status.HTTP_200_OK,
+    summary="Log out (revoke a refresh token)",
+    description="ログアウト. Revokes the refresh token and every token rotated from the same login (RFC 7009: unknown tokens are not an error).",
+    responses=problems(400),
+)
+async def revoke(service: AuthServiceDep, token: OptionalForm = None) -> Response:
+    """Revoke a refresh token."""
+    await service.revoke(_required("token", token))
+    return Response(status_code=status.HTTP_200_OK)
+
+
+@router.get(
+    "/me",
+    summary="Who am I",
+    description="ログイン中の利用者. The authenticated principal: kind, login ID or key id, organization, role, location.",
+    responses=problems(401, 403),
+)
+async def me(principal: CurrentPrincipal) -> Me:
+    """The caller."""
+    return Me(
+        kind=principal.kind,
+        login_id=principal.login_id,
+        key_id=str(principal.api_key_id) if principal.api_key_id is not None else None,
+        organization_id=(
+            format_organization_id(principal.organization_id)
+            if principal.organization_id is not None
+            else None
+        ),
+        role=principal.role,
+        location_code=principal.location_code,
+        password_change_required=principal.password_change_required,
+    )
+
+
+@router.put(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change my password",
+    description=(
+        "パスワード変更. Needs the current password. Every existing token of the user stops "
+        "working; log in again with the new password. Allowed with a token that may only "
+        "change the password."
+    ),
+    responses=problems(401, 403, 422),
+)
+async def change_my_password(
+    principal: AuthenticatedPrincipal, body: PasswordChange, service: AuthServiceDep
+) -> Response:
+    """Change the caller's own password."""
+    await service.change_own_password(principal, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

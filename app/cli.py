@@ -1,0 +1,154 @@
+"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard, openapi)."""
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+
+from app.core.config import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
+
+
+def migrate(database_url: str | None = None, revision: str = "head") -> None:
+    """Bring the database to `revision` with the project's Alembic history."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url or get_settings().database_url
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, revision)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the application, as served at /openapi.json."""
+    from app.main import create_app
+
+    return create_app().openapi()
+
+
+def write_openapi(path: Path) -> None:
+    """Write the OpenAPI document, formatted stably so that drift shows as a diff."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(openapi_document(), ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+def _read_password(generate: bool) -> str | None:
+    """A password from standard input (or a prompt), or None to generate one."""
+    if generate:
+        return None
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password (empty: generate one): ")
+        if first and getpass.getpass("Repeat: ") != first:
+            raise SystemExit("The passwords differ.")
+        return first or None
+    line = sys.stdin.readline().rstrip("\n")
+    return line or None
+
+
+def _create_operator(login_id: str, name: str, password: str | None) -> None:
+    from app.operators import create_operator
+
+    try:
+        created = asyncio.run(create_operator(login_id, name, password))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"Created operator {created.login_id!r}.")
+    if created.generated_password:
+        print(f"Password (shown once, change it at first login): {created.generated_password}")
+
+
+def _start(host: str, port: int) -> None:
+    """Migrate, make sure a first operator exists (printing its credentials once), serve."""
+    from app.operators import ensure_first_operator
+
+    migrate()
+    created = asyncio.run(ensure_first_operator())
+    if created is not None:
+        print("=" * 72)
+        print("First operator created. These credentials are shown only this once:")
+        print(f"  login ID : {created.login_id}")
+        print(f"  password : {created.generated_password}  (temporary: change it at first login)")
+        print(f"Log in:  curl -s -X POST http://{host}:{port}/api/v1/auth/token \\")
+        print(
+            f"           -d grant_type=password -d username={created.login_id} -d password='{created.generated_password}'"
+        )
+        print("=" * 72, flush=True)
+    _serve(host, port, 1)
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_config=None,
+    )
+
+
+def _onboard(path: str) -> None:
+    from app.operators import onboard_from_file
+
+    notice = asyncio.run(onboard_from_file(Path(path)))
+    print(json.dumps(notice, ensure_ascii=False, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `ainas` command."""
+    parser = argparse.ArgumentParser(prog="ainas", description="AINAS requester administration API")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("migrate", help="apply database migrations (DATABASE_URL)")
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    start = commands.add_parser("start", help="migrate, create a first operator if there is none, and serve")
+    for sub in (serve, start):
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    operator = commands.add_parser(
+        "create-operator", help="create an operator; password from standard input, or generated"
+    )
+    operator.add_argument("login_id")
+    operator.add_argument("--name", default="運用者")
+    operator.add_argument("--generate-password", action="store_true", help="generate and print one")
+
+    onboard = commands.add_parser(
+        "onboard", help="onboard an organization from a JSON file {name, short_name, admins}"
+    )
+    onboard.add_argument("file", help="path of the JSON file, or - for standard input")
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH))
+
+    args = parser.parse_args(argv)
+    if args.command == "migrate":
+        migrate()
+        print("Database is at the latest migration.")
+    elif args.command == "serve":
+        _serve(args.host, args.port, args.workers)
+    elif args.command == "start":
+        _start(args.host, args.port)
+    elif args.command == "create-operator":
+        _create_operator(args.login_id, args.name, _read_password(args.generate_password))
+    elif args.command == "onboard":
+        _onboard(args.file)
+    elif args.command == "openapi":
+        write_openapi(Path(args.output))
+        print(f"Wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

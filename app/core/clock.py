@@ -1,0 +1,26 @@
+"""The service's clock: one place that says what time it is, so tests can move time instead of sleeping."""
+
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+class ManualClock(Clock):
+    """A clock that stands still until told to move (tests, benchmarks of time-based rules)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """The time this clock was set to."""
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward."""
+        self._now += delta

@@ -1,0 +1,26 @@
+"""The public form of organization ids: 9 decimal digits (依頼人組織ID)."""
+
+from typing import Annotated
+
+from fastapi import Path
+
+ORGANIZATION_ID_PATTERN = r"^[0-9]{9}$"
+
+
+def format_organization_id(id_: int) -> str:
+    """The 9-digit string of an organization's id."""
+    return f"{id_:09d}"
+
+
+def parse_organization_id(value: str) -> int | None:
+    """The numeric id behind a 9-digit string, or None when it is not one."""
+    if len(value) == 9 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+# A malformed id in a path is simply an organization that does not exist (404), as SPEC §4 wants
+# for everything the caller cannot see, so the path parameter is a plain string here.
+OrganizationIdPath = Annotated[
+    str, Path(alias="org_id", description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
+]

@@ -1,0 +1,283 @@
+"""Every human message of the service, by stable code, in Japanese (default) and English."""
+
+from typing import Any, Literal
+
+Language = Literal["ja", "en"]
+
+# code: (Japanese, English). Templates are str.format()ed with the error's context.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # HTTP and protocol
+    "not_found": ("指定されたリソースは存在しません。", "The requested resource does not exist."),
+    "method_not_allowed": (
+        "このメソッドは使用できません。",
+        "This method is not allowed for this resource.",
+    ),
+    "validation_failed": (
+        "入力内容に誤りがあります。各項目のエラーを確認してください。",
+        "The request is invalid. See the errors of each field.",
+    ),
+    "malformed_json": (
+        "リクエスト本文が正しいJSONではありません（{position}文字目付近）。",
+        "The request body is not valid JSON (near character {position}).",
+    ),
+    "payload_too_large": (
+        "リクエスト本文が大きすぎます（上限 {limit} バイト）。",
+        "The request body is too large (limit {limit} bytes).",
+    ),
+    "unsupported_media_type": (
+        "Content-Type は application/json を指定してください。",
+        "Send the request body as application/json.",
+    ),
+    "not_authenticated": (
+        "認証が必要です。アクセストークンを指定してください。",
+        "Authentication is required. Send an access token.",
+    ),
+    "invalid_token": (
+        "アクセストークンが無効です。再度ログインしてください。",
+        "The access token is invalid. Log in again.",
+    ),
+    "token_expired": (
+        "アクセストークンの有効期限が切れています。",
+        "The access token has expired.",
+    ),
+    "forbidden": ("この操作を行う権限がありません。", "You are not allowed to do this."),
+    "password_change_required": (
+        "パスワードの変更が必要です。パスワードを変更してから操作してください。",
+        "You must change your password before doing anything else.",
+    ),
+    "conflict": (
+        "他のデータと競合するため処理できません。",
+        "The request conflicts with existing data.",
+    ),
+    "precondition_failed": (
+        "データが他の操作で更新されています。最新の内容を取得してからやり直してください。",
+        "The resource has changed since you read it. Fetch it again and retry.",
+    ),
+    "invalid_if_match": (
+        "If-Match ヘッダーの形式が正しくありません。",
+        "The If-Match header is malformed.",
+    ),
+    "idempotency_key_reused": (
+        "同じ Idempotency-Key が異なる内容のリクエストで使用されています。",
+        "This Idempotency-Key was already used with a different request.",
+    ),
+    "idempotency_in_progress": (
+        "同じ Idempotency-Key のリクエストを処理中です。しばらくしてから再試行してください。",
+        "A request with this Idempotency-Key is still being processed. Retry later.",
+    ),
+    "invalid_idempotency_key": (
+        "Idempotency-Key は1〜255文字の表示可能なASCII文字で指定してください。",
+        "The Idempotency-Key must be 1 to 255 printable ASCII characters.",
+    ),
+    "rate_limited": (
+        "試行回数が多すぎます。{retry_after}秒後に再試行してください。",
+        "Too many attempts. Retry after {retry_after} seconds.",
+    ),
+    "service_unavailable": (
+        "データベースに接続できません。しばらくしてから再試行してください。",
+        "The database is unavailable. Retry shortly.",
+    ),
+    "internal_error": (
+        "内部エラーが発生しました。",
+        "An internal error occurred.",
+    ),
+    # Authentication
+    "invalid_credentials": (
+        "ログインIDまたはパスワードが正しくありません。",
+        "The login ID or password is incorrect.",
+    ),
+    "account_locked": (
+        "ログインに続けて失敗したため、アカウントがロックされています。{retry_after}秒後に再試行するか、管理者にパスワードの初期化を依頼してください。",
+        "The account is locked after repeated failed logins. Retry after {retry_after} seconds "
+        "or ask an administrator to reset the password.",
+    ),
+    "temporary_password_expired": (
+        "仮パスワードの有効期限が切れています。管理者にパスワードの初期化を依頼してください。",
+        "The temporary password has expired. Ask an administrator to reset it again.",
+    ),
+    "invalid_refresh_token": (
+        "リフレッシュトークンが無効です。再度ログインしてください。",
+        "The refresh token is invalid. Log in again.",
+    ),
+    "unsupported_grant_type": (
+        "grant_type は password、client_credentials、refresh_token のいずれかを指定してください。",
+        "grant_type must be password, client_credentials or refresh_token.",
+    ),
+    "invalid_request": (
+        "必須パラメータ {parameter} が指定されていません。",
+        "The parameter {parameter} is required.",
+    ),
+    "invalid_client": (
+        "APIキーまたはAPIパスワードが正しくありません。",
+        "The API key or API password is incorrect.",
+    ),
+    "current_password_incorrect": (
+        "現在のパスワードが正しくありません。",
+        "The current password is incorrect.",
+    ),
+    # Field validation
+    "missing": ("必須項目です。", "This field is required."),
+    "extra_forbidden": (
+        "この項目は指定できません。",
+        "This field is not allowed.",
+    ),
+    "immutable_field": (
+        "この項目は変更できません。",
+        "This field cannot be changed.",
+    ),
+    "string_type": ("文字列で指定してください。", "Must be a string."),
+    "int_type": ("整数で指定してください。", "Must be an integer."),
+    "int_parsing": ("整数で指定してください。", "Must be an integer."),
+    "bool_type": ("true または false を指定してください。", "Must be true or false."),
+    "literal_error": (
+        "次のいずれかを指定してください: {expected}",
+        "Must be one of: {expected}",
+    ),
+    "enum": ("次のいずれかを指定してください: {expected}", "Must be one of: {expected}"),
+    "greater_than_equal": ("{ge}以上で指定してください。", "Must be at least {ge}."),
+    "less_than_equal": ("{le}以下で指定してください。", "Must be at most {le}."),
+    "not_full_width": (
+        "全角文字（JIS X 0208）で入力してください。使用できない文字は invalid_characters に示します。",
+        "Must be full-width characters (JIS X 0208) only; see invalid_characters.",
+    ),
+    "invalid_location_code": (
+        "半角英数字（0-9、A-Z、a-z）で入力してください。使用できない文字は invalid_characters に示します。",
+        "Must be half-width letters and digits (0-9, A-Z, a-z) only; see invalid_characters.",
+    ),
+    "not_half_width_digits": (
+        "半角数字（0-9）で入力してください。使用できない文字は invalid_characters に示します。",
+        "Must be half-width digits (0-9) only; see invalid_characters.",
+    ),
+    "invalid_login_id": (
+        "半角英数字と「.」「_」「-」で入力してください。使用できない文字は invalid_characters に示します。",
+        "Must be half-width letters, digits, '.', '_' and '-' only; see invalid_characters.",
+    ),
+    "invalid_characters": (
+        "制御文字や見えない書式文字は使用できません。該当する文字は invalid_characters に示します。",
+        "Must not contain control or invisible formatting characters; see invalid_characters.",
+    ),
+    "too_short": (
+        "{min_length}文字以上で入力してください。",
+        "Must be at least {min_length} characters.",
+    ),
+    "too_long": (
+        "{max_length}文字以内で入力してください（現在{length}文字）。",
+        "Must be at most {max_length} characters (now {length}).",
+    ),
+    "string_too_short": (
+        "{min_length}文字以上で入力してください。",
+        "Must be at least {min_length} characters.",
+    ),
+    "string_too_long": (
+        "{max_length}文字以内で入力してください。",
+        "Must be at most {max_length} characters.",
+    ),
+    "string_pattern_mismatch": (
+        "形式が正しくありません。",
+        "The format is invalid.",
+    ),
+    "too_long_list": (
+        "{max_length}件以内で指定してください。",
+        "Must have at most {max_length} items.",
+    ),
+    "too_short_list": (
+        "{min_length}件以上指定してください。",
+        "Must have at least {min_length} items.",
+    ),
+    "list_type": ("配列で指定してください。", "Must be a list."),
+    "model_type": ("オブジェクトで指定してください。", "Must be an object."),
+    "dict_type": ("オブジェクトで指定してください。", "Must be an object."),
+    "datetime_type": (
+        "日時（ISO 8601）で指定してください。",
+        "Must be a date-time (ISO 8601).",
+    ),
+    "datetime_parsing": (
+        "日時（ISO 8601）で指定してください。",
+        "Must be a date-time (ISO 8601).",
+    ),
+    "datetime_from_date_parsing": (
+        "日時（ISO 8601）で指定してください。",
+        "Must be a date-time (ISO 8601).",
+    ),
+    "invalid_sort": (
+        "並び順には次の項目を指定できます: {allowed}",
+        "sort must be one of: {allowed}",
+    ),
+    # Passwords (SPEC §3.4)
+    "password_too_short": (
+        "パスワードは{min_length}文字以上で入力してください。",
+        "The password must be at least {min_length} characters.",
+    ),
+    "password_too_long": (
+        "パスワードは{max_length}文字以内で入力してください。",
+        "The password must be at most {max_length} characters.",
+    ),
+    "password_contains_login_id": (
+        "パスワードにログインIDを含めることはできません。",
+        "The password must not contain the login ID.",
+    ),
+    "password_too_common": (
+        "よく使われているパスワードのため使用できません。推測されにくいパスワードを指定してください。",
+        "This password is too common. Choose one that is harder to guess.",
+    ),
+    "password_unchanged": (
+        "新しいパスワードは現在のパスワードと異なるものを指定してください。",
+        "The new password must differ from the current one.",
+    ),
+}
+
+TITLES: dict[int, tuple[str, str]] = {
+    400: ("不正なリクエスト", "Bad Request"),
+    401: ("認証エラー", "Unauthorized"),
+    403: ("権限エラー", "Forbidden"),
+    404: ("見つかりません", "Not Found"),
+    405: ("許可されていないメソッド", "Method Not Allowed"),
+    409: ("競合", "Conflict"),
+    412: ("前提条件エラー", "Precondition Failed"),
+    413: ("リクエストが大きすぎます", "Content Too Large"),
+    415: ("未対応のメディアタイプ", "Unsupported Media Type"),
+    422: ("入力エラー", "Unprocessable Content"),
+    429: ("リクエスト過多", "Too Many Requests"),
+    500: ("内部エラー", "Internal Server Error"),
+    503: ("一時的に利用できません", "Service Unavailable"),
+}
+
+
+def preferred_language(accept_language: str | None) -> Language:
+    """Japanese unless Accept-Language prefers English over Japanese (RFC 9110 q-values)."""
+    best: tuple[float, Language] = (0.0, "ja")
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in ("ja", "en") and q > best[0]:
+            best = (q, "en" if primary == "en" else "ja")
+    return best[1]
+
+
+def message(
+    code: str, language: Language, context: dict[str, Any] | None = None, fallback: str | None = None
+) -> str:
+    """The message for `code`; an unknown code falls back to the given English text."""
+    templates = MESSAGES.get(code)
+    if templates is None:
+        text = fallback or code
+        return text if language == "en" else f"入力値が正しくありません（{text}）"
+    template = templates[0] if language == "ja" else templates[1]
+    try:
+        return template.format(**(context or {}))
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def title(status: int, language: Language) -> str:
+    """The short, status-wide title of a problem."""
+    ja, en = TITLES.get(status, ("エラー", "Error"))
+    return ja if language == "ja" else en

@@ -1,0 +1,66 @@
+"""The problem+json shapes as they appear in the OpenAPI document, and the `responses=` helper."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.core.errors import PROBLEM_MEDIA_TYPE
+
+
+class InvalidCharacterDetail(BaseModel):
+    """One offending character of a rejected text (SPEC §3.2)."""
+
+    position: int = Field(description="Position from 0 in the normalized, trimmed value")
+    character: str
+    code_point: str = Field(examples=["U+FF71"])
+    suggestion: str | None = Field(description="The character to use instead, when there is one")
+
+
+class FieldProblem(BaseModel):
+    """One rejected field."""
+
+    field: str = Field(examples=["name"])
+    code: str = Field(examples=["not_full_width"])
+    message: str
+    invalid_characters: list[InvalidCharacterDetail] | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable `code` (and RFC 6749 members on the token endpoint)."""
+
+    type: str = Field(examples=["urn:ainas:problem:not_found"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=["not_found"])
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = None
+    error: str | None = Field(default=None, description="RFC 6749 error code (token endpoint only)")
+    error_description: str | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Bad request (token endpoint: RFC 6749 error)",
+    401: "Missing, invalid or expired credentials",
+    403: "Not allowed for this caller, or the password must be changed first",
+    404: "Not found, or not visible to this caller",
+    409: "Conflict with existing data, or the same Idempotency-Key still in progress",
+    412: "If-Match names an outdated version",
+    413: "Request body over 1 MiB",
+    422: "Validation failed; each field's error is listed",
+    429: "Too many attempts; see Retry-After",
+    503: "Database unavailable; see Retry-After",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for these statuses, plus 503, all as problem+json."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in sorted({*statuses, 503})
+    }

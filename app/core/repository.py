@@ -1,0 +1,56 @@
+"""The generic repository: the common queries every table shares. Domain repositories add their own."""
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.base import Base
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+class Repository(Generic[ModelT]):
+    """Reads and writes of one model through one session. Flushes, never commits."""
+
+    model: type[ModelT]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, id_: int) -> ModelT | None:
+        """The row with this primary key, or None."""
+        return await self.session.get(self.model, id_)
+
+    async def one_or_none(self, statement: Select[tuple[ModelT]]) -> ModelT | None:
+        """The single row a select finds, or None."""
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def add(self, obj: ModelT) -> ModelT:
+        """Insert and flush, so that ids and constraint violations surface now."""
+        self.session.add(obj)
+        await self.session.flush()
+        return obj
+
+    async def update(self, obj: ModelT, values: dict[str, Any]) -> ModelT:
+        """Set attributes and flush; the ORM bumps `version` and refuses a stale row."""
+        for name, value in values.items():
+            setattr(obj, name, value)
+        await self.session.flush()
+        return obj
+
+    async def delete(self, obj: ModelT) -> None:
+        """Delete and flush."""
+        await self.session.delete(obj)
+        await self.session.flush()
+
+    async def page(
+        self, statement: Select[tuple[ModelT]], *, order_by: Sequence[Any], limit: int, offset: int
+    ) -> tuple[list[ModelT], int]:
+        """One page of a filtered select and the number of rows that match it in all."""
+        total = await self.session.scalar(
+            select(func.count()).select_from(statement.order_by(None).subquery())
+        )
+        rows = await self.session.execute(statement.order_by(*order_by).limit(limit).offset(offset))
+        return list(rows.scalars().all()), int(total or 0)

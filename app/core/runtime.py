@@ -1,0 +1,62 @@
+"""What a process builds once at start-up and every request shares."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.security import PasswordHasher, TokenCodec
+
+if TYPE_CHECKING:
+    from app.audit.service import AuditTrail
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Settings, database, clock, hasher and token codec of one process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
+    hasher: PasswordHasher
+    tokens: TokenCodec
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Create the engine and the helpers for these settings."""
+    engine = create_engine(settings)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        clock=clock or Clock(),
+        hasher=PasswordHasher(settings),
+        tokens=TokenCodec(settings),
+    )
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The runtime of the application serving this request."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+@asynccontextmanager
+async def command_session(runtime: Runtime) -> AsyncIterator[tuple[AsyncSession, "AuditTrail"]]:
+    """A unit of work for a command-line action: one transaction, audited as the CLI."""
+    from app.audit.service import AuditTrail
+
+    async with runtime.sessionmaker() as session:
+        yield session, AuditTrail(session, runtime.clock, f"cli-{uuid.uuid4().hex}", None)
+        await session.commit()

@@ -1,0 +1,125 @@
+"""Password hashing (argon2id through passlib), access tokens (JWT) and opaque secrets."""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from anyio import to_thread
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from app.core.config import Settings
+
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "ainas"
+
+
+class PasswordHasher:
+    """argon2id with configured cost; older schemes verify and are flagged for upgrade.
+
+    Hashing runs in a worker thread so that a login never blocks the event loop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.context = CryptContext(
+            schemes=["argon2", "pbkdf2_sha256"],
+            deprecated=["pbkdf2_sha256"],
+            argon2__type="ID",
+            argon2__memory_cost=settings.argon2_memory_kib,
+            argon2__rounds=settings.argon2_time_cost,
+            argon2__parallelism=settings.argon2_parallelism,
+        )
+        self._dummy_hash: str | None = None
+
+    async def hash(self, password: str) -> str:
+        """A new argon2id hash of the password."""
+        return await to_thread.run_sync(self.context.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        """(matches, replacement hash or None); a missing hash costs the same as a real one."""
+        if password_hash is None:
+            await to_thread.run_sync(self.context.verify, password, await self.dummy_hash())
+            return False, None
+        return await to_thread.run_sync(self.context.verify_and_update, password, password_hash)
+
+    async def dummy_hash(self) -> str:
+        """A hash of a random secret, made once, to spend the same time on unknown accounts."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What an access token asserts."""
+
+    subject: str
+    stamp: str
+    password_change_required: bool
+    expires_at: int
+
+
+class TokenCodec:
+    """Signs and checks access tokens with one key and one algorithm."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = settings.secret_key
+        self.lifetime = timedelta(minutes=settings.access_token_minutes)
+
+    def encode(self, subject: str, stamp: str, password_change_required: bool, now: datetime) -> str:
+        """A signed access token for `subject` (e.g. `user:12`, `key:3`)."""
+        claims: dict[str, Any] = {
+            "iss": JWT_ISSUER,
+            "sub": subject,
+            "stm": stamp,
+            "pcr": password_change_required,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
+
+    def decode(self, token: str) -> AccessClaims | None:
+        """The claims of a token signed by this service, or None; expiry is checked by the caller.
+
+        The algorithm list is fixed: the token's own `alg` header is never trusted.
+        Expiry is compared with the service clock by the caller, so it is not verified here.
+        """
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[JWT_ALGORITHM],
+                issuer=JWT_ISSUER,
+                options={"verify_exp": False, "verify_aud": False},
+            )
+        except JWTError:
+            return None
+        subject, stamp, exp = claims.get("sub"), claims.get("stm"), claims.get("exp")
+        if not isinstance(subject, str) or not isinstance(stamp, str) or not isinstance(exp, int):
+            return None
+        return AccessClaims(subject, stamp, bool(claims.get("pcr")), exp)
+
+
+def new_secret_token() -> str:
+    """An opaque random token (refresh tokens): 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+def new_stamp() -> str:
+    """A new security stamp; changing it ends every token issued under the old one."""
+    return secrets.token_hex(16)
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a high-entropy secret: enough for random tokens, never for passwords."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    """Compare secrets without leaking where they differ."""
+    return hmac.compare_digest(a.encode(), b.encode())

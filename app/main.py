@@ -1,0 +1,68 @@
+"""create_app(): settings, engine, middleware, error handlers, routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
+
+from app.api import api_router
+from app.core.clock import Clock
+from app.core.config import Settings, get_settings
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.core.runtime import build_runtime
+from app.health import router as health_router
+
+DESCRIPTION = """
+AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —
+organizations (依頼人組織), locations (依頼人拠点), users (依頼人ユーザー), API keys (APIキー)
+and the API password, and the operator's onboarding of new organizations.
+
+Errors are RFC 9457 `application/problem+json` with a stable `code`; messages are Japanese by
+default and English when `Accept-Language` prefers `en`.
+"""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the application; tests pass their own settings and clock."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.runtime.engine.dispose()
+
+    app = FastAPI(
+        title="AINAS requester administration API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.runtime = build_runtime(settings, clock)
+
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Accept-Language",
+            ],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(api_router)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,25 @@
+"""依頼人組織: a requester organization."""
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamped, UTCDateTime
+
+
+class Organization(Timestamped, Base):
+    """An organization; its public id is `id` written as 9 decimal digits."""
+
+    __tablename__ = "organizations"
+    # AUTOINCREMENT on SQLite (a sequence on PostgreSQL): an id is never handed out twice.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    short_name: Mapped[str] = mapped_column(String(10))
+    api_password_hash: Mapped[str | None] = mapped_column(String(255))
+    api_password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Changes with the API password: linked-system tokens and cached Basic checks under the
+    # old one stop working at once.
+    api_password_stamp: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,44 @@
+"""依頼人ユーザー and operators: every person who logs in with a login ID and password."""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamped, UTCDateTime
+
+
+class User(Timestamped, Base):
+    """A user of an organization, or an operator (role `operator`, no organization).
+
+    One table for both keeps login IDs unique across the whole service in one index.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        # Login IDs are unique ignoring case (SPEC §2.3); an expression index works on both databases.
+        Index("uq_users_login_id_lower", text("lower(login_id)"), unique=True),
+        CheckConstraint(
+            "role IN ('operator', 'admin', 'location_admin', 'staff_submitter', 'staff_preparer')",
+            name="role",
+        ),
+        CheckConstraint("(role = 'operator') = (organization_id IS NULL)", name="operator_no_org"),
+        Index("ix_users_organization_id_location_id", "organization_id", "location_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="RESTRICT"))
+    login_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # A password someone else set (initial, reset) must be changed before anything else.
+    password_temporary: Mapped[bool] = mapped_column(Boolean)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Changes whenever existing tokens must stop working (password, role, location, lock).
+    security_stamp: Mapped[str] = mapped_column(String(32))
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

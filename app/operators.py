@@ -1,0 +1,67 @@
+"""Command-line actions of operators: create an operator, the first operator, onboarding from a file."""
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.audit.service import Actor
+from app.core.config import get_settings
+from app.core.runtime import build_runtime, command_session
+from app.users.service import create_operator_account, operator_exists
+
+FIRST_OPERATOR_LOGIN_ID = "operator"
+CLI_ACTOR = Actor("system", "cli")
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOperator:
+    """An operator just created; the password only when the service generated it."""
+
+    login_id: str
+    generated_password: str | None
+
+
+async def create_operator(login_id: str, name: str, password: str | None) -> CreatedOperator:
+    """Create an operator; ValueError names what is wrong with the input."""
+    runtime = build_runtime(get_settings())
+    try:
+        async with command_session(runtime) as (session, audit):
+            user, generated = await create_operator_account(
+                session, audit, runtime, CLI_ACTOR, login_id, name, password
+            )
+            return CreatedOperator(user.login_id, generated)
+    finally:
+        await runtime.engine.dispose()
+
+
+async def ensure_first_operator() -> CreatedOperator | None:
+    """Create the first operator with a generated password, unless an operator exists."""
+    runtime = build_runtime(get_settings())
+    try:
+        async with command_session(runtime) as (session, audit):
+            if await operator_exists(session):
+                return None
+            user, generated = await create_operator_account(
+                session, audit, runtime, CLI_ACTOR, FIRST_OPERATOR_LOGIN_ID, "運用者", None
+            )
+            return CreatedOperator(user.login_id, generated)
+    finally:
+        await runtime.engine.dispose()
+
+
+async def onboard_from_file(path: Path) -> dict[str, Any]:
+    """Onboard an organization described by a JSON file; answers the registration notice."""
+    from app.organizations.schemas import OrganizationOnboard
+    from app.organizations.service import onboard_organization
+
+    raw = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    request = OrganizationOnboard.model_validate(json.loads(raw))
+    runtime = build_runtime(get_settings())
+    try:
+        async with command_session(runtime) as (session, audit):
+            notice = await onboard_organization(session, audit, runtime, CLI_ACTOR, request)
+            return notice.model_dump(mode="json")
+    finally:
+        await runtime.engine.dispose()

@@ -1,0 +1,105 @@
+"""All SQL about users and operators."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, literal, select, update
+
+from app.core.repository import Repository
+from app.models import Location, User
+from app.models.base import UTCDateTime
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalRow:
+    """The few columns authentication needs on every request."""
+
+    id: int
+    organization_id: int | None
+    role: str
+    location_id: int | None
+    location_code: str | None
+    login_id: str
+    security_stamp: str
+    locked_until: datetime | None
+    password_temporary: bool
+    password_expires_at: datetime | None
+
+
+class UserRepository(Repository[User]):
+    """Users and operators."""
+
+    model = User
+
+    async def by_login_id(self, login_id: str) -> User | None:
+        """The user with this login ID, ignoring case."""
+        return await self.one_or_none(select(User).where(func.lower(User.login_id) == login_id.lower()))
+
+    async def login_id_taken(self, login_id: str) -> bool:
+        """Whether any user or operator has this login ID, ignoring case."""
+        found = await self.session.scalar(
+            select(User.id).where(func.lower(User.login_id) == login_id.lower()).limit(1)
+        )
+        return found is not None
+
+    async def principal_row(self, user_id: int) -> PrincipalRow | None:
+        """One cheap read of what decides whether a token still stands."""
+        row = (
+            await self.session.execute(
+                select(
+                    User.id,
+                    User.organization_id,
+                    User.role,
+                    User.location_id,
+                    Location.code,
+                    User.login_id,
+                    User.security_stamp,
+                    User.locked_until,
+                    User.password_temporary,
+                    User.password_expires_at,
+                )
+                .outerjoin(Location, Location.id == User.location_id)
+                .where(User.id == user_id)
+            )
+        ).one_or_none()
+        return PrincipalRow(*row) if row else None
+
+    async def register_failed_login(
+        self, user_id: int, now: datetime, threshold: int, lock_until: datetime
+    ) -> tuple[int, datetime | None]:
+        """Count one failure atomically and lock at the threshold; (failures in a row, locked_until).
+
+        One UPDATE, so that racing failures are counted exactly and the lock triggers once.
+        A lock that has ended starts a new count.
+        """
+        lock_ended = and_(User.locked_until.is_not(None), User.locked_until <= now)
+        failures = case((lock_ended, 1), else_=User.failed_login_count + 1)
+        row = (
+            await self.session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(
+                    failed_login_count=failures,
+                    locked_until=case(
+                        (failures >= threshold, literal(lock_until, UTCDateTime())),
+                        (lock_ended, literal(None, UTCDateTime())),
+                        else_=User.locked_until,
+                    ),
+                )
+                .returning(User.failed_login_count, User.locked_until)
+                .execution_options(synchronize_session=False)
+            )
+        ).one()
+        return int(row[0]), row[1]
+
+    async def record_login(self, user_id: int, now: datetime, new_hash: str | None) -> None:
+        """Clear the failure count and note the login; bookkeeping, so `version` stays."""
+        values: dict[str, object] = {"failed_login_count": 0, "locked_until": None, "last_login_at": now}
+        if new_hash is not None:
+            values["password_hash"] = new_hash
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,54 @@
+"""One Alembic history builds both databases from empty, and goes back down to empty."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.cli import ROOT, migrate
+from app.models import Base
+from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
+
+
+def _config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logging"] = False
+    return config
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+    await engine.dispose()
+    return names - {"alembic_version"}
+
+
+def _check_up_and_down(url: str) -> None:
+    # Synchronous on purpose: Alembic's env runs its own event loop.
+    migrate(url)
+    assert asyncio.run(_tables(url)) == set(Base.metadata.tables)
+    command.downgrade(_config(url), "base")
+    assert asyncio.run(_tables(url)) == set()
+    migrate(url)
+    assert asyncio.run(_tables(url)) == set(Base.metadata.tables)
+
+
+def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
+    _check_up_and_down(f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}")
+
+
+def test_postgresql_upgrade_downgrade_upgrade() -> None:
+    available, why = postgres_available()
+    if not available:
+        pytest.skip(f"PostgreSQL not available: {why}")
+    database = create_postgres_database("ainas_migration")
+    try:
+        _check_up_and_down(database.url)
+    finally:
+        drop_postgres_database(database)
