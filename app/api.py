@@ -2,7 +2,20 @@
 
 from fastapi import APIRouter
 
+from app.api_keys.router import router as api_keys_router
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.locations.router import router as locations_router
+from app.organizations.router import router as organizations_router
+from app.users.router import router as users_router
 
 api_router = APIRouter(prefix="/api/v1")
-api_router.include_router(auth_router)
+for router in (
+    auth_router,
+    organizations_router,
+    locations_router,
+    users_router,
+    api_keys_router,
+    audit_router,
+):
+    api_router.include_router(router)

@@ -11,6 +11,7 @@ from app.api import api_router
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.idempotency import IdempotentReplay, replay
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.runtime import build_runtime
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runtime = build_runtime(settings, clock)
 
     install_error_handlers(app)
+    app.add_exception_handler(IdempotentReplay, replay)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -9,7 +9,7 @@ from typing import Any
 from app.audit.service import Actor
 from app.core.config import get_settings
 from app.core.runtime import build_runtime, command_session
-from app.users.service import create_operator_account, operator_exists
+from app.users.service import UserService
 
 FIRST_OPERATOR_LOGIN_ID = "operator"
 CLI_ACTOR = Actor("system", "cli")
@@ -28,9 +28,8 @@ async def create_operator(login_id: str, name: str, password: str | None) -> Cre
     runtime = build_runtime(get_settings())
     try:
         async with command_session(runtime) as (session, audit):
-            user, generated = await create_operator_account(
-                session, audit, runtime, CLI_ACTOR, login_id, name, password
-            )
+            users = UserService(session, audit, runtime)
+            user, generated = await users.create_operator(CLI_ACTOR, login_id, name, password)
             return CreatedOperator(user.login_id, generated)
     finally:
         await runtime.engine.dispose()
@@ -41,11 +40,10 @@ async def ensure_first_operator() -> CreatedOperator | None:
     runtime = build_runtime(get_settings())
     try:
         async with command_session(runtime) as (session, audit):
-            if await operator_exists(session):
+            users = UserService(session, audit, runtime)
+            if await users.operator_exists():
                 return None
-            user, generated = await create_operator_account(
-                session, audit, runtime, CLI_ACTOR, FIRST_OPERATOR_LOGIN_ID, "運用者", None
-            )
+            user, generated = await users.create_operator(CLI_ACTOR, FIRST_OPERATOR_LOGIN_ID, "運用者", None)
             return CreatedOperator(user.login_id, generated)
     finally:
         await runtime.engine.dispose()
@@ -54,14 +52,14 @@ async def ensure_first_operator() -> CreatedOperator | None:
 async def onboard_from_file(path: Path) -> dict[str, Any]:
     """Onboard an organization described by a JSON file; answers the registration notice."""
     from app.organizations.schemas import OrganizationOnboard
-    from app.organizations.service import onboard_organization
+    from app.organizations.service import OrganizationService
 
     raw = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     request = OrganizationOnboard.model_validate(json.loads(raw))
     runtime = build_runtime(get_settings())
     try:
         async with command_session(runtime) as (session, audit):
-            notice = await onboard_organization(session, audit, runtime, CLI_ACTOR, request)
-            return notice.model_dump(mode="json")
+            result = await OrganizationService(session, audit, runtime).onboard(CLI_ACTOR, request)
+            return result.model_dump(mode="json")
     finally:
         await runtime.engine.dispose()

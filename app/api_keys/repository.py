@@ -4,9 +4,17 @@ from datetime import datetime
 
 from sqlalchemy import and_, case, literal, select, update
 
+from app.core.pagination import PageRequest
 from app.core.repository import Repository
 from app.models import ApiKey, Organization
 from app.models.base import UTCDateTime
+
+SORTABLE = {
+    "created_at": ApiKey.created_at,
+    "last_used_at": ApiKey.last_used_at,
+    "revoked_at": ApiKey.revoked_at,
+    "label": ApiKey.label,
+}
 
 
 class ApiKeyRepository(Repository[ApiKey]):
@@ -24,6 +32,21 @@ class ApiKeyRepository(Repository[ApiKey]):
         )
         row = (await self.session.execute(statement)).one_or_none()
         return (row[0], row[1]) if row else None
+
+    async def of_organization(self, organization_id: int, key_id: int) -> ApiKey | None:
+        """One key of the organization."""
+        return await self.one_or_none(
+            select(ApiKey).where(ApiKey.organization_id == organization_id, ApiKey.id == key_id)
+        )
+
+    async def list_of(self, organization_id: int, page: PageRequest) -> tuple[list[ApiKey], int]:
+        """The organization's keys, revoked ones included."""
+        return await self.page(
+            select(ApiKey).where(ApiKey.organization_id == organization_id),
+            order_by=page.order_by(SORTABLE, "created_at", ApiKey.id),
+            limit=page.limit,
+            offset=page.offset,
+        )
 
     async def register_failure(
         self, key_id: int, now: datetime, threshold: int, throttle_until: datetime

@@ -1,180 +1,150 @@
-"""Linked-system authentication with an API key and the organization's API password (SPEC §5.1).
+"""APIキーの発行 and the API password (SPEC §2.4): issue, list, revoke; set or change the password."""
 
-HTTP Basic on every request must not cost an argon2 hash each time. After one argon2 check
-succeeds, the key row keeps `credential_digest` = HMAC-SHA256(service secret, key id | password
-stamp | password). A later request whose HMAC matches is accepted without argon2. It is read from
-the database on every request together with `revoked_at` and the organization's password stamp,
-so a revoked key or a changed password stops working at once on every instance: the new stamp
-no longer matches the stored digest, and nothing is cached in process memory.
-"""
-
-import base64
-import binascii
-import hashlib
-import hmac
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+import secrets
+from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api_keys.repository import ApiKeyRepository
-from app.audit.service import Actor, AuditDep, AuditTrail
-from app.auth.principals import Principal, PrincipalKind
-from app.auth.schemas import TokenResponse
-from app.core.db import SessionDep
-from app.core.errors import OAuthError, TooManyRequests, Unauthorized
-from app.core.runtime import Runtime, RuntimeDep
-from app.core.security import constant_time_equals
-from app.models import ApiKey, Organization
+from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
+from app.audit.service import Actor
+from app.auth.dependencies import OrganizationScope
+from app.auth.principals import PrincipalKind
+from app.core.errors import FieldError, NotFound, Unprocessable
+from app.core.pagination import Page, PageRequest
+from app.core.passwords import generate_password, password_errors
+from app.core.security import new_stamp
+from app.core.service import Service, provide
+from app.models import ApiKey as ApiKeyRow
+from app.models import Organization
 
-if TYPE_CHECKING:
-    from app.auth.service import AuthService
-
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class CredentialsRejected(Unauthorized):
-    """401 for a wrong API key or password; the failure counter and audit event are kept."""
-
-    persist_changes = True
+RESOURCE = "api_key"
+GENERATED_API_PASSWORD_LENGTH = 24
 
 
-def credential_digest(secret_key: str, key_id: int, stamp: str, password: str) -> str:
-    """The keyed digest that stands for one successful argon2 check of this key and password."""
-    message = f"{key_id}|{stamp}|{password}".encode()
-    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+def new_api_key() -> str:
+    """32 upper-case hexadecimal characters from the operating system's secure generator."""
+    return secrets.token_hex(16).upper()
 
 
-def linked_system_principal(key: ApiKey, organization: Organization) -> Principal:
-    """The principal a valid key stands for."""
-    return Principal(
-        kind=PrincipalKind.LINKED_SYSTEM,
-        subject=f"key:{key.id}",
-        organization_id=organization.id,
-        role=None,
-        api_key_id=key.id,
+def to_schema(key: ApiKeyRow) -> ApiKey:
+    """The public form of a key."""
+    return ApiKey(
+        id=str(key.id),
+        key=key.key,
+        label=key.label,
+        created_at=key.created_at,
+        created_by=key.created_by,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
     )
 
 
-class LinkedSystemAuth:
-    """Checks an API key and API password, with throttling and the Basic fast path."""
+class ApiKeyService(Service):
+    """Keys and the API password of one organization."""
 
-    def __init__(self, session: AsyncSession, audit: AuditTrail, runtime: Runtime) -> None:
-        self.session = session
-        self.audit = audit
-        self.settings = runtime.settings
-        self.hasher = runtime.hasher
-        self.clock = runtime.clock
-        self.keys = ApiKeyRepository(session)
+    @property
+    def keys(self) -> ApiKeyRepository:
+        """The repository of this request's session."""
+        return ApiKeyRepository(self.session)
 
-    async def verify(self, key_value: str, password: str, *, oauth: bool) -> tuple[ApiKey, Organization]:
-        """The key and organization when the password is right; 401 (or 429 while throttled)."""
-        now = self.clock.now()
-        found = await self.keys.with_organization(key=key_value) if len(key_value) == 32 else None
-        if found is None or found[0].revoked_at is not None or found[1].api_password_hash is None:
-            await self.hasher.verify(password, None)
-            await self._audit_failure(None, key_value, "unknown_or_revoked_key")
-            raise self._rejected(oauth)
-        key, organization = found
-        if key.throttled_until is not None and key.throttled_until > now:
-            retry_after = max(1, int((key.throttled_until - now).total_seconds() + 0.999))
-            raise TooManyRequests(retry_after)
-        stamp = organization.api_password_stamp or ""
-        digest = credential_digest(self.settings.secret_key, key.id, stamp, password)
-        updates: dict[str, object] = {}
-        if key.credential_digest is None or not constant_time_equals(key.credential_digest, digest):
-            matches, _ = await self.hasher.verify(password, organization.api_password_hash)
-            if not matches:
-                await self._failed(key, organization, now)
-            updates["credential_digest"] = digest
-        if key.failed_attempts:
-            updates["failed_attempts"] = 0
-            updates["throttled_until"] = None
-        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-            updates["last_used_at"] = now
-        if updates:
-            await self.keys.record_success(key.id, updates)
-        return key, organization
+    async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[ApiKey]:
+        """All keys of the organization, revoked ones included."""
+        rows, total = await self.keys.list_of(scope.organization.id, page)
+        return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
 
-    async def _failed(self, key: ApiKey, organization: Organization, now: datetime) -> None:
-        throttled_until = await self.keys.register_failure(
-            key.id,
-            now,
-            self.settings.api_key_failure_threshold,
-            now + timedelta(seconds=self.settings.api_key_throttle_seconds),
+    async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKeyRow:
+        """A new active key; the others stay active, so a linked system can move over without downtime."""
+        key = await self.keys.add(
+            ApiKeyRow(
+                organization_id=organization_id,
+                key=new_api_key(),
+                label=label,
+                created_at=self.clock.now(),
+                created_by=actor.id or actor.kind,
+                failed_attempts=0,
+            )
         )
-        await self._audit_failure(key, key.key, "wrong_api_password", organization.id)
-        if throttled_until is not None and throttled_until > now:
-            # Counted and audited, then slowed down: the change must persist with the 429.
-            error = TooManyRequests(max(1, int((throttled_until - now).total_seconds() + 0.999)))
-            error.persist_changes = True  # type: ignore[misc]
-            raise error
-        raise self._rejected(False)
-
-    async def _audit_failure(
-        self, key: ApiKey | None, key_value: str, reason: str, organization_id: int | None = None
-    ) -> None:
-        actor_id = f"key:{key.id}" if key else None
         await self.audit.record(
-            Actor("linked_system" if key else "anonymous", actor_id),
-            "auth.api_key_failed",
-            "api_key",
-            str(key.id) if key else None,
-            organization_id,
-            {"reason": ["", reason]},
-        )
-
-    @staticmethod
-    def _rejected(oauth: bool) -> Exception:
-        if oauth:
-            return OAuthError("invalid_client", "invalid_client", status=401, persist=True)
-        error = CredentialsRejected("invalid_client")
-        error.headers["WWW-Authenticate"] = 'Basic realm="ainas"'
-        return error
-
-    async def client_credentials_grant(
-        self, auth: "AuthService", key_value: str, password: str
-    ) -> TokenResponse:
-        """A linked system's access token (no refresh token: it can always ask again, RFC 6749 §4.4.3)."""
-        key, organization = await self.verify(key_value, password, oauth=True)
-        await self.audit.record(
-            Actor("linked_system", f"key:{key.id}"),
-            "auth.api_key_login",
-            "api_key",
+            actor,
+            "api_key.issue",
+            RESOURCE,
             str(key.id),
+            organization_id,
+            {"key": [None, key.key], "label": [None, label]},
+        )
+        return key
+
+    async def create(self, scope: OrganizationScope, body: ApiKeyCreate) -> ApiKeyRow:
+        """APIキーの発行."""
+        return await self.issue(scope.organization.id, scope.principal.actor, body.label)
+
+    async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
+        """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
+        key = (
+            await self.keys.of_organization(scope.organization.id, int(key_id)) if key_id.isdigit() else None
+        )
+        if key is None:
+            raise NotFound()
+        if key.revoked_at is not None:
+            return
+        now = self.clock.now()
+        await self.keys.update(key, {"revoked_at": now, "credential_digest": None})
+        await self.audit.record(
+            scope.principal.actor,
+            "api_key.revoke",
+            RESOURCE,
+            str(key.id),
+            scope.organization.id,
+            {"revoked_at": [None, now.isoformat()]},
+        )
+
+    async def set_password(self, organization: Organization, actor: Actor, password: str) -> None:
+        """Store a new API password hash; every linked-system token and cached check under the old one ends."""
+        now = self.clock.now()
+        previous = organization.api_password_changed_at
+        organization.api_password_hash = await self.runtime.hasher.hash(password)
+        organization.api_password_changed_at = now
+        organization.api_password_stamp = new_stamp()
+        await self.session.flush()
+        await self.audit.record(
+            actor,
+            "api_password.change",
+            "organization",
+            f"{organization.id:09d}",
             organization.id,
-        )
-        return await auth.issue_tokens(
-            f"key:{key.id}", organization.api_password_stamp or "", False, refreshable=False
+            {"api_password_changed_at": [previous.isoformat() if previous else None, now.isoformat()]},
         )
 
+    async def change_password(self, scope: OrganizationScope, body: ApiPasswordChange) -> ApiPasswordChanged:
+        """Admins and operators set (or generate) the API password; a linked system proves the current one."""
+        organization = scope.organization
+        if scope.principal.kind is PrincipalKind.LINKED_SYSTEM:
+            errors = [
+                FieldError(name, "missing")
+                for name in ("current_password", "new_password")
+                if getattr(body, name) is None
+            ]
+            if errors:
+                raise Unprocessable(errors=errors)
+            assert body.current_password is not None
+            matches, _ = await self.runtime.hasher.verify(
+                body.current_password, organization.api_password_hash
+            )
+            if not matches:
+                raise Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")])
+        generated = None
+        new_password = body.new_password
+        if new_password is None:
+            new_password = generated = generate_password(GENERATED_API_PASSWORD_LENGTH)
+        errors = password_errors(new_password, None, field="new_password")
+        if errors:
+            raise Unprocessable(errors=errors)
+        await self.set_password(organization, scope.principal.actor, new_password)
+        assert organization.api_password_changed_at is not None
+        return ApiPasswordChanged(
+            api_password_changed_at=organization.api_password_changed_at, api_password=generated
+        )
 
-def _linked_system_auth(session: SessionDep, audit: AuditDep, runtime: RuntimeDep) -> LinkedSystemAuth:
-    return LinkedSystemAuth(session, audit, runtime)
 
-
-LinkedSystemAuthDep = Annotated[LinkedSystemAuth, Depends(_linked_system_auth)]
-
-
-async def authenticate_basic(auth: LinkedSystemAuth, encoded: str) -> Principal:
-    """The linked system behind `Authorization: Basic base64(api_key:api_password)`."""
-    try:
-        key_value, separator, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        separator = ""
-    if not separator:
-        raise Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
-    key, organization = await auth.verify(key_value, password, oauth=False)
-    return linked_system_principal(key, organization)
-
-
-async def principal_for_key(session: AsyncSession, key_id: int, stamp: str) -> Principal | None:
-    """The linked system behind a bearer token, if its key stands and its password is unchanged."""
-    found = await ApiKeyRepository(session).with_organization(key_id=key_id)
-    if found is None:
-        return None
-    key, organization = found
-    if key.revoked_at is not None or not constant_time_equals(organization.api_password_stamp or "", stamp):
-        return None
-    return linked_system_principal(key, organization)
+ApiKeyServiceDep = Annotated[ApiKeyService, Depends(provide(ApiKeyService))]

@@ -11,7 +11,7 @@ from fastapi.security import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.service import LinkedSystemAuthDep, authenticate_basic, principal_for_key
+from app.api_keys.authentication import LinkedSystemAuthDep, authenticate_basic, principal_for_key
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
 from app.core.db import SessionDep

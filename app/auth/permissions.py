@@ -1,5 +1,6 @@
 """SPEC §4 in one place: what each kind of caller may do, and the rules about whom it may do it to."""
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from app.auth.principals import STAFF_ROLES, Principal, PrincipalKind, Role
@@ -61,9 +62,19 @@ def in_scope(principal: Principal, location_id: int | None) -> bool:
     return principal.location_id is None or principal.location_id == location_id
 
 
-def sees_only_self(principal: Principal) -> bool:
-    """Staff users read no user but themselves."""
-    return principal.role in STAFF_ROLES
+@dataclass(frozen=True, slots=True)
+class UserVisibility:
+    """Which users of an organization a caller sees: itself only, one location's, or all."""
+
+    self_id: int | None = None
+    location_id: int | None = None
+
+
+def user_visibility(principal: Principal) -> UserVisibility:
+    """Staff see only themselves; a location admin the users of its location; others everyone."""
+    if principal.role in STAFF_ROLES:
+        return UserVisibility(self_id=principal.user_id)
+    return UserVisibility(location_id=principal.location_id)
 
 
 def may_manage_user(principal: Principal, role: Role, location_id: int | None) -> bool:

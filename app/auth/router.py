@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
 
-from app.api_keys.service import LinkedSystemAuthDep
+from app.api_keys.authentication import LinkedSystemAuthDep
 from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
 from app.auth.schemas import Me, PasswordChange, TokenResponse
 from app.auth.service import AuthServiceDep

@@ -6,16 +6,16 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor, AuditDep, AuditTrail
+from app.audit.service import Actor, AuditTrail
 from app.auth.principals import Principal
 from app.auth.repository import RefreshTokenRepository
 from app.auth.schemas import TokenResponse
 from app.core.config import Settings
-from app.core.db import SessionDep
 from app.core.errors import FieldError, Forbidden, OAuthError, Unprocessable
 from app.core.passwords import password_errors
-from app.core.runtime import Runtime, RuntimeDep
+from app.core.runtime import Runtime
 from app.core.security import digest, new_secret_token, new_stamp
+from app.core.service import Service, provide
 from app.models import RefreshToken, User
 from app.users.repository import UserRepository
 
@@ -25,16 +25,13 @@ def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthE
     return OAuthError("invalid_grant", code, persist=True, **kwargs)  # type: ignore[arg-type]
 
 
-class AuthService:
+class AuthService(Service):
     """Authentication of people (users and operators)."""
 
     def __init__(self, session: AsyncSession, audit: AuditTrail, runtime: Runtime) -> None:
-        self.session = session
-        self.audit = audit
-        self.settings = runtime.settings
+        super().__init__(session, audit, runtime)
         self.hasher = runtime.hasher
         self.tokens = runtime.tokens
-        self.clock = runtime.clock
         self.users = UserRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
 
@@ -237,8 +234,4 @@ def _seconds(delta: timedelta) -> int:
     return max(1, int(delta.total_seconds() + 0.999))
 
 
-def _auth_service(session: SessionDep, audit: AuditDep, runtime: RuntimeDep) -> AuthService:
-    return AuthService(session, audit, runtime)
-
-
-AuthServiceDep = Annotated[AuthService, Depends(_auth_service)]
+AuthServiceDep = Annotated[AuthService, Depends(provide(AuthService))]

@@ -49,6 +49,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "他のデータと競合するため処理できません。",
         "The request conflicts with existing data.",
     ),
+    "location_code_taken": (
+        "依頼人拠点コード {code} は既に使用されています。",
+        "The location code {code} is already used in this organization.",
+    ),
+    "location_in_use": (
+        "この拠点には{count}人のユーザーが所属しているため削除できません。先にユーザーの拠点を変更してください。",
+        "{count} users are assigned to this location; move them before deleting it.",
+    ),
+    "login_id_taken": (
+        "ログインID {login_id} は既に使用されています。",
+        "The login ID {login_id} is already taken.",
+    ),
+    "last_admin": (
+        "組織の最後の管理者は削除・変更できません。",
+        "The last admin of an organization cannot be deleted or demoted.",
+    ),
+    "cannot_delete_self": (
+        "自分自身は削除できません。",
+        "You cannot delete yourself.",
+    ),
+    "unknown_location": (
+        "指定された依頼人拠点コードの拠点は存在しません。",
+        "No location of this organization has this code.",
+    ),
+    "location_out_of_scope": (
+        "担当する拠点以外は指定できません。",
+        "You can only assign your own location.",
+    ),
+    "admin_has_no_location": (
+        "管理者には拠点を指定できません（全拠点が対象です）。",
+        "Admins have no location: they cover all locations.",
+    ),
+    "role_not_allowed": (
+        "この権限のユーザーを作成・変更する権限がありません。",
+        "You may not give or manage this role.",
+    ),
+    "duplicate_login_id": (
+        "ログインIDが重複しています。",
+        "The same login ID is given twice.",
+    ),
     "precondition_failed": (
         "データが他の操作で更新されています。最新の内容を取得してからやり直してください。",
         "The resource has changed since you read it. Fetch it again and retry.",

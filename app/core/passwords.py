@@ -36,9 +36,9 @@ def password_errors(password: str, login_id: str | None, field: str = "password"
     return errors
 
 
-def generate_password() -> str:
-    """A random temporary password (~94 bits) that satisfies the policy."""
+def generate_password(length: int = GENERATED_LENGTH) -> str:
+    """A random password (16 characters: ~94 bits) that satisfies the policy."""
     while True:
-        candidate = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(GENERATED_LENGTH))
+        candidate = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(length))
         if candidate.lower() not in common_passwords():
             return candidate

@@ -48,9 +48,16 @@ class Repository(Generic[ModelT]):
     async def page(
         self, statement: Select[tuple[ModelT]], *, order_by: Sequence[Any], limit: int, offset: int
     ) -> tuple[list[ModelT], int]:
-        """One page of a filtered select and the number of rows that match it in all."""
+        """One page of a filtered select of models and the number of rows that match it in all."""
+        rows, total = await self.page_rows(statement, order_by=order_by, limit=limit, offset=offset)
+        return [row[0] for row in rows], total
+
+    async def page_rows(
+        self, statement: Select[Any], *, order_by: Sequence[Any], limit: int, offset: int
+    ) -> tuple[list[Any], int]:
+        """One page of rows (tuples) of any select, and how many match in all."""
         total = await self.session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
         )
-        rows = await self.session.execute(statement.order_by(*order_by).limit(limit).offset(offset))
-        return list(rows.scalars().all()), int(total or 0)
+        result = await self.session.execute(statement.order_by(*order_by).limit(limit).offset(offset))
+        return list(result.all()), int(total or 0)

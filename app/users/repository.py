@@ -2,9 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, update
+from sqlalchemy import Select, and_, case, func, literal, select, update
 
+from app.auth.permissions import UserVisibility
+from app.core.filters import conditions, contains
+from app.core.pagination import PageRequest
 from app.core.repository import Repository
 from app.models import Location, User
 from app.models.base import UTCDateTime
@@ -34,6 +38,15 @@ class UserRepository(Repository[User]):
     async def by_login_id(self, login_id: str) -> User | None:
         """The user with this login ID, ignoring case."""
         return await self.one_or_none(select(User).where(func.lower(User.login_id) == login_id.lower()))
+
+    async def admin_count(self, organization_id: int) -> int:
+        """How many admins the organization has."""
+        return int(
+            await self.session.scalar(
+                select(func.count()).where(User.organization_id == organization_id, User.role == "admin")
+            )
+            or 0
+        )
 
     async def login_id_taken(self, login_id: str) -> bool:
         """Whether any user or operator has this login ID, ignoring case."""
@@ -103,3 +116,74 @@ class UserRepository(Repository[User]):
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+
+
+class UserSearch:
+    """Queries of users with their location code, confined to what a caller sees."""
+
+    def __init__(self, repository: UserRepository) -> None:
+        self.repository = repository
+
+    def _visible(self, organization_id: int, visibility: UserVisibility) -> Select[Any]:
+        # The outer join gives users without a location a None code.
+        statement: Select[Any] = (
+            select(User, Location.code)
+            .outerjoin(Location, Location.id == User.location_id)
+            .where(User.organization_id == organization_id)
+        )
+        if visibility.self_id is not None:
+            statement = statement.where(User.id == visibility.self_id)
+        if visibility.location_id is not None:
+            statement = statement.where(User.location_id == visibility.location_id)
+        return statement
+
+    async def one(
+        self, organization_id: int, visibility: UserVisibility, login_id: str
+    ) -> tuple[User, str | None] | None:
+        """A visible user by login ID (ignoring case) with its location code."""
+        row = (
+            await self.repository.session.execute(
+                self._visible(organization_id, visibility).where(
+                    func.lower(User.login_id) == login_id.lower()
+                )
+            )
+        ).one_or_none()
+        return (row[0], row[1]) if row else None
+
+    async def search(
+        self,
+        organization_id: int,
+        visibility: UserVisibility,
+        *,
+        login_id: str | None,
+        name: str | None,
+        location_code: str | None,
+        roles: list[str],
+        page: PageRequest,
+    ) -> tuple[list[tuple[User, str | None]], int]:
+        """Visible users matching the filters."""
+        statement = self._visible(organization_id, visibility).where(
+            *conditions(
+                contains(User.login_id, login_id),
+                contains(User.name, name),
+                contains(Location.code, location_code),
+                User.role.in_(roles) if roles else None,
+            )
+        )
+        rows, total = await self.repository.page_rows(
+            statement,
+            order_by=page.order_by(SORTABLE, "login_id", User.id),
+            limit=page.limit,
+            offset=page.offset,
+        )
+        return [(row[0], row[1]) for row in rows], total
+
+
+SORTABLE = {
+    "login_id": User.login_id,
+    "name": User.name,
+    "role": User.role,
+    "location_code": Location.code,
+    "last_login_at": User.last_login_at,
+    "created_at": User.created_at,
+}

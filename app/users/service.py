@@ -1,69 +1,314 @@
-"""User management (SPEC §2.3, §4) and operator accounts."""
+"""User management (依頼人ユーザー, SPEC §2.3, §4) and operator accounts."""
 
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 
-from app.audit.service import Actor, AuditTrail
+from app.audit.service import Actor
+from app.auth.dependencies import OrganizationScope
+from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
 from app.auth.principals import Role
+from app.auth.service import set_password
+from app.core.audited import delete_audited, update_audited
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password, password_errors
-from app.core.runtime import Runtime
 from app.core.security import new_stamp
+from app.core.service import Service, provide
 from app.core.types import LoginId, UserName
-from app.models import User
-from app.users.repository import UserRepository
+from app.locations.repository import LocationRepository
+from app.models import User as UserRow
+from app.organizations.repository import OrganizationRepository
+from app.users.repository import UserRepository, UserSearch
+from app.users.schemas import OrganizationRole, PasswordReset, User, UserCreate, UserFilters, UserUpdate
 
+RESOURCE = "user"
 _login_id = TypeAdapter(LoginId)
 _user_name = TypeAdapter(UserName)
 
 
-async def operator_exists(session: AsyncSession) -> bool:
-    """Whether any operator account exists."""
-    return (await session.scalar(select(User.id).where(User.role == Role.OPERATOR).limit(1))) is not None
+def to_schema(user: UserRow, location_code: str | None) -> User:
+    """The public form of a user: never a password or hash."""
+    return User(
+        login_id=user.login_id,
+        name=user.name,
+        location_code=location_code,
+        role=OrganizationRole(user.role),
+        password_expires_at=user.password_expires_at,
+        password_change_required=user.password_temporary,
+        last_login_at=user.last_login_at,
+        locked_until=user.locked_until,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+        version=user.version,
+    )
 
 
-async def create_operator_account(
-    session: AsyncSession,
-    audit: AuditTrail,
-    runtime: Runtime,
-    actor: Actor,
-    login_id: str,
-    name: str,
-    password: str | None,
-) -> tuple[User, str | None]:
-    """Create an operator; (user, generated password or None). ValueError on bad input."""
-    try:
-        login_id = _login_id.validate_python(login_id)
-        name = _user_name.validate_python(name)
-    except ValidationError as exc:
-        raise ValueError(exc.errors()[0]["msg"]) from None
-    users = UserRepository(session)
-    if await users.login_id_taken(login_id):
-        raise ValueError(f"the login ID {login_id!r} is already taken")
-    generated = None
-    if password is None:
-        password = generated = generate_password()
-    problems = password_errors(password, login_id)
-    if problems:
-        raise ValueError(", ".join(problem.code for problem in problems))
-    now = runtime.clock.now()
-    user = await users.add(
-        User(
+class UserService(Service):
+    """Lists, reads and changes users within what the caller may see and manage."""
+
+    @property
+    def users(self) -> UserRepository:
+        """The repository of this request's session."""
+        return UserRepository(self.session)
+
+    async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
+        """依頼人ユーザー検索."""
+        rows, total = await UserSearch(self.users).search(
+            scope.organization.id,
+            user_visibility(scope.principal),
+            login_id=filters.login_id,
+            name=filters.name,
+            location_code=filters.location_code,
+            roles=[role.value for role in filters.role],
+            page=page,
+        )
+        return Page(
+            items=[to_schema(user, code) for user, code in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    async def get(self, scope: OrganizationScope, login_id: str) -> tuple[UserRow, str | None]:
+        """A user the caller may see, with its location code; 404 otherwise."""
+        found = await UserSearch(self.users).one(
+            scope.organization.id, user_visibility(scope.principal), login_id
+        )
+        if found is None:
+            raise NotFound()
+        return found
+
+    async def _location_id(self, scope: OrganizationScope, code: str | None) -> int | None:
+        """The id of a location named in a request body; 422 when the organization has none such."""
+        if code is None:
+            return None
+        location = await LocationRepository(self.session).by_code(scope.organization.id, code)
+        if location is None:
+            raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
+        return location.id
+
+    async def create(self, scope: OrganizationScope, body: UserCreate) -> tuple[UserRow, str | None]:
+        """担当者ユーザーの追加; admins only by operators. The given password is temporary."""
+        role = Role(body.role.value)
+        location_id = await self._location_id(scope, body.location_code)
+        _check_admin_location(role, location_id)
+        if not may_manage_user(scope.principal, role, location_id):
+            raise Forbidden("role_not_allowed")
+        errors = password_errors(body.password, body.login_id)
+        if errors:
+            raise Unprocessable(errors=errors)
+        user = await self.insert(
+            scope.principal.actor,
+            organization_id=scope.organization.id,
+            location_id=location_id,
+            login_id=body.login_id,
+            name=body.name,
+            role=role,
+            password=body.password,
+            temporary=True,
+            audit_changes={"location_code": [None, body.location_code]},
+        )
+        return user, body.location_code
+
+    async def insert(
+        self,
+        actor: Actor,
+        *,
+        organization_id: int | None,
+        location_id: int | None,
+        login_id: str,
+        name: str,
+        role: Role,
+        password: str,
+        temporary: bool,
+        audit_changes: dict[str, list[object]] | None = None,
+    ) -> UserRow:
+        """Insert a user or operator (login ID unique ignoring case: 409) and audit it."""
+        if await self.users.login_id_taken(login_id):
+            raise Conflict("login_id_taken", context={"login_id": login_id})
+        now = self.clock.now()
+        try:
+            user = await self.users.add(
+                UserRow(
+                    organization_id=organization_id,
+                    location_id=location_id,
+                    login_id=login_id,
+                    name=name,
+                    role=role.value,
+                    password_hash=await self.runtime.hasher.hash(password),
+                    password_temporary=temporary,
+                    password_changed_at=now,
+                    password_expires_at=(
+                        now + timedelta(hours=self.settings.temporary_password_hours) if temporary else None
+                    ),
+                    security_stamp=new_stamp(),
+                    failed_login_count=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        except IntegrityError:
+            raise Conflict("login_id_taken", context={"login_id": login_id}) from None
+        changes: dict[str, list[object]] = {
+            "login_id": [None, login_id],
+            "name": [None, name],
+            "role": [None, role.value],
+            **(audit_changes or {}),
+        }
+        action = "operator.create" if role is Role.OPERATOR else "user.create"
+        await self.audit.record(actor, action, RESOURCE, login_id, organization_id, changes)
+        return user
+
+    async def update(
+        self, scope: OrganizationScope, login_id: str, body: UserUpdate, expected: set[int] | None
+    ) -> tuple[UserRow, str | None]:
+        """管理者/担当者ユーザーの変更: name, location and role, within what the caller manages."""
+        user, code = await self.get(scope, login_id)
+        values = body.model_dump(exclude_unset=True)
+        old_role = Role(user.role)
+        new_role = Role(values.get("role", old_role))
+        new_code = values.get("location_code", code)
+        new_location_id = await self._location_id(scope, new_code) if new_code != code else user.location_id
+        _check_admin_location(new_role, new_location_id)
+        principal = scope.principal
+        if new_role is old_role and new_location_id == user.location_id:
+            allowed = may_rename_user(principal, old_role, user.location_id)
+        else:
+            allowed = may_manage_user(principal, old_role, user.location_id) and may_manage_user(
+                principal, new_role, new_location_id
+            )
+        if not allowed:
+            raise Forbidden("role_not_allowed")
+        if old_role is Role.ADMIN and new_role is not Role.ADMIN:
+            await self._keep_one_admin(scope.organization.id)
+        changes = {
+            "name": values.get("name", user.name),
+            "role": new_role.value,
+            "location_id": new_location_id,
+        }
+        shown = {
+            name: pair
+            for name, pair in {
+                "name": [user.name, changes["name"]],
+                "role": [user.role, new_role.value],
+                "location_code": [code, new_code],
+            }.items()
+            if pair[0] != pair[1]
+        }
+        await update_audited(
+            self.users,
+            user,
+            changes,
+            expected_versions=expected,
+            audit=self.audit,
+            actor=principal.actor,
+            action="user.update",
+            resource=(RESOURCE, user.login_id),
+            organization_id=scope.organization.id,
+            shown_changes=shown,
+        )
+        return user, new_code
+
+    async def delete(self, scope: OrganizationScope, login_id: str, expected: set[int] | None) -> None:
+        """担当者ユーザーの削除 (admins: operators only); never oneself, never the last admin."""
+        user, code = await self.get(scope, login_id)
+        if user.id == scope.principal.user_id:
+            raise Conflict("cannot_delete_self")
+        role = Role(user.role)
+        if not may_manage_user(scope.principal, role, user.location_id):
+            raise Forbidden("role_not_allowed")
+        if role is Role.ADMIN:
+            await self._keep_one_admin(scope.organization.id)
+        await delete_audited(
+            self.users,
+            user,
+            expected_versions=expected,
+            audit=self.audit,
+            actor=scope.principal.actor,
+            action="user.delete",
+            resource=(RESOURCE, user.login_id),
+            organization_id=scope.organization.id,
+            snapshot={"login_id": user.login_id, "name": user.name, "role": user.role, "location_code": code},
+        )
+
+    async def reset_password(self, scope: OrganizationScope, login_id: str) -> PasswordReset:
+        """ログインパスワードの初期化: a temporary password, shown once; unlocks; ends the user's tokens."""
+        user, _ = await self.get(scope, login_id)
+        if not may_reset_password(scope.principal, user.id, Role(user.role), user.location_id):
+            raise Forbidden()
+        password = generate_password()
+        now = self.clock.now()
+        await set_password(
+            self.users, user, await self.runtime.hasher.hash(password), self.settings, now, temporary=True
+        )
+        await self.audit.record(
+            scope.principal.actor, "user.password_reset", RESOURCE, user.login_id, scope.organization.id
+        )
+        assert user.password_expires_at is not None
+        return PasswordReset(
+            login_id=user.login_id, temporary_password=password, expires_at=user.password_expires_at
+        )
+
+    async def _keep_one_admin(self, organization_id: int) -> None:
+        """409 when removing an admin would leave the organization without one.
+
+        The organization row is locked first, so two concurrent demotions cannot both pass.
+        """
+        await OrganizationRepository(self.session).lock(organization_id)
+        if await self.users.admin_count(organization_id) <= 1:
+            raise Conflict("last_admin")
+
+    async def create_operator(
+        self, actor: Actor, login_id: str, name: str, password: str | None
+    ) -> tuple[UserRow, str | None]:
+        """Create an operator; (user, generated password or None). ValueError on bad input."""
+        try:
+            login_id = _login_id.validate_python(login_id)
+            name = _user_name.validate_python(name)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"]) from None
+        if await self.users.login_id_taken(login_id):
+            raise ValueError(f"the login ID {login_id!r} is already taken")
+        generated = None
+        if password is None:
+            password = generated = generate_password()
+        problems = password_errors(password, login_id)
+        if problems:
+            raise ValueError(", ".join(problem.code for problem in problems))
+        user = await self.insert(
+            actor,
             organization_id=None,
             location_id=None,
             login_id=login_id,
             name=name,
-            role=Role.OPERATOR.value,
-            password_hash=await runtime.hasher.hash(password),
-            # A generated password was seen by whoever ran the command: it must be changed.
-            password_temporary=generated is not None,
-            password_changed_at=now,
-            password_expires_at=None,
-            security_stamp=new_stamp(),
-            failed_login_count=0,
-            created_at=now,
-            updated_at=now,
+            role=Role.OPERATOR,
+            password=password,
+            temporary=False,
         )
-    )
-    await audit.record(actor, "operator.create", "user", user.login_id, None, {"login_id": [None, login_id]})
-    return user, generated
+        if generated is not None:
+            # Whoever ran the command saw it: it must be changed at first login, but it does
+            # not expire, so that a first operator can log in whenever the service is set up.
+            user.password_temporary = True
+            await self.session.flush()
+        return user, generated
+
+    async def operator_exists(self) -> bool:
+        """Whether any operator account exists."""
+        found = await self.session.scalar(
+            select(UserRow.id).where(UserRow.role == Role.OPERATOR.value).limit(1)
+        )
+        return found is not None
+
+
+def _check_admin_location(role: Role, location_id: int | None) -> None:
+    """Admins cover the whole organization: they have no location."""
+    if role is Role.ADMIN and location_id is not None:
+        raise Unprocessable(errors=[FieldError("location_code", "admin_has_no_location")])
+
+
+UserServiceDep = Annotated[UserService, Depends(provide(UserService))]

@@ -9,15 +9,15 @@ from fastapi import FastAPI
 from app.audit.service import Actor
 from app.core.clock import ManualClock
 from app.core.runtime import command_session
-from app.users.service import create_operator_account
+from app.users.service import UserService
 from tests.fixtures.principals import OPERATOR_PASSWORD, login, operator, token_response
 
 
 async def _temporary_operator(app: FastAPI) -> str:
     runtime = app.state.runtime
     async with command_session(runtime) as (session, audit):
-        _, generated = await create_operator_account(
-            session, audit, runtime, Actor("system", "test"), "newop", "新しい運用者", None
+        _, generated = await UserService(session, audit, runtime).create_operator(
+            Actor("system", "test"), "newop", "新しい運用者", None
         )
     assert generated is not None
     return generated
@@ -103,7 +103,9 @@ async def test_wrong_current_password_is_refused(app: FastAPI, client: httpx.Asy
     assert response.json()["errors"][0]["code"] == "current_password_incorrect"
 
 
-async def test_expired_password_needs_a_change(app: FastAPI, client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_expired_password_needs_a_change(
+    app: FastAPI, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     app.state.runtime.settings.password_max_age_days = 90
     caller = await operator(app, client)
     changed = await client.put(

@@ -43,7 +43,7 @@ async def test_forged_signature_is_rejected(app: FastAPI, client: httpx.AsyncCli
     caller = await operator(app, client)
     forged = jwt.encode(_claims(caller.token), "not-the-service-key-" * 3, algorithm="HS256")
     assert (await _me(client, forged)).status_code == 401
-    header, payload, signature = caller.token.split(".")
+    header, _, signature = caller.token.split(".")
     tampered_claims = {**_claims(caller.token), "sub": "user:999"}
     tampered = f"{header}.{_b64(tampered_claims)}.{signature}"
     assert (await _me(client, tampered)).status_code == 401
@@ -106,7 +106,8 @@ async def test_refresh_rotates_and_reuse_ends_the_family(app: FastAPI, client: h
     first = await _refresh(client, caller.refresh_token)
     assert first.status_code == 200
     second_refresh = first.json()["refresh_token"]
-    assert second_refresh and second_refresh != caller.refresh_token
+    assert second_refresh
+    assert second_refresh != caller.refresh_token
     assert (await _me(client, first.json()["access_token"])).status_code == 200
 
     reused = await _refresh(client, caller.refresh_token)

@@ -15,7 +15,8 @@ async def test_unknown_path_is_problem_json(client: httpx.AsyncClient) -> None:
     assert body["code"] == "not_found"
     assert body["status"] == 404
     assert body["type"] == "urn:ainas:problem:not_found"
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
 
 
 async def test_wrong_method_is_problem_json(client: httpx.AsyncClient) -> None:
@@ -62,7 +63,9 @@ async def test_streamed_body_over_limit_gets_413(app: FastAPI, client: httpx.Asy
             yield b"x" * 65536
 
     response = await client.put(
-        "/api/v1/me/password", content=chunks(), headers={**caller.headers, "Content-Type": "application/json"}
+        "/api/v1/me/password",
+        content=chunks(),
+        headers={**caller.headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"

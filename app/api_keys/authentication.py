@@ -1,0 +1,177 @@
+"""Linked-system authentication with an API key and the organization's API password (SPEC §5.1).
+
+HTTP Basic on every request must not cost an argon2 hash each time. After one argon2 check
+succeeds, the key row keeps `credential_digest` = HMAC-SHA256(service secret, key id | password
+stamp | password). A later request whose HMAC matches is accepted without argon2. It is read from
+the database on every request together with `revoked_at` and the organization's password stamp,
+so a revoked key or a changed password stops working at once on every instance: the new stamp
+no longer matches the stored digest, and nothing is cached in process memory.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api_keys.repository import ApiKeyRepository
+from app.audit.service import Actor
+from app.auth.principals import Principal, PrincipalKind
+from app.auth.schemas import TokenResponse
+from app.core.errors import OAuthError, TooManyRequests, Unauthorized
+from app.core.security import PasswordHasher, constant_time_equals
+from app.core.service import Service, provide
+from app.models import ApiKey, Organization
+
+if TYPE_CHECKING:
+    from app.auth.service import AuthService
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class CredentialsRejected(Unauthorized):
+    """401 for a wrong API key or password; the failure counter and audit event are kept."""
+
+    persist_changes = True
+
+
+def credential_digest(secret_key: str, key_id: int, stamp: str, password: str) -> str:
+    """The keyed digest that stands for one successful argon2 check of this key and password."""
+    message = f"{key_id}|{stamp}|{password}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def linked_system_principal(key: ApiKey, organization: Organization) -> Principal:
+    """The principal a valid key stands for."""
+    return Principal(
+        kind=PrincipalKind.LINKED_SYSTEM,
+        subject=f"key:{key.id}",
+        organization_id=organization.id,
+        role=None,
+        api_key_id=key.id,
+    )
+
+
+class LinkedSystemAuth(Service):
+    """Checks an API key and API password, with throttling and the Basic fast path."""
+
+    @property
+    def keys(self) -> ApiKeyRepository:
+        """The repository of this request's session."""
+        return ApiKeyRepository(self.session)
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """The process's password hasher."""
+        return self.runtime.hasher
+
+    async def verify(self, key_value: str, password: str, *, oauth: bool) -> tuple[ApiKey, Organization]:
+        """The key and organization when the password is right; 401 (or 429 while throttled)."""
+        now = self.clock.now()
+        found = await self.keys.with_organization(key=key_value) if len(key_value) == 32 else None
+        if found is None or found[0].revoked_at is not None or found[1].api_password_hash is None:
+            await self.hasher.verify(password, None)
+            await self._audit_failure(None, key_value, "unknown_or_revoked_key")
+            raise self._rejected(oauth)
+        key, organization = found
+        if key.throttled_until is not None and key.throttled_until > now:
+            retry_after = max(1, int((key.throttled_until - now).total_seconds() + 0.999))
+            raise TooManyRequests(retry_after)
+        stamp = organization.api_password_stamp or ""
+        digest = credential_digest(self.settings.secret_key, key.id, stamp, password)
+        updates: dict[str, object] = {}
+        if key.credential_digest is None or not constant_time_equals(key.credential_digest, digest):
+            matches, _ = await self.hasher.verify(password, organization.api_password_hash)
+            if not matches:
+                await self._failed(key, organization, now)
+            updates["credential_digest"] = digest
+        if key.failed_attempts:
+            updates["failed_attempts"] = 0
+            updates["throttled_until"] = None
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            updates["last_used_at"] = now
+        if updates:
+            await self.keys.record_success(key.id, updates)
+        return key, organization
+
+    async def _failed(self, key: ApiKey, organization: Organization, now: datetime) -> None:
+        throttled_until = await self.keys.register_failure(
+            key.id,
+            now,
+            self.settings.api_key_failure_threshold,
+            now + timedelta(seconds=self.settings.api_key_throttle_seconds),
+        )
+        await self._audit_failure(key, key.key, "wrong_api_password", organization.id)
+        if throttled_until is not None and throttled_until > now:
+            # Counted and audited, then slowed down: the change must persist with the 429.
+            error = TooManyRequests(max(1, int((throttled_until - now).total_seconds() + 0.999)))
+            error.persist_changes = True  # type: ignore[misc]
+            raise error
+        raise self._rejected(False)
+
+    async def _audit_failure(
+        self, key: ApiKey | None, key_value: str, reason: str, organization_id: int | None = None
+    ) -> None:
+        actor_id = f"key:{key.id}" if key else None
+        await self.audit.record(
+            Actor("linked_system" if key else "anonymous", actor_id),
+            "auth.api_key_failed",
+            "api_key",
+            str(key.id) if key else None,
+            organization_id,
+            {"reason": ["", reason]},
+        )
+
+    @staticmethod
+    def _rejected(oauth: bool) -> Exception:
+        if oauth:
+            return OAuthError("invalid_client", "invalid_client", status=401, persist=True)
+        error = CredentialsRejected("invalid_client")
+        error.headers["WWW-Authenticate"] = 'Basic realm="ainas"'
+        return error
+
+    async def client_credentials_grant(
+        self, auth: "AuthService", key_value: str, password: str
+    ) -> TokenResponse:
+        """A linked system's access token (no refresh token: it can always ask again, RFC 6749 §4.4.3)."""
+        key, organization = await self.verify(key_value, password, oauth=True)
+        await self.audit.record(
+            Actor("linked_system", f"key:{key.id}"),
+            "auth.api_key_login",
+            "api_key",
+            str(key.id),
+            organization.id,
+        )
+        return await auth.issue_tokens(
+            f"key:{key.id}", organization.api_password_stamp or "", False, refreshable=False
+        )
+
+
+LinkedSystemAuthDep = Annotated[LinkedSystemAuth, Depends(provide(LinkedSystemAuth))]
+
+
+async def authenticate_basic(auth: LinkedSystemAuth, encoded: str) -> Principal:
+    """The linked system behind `Authorization: Basic base64(api_key:api_password)`."""
+    try:
+        key_value, separator, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        separator = ""
+    if not separator:
+        raise Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
+    key, organization = await auth.verify(key_value, password, oauth=False)
+    return linked_system_principal(key, organization)
+
+
+async def principal_for_key(session: AsyncSession, key_id: int, stamp: str) -> Principal | None:
+    """The linked system behind a bearer token, if its key stands and its password is unchanged."""
+    found = await ApiKeyRepository(session).with_organization(key_id=key_id)
+    if found is None:
+        return None
+    key, organization = found
+    if key.revoked_at is not None or not constant_time_equals(organization.api_password_stamp or "", stamp):
+        return None
+    return linked_system_principal(key, organization)

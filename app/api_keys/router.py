@@ -1,0 +1,81 @@
+"""/organizations/{org_id}/api-keys and /api-password: thin handlers over ApiKeyService."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+
+from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
+from app.api_keys.service import ApiKeyServiceDep, to_schema
+from app.auth.dependencies import OrganizationScope, organization_scope
+from app.auth.permissions import Permission
+from app.core.http import created
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.routing import ResourceRoute
+
+router = APIRouter(prefix="/organizations/{org_id}", tags=["APIキー (API keys)"], route_class=ResourceRoute)
+
+CanManage = Annotated[OrganizationScope, Depends(organization_scope(Permission.API_KEY_MANAGE))]
+CanSetPassword = Annotated[OrganizationScope, Depends(organization_scope(Permission.API_PASSWORD_SET))]
+
+
+@router.get(
+    "/api-keys",
+    summary="List API keys",
+    description="APIキーの一覧, revoked keys included.",
+    responses=problems(401, 403, 404, 422),
+)
+async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageDep) -> Page[ApiKey]:
+    """The organization's keys."""
+    return await service.search(scope, page)
+
+
+@router.post(
+    "/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue an API key",
+    description=(
+        "APIキーの発行. Existing keys stay active, so a linked system can switch to the new key and the "
+        "old one can be revoked afterwards, without downtime. The key works with the organization's API password."
+    ),
+    responses=problems(401, 403, 404, 422),
+)
+async def issue_api_key(
+    scope: CanManage, body: ApiKeyCreate, service: ApiKeyServiceDep, request: Request, response: Response
+) -> ApiKey:
+    """Issue a key."""
+    key = await service.create(scope, body)
+    created(request, response, str(key.id))
+    return to_schema(key)
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key",
+    description="APIキーの失効. The key stops working at once, on every instance.",
+    responses=problems(401, 403, 404),
+)
+async def revoke_api_key(
+    scope: CanManage, key_id: Annotated[str, Path(max_length=20)], service: ApiKeyServiceDep
+) -> Response:
+    """Revoke a key."""
+    await service.revoke(scope, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put(
+    "/api-password",
+    summary="Set the API password",
+    description=(
+        "APIパスワードの設定/変更. Admins and operators send `{new_password}`, or `{}` to have one generated "
+        "(answered once). A linked system sends `{current_password, new_password}`. Every linked-system "
+        "token and Basic credential under the old password stops working at once."
+    ),
+    responses=problems(401, 403, 404, 422),
+)
+async def set_api_password(
+    scope: CanSetPassword, body: ApiPasswordChange, service: ApiKeyServiceDep
+) -> ApiPasswordChanged:
+    """Set or change the API password."""
+    return await service.change_password(scope, body)

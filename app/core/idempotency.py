@@ -1,0 +1,124 @@
+"""Idempotency-Key on POST (SPEC §5.3), kept in the database in the same transaction as the change.
+
+A retry with the same key and body answers the stored answer and changes nothing; the same key
+with another body answers 422; a retry while the first request is still running answers 409
+(on PostgreSQL a transaction-scoped advisory lock marks "running" across every instance).
+Only successful answers are stored: a failed request changed nothing and may be retried.
+"""
+
+import hashlib
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.dependencies import CurrentPrincipal
+from app.core.db import SessionDep
+from app.core.errors import Conflict, Unprocessable, field_errors
+from app.core.runtime import RuntimeDep
+from app.models import IdempotencyRecord
+
+REPLAY_HEADER = "Idempotent-Replayed"
+_STORED_HEADERS = ("location", "etag", "content-type")
+
+
+class IdempotentReplay(Exception):
+    """The stored answer of an earlier request with the same key; rendered as that answer."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__("replay")
+        self.record = record
+
+
+class PendingIdempotency:
+    """A key seen for the first time: the answer is stored before the transaction commits."""
+
+    def __init__(self, session: AsyncSession, principal: str, key: str, digest: str, runtime: Any) -> None:
+        self.session = session
+        self.principal = principal
+        self.key = key
+        self.digest = digest
+        self.runtime = runtime
+
+    async def store(self, response: Response) -> None:
+        """Keep a successful answer with the change it reports."""
+        headers = {name: value for name, value in response.headers.items() if name in _STORED_HEADERS}
+        self.session.add(
+            IdempotencyRecord(
+                principal=self.principal,
+                key=self.key,
+                request_digest=self.digest,
+                status_code=response.status_code,
+                headers=headers,
+                body=bytes(response.body),
+                created_at=self.runtime.clock.now(),
+            )
+        )
+        await self.session.flush()
+
+
+async def idempotency(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Makes a retried POST safe: the same key and body answer the first answer (kept 24 hours)",
+        ),
+    ] = None,
+) -> None:
+    """Replay, refuse, or remember a POST that carries an Idempotency-Key."""
+    if key is None:
+        return
+    if not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise field_errors("invalid_idempotency_key", "Idempotency-Key")
+    body = await request.body()
+    digest = hashlib.sha256(
+        b"\n".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
+    ).hexdigest()
+    scope = principal.subject
+    if session.bind.dialect.name == "postgresql":
+        # Held until this transaction ends: a concurrent retry sees it taken and answers 409.
+        locked = await session.scalar(
+            select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{scope}\n{key}", 0)))
+        )
+        if not locked:
+            raise Conflict("idempotency_in_progress")
+    record = await session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.principal == scope, IdempotencyRecord.key == key)
+    )
+    now = runtime.clock.now()
+    if record is not None:
+        if record.created_at > now - timedelta(hours=runtime.settings.idempotency_hours):
+            if record.request_digest != digest:
+                raise Unprocessable("idempotency_key_reused")
+            raise IdempotentReplay(record)
+        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
+    request.state.idempotency = PendingIdempotency(session, scope, key, digest, runtime)
+
+
+async def replay(request: Request, exc: Exception) -> Response:
+    """Answer a stored response again, marked as a replay."""
+    assert isinstance(exc, IdempotentReplay)
+    record = exc.record
+    return Response(
+        content=record.body,
+        status_code=record.status_code,
+        headers={**record.headers, REPLAY_HEADER: "true"},
+    )
+
+
+async def purge_expired(session: AsyncSession, runtime: Any) -> int:
+    """Delete records older than the retention period; returns how many."""
+    cutoff = runtime.clock.now() - timedelta(hours=runtime.settings.idempotency_hours)
+    result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+IdempotencyDep = Depends(idempotency)

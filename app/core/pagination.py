@@ -1,0 +1,60 @@
+"""Lists: `{items, total, limit, offset}`, with limit, offset and sort from the query string."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+from app.core.errors import field_errors
+
+ItemT = TypeVar("ItemT")
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+# Far beyond any real list, small enough that no database integer overflows.
+MAX_OFFSET = 2_147_483_647
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list and how many items match in all (全 N 件)."""
+
+    items: list[ItemT]
+    total: int = Field(description="How many items match the filters in all")
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """The requested window and order."""
+
+    limit: int
+    offset: int
+    sort: str | None
+
+    def order_by(self, columns: Mapping[str, Any], default: str, tiebreaker: Any) -> list[Any]:
+        """ORDER BY for `sort` (a listed field, `-` for descending), with a unique last key for stable pages."""
+        sort = self.sort or default
+        name = sort.removeprefix("-")
+        if name not in columns:
+            allowed = ", ".join(sorted(columns))
+            raise field_errors("invalid_sort", "sort", allowed=allowed)
+        column = columns[name]
+        return [column.desc() if sort.startswith("-") else column.asc(), tiebreaker]
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200)")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
+    sort: Annotated[
+        str | None,
+        Query(max_length=40, description="A listed field to sort by; prefix `-` for descending"),
+    ] = None,
+) -> PageRequest:
+    """Read the paging parameters."""
+    return PageRequest(limit, offset, sort)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]

@@ -1,0 +1,103 @@
+"""/organizations/{org_id}/locations: thin handlers over LocationService."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.auth.dependencies import OrganizationScope, organization_scope
+from app.auth.permissions import Permission
+from app.core.etag import IfMatch, set_etag
+from app.core.http import created
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.routing import ResourceRoute
+from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
+from app.locations.service import LocationServiceDep
+
+router = APIRouter(
+    prefix="/organizations/{org_id}/locations", tags=["依頼人拠点 (locations)"], route_class=ResourceRoute
+)
+
+CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_READ))]
+CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_WRITE))]
+LocationCodePath = Annotated[str, Path(max_length=64, description="依頼人拠点コード")]
+Filters = Annotated[LocationFilters, Query()]
+
+
+@router.get(
+    "",
+    summary="List locations",
+    description="依頼人拠点検索. Filters match partially, ignoring case. A caller assigned to a location sees only that location.",
+    responses=problems(401, 403, 404, 422),
+)
+async def list_locations(
+    scope: CanRead, service: LocationServiceDep, page: PageDep, filters: Filters
+) -> Page[Location]:
+    """Search the organization's locations."""
+    return await service.search(scope, filters, page)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a location",
+    description="依頼人拠点の追加. The code is unique within the organization and never changes (409 when taken).",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def create_location(
+    scope: CanWrite, body: LocationCreate, service: LocationServiceDep, request: Request, response: Response
+) -> Location:
+    """Create a location."""
+    location = await service.create(scope, body)
+    created(request, response, location.code, location.version)
+    return Location.model_validate(location)
+
+
+@router.get(
+    "/{code}",
+    summary="Read a location",
+    description="依頼人拠点の参照.",
+    responses=problems(401, 403, 404),
+)
+async def get_location(
+    scope: CanRead, code: LocationCodePath, service: LocationServiceDep, response: Response
+) -> Location:
+    """One location."""
+    location = await service.get(scope, code)
+    set_etag(response, location.version)
+    return Location.model_validate(location)
+
+
+@router.patch(
+    "/{code}",
+    summary="Change a location",
+    description="依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Send If-Match with the ETag you read.",
+    responses=problems(401, 403, 404, 412, 422),
+)
+async def update_location(
+    scope: CanWrite,
+    code: LocationCodePath,
+    body: LocationUpdate,
+    expected: IfMatch,
+    service: LocationServiceDep,
+    response: Response,
+) -> Location:
+    """Change name, short name or commission number."""
+    location = await service.update(scope, code, body, expected)
+    set_etag(response, location.version)
+    return Location.model_validate(location)
+
+
+@router.delete(
+    "/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a location",
+    description="依頼人拠点の削除. Refused (409) while users are assigned to it.",
+    responses=problems(401, 403, 404, 409, 412),
+)
+async def delete_location(
+    scope: CanWrite, code: LocationCodePath, expected: IfMatch, service: LocationServiceDep
+) -> Response:
+    """Delete a location."""
+    await service.delete(scope, code, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

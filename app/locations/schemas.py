@@ -1,0 +1,62 @@
+"""Shapes of locations (依頼人拠点)."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from app.core.types import DelegateNumber, FullWidthName, FullWidthShortName, LocationCode
+
+_EXAMPLE: dict[str, JsonValue] = {
+    "code": "TKY001",
+    "name": "東京本店",
+    "short_name": "東京本店",
+    "delegate_number": "1234567",
+}
+
+
+class Location(BaseModel):
+    """依頼人拠点."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [{**_EXAMPLE, "version": 1}]}
+    )
+
+    code: str = Field(description="依頼人拠点コード: never changes")
+    name: str = Field(description="依頼人拠点名")
+    short_name: str = Field(description="依頼人拠点名（略称）")
+    delegate_number: str | None = Field(description="記録等事務代行者委託番号")
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="Also sent as the ETag")
+
+
+class LocationCreate(BaseModel):
+    """依頼人拠点の追加."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    code: LocationCode
+    name: FullWidthName
+    short_name: FullWidthShortName
+    delegate_number: DelegateNumber | None = None
+
+
+class LocationUpdate(BaseModel):
+    """依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Absent fields stay; the code never changes."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "東京本店", "delegate_number": None}]}
+    )
+
+    name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
+    short_name: FullWidthShortName = None  # type: ignore[assignment]
+    delegate_number: DelegateNumber | None = Field(default=None, description="null removes the number")
+
+
+class LocationFilters(BaseModel):
+    """依頼人拠点検索: each filter matches partially, ignoring case."""
+
+    code: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=100)
+    short_name: str | None = Field(default=None, max_length=100)
+    delegate_number: str | None = Field(default=None, max_length=100)

@@ -1,0 +1,112 @@
+"""Location management (依頼人拠点): SPEC §2.2, §4."""
+
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.dependencies import OrganizationScope
+from app.core.audited import delete_audited, update_audited
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import Page, PageRequest
+from app.core.service import Service, provide
+from app.locations.repository import LocationRepository
+from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
+from app.models import Location as LocationRow
+
+RESOURCE = "location"
+
+
+class LocationService(Service):
+    """Lists, reads and changes locations; a caller assigned to a location sees only that one."""
+
+    @property
+    def locations(self) -> LocationRepository:
+        """The repository of this request's session."""
+        return LocationRepository(self.session)
+
+    async def search(
+        self, scope: OrganizationScope, filters: LocationFilters, page: PageRequest
+    ) -> Page[Location]:
+        """依頼人拠点検索."""
+        rows, total = await self.locations.search(
+            scope.organization.id, scope.principal.location_id, filters, page
+        )
+        return Page(
+            items=[Location.model_validate(row) for row in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    async def get(self, scope: OrganizationScope, code: str) -> LocationRow:
+        """One location within the caller's scope; 404 otherwise."""
+        location = await self.locations.by_code(scope.organization.id, code, scope.principal.location_id)
+        if location is None:
+            raise NotFound()
+        return location
+
+    async def create(self, scope: OrganizationScope, body: LocationCreate) -> LocationRow:
+        """依頼人拠点の追加; a code already used in the organization answers 409."""
+        organization_id = scope.organization.id
+        if await self.locations.by_code(organization_id, body.code) is not None:
+            raise Conflict("location_code_taken", context={"code": body.code})
+        now = self.clock.now()
+        try:
+            location = await self.locations.add(
+                LocationRow(
+                    organization_id=organization_id, **body.model_dump(), created_at=now, updated_at=now
+                )
+            )
+        except IntegrityError:
+            # Another request created the same code between our check and our insert.
+            raise Conflict("location_code_taken", context={"code": body.code}) from None
+        await self.audit.record(
+            scope.principal.actor,
+            "location.create",
+            RESOURCE,
+            location.code,
+            organization_id,
+            {name: [None, value] for name, value in body.model_dump().items()},
+        )
+        return location
+
+    async def update(
+        self, scope: OrganizationScope, code: str, body: LocationUpdate, expected: set[int] | None
+    ) -> LocationRow:
+        """依頼人拠点情報の変更 and 記録等事務代行者委託番号の設定."""
+        location = await self.get(scope, code)
+        return await update_audited(
+            self.locations,
+            location,
+            body.model_dump(exclude_unset=True),
+            expected_versions=expected,
+            audit=self.audit,
+            actor=scope.principal.actor,
+            action="location.update",
+            resource=(RESOURCE, location.code),
+            organization_id=scope.organization.id,
+        )
+
+    async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
+        """依頼人拠点の削除; refused while users are assigned to the location."""
+        location = await self.get(scope, code)
+        assigned = await self.locations.user_count(location.id)
+        if assigned:
+            raise Conflict("location_in_use", context={"count": assigned})
+        await delete_audited(
+            self.locations,
+            location,
+            expected_versions=expected,
+            audit=self.audit,
+            actor=scope.principal.actor,
+            action="location.delete",
+            resource=(RESOURCE, location.code),
+            organization_id=scope.organization.id,
+            snapshot=Location.model_validate(location).model_dump(
+                mode="json", include={"code", "name", "short_name", "delegate_number"}
+            ),
+        )
+
+
+LocationServiceDep = Annotated[LocationService, Depends(provide(LocationService))]

@@ -1,0 +1,100 @@
+"""/organizations: thin handlers over OrganizationService."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.auth.dependencies import OrganizationScope, organization_scope, require
+from app.auth.permissions import Permission
+from app.auth.principals import Principal
+from app.core.etag import IfMatch, set_etag
+from app.core.http import created
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.routing import ResourceRoute
+from app.organizations.schemas import (
+    OnboardingResult,
+    Organization,
+    OrganizationFilters,
+    OrganizationOnboard,
+    OrganizationUpdate,
+)
+from app.organizations.service import OrganizationServiceDep, to_schema
+
+router = APIRouter(prefix="/organizations", tags=["依頼人組織 (organizations)"], route_class=ResourceRoute)
+
+CanList = Annotated[Principal, Depends(require(Permission.ORGANIZATION_READ))]
+CanOnboard = Annotated[Principal, Depends(require(Permission.ORGANIZATION_CREATE))]
+CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.ORGANIZATION_READ))]
+CanUpdate = Annotated[OrganizationScope, Depends(organization_scope(Permission.ORGANIZATION_UPDATE))]
+
+
+@router.get(
+    "",
+    summary="List organizations",
+    description="依頼人組織の一覧. Operators see and search all organizations; everyone else sees their own.",
+    responses=problems(401, 403, 422),
+)
+async def list_organizations(
+    principal: CanList,
+    service: OrganizationServiceDep,
+    page: PageDep,
+    filters: Annotated[OrganizationFilters, Query()],
+) -> Page[Organization]:
+    """Search organizations."""
+    return await service.search(principal, filters, page)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Onboard an organization",
+    description=(
+        "利用登録 (operators). Creates the organization, its admin users with one-time initial passwords, "
+        "its first API key and its initial API password, and answers the registration notice "
+        "(利用登録通知書). The secrets appear in this answer only."
+    ),
+    responses=problems(401, 403, 409, 422),
+)
+async def onboard_organization(
+    principal: CanOnboard,
+    body: OrganizationOnboard,
+    service: OrganizationServiceDep,
+    request: Request,
+    response: Response,
+) -> OnboardingResult:
+    """Onboard a new organization."""
+    result = await service.onboard(principal.actor, body)
+    created(request, response, result.organization.id, result.organization.version)
+    return result
+
+
+@router.get(
+    "/{org_id}",
+    summary="Read an organization",
+    description="依頼人組織の参照.",
+    responses=problems(401, 403, 404),
+)
+async def get_organization(scope: CanRead, response: Response) -> Organization:
+    """One organization."""
+    set_etag(response, scope.organization.version)
+    return to_schema(scope.organization)
+
+
+@router.patch(
+    "/{org_id}",
+    summary="Rename an organization",
+    description="依頼人組織名の変更: name and short name. Send If-Match with the ETag you read.",
+    responses=problems(401, 403, 404, 412, 422),
+)
+async def update_organization(
+    scope: CanUpdate,
+    body: OrganizationUpdate,
+    expected: IfMatch,
+    service: OrganizationServiceDep,
+    response: Response,
+) -> Organization:
+    """Change the name or short name."""
+    organization = await service.update(scope, body, expected)
+    set_etag(response, organization.version)
+    return to_schema(organization)

@@ -1,0 +1,103 @@
+"""Shapes of organizations and onboarding (依頼人組織, 利用登録通知書)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.types import FullWidthName, FullWidthShortName, LoginId, UserName
+
+NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
+SHORT_NAME_EXAMPLE = "ＡＩＮＡＳ自販"
+
+
+class Organization(BaseModel):
+    """依頼人組織."""
+
+    id: str = Field(description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
+    name: str = Field(description="依頼人組織名", examples=[NAME_EXAMPLE])
+    short_name: str = Field(description="依頼人組織名（略称）", examples=[SHORT_NAME_EXAMPLE])
+    api_password_changed_at: datetime | None = Field(description="パスワード変更日 (API password)")
+    created_at: datetime = Field(description="登録日時")
+    updated_at: datetime
+    version: int = Field(description="Also sent as the ETag")
+
+
+class OrganizationUpdate(BaseModel):
+    """依頼人組織名の変更: name and/or short name."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": NAME_EXAMPLE, "short_name": SHORT_NAME_EXAMPLE}]},
+    )
+
+    name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
+    short_name: FullWidthShortName = None  # type: ignore[assignment]
+
+
+class OrganizationFilters(BaseModel):
+    """Search of organizations (operators)."""
+
+    id: str | None = Field(default=None, max_length=9, description="依頼人組織ID, exact (9 digits)")
+    name: str | None = Field(
+        default=None,
+        max_length=100,
+        description="依頼人組織名 or its abbreviation, partial match ignoring case",
+    )
+
+
+class AdminSeed(BaseModel):
+    """An admin user to create with the organization."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login_id: LoginId
+    name: UserName
+
+
+class OrganizationOnboard(BaseModel):
+    """Onboarding of a new organization by an operator (利用登録)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": NAME_EXAMPLE,
+                    "short_name": SHORT_NAME_EXAMPLE,
+                    "admins": [{"login_id": "ainas.admin", "name": "山田 太郎"}],
+                }
+            ]
+        },
+    )
+
+    name: FullWidthName
+    short_name: FullWidthShortName
+    admins: Annotated[list[AdminSeed], Field(min_length=1, max_length=20)]
+
+
+class NoticeAdmin(BaseModel):
+    """An admin's line of the registration notice."""
+
+    name: str
+    login_id: str
+    initial_password: str = Field(
+        description="One-time: must be changed at first login; expires after 72 hours"
+    )
+
+
+class RegistrationNotice(BaseModel):
+    """利用登録通知書: shown once; the service keeps only hashes of the secrets."""
+
+    organization_id: str
+    organization_name: str
+    api_key: str = Field(description="APIキー")
+    api_initial_password: str = Field(description="API初期パスワード")
+    admins: list[NoticeAdmin]
+
+
+class OnboardingResult(BaseModel):
+    """The new organization and its registration notice."""
+
+    organization: Organization
+    registration_notice: RegistrationNotice

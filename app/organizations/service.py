@@ -1,0 +1,142 @@
+"""Organizations (依頼人組織) and the operator's onboarding (利用登録, SPEC §5.4)."""
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.api_keys.service import GENERATED_API_PASSWORD_LENGTH, ApiKeyService
+from app.audit.service import Actor
+from app.auth.dependencies import OrganizationScope
+from app.auth.principals import Principal, Role
+from app.core.audited import update_audited
+from app.core.errors import FieldError, Unprocessable
+from app.core.ids import format_organization_id, parse_organization_id
+from app.core.pagination import Page, PageRequest
+from app.core.passwords import generate_password
+from app.core.service import Service, provide
+from app.models import Organization as OrganizationRow
+from app.organizations.repository import OrganizationRepository
+from app.organizations.schemas import (
+    NoticeAdmin,
+    OnboardingResult,
+    Organization,
+    OrganizationFilters,
+    OrganizationOnboard,
+    OrganizationUpdate,
+    RegistrationNotice,
+)
+from app.users.service import UserService
+
+RESOURCE = "organization"
+
+
+def to_schema(organization: OrganizationRow) -> Organization:
+    """The public form of an organization: its id as 9 digits, never the API password hash."""
+    return Organization(
+        id=format_organization_id(organization.id),
+        name=organization.name,
+        short_name=organization.short_name,
+        api_password_changed_at=organization.api_password_changed_at,
+        created_at=organization.created_at,
+        updated_at=organization.updated_at,
+        version=organization.version,
+    )
+
+
+class OrganizationService(Service):
+    """Reads and changes organizations; operators onboard new ones."""
+
+    @property
+    def organizations(self) -> OrganizationRepository:
+        """The repository of this request's session."""
+        return OrganizationRepository(self.session)
+
+    async def search(
+        self, principal: Principal, filters: OrganizationFilters, page: PageRequest
+    ) -> Page[Organization]:
+        """Operators search all organizations; everyone else sees their own."""
+        exact_id = parse_organization_id(filters.id) if filters.id else None
+        if filters.id and exact_id is None:
+            return Page(items=[], total=0, limit=page.limit, offset=page.offset)
+        rows, total = await self.organizations.search(
+            only_id=None if principal.is_operator else principal.organization_id,
+            exact_id=exact_id,
+            name=filters.name,
+            page=page,
+        )
+        return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+
+    async def update(
+        self, scope: OrganizationScope, body: OrganizationUpdate, expected: set[int] | None
+    ) -> OrganizationRow:
+        """依頼人組織名の変更."""
+        organization = scope.organization
+        return await update_audited(
+            self.organizations,
+            organization,
+            body.model_dump(exclude_unset=True),
+            expected_versions=expected,
+            audit=self.audit,
+            actor=scope.principal.actor,
+            action="organization.update",
+            resource=(RESOURCE, format_organization_id(organization.id)),
+            organization_id=organization.id,
+        )
+
+    async def onboard(self, actor: Actor, body: OrganizationOnboard) -> OnboardingResult:
+        """Create the organization, its admins, its first API key and API password; answer the notice once."""
+        seen: set[str] = set()
+        duplicates = []
+        for index, admin in enumerate(body.admins):
+            if admin.login_id.lower() in seen:
+                duplicates.append(FieldError(f"admins[{index}].login_id", "duplicate_login_id"))
+            seen.add(admin.login_id.lower())
+        if duplicates:
+            raise Unprocessable(errors=duplicates)
+        now = self.clock.now()
+        organization = await self.organizations.add(
+            OrganizationRow(name=body.name, short_name=body.short_name, created_at=now, updated_at=now)
+        )
+        organization_id = format_organization_id(organization.id)
+        await self.audit.record(
+            actor,
+            "organization.create",
+            RESOURCE,
+            organization_id,
+            organization.id,
+            {"name": [None, body.name], "short_name": [None, body.short_name]},
+        )
+        users = UserService(self.session, self.audit, self.runtime)
+        notice_admins = []
+        for admin in body.admins:
+            password = generate_password()
+            await users.insert(
+                actor,
+                organization_id=organization.id,
+                location_id=None,
+                login_id=admin.login_id,
+                name=admin.name,
+                role=Role.ADMIN,
+                password=password,
+                temporary=True,
+            )
+            notice_admins.append(
+                NoticeAdmin(name=admin.name, login_id=admin.login_id, initial_password=password)
+            )
+        keys = ApiKeyService(self.session, self.audit, self.runtime)
+        key = await keys.issue(organization.id, actor, None)
+        api_password = generate_password(GENERATED_API_PASSWORD_LENGTH)
+        await keys.set_password(organization, actor, api_password)
+        return OnboardingResult(
+            organization=to_schema(organization),
+            registration_notice=RegistrationNotice(
+                organization_id=organization_id,
+                organization_name=organization.name,
+                api_key=key.key,
+                api_initial_password=api_password,
+                admins=notice_admins,
+            ),
+        )
+
+
+OrganizationServiceDep = Annotated[OrganizationService, Depends(provide(OrganizationService))]

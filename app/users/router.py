@@ -1,0 +1,126 @@
+"""/organizations/{org_id}/users: thin handlers over UserService."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.auth.dependencies import OrganizationScope, organization_scope
+from app.auth.permissions import Permission
+from app.core.etag import IfMatch, set_etag
+from app.core.http import created
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.routing import ResourceRoute
+from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
+from app.users.service import UserServiceDep, to_schema
+
+router = APIRouter(
+    prefix="/organizations/{org_id}/users", tags=["依頼人ユーザー (users)"], route_class=ResourceRoute
+)
+
+CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_READ))]
+CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_WRITE))]
+CanReset = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_PASSWORD_RESET))]
+LoginIdPath = Annotated[str, Path(max_length=64, description="ログインID (case does not matter)")]
+Filters = Annotated[UserFilters, Query()]
+
+
+@router.get(
+    "",
+    summary="List users",
+    description=(
+        "依頼人ユーザー検索. Text filters match partially, ignoring case; `role` may be given more than "
+        "once (either). Admins see everyone; location admins the users of their scope; staff only themselves."
+    ),
+    responses=problems(401, 403, 404, 422),
+)
+async def list_users(scope: CanRead, service: UserServiceDep, page: PageDep, filters: Filters) -> Page[User]:
+    """Search the organization's users."""
+    return await service.search(scope, filters, page)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a user",
+    description=(
+        "担当者ユーザーの追加 (管理者ユーザーの追加: operators only). Admins add location admins and staff; "
+        "location admins add staff within their location. The password is temporary: it must be changed "
+        "at first login and expires after 72 hours."
+    ),
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def create_user(
+    scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request, response: Response
+) -> User:
+    """Create a user."""
+    user, code = await service.create(scope, body)
+    created(request, response, user.login_id, user.version)
+    return to_schema(user, code)
+
+
+@router.get(
+    "/{login_id}",
+    summary="Read a user",
+    description="依頼人ユーザーの参照.",
+    responses=problems(401, 403, 404),
+)
+async def get_user(
+    scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
+) -> User:
+    """One user."""
+    user, code = await service.get(scope, login_id)
+    set_etag(response, user.version)
+    return to_schema(user, code)
+
+
+@router.patch(
+    "/{login_id}",
+    summary="Change a user",
+    description=(
+        "管理者/担当者ユーザーの変更: name, location, role. Admins may rename admins; only operators change "
+        "an admin's role. The last admin cannot be demoted. Send If-Match with the ETag you read."
+    ),
+    responses=problems(401, 403, 404, 409, 412, 422),
+)
+async def update_user(
+    scope: CanWrite,
+    login_id: LoginIdPath,
+    body: UserUpdate,
+    expected: IfMatch,
+    service: UserServiceDep,
+    response: Response,
+) -> User:
+    """Change a user."""
+    user, code = await service.update(scope, login_id, body, expected)
+    set_etag(response, user.version)
+    return to_schema(user, code)
+
+
+@router.delete(
+    "/{login_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a user",
+    description="担当者ユーザーの削除 (管理者ユーザーの削除: operators only). Nobody deletes themselves; the last admin stays.",
+    responses=problems(401, 403, 404, 409, 412),
+)
+async def delete_user(
+    scope: CanWrite, login_id: LoginIdPath, expected: IfMatch, service: UserServiceDep
+) -> Response:
+    """Delete a user."""
+    await service.delete(scope, login_id, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{login_id}/password-reset",
+    summary="Reset a user's password",
+    description=(
+        "ログインパスワードの初期化. Answers a one-time temporary password, shown only here: it must be "
+        "changed at first login and expires after 72 hours. Unlocks the account and ends the user's sessions."
+    ),
+    responses=problems(401, 403, 404),
+)
+async def reset_password(scope: CanReset, login_id: LoginIdPath, service: UserServiceDep) -> PasswordReset:
+    """Reset a user's password."""
+    return await service.reset_password(scope, login_id)
