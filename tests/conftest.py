@@ -13,6 +13,7 @@ from app.cli import migrate
 from app.core.clock import ManualClock
 from app.core.config import Settings
 from app.main import create_app
+from tests.fixtures.world import World, build_world
 from tests.fixtures.database import (
     TestDatabase,
     create_postgres_database,
@@ -112,3 +113,10 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+async def world(app: object, client: httpx.AsyncClient) -> World:
+    """Two onboarded organizations with a user of every role (see tests/fixtures/world.py)."""
+
+    return await build_world(app, client)  # type: ignore[arg-type]
