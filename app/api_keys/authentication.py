@@ -87,7 +87,7 @@ class LinkedSystemAuth(Service):
         if key.credential_digest is None or not constant_time_equals(key.credential_digest, digest):
             matches, _ = await self.hasher.verify(password, organization.api_password_hash)
             if not matches:
-                await self._failed(key, organization, now)
+                await self._failed(key, organization, now, oauth)
             updates["credential_digest"] = digest
         if key.failed_attempts:
             updates["failed_attempts"] = 0
@@ -98,7 +98,7 @@ class LinkedSystemAuth(Service):
             await self.keys.record_success(key.id, updates)
         return key, organization
 
-    async def _failed(self, key: ApiKey, organization: Organization, now: datetime) -> None:
+    async def _failed(self, key: ApiKey, organization: Organization, now: datetime, oauth: bool) -> None:
         throttled_until = await self.keys.register_failure(
             key.id,
             now,
@@ -111,7 +111,7 @@ class LinkedSystemAuth(Service):
             error = TooManyRequests(max(1, int((throttled_until - now).total_seconds() + 0.999)))
             error.persist_changes = True  # type: ignore[misc]
             raise error
-        raise self._rejected(False)
+        raise self._rejected(oauth)
 
     async def _audit_failure(
         self, key: ApiKey | None, key_value: str, reason: str, organization_id: int | None = None

@@ -210,6 +210,9 @@ def _from_pydantic(error: dict[str, Any]) -> FieldError:
     code = str(error.get("type", "validation_failed"))
     if code == "extra_forbidden" and field_name in IMMUTABLE_FIELDS:
         code = "immutable_field"
+    if code in ("too_short", "too_long") and "field_type" in context:
+        # pydantic's own length errors of lists: counted in items, not characters.
+        code = f"{code}_list"
     extra: dict[str, Any] = {}
     if "invalid_characters" in context:
         extra["invalid_characters"] = context.pop("invalid_characters")

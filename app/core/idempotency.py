@@ -30,7 +30,10 @@ class IdempotentReplay(Exception):
 
     def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__("replay")
-        self.record = record
+        # Copied now: the session rolls back (and expires the row) before the answer is rendered.
+        self.status_code = record.status_code
+        self.headers = dict(record.headers)
+        self.body = bytes(record.body)
 
 
 class PendingIdempotency:
@@ -106,11 +109,8 @@ async def idempotency(
 async def replay(request: Request, exc: Exception) -> Response:
     """Answer a stored response again, marked as a replay."""
     assert isinstance(exc, IdempotentReplay)
-    record = exc.record
     return Response(
-        content=record.body,
-        status_code=record.status_code,
-        headers={**record.headers, REPLAY_HEADER: "true"},
+        content=exc.body, status_code=exc.status_code, headers={**exc.headers, REPLAY_HEADER: "true"}
     )
 
 

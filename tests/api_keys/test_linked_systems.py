@@ -1,0 +1,269 @@
+"""SPEC §2.4, §5.1: API keys, the API password, and linked systems authenticating with them."""
+
+import base64
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.clock import ManualClock
+from tests.fixtures.world import World
+
+
+def basic(key: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:{password}".encode()).decode()}
+
+
+async def client_credentials(client: httpx.AsyncClient, key: str, password: str) -> httpx.Response:
+    return await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": key, "client_secret": password},
+    )
+
+
+async def issue(client: httpx.AsyncClient, world: World, label: str | None = None) -> dict[str, Any]:
+    response = await client.post(
+        f"{world.a.path}/api-keys", json={"label": label}, headers=world.a.admin.headers
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_issue_list_and_revoke(world: World, client: httpx.AsyncClient) -> None:
+    key = await issue(client, world, "販売管理システム")
+    assert len(key["key"]) == 32
+    int(key["key"], 16)
+    assert key["key"] == key["key"].upper()
+    assert key["created_by"] == "a.admin"
+    assert key["revoked_at"] is None
+    listed = await client.get(f"{world.a.path}/api-keys", headers=world.a.admin.headers)
+    assert listed.json()["total"] == 2
+    assert {item["key"] for item in listed.json()["items"]} == {world.a.api_key, key["key"]}
+    revoked = await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=world.a.admin.headers)
+    assert revoked.status_code == 204
+    again = await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=world.a.admin.headers)
+    assert again.status_code == 204
+    listed = await client.get(f"{world.a.path}/api-keys", headers=world.a.admin.headers)
+    assert [item["revoked_at"] is not None for item in listed.json()["items"] if item["id"] == key["id"]] == [
+        True
+    ]
+    for key_id in ("999", "abc"):
+        assert (
+            await client.delete(f"{world.a.path}/api-keys/{key_id}", headers=world.a.admin.headers)
+        ).status_code == 404
+    other = await client.delete(f"{world.b.path}/api-keys/{key['id']}", headers=world.b.admin.headers)
+    assert other.status_code == 404
+
+
+async def test_two_active_keys_both_work(world: World, client: httpx.AsyncClient) -> None:
+    second = await issue(client, world)
+    for key in (world.a.api_key, second["key"]):
+        response = await client.get(f"{world.a.path}/locations", headers=basic(key, world.a.api_password))
+        assert response.status_code == 200
+        token = await client_credentials(client, key, world.a.api_password)
+        assert token.status_code == 200
+        assert "refresh_token" not in token.json() or token.json()["refresh_token"] is None
+        me = await client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+        assert me.json()["kind"] == "linked_system"
+        assert me.json()["organization_id"] == world.a.id
+
+
+async def test_client_authentication_by_http_basic_at_the_token_endpoint(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials"}, headers=world.a.basic()
+    )
+    assert response.status_code == 200
+    wrong = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(world.a.api_key, "wrong one"),
+    )
+    assert wrong.status_code == 401
+    assert wrong.json()["error"] == "invalid_client"
+    assert wrong.headers["www-authenticate"].startswith("Basic")
+
+
+async def test_revoked_key_fails_at_once_even_after_a_cached_success(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    key = await issue(client, world)
+    headers = basic(key["key"], world.a.api_password)
+    token = (await client_credentials(client, key["key"], world.a.api_password)).json()["access_token"]
+    assert (await client.get(f"{world.a.path}/locations", headers=headers)).status_code == 200
+    assert (await client.get(f"{world.a.path}/locations", headers=headers)).status_code == 200
+    await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=world.a.admin.headers)
+    response = await client.get(f"{world.a.path}/locations", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_client"
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    assert (await client_credentials(client, key["key"], world.a.api_password)).status_code == 401
+    # The other key is untouched.
+    assert (await client.get(f"{world.a.path}/locations", headers=world.a.basic())).status_code == 200
+
+
+async def test_changed_api_password_invalidates_the_cached_path(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    old = world.a.basic()
+    token = (await client_credentials(client, world.a.api_key, world.a.api_password)).json()["access_token"]
+    assert (await client.get(f"{world.a.path}/locations", headers=old)).status_code == 200
+    changed = await client.put(
+        f"{world.a.path}/api-password",
+        json={"new_password": "the new api password 1"},
+        headers=world.a.admin.headers,
+    )
+    assert changed.status_code == 200
+    assert changed.json()["api_password"] is None
+    assert (await client.get(f"{world.a.path}/locations", headers=old)).status_code == 401
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    new = basic(world.a.api_key, "the new api password 1")
+    assert (await client.get(f"{world.a.path}/locations", headers=new)).status_code == 200
+    organization = await client.get(world.a.path, headers=world.a.admin.headers)
+    assert organization.json()["api_password_changed_at"] == changed.json()["api_password_changed_at"]
+
+
+async def test_basic_requests_do_not_hash_every_time(
+    app: FastAPI, world: World, client: httpx.AsyncClient
+) -> None:
+    """The keyed digest stands in for argon2 after the first success; a wrong password still costs one."""
+    context = app.state.runtime.hasher.context
+    calls = {"verify": 0}
+    original = context.verify_and_update
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls["verify"] += 1
+        return original(*args, **kwargs)
+
+    context.verify_and_update = counting
+    try:
+        for _ in range(5):
+            assert (await client.get(f"{world.a.path}/locations", headers=world.a.basic())).status_code == 200
+        assert calls["verify"] <= 1
+        assert (
+            await client.get(f"{world.a.path}/locations", headers=basic(world.a.api_key, "guess 1"))
+        ).status_code == 401
+        assert calls["verify"] <= 2
+    finally:
+        context.verify_and_update = original
+
+
+async def test_wrong_passwords_are_throttled_not_locked(
+    world: World, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    wrong = basic(world.a.api_key, "not the api password")
+    statuses = [(await client.get(f"{world.a.path}/locations", headers=wrong)).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+    throttled = await client.get(f"{world.a.path}/locations", headers=world.a.basic())
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) == 60
+    assert throttled.json()["code"] == "rate_limited"
+    token = await client_credentials(client, world.a.api_key, world.a.api_password)
+    assert token.status_code == 429
+    clock.advance(timedelta(seconds=61))
+    assert (await client.get(f"{world.a.path}/locations", headers=world.a.basic())).status_code == 200
+    events = await client.get(
+        f"{world.a.path}/audit-events",
+        params={"action": "auth.api_key_failed"},
+        headers=world.a.admin.headers,
+    )
+    assert events.json()["total"] == 5
+
+
+async def test_unknown_key_is_refused_alike(world: World, client: httpx.AsyncClient) -> None:
+    unknown = await client.get(f"{world.a.path}/locations", headers=basic("0" * 32, "whatever it is"))
+    wrong = await client.get(f"{world.a.path}/locations", headers=basic(world.a.api_key, "whatever it is"))
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["code"] == wrong.json()["code"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/users", None),
+        ("POST", "/api-keys", {}),
+        ("GET", "/api-keys", None),
+        ("POST", "/locations", {"code": "X", "name": "拠点", "short_name": "拠点"}),
+        ("PATCH", "/locations/L1", {"name": "拠点"}),
+        ("DELETE", "/locations/L2", None),
+        ("PATCH", "", {"name": "株式会社"}),
+        ("GET", "/audit-events", None),
+        ("POST", "/users/la.l1/password-reset", None),
+    ],
+)
+async def test_a_linked_system_may_only_read_and_change_its_password(
+    world: World, client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    response = await client.request(method, f"{world.a.path}{path}", json=body, headers=world.a.basic())
+    assert response.status_code == 403, response.text
+    other = await client.request(method, f"{world.b.path}{path}", json=body, headers=world.a.basic())
+    assert other.status_code == 404
+
+
+async def test_another_organizations_key_cannot_read(world: World, client: httpx.AsyncClient) -> None:
+    for path in ("", "/locations", "/locations/L1"):
+        assert (await client.get(f"{world.b.path}{path}", headers=world.a.basic())).status_code == 404
+        assert (await client.get(f"{world.a.path}{path}", headers=world.a.basic())).status_code == 200
+
+
+async def test_linked_system_changes_its_own_password(world: World, client: httpx.AsyncClient) -> None:
+    path = f"{world.a.path}/api-password"
+    missing = await client.put(path, json={"new_password": "another api secret"}, headers=world.a.basic())
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "current_password"
+    wrong = await client.put(
+        path,
+        json={"current_password": "nope nope", "new_password": "another api secret"},
+        headers=world.a.basic(),
+    )
+    assert wrong.status_code == 422
+    changed = await client.put(
+        path,
+        json={"current_password": world.a.api_password, "new_password": "another api secret"},
+        headers=world.a.basic(),
+    )
+    assert changed.status_code == 200
+    assert (
+        await client.get(world.a.path, headers=basic(world.a.api_key, "another api secret"))
+    ).status_code == 200
+    common = await client.put(path, json={"new_password": "password1"}, headers=world.a.admin.headers)
+    assert common.status_code == 422
+    assert common.json()["errors"][0]["code"] == "password_too_common"
+
+
+async def test_generated_api_password_is_shown_once(world: World, client: httpx.AsyncClient) -> None:
+    generated = await client.put(f"{world.a.path}/api-password", json={}, headers=world.a.admin.headers)
+    secret = generated.json()["api_password"]
+    assert len(secret) >= 24
+    assert (await client.get(world.a.path, headers=basic(world.a.api_key, secret))).status_code == 200
+    for path in ("", "/api-keys", "/audit-events", "/locations"):
+        response = await client.get(f"{world.a.path}{path}", headers=world.a.admin.headers)
+        assert secret not in response.text
+        assert world.a.api_password not in response.text
+
+
+async def test_last_used_at_moves_at_most_once_a_minute(
+    world: World, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    async def last_used() -> str | None:
+        listed = await client.get(f"{world.a.path}/api-keys", headers=world.a.admin.headers)
+        value: str | None = next(
+            i["last_used_at"] for i in listed.json()["items"] if i["key"] == world.a.api_key
+        )
+        return value
+
+    await client.get(world.a.path, headers=world.a.basic())
+    first = await last_used()
+    assert first is not None
+    clock.advance(timedelta(seconds=30))
+    await client.get(world.a.path, headers=world.a.basic())
+    assert await last_used() == first
+    clock.advance(timedelta(seconds=31))
+    await client.get(world.a.path, headers=world.a.basic())
+    assert await last_used() != first

@@ -1,0 +1,153 @@
+"""SPEC §2.5: every change writes an audit event in its transaction, never with a secret in it."""
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from tests.fixtures.world import World
+
+
+async def events(client: httpx.AsyncClient, world: World, **params: Any) -> list[dict[str, Any]]:
+    response = await client.get(
+        f"{world.a.path}/audit-events", params={"limit": 200, **params}, headers=world.a.admin.headers
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_every_change_is_recorded(world: World, client: httpx.AsyncClient) -> None:
+    headers = world.a.admin.headers
+    await client.patch(world.a.path, json={"short_name": "改名"}, headers=headers)
+    await client.post(
+        f"{world.a.path}/locations",
+        json={"code": "A1", "name": "監査拠点", "short_name": "監査"},
+        headers=headers,
+    )
+    await client.patch(f"{world.a.path}/locations/A1", json={"delegate_number": "77"}, headers=headers)
+    await client.delete(f"{world.a.path}/locations/A1", headers=headers)
+    await client.patch(f"{world.a.path}/users/preparer.l1", json={"name": "新しい名前"}, headers=headers)
+    await client.post(f"{world.a.path}/users/preparer.l1/password-reset", headers=headers)
+    await client.delete(f"{world.a.path}/users/preparer.l1", headers=headers)
+    await client.post(f"{world.a.path}/api-keys", json={"label": "新システム"}, headers=headers)
+    await client.put(f"{world.a.path}/api-password", json={}, headers=headers)
+    actions = [item["action"] for item in await events(client, world)]
+    for action in (
+        "organization.create",
+        "organization.update",
+        "location.create",
+        "location.update",
+        "location.delete",
+        "user.create",
+        "user.update",
+        "user.password_reset",
+        "user.delete",
+        "user.password_change",
+        "api_key.issue",
+        "api_password.change",
+        "auth.login",
+    ):
+        assert action in actions, action
+    update = (await events(client, world, action="location.update"))[0]
+    assert update["changes"] == {"delegate_number": [None, "77"]}
+    assert update["actor"] == {"kind": "user", "id": "a.admin"}
+    assert update["resource"] == {"type": "location", "id": "A1"}
+    assert update["request_id"]
+    assert update["client_ip"]
+    renamed = (await events(client, world, action="user.update"))[0]
+    assert renamed["changes"] == {"name": ["利用者 preparer.l1", "新しい名前"]}
+
+
+async def test_audit_events_carry_no_secret(world: World, client: httpx.AsyncClient) -> None:
+    reset = await client.post(f"{world.a.path}/users/la.l1/password-reset", headers=world.a.admin.headers)
+    generated = await client.put(f"{world.a.path}/api-password", json={}, headers=world.a.admin.headers)
+    response = await client.get(
+        f"{world.a.path}/audit-events", params={"limit": 200}, headers=world.a.admin.headers
+    )
+    text = response.text
+    for secret in (
+        reset.json()["temporary_password"],
+        generated.json()["api_password"],
+        world.a.api_password,
+        "correct horse",
+    ):
+        assert secret not in text
+    assert "$argon2" not in text
+
+
+async def test_filters_and_who_may_read(world: World, client: httpx.AsyncClient) -> None:
+    logins = await events(client, world, action="auth.login", actor="la.")
+    assert logins
+    assert {item["actor"]["id"] for item in logins} == {"la.l1", "la.all"}
+    users = await events(client, world, resource_type="user")
+    assert users
+    assert all(item["resource"]["type"] == "user" for item in users)
+    newest = users[0]["at"]
+    assert await events(client, world, since="2100-01-01T00:00:00Z") == []
+    assert len(await events(client, world, until=newest)) < len(await events(client, world))
+    for name, status in (
+        ("operator", 200),
+        ("location_admin_all", 403),
+        ("staff_submitter_l1", 403),
+        ("other_admin", 404),
+    ):
+        response = await client.get(f"{world.a.path}/audit-events", headers=world[name].headers)
+        assert response.status_code == status, name
+    assert (await client.get(f"{world.a.path}/audit-events", headers=world.a.basic())).status_code == 403
+    bad = await client.get(
+        f"{world.a.path}/audit-events", params={"since": "yesterday"}, headers=world.a.admin.headers
+    )
+    assert bad.status_code == 422
+
+
+async def test_events_cannot_be_changed_through_the_api(world: World, client: httpx.AsyncClient) -> None:
+    path = f"{world.a.path}/audit-events"
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        response = await client.request(method, path, json={}, headers=world.operator.headers)
+        assert response.status_code == 405, method
+
+
+async def test_a_change_whose_audit_write_fails_is_not_committed(
+    app: FastAPI, world: World, client: httpx.AsyncClient
+) -> None:
+    """Break the audit insert for one request: the location it records must not exist afterwards."""
+    engine = app.state.runtime.engine
+
+    def fail_audit_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
+            raise RuntimeError("audit store unavailable")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as failing:
+            response = await failing.post(
+                f"{world.a.path}/locations",
+                json={"code": "LOST", "name": "消える拠点", "short_name": "消える"},
+                headers=world.a.admin.headers,
+            )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "audit store" not in response.text
+    assert (
+        await client.get(f"{world.a.path}/locations/LOST", headers=world.a.admin.headers)
+    ).status_code == 404
+
+
+@pytest.mark.parametrize("login_id", ["nobody", "la.l1"])
+async def test_failed_logins_are_recorded(world: World, client: httpx.AsyncClient, login_id: str) -> None:
+    await client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": login_id, "password": "nope nope"}
+    )
+    failures = await events(client, world, action="auth.login_failed")
+    if login_id == "la.l1":
+        assert failures[0]["actor"]["id"] == "la.l1"
+        assert failures[0]["changes"]["reason"] == ["", "wrong_password"]
+    else:
+        # An unknown login ID belongs to no organization: it is in the service's trail, not A's.
+        assert failures == []
