@@ -1,0 +1,92 @@
+"""Real `ainas` processes on local ports, for tests that must cross a real socket."""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+AINAS = str(Path(sys.executable).with_name("ainas"))
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def server_env(database_url: str, secret_key: str, **extra: str) -> dict[str, str]:
+    """Production-like settings with cheap argon2 parameters (set through configuration)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AINAS_")}
+    env.update(
+        DATABASE_URL=database_url,
+        AINAS_ENVIRONMENT="production",
+        AINAS_SECRET_KEY=secret_key,
+        AINAS_ARGON2_MEMORY_KIB="64",
+        AINAS_ARGON2_TIME_COST="1",
+        AINAS_LOG_LEVEL="WARNING",
+        **extra,
+    )
+    return env
+
+
+@dataclass
+class RunningServer:
+    """A started process and where it answers."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+
+
+def wait_until_up(base_url: str, process: subprocess.Popen[str]) -> None:
+    """Poll /healthz until it answers; fail with the process output if it died."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not start in time")
+
+
+@contextmanager
+def run(args: list[str], env: dict[str, str], port: int) -> Iterator[RunningServer]:
+    """Run `ainas ARGS` until the block ends, then stop it."""
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
+            [AINAS, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        server = RunningServer(process, f"http://127.0.0.1:{port}")
+        try:
+            try:
+                wait_until_up(server.base_url, process)
+            except AssertionError:
+                log.seek(0)
+                raise AssertionError(log.read()[-4000:]) from None
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def new_secret() -> str:
+    """A random signing key long enough for production mode."""
+    return secrets.token_urlsafe(48)
