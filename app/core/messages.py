@@ -166,6 +166,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This field cannot be changed.",
     ),
     "string_type": ("文字列で指定してください。", "Must be a string."),
+    "string_unicode": (
+        "不正な文字（Unicodeとして解釈できない文字）が含まれています。",
+        "Contains characters that are not valid Unicode.",
+    ),
+    "int_from_float": ("整数で指定してください。", "Must be an integer."),
+    "int_parsing_size": ("値が大きすぎます。", "The number is too large."),
+    "value_error": ("値が正しくありません。", "The value is invalid."),
     "int_type": ("整数で指定してください。", "Must be an integer."),
     "int_parsing": ("整数で指定してください。", "Must be an integer."),
     "bool_type": ("true または false を指定してください。", "Must be true or false."),
