@@ -125,18 +125,16 @@ class AuthService(Service):
                 None,
             )
             raise invalid_grant("invalid_refresh_token")
-        if stored.user_id is not None:
-            row = await self.users.principal_row(stored.user_id)
-            if (
-                row is None
-                or row.security_stamp != stored.stamp
-                or (row.locked_until is not None and row.locked_until > now)
-            ):
-                raise invalid_grant("invalid_refresh_token")
-            return await self.issue_tokens(
-                f"user:{row.id}", row.security_stamp, False, user_id=row.id, family=stored.family
-            )
-        raise invalid_grant("invalid_refresh_token")
+        row = await self.users.principal_row(stored.user_id)
+        if (
+            row is None
+            or row.security_stamp != stored.stamp
+            or (row.locked_until is not None and row.locked_until > now)
+        ):
+            raise invalid_grant("invalid_refresh_token")
+        return await self.issue_tokens(
+            f"user:{row.id}", row.security_stamp, False, user_id=row.id, family=stored.family
+        )
 
     async def revoke(self, token: str) -> None:
         """Log out: revoke the refresh token's family. Unknown tokens are ignored (RFC 7009)."""
@@ -157,7 +155,7 @@ class AuthService(Service):
         """An access token and, unless the token may only change the password, a refresh token."""
         now = self.clock.now()
         refresh: str | None = None
-        if refreshable and not password_change_required:
+        if refreshable and user_id is not None and not password_change_required:
             refresh = new_secret_token()
             await self.refresh_tokens.add(
                 RefreshToken(
