@@ -50,7 +50,7 @@ class ApiKeyService(Service):
 
     async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[ApiKey]:
         """All keys of the organization, revoked ones included."""
-        rows, total = await self.keys.list_of(scope.organization.id, page)
+        rows, total = await self.keys.list_of(scope.organization_id, page)
         return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
 
     async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKeyRow:
@@ -77,12 +77,12 @@ class ApiKeyService(Service):
 
     async def create(self, scope: OrganizationScope, body: ApiKeyCreate) -> ApiKeyRow:
         """APIキーの発行."""
-        return await self.issue(scope.organization.id, scope.principal.actor, body.label)
+        return await self.issue(scope.organization_id, scope.principal.actor, body.label)
 
     async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
         """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
         key = (
-            await self.keys.of_organization(scope.organization.id, int(key_id)) if key_id.isdigit() else None
+            await self.keys.of_organization(scope.organization_id, int(key_id)) if key_id.isdigit() else None
         )
         if key is None:
             raise NotFound()
@@ -95,7 +95,7 @@ class ApiKeyService(Service):
             "api_key.revoke",
             RESOURCE,
             str(key.id),
-            scope.organization.id,
+            scope.organization_id,
             {"revoked_at": [None, now.isoformat()]},
         )
 
@@ -118,7 +118,7 @@ class ApiKeyService(Service):
 
     async def change_password(self, scope: OrganizationScope, body: ApiPasswordChange) -> ApiPasswordChanged:
         """Admins and operators set (or generate) the API password; a linked system proves the current one."""
-        organization = scope.organization
+        organization = await scope.organization()
         if scope.principal.kind is PrincipalKind.LINKED_SYSTEM:
             errors = [
                 FieldError(name, "missing")

@@ -42,5 +42,5 @@ async def list_audit_events(
     scope: CanRead, session: SessionDep, page: PageDep, filters: Annotated[AuditFilters, Query()]
 ) -> Page[AuditEvent]:
     """Search the organization's audit trail."""
-    rows, total = await AuditEventRepository(session).search(scope.organization.id, filters, page)
+    rows, total = await AuditEventRepository(session).search(scope.organization_id, filters, page)
     return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)

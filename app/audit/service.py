@@ -69,7 +69,7 @@ class AuditTrail:
         return event
 
 
-def request_audit_trail(session: SessionDep, runtime: RuntimeDep, request: Request) -> AuditTrail:
+async def request_audit_trail(session: SessionDep, runtime: RuntimeDep, request: Request) -> AuditTrail:
     """The audit trail of this request, in its session."""
     return AuditTrail(
         session,

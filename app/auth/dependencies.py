@@ -110,12 +110,24 @@ class OrganizationScope:
     """The organization named in the path, as seen by a caller allowed one action on it.
 
     Another organization's id answers 404 before any permission is looked at, exactly as an
-    id that does not exist (SPEC §4), so that ids cannot be probed.
+    id that does not exist (SPEC §4), so that ids cannot be probed. The row is loaded only
+    when a handler needs more than the id: a user's own organization always exists
+    (organizations are never deleted, and users reference them).
     """
 
-    def __init__(self, principal: Principal, organization: Organization) -> None:
+    def __init__(self, principal: Principal, organization_id: int, session: AsyncSession) -> None:
         self.principal = principal
-        self.organization = organization
+        self.organization_id = organization_id
+        self._session = session
+        self._organization: Organization | None = None
+
+    async def organization(self) -> Organization:
+        """The organization's row (404 if it is gone)."""
+        if self._organization is None:
+            self._organization = await self._session.get(Organization, self.organization_id)
+            if self._organization is None:
+                raise NotFound()
+        return self._organization
 
 
 def organization_scope(permission: Permission) -> Callable[..., Awaitable[OrganizationScope]]:
@@ -127,11 +139,11 @@ def organization_scope(permission: Permission) -> Callable[..., Awaitable[Organi
         id_ = parse_organization_id(org_id)
         if id_ is None or not (principal.is_operator or principal.organization_id == id_):
             raise NotFound()
-        organization = await session.get(Organization, id_)
-        if organization is None:
-            raise NotFound()
+        scope = OrganizationScope(principal, id_, session)
+        if principal.is_operator:
+            await scope.organization()  # operators name any id: it must exist
         if not has_permission(principal, permission):
             raise Forbidden()
-        return OrganizationScope(principal, organization)
+        return scope
 
     return resolve

@@ -31,8 +31,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_timeout_seconds,
-        # A connection that died while the database restarted is replaced, not handed out.
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per request): a connection that died while the database
+        # restarted fails its request once, with 503, and SQLAlchemy then renews the whole pool.
         connect_args={
             "timeout": settings.db_timeout_seconds,
             "command_timeout": settings.db_timeout_seconds * 2,

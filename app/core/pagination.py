@@ -45,7 +45,7 @@ class PageRequest:
         return [column.desc() if sort.startswith("-") else column.asc(), tiebreaker]
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200)")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
     sort: Annotated[

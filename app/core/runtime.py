@@ -43,7 +43,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime of the application serving this request."""
     runtime: Runtime = request.app.state.runtime
     return runtime

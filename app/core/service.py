@@ -1,6 +1,6 @@
 """What every domain service is built from, and how a router gets one."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,10 @@ class Service:
         self.clock = runtime.clock
 
 
-def provide(cls: type[ServiceT]) -> Callable[..., ServiceT]:
-    """A dependency that builds `cls` for the current request."""
+def provide(cls: type[ServiceT]) -> Callable[..., Awaitable[ServiceT]]:
+    """A dependency that builds `cls` for the current request (async: FastAPI runs sync ones in threads)."""
 
-    def build(session: SessionDep, audit: AuditDep, runtime: RuntimeDep) -> ServiceT:
+    async def build(session: SessionDep, audit: AuditDep, runtime: RuntimeDep) -> ServiceT:
         return cls(session, audit, runtime)
 
     build.__name__ = f"provide_{cls.__name__}"

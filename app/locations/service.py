@@ -30,7 +30,7 @@ class LocationService(Service):
     ) -> Page[Location]:
         """依頼人拠点検索."""
         rows, total = await self.locations.search(
-            scope.organization.id, scope.principal.location_id, filters, page
+            scope.organization_id, scope.principal.location_id, filters, page
         )
         return Page(
             items=[Location.model_validate(row) for row in rows],
@@ -41,14 +41,14 @@ class LocationService(Service):
 
     async def get(self, scope: OrganizationScope, code: str) -> LocationRow:
         """One location within the caller's scope; 404 otherwise."""
-        location = await self.locations.by_code(scope.organization.id, code, scope.principal.location_id)
+        location = await self.locations.by_code(scope.organization_id, code, scope.principal.location_id)
         if location is None:
             raise NotFound()
         return location
 
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> LocationRow:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
-        organization_id = scope.organization.id
+        organization_id = scope.organization_id
         if await self.locations.by_code(organization_id, body.code) is not None:
             raise Conflict("location_code_taken", context={"code": body.code})
         now = self.clock.now()
@@ -85,7 +85,7 @@ class LocationService(Service):
             actor=scope.principal.actor,
             action="location.update",
             resource=(RESOURCE, location.code),
-            organization_id=scope.organization.id,
+            organization_id=scope.organization_id,
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
@@ -102,7 +102,7 @@ class LocationService(Service):
             actor=scope.principal.actor,
             action="location.delete",
             resource=(RESOURCE, location.code),
-            organization_id=scope.organization.id,
+            organization_id=scope.organization_id,
             snapshot=Location.model_validate(location).model_dump(
                 mode="json", include={"code", "name", "short_name", "delegate_number"}
             ),

@@ -77,8 +77,9 @@ async def onboard_organization(
 )
 async def get_organization(scope: CanRead, response: Response) -> Organization:
     """One organization."""
-    set_etag(response, scope.organization.version)
-    return to_schema(scope.organization)
+    organization = await scope.organization()
+    set_etag(response, organization.version)
+    return to_schema(organization)
 
 
 @router.patch(

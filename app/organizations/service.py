@@ -70,7 +70,7 @@ class OrganizationService(Service):
         self, scope: OrganizationScope, body: OrganizationUpdate, expected: set[int] | None
     ) -> OrganizationRow:
         """依頼人組織名の変更."""
-        organization = scope.organization
+        organization = await scope.organization()
         return await update_audited(
             self.organizations,
             organization,

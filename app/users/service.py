@@ -59,7 +59,7 @@ class UserService(Service):
     async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
         """依頼人ユーザー検索."""
         rows, total = await UserSearch(self.users).search(
-            scope.organization.id,
+            scope.organization_id,
             user_visibility(scope.principal),
             login_id=filters.login_id,
             name=filters.name,
@@ -77,7 +77,7 @@ class UserService(Service):
     async def get(self, scope: OrganizationScope, login_id: str) -> tuple[UserRow, str | None]:
         """A user the caller may see, with its location code; 404 otherwise."""
         found = await UserSearch(self.users).one(
-            scope.organization.id, user_visibility(scope.principal), login_id
+            scope.organization_id, user_visibility(scope.principal), login_id
         )
         if found is None:
             raise NotFound()
@@ -87,7 +87,7 @@ class UserService(Service):
         """The id of a location named in a request body; 422 when the organization has none such."""
         if code is None:
             return None
-        location = await LocationRepository(self.session).by_code(scope.organization.id, code)
+        location = await LocationRepository(self.session).by_code(scope.organization_id, code)
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location.id
@@ -104,7 +104,7 @@ class UserService(Service):
             raise Unprocessable(errors=errors)
         user = await self.insert(
             scope.principal.actor,
-            organization_id=scope.organization.id,
+            organization_id=scope.organization_id,
             location_id=location_id,
             login_id=body.login_id,
             name=body.name,
@@ -185,7 +185,7 @@ class UserService(Service):
         if not allowed:
             raise Forbidden("role_not_allowed")
         if old_role is Role.ADMIN and new_role is not Role.ADMIN:
-            await self._keep_one_admin(scope.organization.id)
+            await self._keep_one_admin(scope.organization_id)
         changes = {
             "name": values.get("name", user.name),
             "role": new_role.value,
@@ -209,7 +209,7 @@ class UserService(Service):
             actor=principal.actor,
             action="user.update",
             resource=(RESOURCE, user.login_id),
-            organization_id=scope.organization.id,
+            organization_id=scope.organization_id,
             shown_changes=shown,
         )
         return user, new_code
@@ -223,7 +223,7 @@ class UserService(Service):
         if not may_manage_user(scope.principal, role, user.location_id):
             raise Forbidden("role_not_allowed")
         if role is Role.ADMIN:
-            await self._keep_one_admin(scope.organization.id)
+            await self._keep_one_admin(scope.organization_id)
         await delete_audited(
             self.users,
             user,
@@ -232,7 +232,7 @@ class UserService(Service):
             actor=scope.principal.actor,
             action="user.delete",
             resource=(RESOURCE, user.login_id),
-            organization_id=scope.organization.id,
+            organization_id=scope.organization_id,
             snapshot={"login_id": user.login_id, "name": user.name, "role": user.role, "location_code": code},
         )
 
@@ -247,7 +247,7 @@ class UserService(Service):
             self.users, user, await self.runtime.hasher.hash(password), self.settings, now, temporary=True
         )
         await self.audit.record(
-            scope.principal.actor, "user.password_reset", RESOURCE, user.login_id, scope.organization.id
+            scope.principal.actor, "user.password_reset", RESOURCE, user.login_id, scope.organization_id
         )
         assert user.password_expires_at is not None
         return PasswordReset(
