@@ -55,16 +55,17 @@ class Repository(Generic[ModelT]):
     async def page_rows(
         self, statement: Select[Any], *, order_by: Sequence[Any], limit: int, offset: int
     ) -> tuple[list[Any], int]:
-        """One page of rows (tuples) of any select, and how many match in all.
+        """One page of rows of any select, and how many match in all.
 
-        One round trip: the total rides along as a window count. Only a page past the end
-        (no rows, offset > 0) needs a second query to learn the total.
+        One round trip: the total rides along as a window count (an extra last column,
+        `_total`, on each row). Only a page past the end (no rows, offset > 0) needs a second
+        query to learn the total.
         """
         counted = statement.add_columns(func.count().over().label("_total"))
         result = await self.session.execute(counted.order_by(*order_by).limit(limit).offset(offset))
         rows = list(result.all())
         if rows:
-            return [row[:-1] for row in rows], int(rows[0][-1])
+            return rows, int(rows[0][-1])
         if offset == 0:
             return [], 0
         total = await self.session.scalar(
