@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine for `DATABASE_URL`; SQLite gets foreign keys and a busy timeout on every connection."""
@@ -48,10 +50,15 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request, committed once after the handler and before the answer is sent.
 
+    GET and HEAD run without a transaction (autocommit): they read, and the only writes they can
+    make are authentication bookkeeping (failure counters, last use) that must persist anyway.
+
     An exception rolls everything back, unless it says its work must persist
     (`persist_changes`, e.g. a failed login's counter and audit event).
     """
-    async with request.app.state.runtime.sessionmaker() as session:
+    runtime = request.app.state.runtime
+    reads_only = request.method in READ_METHODS
+    async with (runtime.read_sessionmaker if reads_only else runtime.sessionmaker)() as session:
         try:
             yield session
         except Exception as exc:

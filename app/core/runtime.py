@@ -25,6 +25,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Same pool, no BEGIN/COMMIT round trips: for requests that only read (GET, HEAD).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
     hasher: PasswordHasher
     tokens: TokenCodec
@@ -37,6 +39,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
+        read_sessionmaker=create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")),
         clock=clock or Clock(),
         hasher=PasswordHasher(settings),
         tokens=TokenCodec(settings),
