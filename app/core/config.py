@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     idempotency_hours: int = Field(default=24, ge=1)
     cors_origins: list[str] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")

@@ -30,8 +30,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return engine
     return create_async_engine(
         settings.database_url,
+        # A fixed pool: overflow connections would be opened and closed under load, each costing
+        # a TCP and TLS handshake; requests beyond the pool wait up to db_timeout_seconds instead.
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=0,
         pool_timeout=settings.db_timeout_seconds,
         # No pre-ping (a round trip per request): a connection that died while the database
         # restarted fails its request once, with 503, and SQLAlchemy then renews the whole pool.

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, literal, select, update
 
 from app.auth.permissions import UserVisibility
 from app.core.filters import conditions, contains
@@ -28,6 +28,25 @@ class PrincipalRow:
     locked_until: datetime | None
     password_temporary: bool
     password_expires_at: datetime | None
+
+
+# Built once: the statement of every authenticated request.
+_PRINCIPAL_ROW = (
+    select(
+        User.id,
+        User.organization_id,
+        User.role,
+        User.location_id,
+        Location.code,
+        User.login_id,
+        User.security_stamp,
+        User.locked_until,
+        User.password_temporary,
+        User.password_expires_at,
+    )
+    .outerjoin(Location, Location.id == User.location_id)
+    .where(User.id == bindparam("user_id"))
+)
 
 
 class UserRepository(Repository[User]):
@@ -56,25 +75,8 @@ class UserRepository(Repository[User]):
         return found is not None
 
     async def principal_row(self, user_id: int) -> PrincipalRow | None:
-        """One cheap read of what decides whether a token still stands."""
-        row = (
-            await self.session.execute(
-                select(
-                    User.id,
-                    User.organization_id,
-                    User.role,
-                    User.location_id,
-                    Location.code,
-                    User.login_id,
-                    User.security_stamp,
-                    User.locked_until,
-                    User.password_temporary,
-                    User.password_expires_at,
-                )
-                .outerjoin(Location, Location.id == User.location_id)
-                .where(User.id == user_id)
-            )
-        ).one_or_none()
+        """One cheap read of what decides whether a token still stands (on every request)."""
+        row = (await self.session.execute(_PRINCIPAL_ROW, {"user_id": user_id})).one_or_none()
         return PrincipalRow(*row) if row else None
 
     async def register_failed_login(
