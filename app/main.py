@@ -14,6 +14,7 @@ from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay, replay
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
+from app.core.openapi import install_openapi
 from app.core.runtime import build_runtime
 from app.health import router as health_router
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runtime = build_runtime(settings, clock)
 
     install_error_handlers(app)
+    install_openapi(app)
     app.add_exception_handler(IdempotentReplay, replay)
     if settings.cors_origins:
         app.add_middleware(

@@ -13,7 +13,6 @@ from app.cli import migrate
 from app.core.clock import ManualClock
 from app.core.config import Settings
 from app.main import create_app
-from tests.fixtures.world import World, build_world
 from tests.fixtures.database import (
     TestDatabase,
     create_postgres_database,
@@ -21,6 +20,7 @@ from tests.fixtures.database import (
     empty_all_tables,
     postgres_available,
 )
+from tests.fixtures.world import World, build_world
 
 _POSTGRES_OK, _POSTGRES_WHY = postgres_available()
 BACKENDS = ["sqlite", "postgresql"]

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from app.auth.service import AuthService
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+API_KEY_CHARACTERS = frozenset("0123456789ABCDEF")
+
+
+def is_api_key(value: str) -> bool:
+    """Whether a value could be an API key (32 upper-case hex characters)."""
+    return len(value) == 32 and all(ch in API_KEY_CHARACTERS for ch in value)
 
 
 class CredentialsRejected(Unauthorized):
@@ -72,7 +78,7 @@ class LinkedSystemAuth(Service):
     async def verify(self, key_value: str, password: str, *, oauth: bool) -> tuple[ApiKey, Organization]:
         """The key and organization when the password is right; 401 (or 429 while throttled)."""
         now = self.clock.now()
-        found = await self.keys.with_organization(key=key_value) if len(key_value) == 32 else None
+        found = await self.keys.with_organization(key=key_value) if is_api_key(key_value) else None
         if found is None or found[0].revoked_at is not None or found[1].api_password_hash is None:
             await self.hasher.verify(password, None)
             await self._audit_failure(None, key_value, "unknown_or_revoked_key")

@@ -11,9 +11,12 @@ from app.auth.permissions import Permission
 from app.core.db import SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
+from app.core.routing import ApiRoute
 from app.models import AuditEvent as AuditEventRow
 
-router = APIRouter(prefix="/organizations/{org_id}/audit-events", tags=["監査ログ (audit events)"])
+router = APIRouter(
+    prefix="/organizations/{org_id}/audit-events", tags=["監査ログ (audit events)"], route_class=ApiRoute
+)
 
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.AUDIT_READ))]
 

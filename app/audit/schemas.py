@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.core.types import SearchText
+
 
 class AuditActor(BaseModel):
     """Who did it."""
@@ -36,12 +38,8 @@ class AuditEvent(BaseModel):
 class AuditFilters(BaseModel):
     """Filters of the audit trail."""
 
-    action: str | None = Field(
-        default=None, max_length=64, description="e.g. `location.update`; partial match"
-    )
-    actor: str | None = Field(
-        default=None, max_length=64, description="Login ID or `key:<id>`; partial match"
-    )
-    resource_type: str | None = Field(default=None, max_length=32, description="e.g. `user`; exact")
+    action: SearchText | None = Field(default=None, description="e.g. `location.update`; partial match")
+    actor: SearchText | None = Field(default=None, description="Login ID or `key:<id>`; partial match")
+    resource_type: SearchText | None = Field(default=None, description="e.g. `user`; exact")
     since: datetime | None = Field(default=None, description="At or after (ISO 8601)")
     until: datetime | None = Field(default=None, description="Before (ISO 8601)")

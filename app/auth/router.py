@@ -13,8 +13,9 @@ from app.auth.service import AuthServiceDep
 from app.core.errors import OAuthError
 from app.core.ids import format_organization_id
 from app.core.openapi import problems
+from app.core.routing import ApiRoute
 
-router = APIRouter(tags=["認証 (authentication)"])
+router = APIRouter(tags=["認証 (authentication)"], route_class=ApiRoute)
 
 OptionalForm = Annotated[str | None, Form()]
 
@@ -83,6 +84,7 @@ def _client_credentials(
 @router.post(
     "/auth/revoke",
     status_code=status.HTTP_200_OK,
+    response_class=Response,
     summary="Log out (revoke a refresh token)",
     description="ログアウト. Revokes the refresh token and every token rotated from the same login (RFC 7009: unknown tokens are not an error).",
     responses=problems(400),

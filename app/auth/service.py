@@ -16,6 +16,7 @@ from app.core.passwords import password_errors
 from app.core.runtime import Runtime
 from app.core.security import digest, new_secret_token, new_stamp
 from app.core.service import Service, provide
+from app.core.types import is_login_id
 from app.models import RefreshToken, User
 from app.users.repository import UserRepository
 
@@ -38,12 +39,13 @@ class AuthService(Service):
     async def password_grant(self, login_id: str, password: str) -> TokenResponse:
         """Log in with a login ID and password; lock after repeated failures (SPEC §5.1)."""
         now = self.clock.now()
-        user = await self.users.by_login_id(login_id)
+        user = await self.users.by_login_id(login_id) if is_login_id(login_id) else None
         # Unknown login IDs pay for a hash too, so that timing does not tell which IDs exist.
         matches, new_hash = await self.hasher.verify(password, user.password_hash if user else None)
         if user is None:
             await self.audit.record(
-                Actor("anonymous", login_id[:64]),
+                # What was typed, made safe to store and to show (no NUL or control characters).
+                Actor("anonymous", login_id if is_login_id(login_id) else ascii(login_id)[1:-1][:64]),
                 "auth.login_failed",
                 "user",
                 None,

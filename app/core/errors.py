@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, ClassVar
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -280,6 +281,9 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if _is_connection_failure(exc):
+        # The driver's own error, not wrapped by SQLAlchemy (e.g. asyncpg while the server starts).
+        return await _database_unavailable(request, exc)
     logger.error("unhandled error", exc_info=exc)
     return problem_response(request, 500, "internal_error")
 
@@ -320,6 +324,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(DBAPIError, _database_error)
+    # Driver errors that escape SQLAlchemy's wrapping; handled here rather than by the catch-all,
+    # which Starlette re-raises to the server after answering.
+    app.add_exception_handler(asyncpg.PostgresError, _unexpected)
+    app.add_exception_handler(asyncpg.InterfaceError, _unexpected)
     app.add_exception_handler(OSError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

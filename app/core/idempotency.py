@@ -4,12 +4,20 @@ A retry with the same key and body answers the stored answer and changes nothing
 with another body answers 422; a retry while the first request is still running answers 409
 (on PostgreSQL a transaction-scoped advisory lock marks "running" across every instance).
 Only successful answers are stored: a failed request changed nothing and may be retried.
+
+Some answers carry secrets shown once (registration notice, temporary passwords). So nothing is
+kept in a form a copy of the database would reveal: the key is stored as an HMAC under the
+service secret, the request as an HMAC, and the answer body encrypted (AES-GCM) under a key
+derived from the service secret and the client's Idempotency-Key, which is itself not stored.
 """
 
 import hashlib
+import hmac
+import secrets
 from datetime import timedelta
 from typing import Annotated, Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy import delete, func, select
@@ -28,21 +36,48 @@ _STORED_HEADERS = ("location", "etag", "content-type")
 class IdempotentReplay(Exception):
     """The stored answer of an earlier request with the same key; rendered as that answer."""
 
-    def __init__(self, record: IdempotencyRecord) -> None:
+    def __init__(self, record: IdempotencyRecord, body: bytes) -> None:
         super().__init__("replay")
         # Copied now: the session rolls back (and expires the row) before the answer is rendered.
         self.status_code = record.status_code
         self.headers = dict(record.headers)
-        self.body = bytes(record.body)
+        self.body = body
+
+
+class Sealer:
+    """Derives what is stored for one principal's Idempotency-Key, and seals the answer body."""
+
+    def __init__(self, secret_key: str, principal: str, key: str) -> None:
+        self._secret = secret_key.encode()
+        self._scope = f"{principal}\n{key}".encode()
+        self.lookup = self._mac(b"lookup").hex()
+
+    def _mac(self, purpose: bytes, *parts: bytes) -> bytes:
+        return hmac.new(self._secret, b"\n".join([purpose, self._scope, *parts]), hashlib.sha256).digest()
+
+    def request_digest(self, *parts: bytes) -> str:
+        """What identifies the request's content (method, path, query, body) without revealing it."""
+        return self._mac(b"request", *parts).hex()
+
+    def seal(self, body: bytes) -> bytes:
+        """Nonce and ciphertext of the answer body."""
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self._mac(b"body")).encrypt(nonce, body, self.lookup.encode())
+
+    def open(self, sealed: bytes) -> bytes:
+        """The answer body sealed by `seal` for the same principal and key."""
+        return AESGCM(self._mac(b"body")).decrypt(sealed[:12], sealed[12:], self.lookup.encode())
 
 
 class PendingIdempotency:
     """A key seen for the first time: the answer is stored before the transaction commits."""
 
-    def __init__(self, session: AsyncSession, principal: str, key: str, digest: str, runtime: Any) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: str, sealer: Sealer, digest: str, runtime: Any
+    ) -> None:
         self.session = session
         self.principal = principal
-        self.key = key
+        self.sealer = sealer
         self.digest = digest
         self.runtime = runtime
 
@@ -52,11 +87,11 @@ class PendingIdempotency:
         self.session.add(
             IdempotencyRecord(
                 principal=self.principal,
-                key=self.key,
+                key=self.sealer.lookup,
                 request_digest=self.digest,
                 status_code=response.status_code,
                 headers=headers,
-                body=bytes(response.body),
+                body=self.sealer.seal(bytes(response.body)),
                 created_at=self.runtime.clock.now(),
             )
         )
@@ -81,11 +116,11 @@ async def idempotency(
         return
     if not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
         raise field_errors("invalid_idempotency_key", "Idempotency-Key")
-    body = await request.body()
-    digest = hashlib.sha256(
-        b"\n".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
-    ).hexdigest()
     scope = principal.subject
+    sealer = Sealer(runtime.settings.secret_key, scope, key)
+    digest = sealer.request_digest(
+        request.method.encode(), request.url.path.encode(), request.url.query.encode(), await request.body()
+    )
     if session.bind.dialect.name == "postgresql":
         # Held until this transaction ends: a concurrent retry sees it taken and answers 409.
         locked = await session.scalar(
@@ -94,16 +129,18 @@ async def idempotency(
         if not locked:
             raise Conflict("idempotency_in_progress")
     record = await session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.principal == scope, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == scope, IdempotencyRecord.key == sealer.lookup
+        )
     )
     now = runtime.clock.now()
     if record is not None:
         if record.created_at > now - timedelta(hours=runtime.settings.idempotency_hours):
             if record.request_digest != digest:
                 raise Unprocessable("idempotency_key_reused")
-            raise IdempotentReplay(record)
+            raise IdempotentReplay(record, sealer.open(record.body))
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
-    request.state.idempotency = PendingIdempotency(session, scope, key, digest, runtime)
+    request.state.idempotency = PendingIdempotency(session, scope, sealer, digest, runtime)
 
 
 async def replay(request: Request, exc: Exception) -> Response:

@@ -97,6 +97,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "If-Match ヘッダーの形式が正しくありません。",
         "The If-Match header is malformed.",
     ),
+    "duplicate_member": (
+        "JSONの項目 {name} が2回以上指定されています。",
+        "The JSON member {name} is given more than once.",
+    ),
     "idempotency_key_reused": (
         "同じ Idempotency-Key が異なる内容のリクエストで使用されています。",
         "This Idempotency-Key was already used with a different request.",

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
@@ -55,12 +57,38 @@ _DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for these statuses, plus 503, all as problem+json."""
+    """`responses=` entries for these statuses, plus 422 (any header, query or body can be
+    malformed) and 503, all as problem+json; they replace FastAPI's default 422 document."""
     return {
         status: {
             "model": Problem,
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_MEDIA_TYPE: {}},
         }
-        for status in sorted({*statuses, 503})
+        for status in sorted({*statuses, 422, 503})
     }
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve an OpenAPI document whose error answers are described as what they are:
+    `application/problem+json` with the Problem schema (FastAPI would file the schema under
+    application/json)."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for answer in operation.get("responses", {}).values():
+                        content = answer.get("content", {})
+                        if PROBLEM_MEDIA_TYPE in content and "application/json" in content:
+                            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]

@@ -1,16 +1,68 @@
-"""The route class of resource routers: every POST takes an Idempotency-Key."""
+"""Route classes: strict JSON bodies on every route, and Idempotency-Key on resource POSTs."""
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from app.core.errors import Unprocessable
 from app.core.idempotency import IdempotencyDep, PendingIdempotency
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-class ResourceRoute(APIRoute):
-    """Adds the idempotency dependency to POST routes and stores their successful answer
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads hook: a member named twice is ambiguous (parsers disagree on which wins)."""
+    members: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in members:
+            raise Unprocessable("duplicate_member", context={"name": name[:64]})
+        members[name] = value
+    return members
+
+
+async def check_json_body(request: Request) -> None:
+    """Refuse a JSON body that is not UTF-8, not JSON, or names a member twice, before FastAPI reads it.
+
+    The body is cached on the request, so FastAPI's own parsing does not read it again.
+    """
+    if request.method not in _BODY_METHODS or "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()
+    if not body:
+        return
+    try:
+        json.loads(body.decode("utf-8"), object_pairs_hook=_refuse_duplicates)
+    except UnicodeDecodeError as exc:
+        raise Unprocessable("malformed_json", context={"position": exc.start}) from None
+    except json.JSONDecodeError as exc:
+        raise Unprocessable("malformed_json", context={"position": exc.pos}) from None
+    except RecursionError:
+        raise Unprocessable("malformed_json", context={"position": 0}) from None
+
+
+class ApiRoute(APIRoute):
+    """Every route of the API: strict JSON bodies."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler; it runs while the request's session is still open."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            await check_json_body(request)
+            return await self.after(request, await handler(request))
+
+        return handle
+
+    async def after(self, request: Request, response: Response) -> Response:
+        """Hook run with the answer, before the session commits."""
+        return response
+
+
+class ResourceRoute(ApiRoute):
+    """Resource routes: every POST takes an Idempotency-Key, and its successful answer is stored
     inside the request's transaction, before the session dependency commits."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -18,15 +70,9 @@ class ResourceRoute(APIRoute):
             kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), IdempotencyDep]
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler; it runs while the request's session is still open."""
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            response = await handler(request)
-            pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
-            if pending is not None and 200 <= response.status_code < 300:
-                await pending.store(response)
-            return response
-
-        return handle
+    async def after(self, request: Request, response: Response) -> Response:
+        """Store the answer of a POST that carried an Idempotency-Key."""
+        pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
+        if pending is not None and 200 <= response.status_code < 300:
+            await pending.store(response)
+        return response

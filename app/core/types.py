@@ -158,3 +158,29 @@ UserName = Annotated[
         description=f"ユーザー名：1〜{USER_NAME_MAX_LENGTH}文字、制御文字不可 / user name: 1 to {USER_NAME_MAX_LENGTH} characters, no control characters",
     ),
 ]
+
+SEARCH_TEXT_MAX_LENGTH: Final = 100
+
+# A search filter: free text without control characters (NUL would reach the database), 0 to 100.
+SearchText = Annotated[
+    str,
+    _TextRule(
+        code="invalid_characters",
+        find_invalid=text.invalid_control_characters,
+        min_length=0,
+        max_length=SEARCH_TEXT_MAX_LENGTH,
+        description=f"部分一致検索（大文字小文字を区別しない）/ partial match ignoring case, up to {SEARCH_TEXT_MAX_LENGTH} characters",
+    ),
+]
+
+
+def is_location_code(value: str) -> bool:
+    """Whether a value could be a location code at all (a path that cannot is simply not found)."""
+    return 1 <= len(value) <= LOCATION_CODE_MAX_LENGTH and all(ch in LOCATION_CODE_CHARACTERS for ch in value)
+
+
+def is_login_id(value: str) -> bool:
+    """Whether a value could be a login ID at all (anything else names nobody)."""
+    return LOGIN_ID_MIN_LENGTH <= len(value) <= LOGIN_ID_MAX_LENGTH and all(
+        ch in LOGIN_ID_CHARACTERS for ch in value
+    )

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.core.types import DelegateNumber, FullWidthName, FullWidthShortName, LocationCode
+from app.core.types import DelegateNumber, FullWidthName, FullWidthShortName, LocationCode, SearchText
 
 _EXAMPLE: dict[str, JsonValue] = {
     "code": "TKY001",
@@ -56,7 +56,7 @@ class LocationUpdate(BaseModel):
 class LocationFilters(BaseModel):
     """依頼人拠点検索: each filter matches partially, ignoring case."""
 
-    code: str | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, max_length=100)
-    short_name: str | None = Field(default=None, max_length=100)
-    delegate_number: str | None = Field(default=None, max_length=100)
+    code: SearchText | None = None
+    name: SearchText | None = None
+    short_name: SearchText | None = None
+    delegate_number: SearchText | None = None

@@ -10,6 +10,7 @@ from app.core.audited import delete_audited, update_audited
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import Page, PageRequest
 from app.core.service import Service, provide
+from app.core.types import is_location_code
 from app.locations.repository import LocationRepository
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.models import Location as LocationRow
@@ -41,6 +42,8 @@ class LocationService(Service):
 
     async def get(self, scope: OrganizationScope, code: str) -> LocationRow:
         """One location within the caller's scope; 404 otherwise."""
+        if not is_location_code(code):
+            raise NotFound()
         location = await self.locations.by_code(scope.organization_id, code, scope.principal.location_id)
         if location is None:
             raise NotFound()

@@ -17,6 +17,7 @@ class IdempotencyRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     principal: Mapped[str] = mapped_column(String(64))
+    # HMACs under the service secret; the body is encrypted (see app/core/idempotency.py).
     key: Mapped[str] = mapped_column(String(255))
     request_digest: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)

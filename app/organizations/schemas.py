@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.types import FullWidthName, FullWidthShortName, LoginId, UserName
+from app.core.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
 SHORT_NAME_EXAMPLE = "ＡＩＮＡＳ自販"
@@ -39,10 +39,8 @@ class OrganizationFilters(BaseModel):
     """Search of organizations (operators)."""
 
     id: str | None = Field(default=None, max_length=9, description="依頼人組織ID, exact (9 digits)")
-    name: str | None = Field(
-        default=None,
-        max_length=100,
-        description="依頼人組織名 or its abbreviation, partial match ignoring case",
+    name: SearchText | None = Field(
+        default=None, description="依頼人組織名 or its abbreviation, partial match ignoring case"
     )
 
 

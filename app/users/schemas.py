@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.types import LocationCode, LoginId, UserName
+from app.core.types import LocationCode, LoginId, SearchText, UserName
 
 
 class OrganizationRole(StrEnum):
@@ -79,9 +79,9 @@ class UserUpdate(BaseModel):
 class UserFilters(BaseModel):
     """依頼人ユーザー検索: text filters match partially ignoring case; `role` may repeat (either)."""
 
-    login_id: str | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, max_length=100)
-    location_code: str | None = Field(default=None, max_length=100)
+    login_id: SearchText | None = None
+    name: SearchText | None = None
+    location_code: SearchText | None = None
     role: list[OrganizationRole] = Field(default_factory=list)
 
 

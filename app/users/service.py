@@ -19,7 +19,7 @@ from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password, password_errors
 from app.core.security import new_stamp
 from app.core.service import Service, provide
-from app.core.types import LoginId, UserName
+from app.core.types import LoginId, UserName, is_login_id
 from app.locations.repository import LocationRepository
 from app.models import User as UserRow
 from app.organizations.repository import OrganizationRepository
@@ -76,6 +76,8 @@ class UserService(Service):
 
     async def get(self, scope: OrganizationScope, login_id: str) -> tuple[UserRow, str | None]:
         """A user the caller may see, with its location code; 404 otherwise."""
+        if not is_login_id(login_id):
+            raise NotFound()
         found = await UserSearch(self.users).one(
             scope.organization_id, user_visibility(scope.principal), login_id
         )

@@ -28,9 +28,11 @@ def two_instances() -> Iterator[tuple[str, str, TestDatabase]]:
         migrate(database.url)
         env = server_env(database.url, new_secret())
         first_port, second_port = free_port(), free_port()
-        with run(["serve", "--port", str(first_port)], env, first_port) as first:
-            with run(["serve", "--port", str(second_port)], env, second_port) as second:
-                yield first.base_url, second.base_url, database
+        with (
+            run(["serve", "--port", str(first_port)], env, first_port) as first,
+            run(["serve", "--port", str(second_port)], env, second_port) as second,
+        ):
+            yield first.base_url, second.base_url, database
     finally:
         drop_postgres_database(database)
 

@@ -245,23 +245,16 @@ async def test_database_stop_and_restart_under_a_stream_of_writes(
     assert recovered, (
         f"no recovery within {RECOVERY_DEADLINE_SECONDS}s without restarting the server; {summary}"
     )
-    # Never a hang; 201 or 503, quickly. The one exception tolerated here is the known defect that
-    # test_connection_refused_while_starting_up_is_503 pins down (xfail): while PostgreSQL replays
-    # its log it refuses connections with CannotConnectNowError, which escapes the error handlers:
-    # the request is answered 500, or its connection is dropped without an answer. Only in the
-    # "starting" phase, and only with that exception in the server log; anything else fails.
+    # Never a hang, never a 500, never a dropped connection: 201 or 503, quickly.
     failures = [
-        line for line in server.log_lines() if '"unhandled error"' in line or "Exception in ASGI" in line
+        line[-300:]
+        for line in server.log_lines()
+        if '"unhandled error"' in line or "Exception in ASGI" in line
     ]
-    other = [line[-300:] for line in failures if "CannotConnectNowError" not in line]
-    assert other == [], f"unexpected server errors: {other}"
-    defect = [w for w in writes if w.status == 500 or w.error]
-    assert all(w.phase == "starting" for w in defect), [w for w in defect if w.phase != "starting"]
-    assert all(
-        w.error is None or "ReadError" in w.error or "RemoteProtocolError" in w.error for w in defect
-    ), defect
-    assert not defect or failures, "500s or dropped connections without the known cause in the log"
-    assert {w.status for w in writes if w.error is None} <= {201, 500, 503}, summary
+    assert failures == [], f"unexpected server errors: {failures}"
+    dropped = [w for w in writes if w.error]
+    assert dropped == [], dropped
+    assert {w.status for w in writes} <= {201, 503}, summary
     slow = [w for w in writes if w.seconds > SLOWEST_ANSWER_SECONDS]
     assert slow == [], f"answers slower than {SLOWEST_ANSWER_SECONDS}s: {slow[:5]}"
     unavailable = [w for w in writes if w.status == 503]
@@ -301,7 +294,7 @@ async def test_database_stop_and_restart_under_a_stream_of_writes(
     ambiguous = answered_error & stored
     print(
         f"writes: {len(writes)}, created: {len(answered_created)}, 503: {len(unavailable)}, "
-        f"500 or dropped while starting up (known defect): {len(defect)}, stored despite an error: {len(ambiguous)}"
+        f"stored despite an error: {len(ambiguous)}"
     )
 
 
@@ -365,13 +358,6 @@ async def test_connection_refused_is_503() -> None:
     assert response.headers["retry-after"].isdigit()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: while PostgreSQL is starting up (crash recovery after a restart) asyncpg's "
-        "CannotConnectNowError escapes unwrapped: answered 500 (or the connection dropped), not 503"
-    ),
-)
 async def test_connection_refused_while_starting_up_is_503() -> None:
     async with FakePostgres() as fake:
         response = await _me_while_database_is(f"postgresql://postgres@127.0.0.1:{fake.port}/postgres")

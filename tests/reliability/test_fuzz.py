@@ -10,14 +10,11 @@ The example count per operation and mode is small for CI; run longer with, e.g.:
 
     AINAS_FUZZ_EXAMPLES=300 AINAS_FUZZ_SEED=$RANDOM .venv/bin/python -m pytest tests/reliability/test_fuzz.py
 
-Known defects (each pinned by a strict xfail test in this file or in tests/security) are counted
-and reported rather than failed here; any other finding fails the test with a curl command that
-reproduces it.
+Any finding fails the test with a curl command that reproduces it.
 """
 
 import asyncio
 import contextlib
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -77,11 +74,10 @@ class Fuzzed:
 
 @dataclass
 class Findings:
-    """What a run saw: cases, known defects by name, and unexpected failures with a reproduction."""
+    """What a run saw: cases, statuses, and unexpected failures with a reproduction."""
 
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
-    known: Counter[str] = field(default_factory=Counter)
     unexpected: dict[str, str] = field(default_factory=dict)
 
 
@@ -132,30 +128,6 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             yield Fuzzed(request.param, server, document, headers, path_values, secrets)
         finally:
             server.stop()
-
-
-def known_defect(fuzzed: Fuzzed, case: Any, response: Any, failure: Failure | None) -> str | None:
-    """The name of the known (and separately pinned) defect this finding is, if any."""
-    operation = f"{case.method} {case.path}"
-    content_type = header(response, "content-type")
-    status = response.status_code
-    code = failure.code if failure is not None else ""
-    if operation == "POST /api/v1/auth/revoke" and status == 200 and code in {"ST104", "ST109"}:
-        return "revoke answers 200 without the documented JSON body"
-    if status == 400 and code == "ST103" and b'"code":"bad_request"' in (response.content or b""):
-        return "an undecodable body answers 400, a status the document does not list"
-    if (
-        status == 422
-        and code in {"ST105", "ST106", "ST108", "ST110"}
-        and content_type == "application/problem+json"
-    ):
-        responses = fuzzed.document["paths"][case.path][case.method.lower()]["responses"]
-        if FASTAPI_DEFAULT_422 in json.dumps(responses.get("422", {})):
-            return "422 documented as FastAPI's HTTPValidationError, answered as problem+json"
-    raw = json.dumps([case.query, case.path_parameters], default=str)
-    if fuzzed.backend == "postgresql" and status == 500 and "\\u0000" in raw:
-        return "NUL in a query or path parameter answers 500 on PostgreSQL"
-    return None
 
 
 def header(response: Any, name: str) -> str:
@@ -229,11 +201,7 @@ def fuzz_operation(
                 failures = [failure]
             problems = [(failure, str(failure).splitlines()[0]) for failure in failures]
             problems += [(None, text) for text in own_checks(response, fuzzed)]
-            for failure, text in problems:
-                name = known_defect(fuzzed, case, response, failure)
-                if name is not None:
-                    findings.known[name] += 1
-                    continue
+            for _failure, text in problems:
                 key = f"{label} [{case.meta.generation.mode.value if case.meta else '?'}] {text}"
                 findings.unexpected.setdefault(
                     key,
@@ -254,10 +222,7 @@ def test_fuzz_every_operation(fuzzed: Fuzzed, caller: str) -> None:
             fuzz_operation(fuzzed, caller, result.ok(), findings, session)
     lines = fuzzed.server.log_lines()
     logged = [kind for secret, kind in fuzzed.secrets.items() if any(secret in line for line in lines)]
-    report = (
-        f"{fuzzed.backend}/{caller}: {findings.cases} cases, statuses {dict(sorted(findings.statuses.items()))}, "
-        f"known defects {dict(findings.known)}"
-    )
+    report = f"{fuzzed.backend}/{caller}: {findings.cases} cases, statuses {dict(sorted(findings.statuses.items()))}"
     print(report)
     assert findings.cases >= len(fuzzed.document["paths"]) * EXAMPLES // 2, report
     assert not logged, f"server log lines carry secrets: {logged}"
@@ -269,17 +234,9 @@ def test_fuzz_every_operation(fuzzed: Fuzzed, caller: str) -> None:
     )
 
 
-# The known defects, pinned deterministically (strict: each starts to fail once fixed, so that
-# the tolerance above can be removed with it).
+# Defects the fuzzer once found, pinned deterministically.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: single-resource GET and DELETE, password-reset, the token endpoint and revoke document "
-        "their 422 as FastAPI's HTTPValidationError in application/json, but answer problem+json"
-    ),
-)
 def test_every_error_is_documented_as_problem_json(app: FastAPI) -> None:
     undocumented = []
     for path, item in app.openapi()["paths"].items():
@@ -292,10 +249,6 @@ def test_every_error_is_documented_as_problem_json(app: FastAPI) -> None:
     assert undocumented == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: POST /auth/revoke answers 200 with an empty body, but the document declares an application/json body",
-)
 async def test_revoke_answer_matches_the_document(app: FastAPI, client: httpx.AsyncClient) -> None:
     response = await client.post("/api/v1/auth/revoke", data={"token": "an-unknown-refresh-token"})
     assert response.status_code == 200
@@ -303,13 +256,6 @@ async def test_revoke_answer_matches_the_document(app: FastAPI, client: httpx.As
     assert response.headers.get("content-type") in declared or (response.content == b"" and not declared)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a JSON body that is not valid UTF-8 answers 400 `bad_request` with an untranslated "
-        "detail; no operation documents 400 (validation is documented as 422)"
-    ),
-)
 async def test_undecodable_body_answers_a_documented_status(app: FastAPI, client: httpx.AsyncClient) -> None:
     caller = await operator(app, client)
     response = await client.put(

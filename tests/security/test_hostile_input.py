@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from tests.fixtures.principals import login
@@ -511,13 +510,6 @@ async def test_hostile_queries_paths_headers_and_forms(
     print(f"hostile queries, paths, headers and forms: {tried}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a NUL byte in a search filter, a path id or the token form's username answers 500 on "
-        "PostgreSQL (the database refuses the string); on SQLite the filter matches every row"
-    ),
-)
 async def test_nul_bytes_in_queries_paths_and_forms(client: httpx.AsyncClient, world: World) -> None:
     headers = world.a.admin.headers
     problems: list[str] = []
@@ -542,13 +534,6 @@ async def test_nul_bytes_in_queries_paths_and_forms(client: httpx.AsyncClient, w
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: JSON bodies with duplicate member names are accepted (the last one wins), so two "
-        "parsers of the same request can disagree about what it says"
-    ),
-)
 async def test_duplicate_json_members_are_refused(
     app: FastAPI, client: httpx.AsyncClient, world: World
 ) -> None:

@@ -105,14 +105,6 @@ async def test_every_secret_handling_operation_under_the_scanner(
     assert len(leaks.answers) > 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a POST with an Idempotency-Key stores its whole answer in idempotency_records.body, so "
-        "the registration notice's initial passwords and API password and a reset's temporary password "
-        "are kept in plain text for 24 hours (SPEC §5.4: the service keeps hashes only)"
-    ),
-)
 async def test_issued_secrets_are_not_stored_in_plain_text(
     app: FastAPI, client: httpx.AsyncClient, world: World
 ) -> None:
