@@ -1,0 +1,483 @@
+"""The baseline: the physical limit of this stack for the benchmark's requests.
+
+Bare Starlette + raw asyncpg + orjson, serving the same rows of the same database with the same
+checks as the service: an HS256 JWT verified with the same key (fixed algorithm, issuer, expiry),
+one user row read per request comparing the security stamp (and lock / temporary password),
+the tenant check (the path's organization is the caller's), then count + page. HTTP Basic uses the
+same fast path as the service (HMAC of key id, password stamp and password compared with the
+stored digest, argon2 only when it does not match). Nothing here is slowed down on purpose, and
+nothing the service must do for these requests is left out.
+
+Run by the benchmark as `uvicorn bench.baseline:create_app --factory`; reads BASELINE_DATABASE_URL,
+AINAS_SECRET_KEY and the AINAS_ARGON2_* cost parameters.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import argon2
+import asyncpg
+import orjson
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ISSUER = "ainas"
+ACCESS_MINUTES = 30
+_CODE = re.compile(r"^[0-9A-Za-z]{1,10}$")
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+
+LOCATION_COLUMNS = "code, name, short_name, delegate_number, created_at, updated_at, version"
+_INSERT_LOCATION = (
+    "INSERT INTO locations (organization_id, code, name, short_name, delegate_number, created_at, "
+    "updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $6, 1) RETURNING "
+)
+INSERT_LOCATION = _INSERT_LOCATION + LOCATION_COLUMNS
+USER_COLUMNS = (
+    "u.login_id, u.name, l.code AS location_code, u.role, u.password_expires_at, "
+    "u.password_temporary AS password_change_required, u.last_login_at, u.locked_until, "
+    "u.created_at, u.updated_at, u.version"
+)
+
+
+def _b64url_decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Tokens:
+    """HS256 JWTs, exactly the claims the service signs and checks."""
+
+    _HEADER = _b64url(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
+
+    def __init__(self, key: str) -> None:
+        self.key = key.encode()
+
+    def decode(self, token: str) -> dict[str, Any] | None:
+        """Claims of a valid token (signature, algorithm HS256 only, issuer, expiry), or None."""
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        signed = f"{parts[0]}.{parts[1]}".encode()
+        try:
+            signature = _b64url_decode(parts[2])
+            header = orjson.loads(_b64url_decode(parts[0]))
+            claims = orjson.loads(_b64url_decode(parts[1]))
+        except (binascii.Error, ValueError):
+            return None
+        if not hmac.compare_digest(signature, hmac.new(self.key, signed, hashlib.sha256).digest()):
+            return None
+        if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
+            return None
+        exp, sub, stm = claims.get("exp"), claims.get("sub"), claims.get("stm")
+        if claims.get("iss") != ISSUER or not isinstance(exp, int) or exp <= time.time():
+            return None
+        if not isinstance(sub, str) or not isinstance(stm, str):
+            return None
+        return claims
+
+    def encode(self, subject: str, stamp: str, now: datetime) -> str:
+        """A token the service itself would accept."""
+        claims = {
+            "iss": ISSUER,
+            "sub": subject,
+            "stm": stamp,
+            "pcr": False,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(minutes=ACCESS_MINUTES)).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        payload = f"{self._HEADER}.{_b64url(orjson.dumps(claims))}"
+        signature = hmac.new(self.key, payload.encode(), hashlib.sha256).digest()
+        return f"{payload}.{_b64url(signature)}"
+
+
+class Principal:
+    """The caller after the checks."""
+
+    __slots__ = ("actor_id", "actor_kind", "key_id", "location_id", "organization_id", "role", "user_id")
+
+    def __init__(
+        self,
+        organization_id: int | None,
+        role: str | None,
+        location_id: int | None,
+        user_id: int | None,
+        actor_kind: str,
+        actor_id: str,
+        key_id: int | None = None,
+    ) -> None:
+        self.organization_id = organization_id
+        self.role = role
+        self.location_id = location_id
+        self.user_id = user_id
+        self.actor_kind = actor_kind
+        self.actor_id = actor_id
+        self.key_id = key_id
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def _problem(status: int, code: str) -> Response:
+    return Response(
+        orjson.dumps({"status": status, "code": code}), status, media_type="application/problem+json"
+    )
+
+
+class Baseline:
+    """The handlers, over one asyncpg pool."""
+
+    def __init__(self) -> None:
+        self.dsn = os.environ["BASELINE_DATABASE_URL"]
+        self.secret = os.environ["AINAS_SECRET_KEY"]
+        self.tokens = Tokens(self.secret)
+        self.hasher = argon2.PasswordHasher(
+            time_cost=int(os.environ.get("AINAS_ARGON2_TIME_COST", "2")),
+            memory_cost=int(os.environ.get("AINAS_ARGON2_MEMORY_KIB", "19456")),
+            parallelism=int(os.environ.get("AINAS_ARGON2_PARALLELISM", "1")),
+        )
+        # Unknown login IDs pay for a hash too, as in the service.
+        self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        self.pool: asyncpg.Pool | None = None
+
+    @property
+    def db(self) -> asyncpg.Pool:
+        assert self.pool is not None
+        return self.pool
+
+    async def principal(self, request: Request) -> Principal | Response:
+        """Bearer: JWT + one user row (stamp, lock, temporary password). Basic: the key fast path."""
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic" and credentials:
+            return await self._basic(credentials.strip())
+        if scheme != "bearer" or not credentials:
+            return _problem(401, "not_authenticated")
+        claims = self.tokens.decode(credentials.strip())
+        if claims is None or claims.get("pcr"):
+            return _problem(401, "invalid_token")
+        kind, _, raw_id = claims["sub"].partition(":")
+        if kind != "user" or not raw_id.isdigit():
+            return _problem(401, "invalid_token")
+        row = await self.db.fetchrow(
+            "SELECT organization_id, role, location_id, login_id, security_stamp, locked_until, "
+            "password_temporary, password_expires_at FROM users WHERE id = $1",
+            int(raw_id),
+        )
+        now = datetime.now(UTC)
+        if row is None or not hmac.compare_digest(row["security_stamp"], claims["stm"]):
+            return _problem(401, "invalid_token")
+        if row["locked_until"] is not None and row["locked_until"] > now:
+            return _problem(401, "invalid_token")
+        expires = row["password_expires_at"]
+        if row["password_temporary"] or (expires is not None and expires <= now):
+            return _problem(403, "password_change_required")
+        kind = "operator" if row["role"] == "operator" else "user"
+        return Principal(
+            row["organization_id"], row["role"], row["location_id"], int(raw_id), kind, row["login_id"]
+        )
+
+    async def _basic(self, encoded: str) -> Principal | Response:
+        try:
+            key, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            sep = ""
+        if not sep or len(key) != 32:
+            return _problem(401, "invalid_client")
+        row = await self.db.fetchrow(
+            "SELECT k.id, k.organization_id, k.revoked_at, k.credential_digest, k.last_used_at, "
+            "k.throttled_until, o.api_password_hash, o.api_password_stamp "
+            "FROM api_keys k JOIN organizations o ON o.id = k.organization_id WHERE k.key = $1",
+            key,
+        )
+        if row is None or row["revoked_at"] is not None or row["api_password_hash"] is None:
+            return _problem(401, "invalid_client")
+        now = datetime.now(UTC)
+        if row["throttled_until"] is not None and row["throttled_until"] > now:
+            return _problem(429, "too_many_requests")
+        message = f"{row['id']}|{row['api_password_stamp'] or ''}|{password}".encode()
+        digest = hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()
+        stored = row["credential_digest"]
+        if stored is None or not hmac.compare_digest(stored, digest):
+            try:
+                await to_thread.run_sync(self.hasher.verify, row["api_password_hash"], password)
+            except argon2.exceptions.VerificationError:
+                return _problem(401, "invalid_client")
+            await self.db.execute(
+                "UPDATE api_keys SET credential_digest = $2 WHERE id = $1", row["id"], digest
+            )
+        if row["last_used_at"] is None or now - row["last_used_at"] >= timedelta(minutes=1):
+            await self.db.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", row["id"], now)
+        return Principal(
+            row["organization_id"], None, None, None, "linked_system", f"key:{row['id']}", row["id"]
+        )
+
+    @staticmethod
+    def tenant(request: Request, principal: Principal) -> int | None:
+        """The path's organization when the caller may see it (404 otherwise, like the service)."""
+        raw = request.path_params["org_id"]
+        if len(raw) != 9 or not raw.isdigit():
+            return None
+        org_id = int(raw)
+        if principal.role != "operator" and principal.organization_id != org_id:
+            return None
+        return org_id
+
+    @staticmethod
+    def window(request: Request) -> tuple[int, int] | None:
+        try:
+            limit = int(request.query_params.get("limit", "50"))
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            return None
+        if not (1 <= limit <= 200) or offset < 0:
+            return None
+        return limit, offset
+
+    async def list_locations(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        if isinstance(principal, Response):
+            return principal
+        org_id = self.tenant(request, principal)
+        if org_id is None:
+            return _problem(404, "not_found")
+        window = self.window(request)
+        if window is None:
+            return _problem(422, "validation_failed")
+        limit, offset = window
+        scope = "" if principal.location_id is None else " AND id = $2"
+        args: list[Any] = [org_id] if principal.location_id is None else [org_id, principal.location_id]
+        n = len(args)
+        async with self.db.acquire() as connection:
+            total = await connection.fetchval(
+                f"SELECT count(*) FROM locations WHERE organization_id = $1{scope}",  # noqa: S608
+                *args,
+            )
+            rows = await connection.fetch(
+                f"SELECT {LOCATION_COLUMNS} FROM locations WHERE organization_id = $1{scope} "  # noqa: S608
+                f"ORDER BY code, id LIMIT ${n + 1} OFFSET ${n + 2}",
+                *args,
+                limit,
+                offset,
+            )
+        return _json({"items": [dict(row) for row in rows], "total": total, "limit": limit, "offset": offset})
+
+    async def get_location(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        if isinstance(principal, Response):
+            return principal
+        org_id = self.tenant(request, principal)
+        if org_id is None:
+            return _problem(404, "not_found")
+        row = await self.db.fetchrow(
+            f"SELECT id, {LOCATION_COLUMNS} FROM locations WHERE organization_id = $1 AND code = $2",  # noqa: S608
+            org_id,
+            request.path_params["code"],
+        )
+        if row is None or (principal.location_id is not None and row["id"] != principal.location_id):
+            return _problem(404, "not_found")
+        body = dict(row)
+        del body["id"]
+        return _json(body, headers={"ETag": f'"{row["version"]}"'})
+
+    async def create_location(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        if isinstance(principal, Response):
+            return principal
+        org_id = self.tenant(request, principal)
+        if org_id is None:
+            return _problem(404, "not_found")
+        if principal.role not in ("admin", "operator"):
+            return _problem(403, "forbidden")
+        try:
+            body = orjson.loads(await request.body())
+            code, name, short_name = body["code"], body["name"], body["short_name"]
+            delegate = body.get("delegate_number")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _problem(422, "validation_failed")
+        if (
+            not isinstance(code, str)
+            or not _CODE.match(code)
+            or not isinstance(name, str)
+            or not 1 <= len(name) <= 50
+            or not isinstance(short_name, str)
+            or not 1 <= len(short_name) <= 10
+            or (delegate is not None and (not isinstance(delegate, str) or not _DIGITS.match(delegate)))
+        ):
+            return _problem(422, "validation_failed")
+        now = datetime.now(UTC)
+        changes = {"code": [None, code], "name": [None, name], "short_name": [None, short_name]}
+        changes["delegate_number"] = [None, delegate]
+        async with self.db.acquire() as connection, connection.transaction():
+            try:
+                row = await connection.fetchrow(
+                    INSERT_LOCATION,
+                    org_id,
+                    code,
+                    name,
+                    short_name,
+                    delegate,
+                    now,
+                )
+            except asyncpg.UniqueViolationError:
+                return _problem(409, "location_code_taken")
+            await connection.execute(
+                "INSERT INTO audit_events (at, organization_id, actor_kind, actor_id, action, "
+                "resource_type, resource_id, changes, request_id, client_ip) "
+                "VALUES ($1, $2, $3, $4, 'location.create', 'location', $5, $6, $7, $8)",
+                now,
+                org_id,
+                principal.actor_kind,
+                principal.actor_id,
+                code,
+                orjson.dumps(changes).decode(),
+                uuid.uuid4().hex,
+                request.client.host if request.client else None,
+            )
+        return _json(
+            dict(row),
+            201,
+            {"Location": f"{request.url.path}/{code}", "ETag": f'"{row["version"]}"'},
+        )
+
+    async def list_users(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        if isinstance(principal, Response):
+            return principal
+        org_id = self.tenant(request, principal)
+        if org_id is None:
+            return _problem(404, "not_found")
+        if principal.role is None:
+            return _problem(403, "forbidden")
+        window = self.window(request)
+        if window is None:
+            return _problem(422, "validation_failed")
+        limit, offset = window
+        where = ["u.organization_id = $1"]
+        args: list[Any] = [org_id]
+        if principal.role in ("staff_submitter", "staff_preparer"):
+            args.append(principal.user_id)
+            where.append(f"u.id = ${len(args)}")
+        elif principal.location_id is not None:
+            args.append(principal.location_id)
+            where.append(f"u.location_id = ${len(args)}")
+        name = request.query_params.get("name", "").strip()
+        if name:
+            args.append(name.replace("/", "//").replace("%", "/%").replace("_", "/_"))
+            where.append(f"u.name ILIKE '%' || ${len(args)} || '%' ESCAPE '/'")
+        condition = " AND ".join(where)
+        n = len(args)
+        async with self.db.acquire() as connection:
+            total = await connection.fetchval(f"SELECT count(*) FROM users u WHERE {condition}", *args)  # noqa: S608
+            rows = await connection.fetch(
+                f"SELECT {USER_COLUMNS} FROM users u LEFT JOIN locations l ON l.id = u.location_id "  # noqa: S608
+                f"WHERE {condition} ORDER BY u.login_id, u.id LIMIT ${n + 1} OFFSET ${n + 2}",
+                *args,
+                limit,
+                offset,
+            )
+        return _json({"items": [dict(row) for row in rows], "total": total, "limit": limit, "offset": offset})
+
+    async def token(self, request: Request) -> Response:
+        """grant_type=password: the same reads and writes as the service's successful login."""
+        form = parse_qs((await request.body()).decode())
+        grant = form.get("grant_type", [""])[0]
+        login_id, password = form.get("username", [""])[0], form.get("password", [""])[0]
+        if grant != "password" or not login_id or not password:
+            return _json({"error": "invalid_request"}, 400)
+        row = await self.db.fetchrow(
+            "SELECT id, organization_id, login_id, password_hash, security_stamp, locked_until, "
+            "password_temporary FROM users WHERE lower(login_id) = lower($1)",
+            login_id,
+        )
+        now = datetime.now(UTC)
+        try:
+            await to_thread.run_sync(
+                self.hasher.verify, row["password_hash"] if row else self.dummy_hash, password
+            )
+        except argon2.exceptions.VerificationError:
+            return _json({"error": "invalid_grant"}, 400)
+        if row is None or (row["locked_until"] is not None and row["locked_until"] > now):
+            return _json({"error": "invalid_grant"}, 400)
+        refresh = secrets.token_urlsafe(32)
+        async with self.db.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1",
+                row["id"],
+                now,
+            )
+            await connection.execute(
+                "INSERT INTO audit_events (at, organization_id, actor_kind, actor_id, action, "
+                "resource_type, resource_id, changes, request_id, client_ip) "
+                "VALUES ($1, $2, 'user', $3, 'auth.login', 'user', $3, '{}', $4, $5)",
+                now,
+                row["organization_id"],
+                row["login_id"],
+                uuid.uuid4().hex,
+                request.client.host if request.client else None,
+            )
+            await connection.execute(
+                "INSERT INTO refresh_tokens (token_digest, family, user_id, stamp, issued_at, expires_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                hashlib.sha256(refresh.encode()).hexdigest(),
+                secrets.token_hex(16),
+                row["id"],
+                row["security_stamp"],
+                now,
+                now + timedelta(days=14),
+            )
+        return _json(
+            {
+                "access_token": self.tokens.encode(f"user:{row['id']}", row["security_stamp"], now),
+                "token_type": "bearer",
+                "expires_in": ACCESS_MINUTES * 60,
+                "refresh_token": refresh,
+                "password_change_required": bool(row["password_temporary"]),
+            }
+        )
+
+    async def health(self, request: Request) -> Response:
+        return Response(b"ok")
+
+
+def create_app() -> Starlette:
+    """The baseline application."""
+    baseline = Baseline()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        baseline.pool = await asyncpg.create_pool(baseline.dsn, min_size=10, max_size=20)
+        yield
+        await baseline.pool.close()
+
+    prefix = "/api/v1/organizations/{org_id}"
+    return Starlette(
+        routes=[
+            Route(f"{prefix}/locations", baseline.list_locations, methods=["GET"]),
+            Route(f"{prefix}/locations", baseline.create_location, methods=["POST"]),
+            Route(f"{prefix}/locations/{{code}}", baseline.get_location, methods=["GET"]),
+            Route(f"{prefix}/users", baseline.list_users, methods=["GET"]),
+            Route("/api/v1/auth/token", baseline.token, methods=["POST"]),
+            Route("/healthz", baseline.health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
