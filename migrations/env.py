@@ -2,6 +2,7 @@
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -9,6 +10,7 @@ from sqlalchemy.engine import Connection
 from app.core.config import get_settings
 from app.core.db import create_engine
 from app.models import Base
+from app.models.base import exists_on
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -28,9 +30,19 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave out of comparisons what the models create on another database only."""
+    return exists_on(obj, context.get_context().dialect.name)
+
+
 def _run(connection: Connection) -> None:
     # Batch mode lets ALTER TABLE work on SQLite by copying the table.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

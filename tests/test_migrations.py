@@ -6,11 +6,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.cli import ROOT, migrate
 from app.models import Base
+from app.models.base import exists_on
 from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
 
 
@@ -50,5 +53,43 @@ def test_postgresql_upgrade_downgrade_upgrade() -> None:
     database = create_postgres_database("ainas_migration")
     try:
         _check_up_and_down(database.url)
+    finally:
+        drop_postgres_database(database)
+
+
+def _drift(url: str) -> list[object]:
+    """What Alembic's autogenerate would change to make the migrated database match the models."""
+
+    async def compare() -> list[object]:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+
+            def diff(sync: sa.Connection) -> list[object]:
+                dialect = sync.dialect.name
+                context = MigrationContext.configure(
+                    sync,
+                    opts={"include_object": lambda obj, *_: exists_on(obj, dialect)},
+                )
+                return list(compare_metadata(context, Base.metadata))
+
+            found = await connection.run_sync(diff)
+        await engine.dispose()
+        return found
+
+    migrate(url)
+    return asyncio.run(compare())
+
+
+def test_sqlite_models_match_migrations(tmp_path: Path) -> None:
+    assert _drift(f"sqlite+aiosqlite:///{tmp_path / 'drift.db'}") == []
+
+
+def test_postgresql_models_match_migrations() -> None:
+    available, why = postgres_available()
+    if not available:
+        pytest.skip(f"PostgreSQL not available: {why}")
+    database = create_postgres_database("ainas_drift")
+    try:
+        assert _drift(database.url) == []
     finally:
         drop_postgres_database(database)

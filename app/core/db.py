@@ -40,6 +40,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "timeout": settings.db_timeout_seconds,
             "command_timeout": settings.db_timeout_seconds * 2,
+            # asyncpg prepares statements; a generic plan cannot see that one organization has
+            # 58 users and another 200,000, or that a needle is too short for a trigram index.
+            "server_settings": {"plan_cache_mode": "force_custom_plan"},
         },
     )
 

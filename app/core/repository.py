@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
+# From this offset on, a page is read by its ids first (see Repository.page_rows).
+DEFERRED_JOIN_OFFSET = 1000
 
 
 class Repository(Generic[ModelT]):
@@ -57,12 +59,21 @@ class Repository(Generic[ModelT]):
     ) -> tuple[list[Any], int]:
         """One page of rows of any select, and how many match in all.
 
-        One round trip: the total rides along as a window count (an extra last column,
-        `_total`, on each row). Only a page past the end (no rows, offset > 0) needs a second
-        query to learn the total.
+        One round trip: the total rides along as a scalar subquery (an extra last column,
+        `_total`, on each row). Not a window count, which would read every matching row before
+        returning the first. Only a page past the end (no rows, offset > 0) needs a second query.
         """
-        counted = statement.add_columns(func.count().over().label("_total"))
-        result = await self.session.execute(counted.order_by(*order_by).limit(limit).offset(offset))
+        total = select(func.count()).select_from(statement.order_by(None).subquery()).scalar_subquery()
+        counted = statement.add_columns(total.label("_total"))
+        if offset >= DEFERRED_JOIN_OFFSET:
+            # A deep page: find its ids through the ordering index alone, then read those rows,
+            # instead of reading and discarding every row before the offset.
+            key = self.model.__mapper__.primary_key[0]
+            ids = statement.with_only_columns(key).order_by(*order_by).limit(limit).offset(offset)
+            paged = counted.where(key.in_(ids)).order_by(*order_by)
+        else:
+            paged = counted.order_by(*order_by).limit(limit).offset(offset)
+        result = await self.session.execute(paged)
         rows = list(result.all())
         if rows:
             return rows, int(rows[0][-1])

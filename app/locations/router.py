@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.core.etag import IfMatch, set_etag
-from app.core.http import created
+from app.core.http import created, json_response
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.routing import ResourceRoute
@@ -26,15 +26,16 @@ Filters = Annotated[LocationFilters, Query()]
 
 @router.get(
     "",
+    response_model=Page[Location],
     summary="List locations",
     description="依頼人拠点検索. Filters match partially, ignoring case. A caller assigned to a location sees only that location.",
     responses=problems(401, 403, 404, 422),
 )
 async def list_locations(
     scope: CanRead, service: LocationServiceDep, page: PageDep, filters: Filters
-) -> Page[Location]:
-    """Search the organization's locations."""
-    return await service.search(scope, filters, page)
+) -> Response:
+    """Search the organization's locations (linked systems poll it: JSON straight from pydantic)."""
+    return json_response(await service.search(scope, filters, page))
 
 
 @router.post(

@@ -52,8 +52,6 @@ class LocationService(Service):
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> LocationRow:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
         organization_id = scope.organization_id
-        if await self.locations.by_code(organization_id, body.code) is not None:
-            raise Conflict("location_code_taken", context={"code": body.code})
         now = self.clock.now()
         try:
             location = await self.locations.add(
@@ -62,7 +60,7 @@ class LocationService(Service):
                 )
             )
         except IntegrityError:
-            # Another request created the same code between our check and our insert.
+            # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
         await self.audit.record(
             scope.principal.actor,

@@ -13,7 +13,15 @@ class AuditEvent(Base):
     """One recorded change or security event."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_organization_id_at", "organization_id", "at"),)
+    __table_args__ = (
+        Index(
+            "ix_audit_events_organization_id_at_id",
+            "organization_id",
+            "at",
+            "id",
+            postgresql_include=["action", "actor_id", "resource_type"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -3,14 +3,17 @@
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped
+from app.models.base import Base, Timestamped, trigram_indexes
 
 
 class Location(Timestamped, Base):
     """A location; `code` is unique within its organization and never changes."""
 
     __tablename__ = "locations"
-    __table_args__ = (UniqueConstraint("organization_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "code"),
+        *trigram_indexes("locations", "code", "name", "short_name", "delegate_number"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(

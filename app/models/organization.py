@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped, UTCDateTime
+from app.models.base import Base, Timestamped, UTCDateTime, trigram_indexes
 
 
 class Organization(Timestamped, Base):
@@ -13,7 +13,10 @@ class Organization(Timestamped, Base):
 
     __tablename__ = "organizations"
     # AUTOINCREMENT on SQLite (a sequence on PostgreSQL): an id is never handed out twice.
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+    __table_args__ = (
+        *trigram_indexes("organizations", "name", "short_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50))

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped, UTCDateTime
+from app.models.base import Base, Timestamped, UTCDateTime, trigram_indexes
 
 
 class User(Timestamped, Base):
@@ -24,6 +24,15 @@ class User(Timestamped, Base):
         ),
         CheckConstraint("(role = 'operator') = (organization_id IS NULL)", name="operator_no_org"),
         Index("ix_users_organization_id_location_id", "organization_id", "location_id"),
+        # The user list's order within an organization, with the filtered columns (migration 0002).
+        Index(
+            "ix_users_organization_id_login_id_id",
+            "organization_id",
+            "login_id",
+            "id",
+            postgresql_include=["name", "role", "location_id"],
+        ),
+        *trigram_indexes("users", "login_id", "name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

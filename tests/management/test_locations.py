@@ -2,7 +2,10 @@
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import insert
 
+from app.models import Location as LocationRow
 from tests.fixtures.world import World, add_location
 
 
@@ -214,3 +217,44 @@ async def test_only_admins_and_operators_change_locations(world: World, client: 
     assert (
         await client.post(f"{world.a.path}/locations", json=body, headers=world.operator.headers)
     ).status_code == 201
+
+
+async def test_deep_pages_read_the_right_rows(app: FastAPI, world: World, client: httpx.AsyncClient) -> None:
+    """From offset 1,000 a page is read by its ids first; it must be the same page."""
+    now = app.state.runtime.clock.now()
+    organization_id = int(world.a.id)
+    rows = [
+        {
+            "organization_id": organization_id,
+            "code": f"D{index:05d}",
+            "name": "深い拠点",
+            "short_name": "深い",
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for index in range(1100)
+    ]
+    async with app.state.runtime.sessionmaker() as session:
+        await session.execute(insert(LocationRow), rows)
+        await session.commit()
+    path = f"{world.a.path}/locations"
+    headers = world.a.admin.headers
+    deep = await client.get(path, params={"offset": 1000, "limit": 5, "sort": "code"}, headers=headers)
+    assert deep.json()["total"] == 1102
+    assert [item["code"] for item in deep.json()["items"]] == [
+        "D01000",
+        "D01001",
+        "D01002",
+        "D01003",
+        "D01004",
+    ]
+    backwards = await client.get(path, params={"offset": 1098, "limit": 50, "sort": "-code"}, headers=headers)
+    assert [item["code"] for item in backwards.json()["items"]] == ["D00003", "D00002", "D00001", "D00000"]
+    filtered = await client.get(
+        path, params={"offset": 1000, "name": "深い", "sort": "code"}, headers=headers
+    )
+    assert filtered.json()["total"] == 1100
+    assert [item["code"] for item in filtered.json()["items"]][:2] == ["D01000", "D01001"]
+    past_the_end = await client.get(path, params={"offset": 5000}, headers=headers)
+    assert past_the_end.json() == {"items": [], "total": 1102, "limit": 50, "offset": 5000}
