@@ -8,8 +8,6 @@ so a revoked key or a changed password stops working at once on every instance: 
 no longer matches the stored digest, and nothing is cached in process memory.
 """
 
-import base64
-import binascii
 import hashlib
 import hmac
 from datetime import datetime, timedelta
@@ -19,11 +17,12 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api_keys.repository import ApiKeyRepository
-from app.audit.service import Actor
+from app.audit.service import Actor, AuditTrail
 from app.auth.principals import Principal, PrincipalKind
 from app.auth.schemas import TokenResponse
+from app.core.clock import seconds_until
 from app.core.errors import OAuthError, TooManyRequests, Unauthorized
-from app.core.security import PasswordHasher, constant_time_equals
+from app.core.security import PasswordHasher, constant_time_equals, parse_basic
 from app.core.service import Service, provide
 from app.models import ApiKey, Organization
 
@@ -39,16 +38,25 @@ def is_api_key(value: str) -> bool:
     return len(value) == 32 and all(ch in API_KEY_CHARACTERS for ch in value)
 
 
-class CredentialsRejected(Unauthorized):
-    """401 for a wrong API key or password; the failure counter and audit event are kept."""
-
-    persist_changes = True
-
-
 def credential_digest(secret_key: str, key_id: int, stamp: str, password: str) -> str:
     """The keyed digest that stands for one successful argon2 check of this key and password."""
     message = f"{key_id}|{stamp}|{password}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _rejected(oauth: bool) -> Exception:
+    """401 for a wrong key or password, in the token endpoint's form when it is asked there."""
+    if oauth:
+        return OAuthError("invalid_client", "invalid_client", status=401)
+    return Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
+
+
+def _throttled(retry_after: int, oauth: bool) -> TooManyRequests:
+    """429 with Retry-After; at the token endpoint with RFC 6749's `error` member too."""
+    error = TooManyRequests(retry_after)
+    if oauth:
+        error.oauth_error = "temporarily_unavailable"
+    return error
 
 
 def linked_system_principal(key: ApiKey, organization: Organization) -> Principal:
@@ -81,19 +89,21 @@ class LinkedSystemAuth(Service):
         found = await self.keys.with_organization(key=key_value) if is_api_key(key_value) else None
         if found is None or found[0].revoked_at is not None or found[1].api_password_hash is None:
             await self.hasher.verify(password, None)
-            await self._audit_failure(None, key_value, "unknown_or_revoked_key")
-            raise self._rejected(oauth)
+            await self._record_failure(None, None, "unknown_or_revoked_key", now)
+            raise _rejected(oauth)
         key, organization = found
         if key.throttled_until is not None and key.throttled_until > now:
-            retry_after = max(1, int((key.throttled_until - now).total_seconds() + 0.999))
-            raise TooManyRequests(retry_after)
+            raise _throttled(seconds_until(key.throttled_until, now), oauth)
         stamp = organization.api_password_stamp or ""
         digest = credential_digest(self.settings.secret_key, key.id, stamp, password)
         updates: dict[str, object] = {}
         if key.credential_digest is None or not constant_time_equals(key.credential_digest, digest):
             matches, _ = await self.hasher.verify(password, organization.api_password_hash)
             if not matches:
-                await self._failed(key, organization, now, oauth)
+                throttled_until = await self._record_failure(key, organization, "wrong_api_password", now)
+                if throttled_until is not None and throttled_until > now:
+                    raise _throttled(seconds_until(throttled_until, now), oauth)
+                raise _rejected(oauth)
             updates["credential_digest"] = digest
         if key.failed_attempts:
             updates["failed_attempts"] = 0
@@ -104,41 +114,32 @@ class LinkedSystemAuth(Service):
             await self.keys.record_success(key.id, updates)
         return key, organization
 
-    async def _failed(self, key: ApiKey, organization: Organization, now: datetime, oauth: bool) -> None:
-        throttled_until = await self.keys.register_failure(
-            key.id,
-            now,
-            self.settings.api_key_failure_threshold,
-            now + timedelta(seconds=self.settings.api_key_throttle_seconds),
-        )
-        await self._audit_failure(key, key.key, "wrong_api_password", organization.id)
-        if throttled_until is not None and throttled_until > now:
-            # Counted and audited, then slowed down: the change must persist with the 429.
-            error = TooManyRequests(max(1, int((throttled_until - now).total_seconds() + 0.999)))
-            error.persist_changes = True  # type: ignore[misc]
-            raise error
-        raise self._rejected(oauth)
-
-    async def _audit_failure(
-        self, key: ApiKey | None, key_value: str, reason: str, organization_id: int | None = None
-    ) -> None:
-        actor_id = f"key:{key.id}" if key else None
-        await self.audit.record(
-            Actor("linked_system" if key else "anonymous", actor_id),
-            "auth.api_key_failed",
-            "api_key",
-            str(key.id) if key else None,
-            organization_id,
-            {"reason": ["", reason]},
-        )
-
-    @staticmethod
-    def _rejected(oauth: bool) -> Exception:
-        if oauth:
-            return OAuthError("invalid_client", "invalid_client", status=401, persist=True)
-        error = CredentialsRejected("invalid_client")
-        error.headers["WWW-Authenticate"] = 'Basic realm="ainas"'
-        return error
+    async def _record_failure(
+        self, key: ApiKey | None, organization: Organization | None, reason: str, now: datetime
+    ) -> datetime | None:
+        """Count the failure and audit it in a transaction of their own, committed whatever the
+        request does next (GET requests run without one); returns the key's throttle end."""
+        async with self.runtime.sessionmaker() as session:
+            audit = AuditTrail(session, self.clock, self.audit.request_id, self.audit.client_ip)
+            throttled_until = None
+            if key is not None and organization is not None:
+                throttled_until = await ApiKeyRepository(session).register_failure(
+                    key.id,
+                    organization.id,
+                    now,
+                    self.settings.api_key_failure_threshold,
+                    now + timedelta(seconds=self.settings.api_key_throttle_seconds),
+                )
+            await audit.record(
+                Actor("linked_system", f"key:{key.id}") if key else Actor("anonymous", None),
+                "auth.api_key_failed",
+                "api_key",
+                str(key.id) if key else None,
+                organization.id if organization else None,
+                {"reason": ["", reason]},
+            )
+            await session.commit()
+        return throttled_until
 
     async def client_credentials_grant(
         self, auth: "AuthService", key_value: str, password: str
@@ -162,13 +163,10 @@ LinkedSystemAuthDep = Annotated[LinkedSystemAuth, Depends(provide(LinkedSystemAu
 
 async def authenticate_basic(auth: LinkedSystemAuth, encoded: str) -> Principal:
     """The linked system behind `Authorization: Basic base64(api_key:api_password)`."""
-    try:
-        key_value, separator, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        separator = ""
-    if not separator:
+    credentials = parse_basic(encoded)
+    if credentials is None:
         raise Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
-    key, organization = await auth.verify(key_value, password, oauth=False)
+    key, organization = await auth.verify(*credentials, oauth=False)
     return linked_system_principal(key, organization)
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, literal, select, update
+from sqlalchemy import and_, case, func, literal, select, update
 
 from app.core.pagination import PageRequest
 from app.core.repository import Repository
@@ -49,12 +49,17 @@ class ApiKeyRepository(Repository[ApiKey]):
         )
 
     async def register_failure(
-        self, key_id: int, now: datetime, threshold: int, throttle_until: datetime
+        self, key_id: int, organization_id: int, now: datetime, threshold: int, throttle_until: datetime
     ) -> datetime | None:
-        """Count a wrong API password atomically; from the threshold on, throttle. Returns throttled_until."""
+        """Count a wrong API password atomically and return when the key's throttle ends.
+
+        The key is throttled from the threshold on, counted for the key or for all the
+        organization's keys together: the password is the organization's, so more keys must not
+        mean more guesses.
+        """
         throttle_ended = and_(ApiKey.throttled_until.is_not(None), ApiKey.throttled_until <= now)
         failures = case((throttle_ended, 1), else_=ApiKey.failed_attempts + 1)
-        return (
+        row = (
             await self.session.execute(
                 update(ApiKey)
                 .where(ApiKey.id == key_id)
@@ -69,10 +74,22 @@ class ApiKeyRepository(Repository[ApiKey]):
                 .returning(ApiKey.throttled_until)
                 .execution_options(synchronize_session=False)
             )
-        ).scalar_one()
+        ).one()
+        throttled_until: datetime | None = row[0]
+        if throttled_until is not None and throttled_until > now:
+            return throttled_until
+        organization_failures = await self.session.scalar(
+            select(func.coalesce(func.sum(ApiKey.failed_attempts), 0)).where(
+                ApiKey.organization_id == organization_id
+            )
+        )
+        if int(organization_failures or 0) < threshold:
+            return throttled_until
+        await self.record_success(key_id, {"throttled_until": throttle_until})
+        return throttle_until
 
     async def record_success(self, key_id: int, values: dict[str, object]) -> None:
-        """Bookkeeping after a good password: failures cleared, digest or last use noted."""
+        """Bookkeeping of a key that does not change its version: failures, digest, last use."""
         await self.session.execute(
             update(ApiKey)
             .where(ApiKey.id == key_id)

@@ -11,6 +11,7 @@ from app.audit.service import Actor
 from app.auth.dependencies import OrganizationScope
 from app.auth.principals import PrincipalKind
 from app.core.errors import FieldError, NotFound, Unprocessable
+from app.core.ids import parse_row_id
 from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password, password_errors
 from app.core.security import new_stamp
@@ -81,9 +82,8 @@ class ApiKeyService(Service):
 
     async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
         """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
-        key = (
-            await self.keys.of_organization(scope.organization_id, int(key_id)) if key_id.isdigit() else None
-        )
+        id_ = parse_row_id(key_id)
+        key = await self.keys.of_organization(scope.organization_id, id_) if id_ is not None else None
         if key is None:
             raise NotFound()
         if key.revoked_at is not None:

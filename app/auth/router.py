@@ -1,8 +1,7 @@
 """POST /auth/token, POST /auth/revoke, GET /me, PUT /me/password."""
 
-import base64
-import binascii
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request, Response, status
 
@@ -14,6 +13,7 @@ from app.core.errors import OAuthError
 from app.core.ids import format_organization_id
 from app.core.openapi import problems
 from app.core.routing import ApiRoute
+from app.core.security import parse_basic
 
 router = APIRouter(tags=["認証 (authentication)"], route_class=ApiRoute)
 
@@ -47,6 +47,11 @@ async def token(
 ) -> TokenResponse:
     """Exchange credentials for tokens."""
     del scope  # accepted for OAuth 2.0 clients that always send it; there are no scopes.
+    form = await request.form()
+    repeated = [name for name in set(form.keys()) if len(form.getlist(name)) > 1]
+    if repeated:
+        # RFC 6749 §3.2: a parameter sent twice is an invalid request, not "the last one wins".
+        raise OAuthError("invalid_request", "repeated_parameter", context={"parameter": sorted(repeated)[0]})
     if grant_type == "password":
         return await service.password_grant(_required("username", username), _required("password", password))
     if grant_type == "refresh_token":
@@ -71,13 +76,14 @@ def _client_credentials(
     """The API key and password from the form or from HTTP Basic client authentication."""
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic" and encoded:
-        try:
-            key, separator, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            key, separator, secret = "", "", ""
-        if not separator:
+        if client_id is not None or client_secret is not None:
+            # RFC 6749 §2.3: one way of client authentication per request.
+            raise OAuthError("invalid_request", "invalid_request", context={"parameter": "client_id"})
+        credentials = parse_basic(encoded)
+        if credentials is None:
             raise OAuthError("invalid_client", "invalid_client", status=401)
-        return key, secret
+        # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+        return unquote_plus(credentials[0]), unquote_plus(credentials[1])
     return _required("client_id", client_id), _required("client_secret", client_secret)
 
 

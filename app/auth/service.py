@@ -10,6 +10,7 @@ from app.audit.service import Actor, AuditTrail
 from app.auth.principals import Principal
 from app.auth.repository import RefreshTokenRepository
 from app.auth.schemas import TokenResponse
+from app.core.clock import seconds_until
 from app.core.config import Settings
 from app.core.errors import FieldError, Forbidden, OAuthError, Unprocessable
 from app.core.passwords import password_errors
@@ -19,6 +20,12 @@ from app.core.service import Service, provide
 from app.core.types import is_login_id
 from app.models import RefreshToken, User
 from app.users.repository import UserRepository
+
+
+class CurrentPasswordRejected(Unprocessable):
+    """422 for a wrong current password; the failure it counts is kept."""
+
+    persist_changes = True
 
 
 def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthError:
@@ -63,7 +70,9 @@ class AuthService(Service):
                 user.organization_id,
                 {"reason": ["", "locked"]},
             )
-            raise invalid_grant("account_locked", context={"retry_after": _seconds(user.locked_until - now)})
+            raise invalid_grant(
+                "account_locked", context={"retry_after": seconds_until(user.locked_until, now)}
+            )
         if not matches:
             await self._failed(user, actor, now)
         expired = user.password_expires_at is not None and user.password_expires_at <= now
@@ -107,7 +116,7 @@ class AuthService(Service):
                 user.organization_id,
                 {"locked_until": [None, locked_until.isoformat()]},
             )
-            raise invalid_grant("account_locked", context={"retry_after": _seconds(locked_until - now)})
+            raise invalid_grant("account_locked", context={"retry_after": seconds_until(locked_until, now)})
         raise invalid_grant()
 
     async def refresh_grant(self, token: str) -> TokenResponse:
@@ -134,8 +143,10 @@ class AuthService(Service):
             or (row.locked_until is not None and row.locked_until > now)
         ):
             raise invalid_grant("invalid_refresh_token")
+        # An expired password: the new token may only change it, and the login ends here.
+        expired = row.password_expires_at is not None and row.password_expires_at <= now
         return await self.issue_tokens(
-            f"user:{row.id}", row.security_stamp, False, user_id=row.id, family=stored.family
+            f"user:{row.id}", row.security_stamp, expired, user_id=row.id, family=stored.family
         )
 
     async def revoke(self, token: str) -> None:
@@ -185,7 +196,20 @@ class AuthService(Service):
             raise Forbidden()
         matches, _ = await self.hasher.verify(current, user.password_hash)
         if not matches:
-            raise Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")])
+            # A guess at the password with a stolen token counts like a failed login (and locks).
+            now = self.clock.now()
+            await self.users.register_failed_login(
+                user.id,
+                now,
+                self.settings.lockout_threshold,
+                now + timedelta(minutes=self.settings.lockout_minutes),
+            )
+            await self.audit.record(
+                principal.actor, "auth.password_change_failed", "user", user.login_id, user.organization_id
+            )
+            raise CurrentPasswordRejected(
+                errors=[FieldError("current_password", "current_password_incorrect")]
+            )
         errors = password_errors(new, user.login_id, field="new_password")
         if not errors and new == current:
             errors = [FieldError("new_password", "password_unchanged")]
@@ -228,10 +252,6 @@ async def set_password(
             "updated_at": now,
         },
     )
-
-
-def _seconds(delta: timedelta) -> int:
-    return max(1, int(delta.total_seconds() + 0.999))
 
 
 AuthServiceDep = Annotated[AuthService, Depends(provide(AuthService))]

@@ -24,3 +24,8 @@ class ManualClock(Clock):
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward."""
         self._now += delta
+
+
+def seconds_until(later: datetime, now: datetime) -> int:
+    """Whole seconds from now until `later`, rounded up, at least 1 (for Retry-After)."""
+    return max(1, int((later - now).total_seconds() + 0.999))

@@ -280,6 +280,11 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def render_unexpected(request: Request, exc: Exception) -> Response:
+    """The answer to an error nobody handled: 503 when the database is away, else a bare 500."""
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     if _is_connection_failure(exc):
         # The driver's own error, not wrapped by SQLAlchemy (e.g. asyncpg while the server starts).

@@ -95,6 +95,8 @@ class PendingIdempotency:
                 created_at=self.runtime.clock.now(),
             )
         )
+        # Records past their retention go now, whoever they belonged to (index on created_at).
+        await purge_expired(self.session, self.runtime)
         await self.session.flush()
 
 
@@ -116,7 +118,9 @@ async def idempotency(
         return
     if not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
         raise field_errors("invalid_idempotency_key", "Idempotency-Key")
-    scope = principal.subject
+    # The principal as it is now: a stored answer is replayed only to the same principal with
+    # the same role and location, so that a demoted caller cannot replay what it may no longer do.
+    scope = f"{principal.subject}:{principal.role}:{principal.location_id}"
     sealer = Sealer(runtime.settings.secret_key, scope, key)
     digest = sealer.request_digest(
         request.method.encode(), request.url.path.encode(), request.url.query.encode(), await request.body()

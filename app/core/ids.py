@@ -19,6 +19,16 @@ def parse_organization_id(value: str) -> int | None:
     return None
 
 
+MAX_ROW_ID = 2**31 - 1
+
+
+def parse_row_id(value: str) -> int | None:
+    """A numeric id from a path (an API key's), or None when no row could have it."""
+    if 1 <= len(value) <= 10 and value.isascii() and value.isdigit() and int(value) <= MAX_ROW_ID:
+        return int(value)
+    return None
+
+
 # A malformed id in a path is simply an organization that does not exist (404), as SPEC §4 wants
 # for everything the caller cannot see, so the path parameter is a plain string here.
 OrganizationIdPath = Annotated[

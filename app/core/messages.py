@@ -151,6 +151,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "必須パラメータ {parameter} が指定されていません。",
         "The parameter {parameter} is required.",
     ),
+    "repeated_parameter": (
+        "パラメータ {parameter} が2回以上指定されています。",
+        "The parameter {parameter} is given more than once.",
+    ),
     "invalid_client": (
         "APIキーまたはAPIパスワードが正しくありません。",
         "The API key or API password is incorrect.",
@@ -249,6 +253,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "datetime_from_date_parsing": (
         "日時（ISO 8601）で指定してください。",
         "Must be a date-time (ISO 8601).",
+    ),
+    "timezone_aware": (
+        "タイムゾーン付きの日時で指定してください（例: 2026-04-01T09:00:00+09:00）。",
+        "Give a date-time with a time zone (e.g. 2026-04-01T09:00:00+09:00).",
     ),
     "invalid_sort": (
         "並び順には次の項目を指定できます: {allowed}",

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import MAX_BODY_BYTES, problem_response
+from app.core.errors import MAX_BODY_BYTES, problem_response, render_unexpected
 from app.core.logging import request_id_var
 
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -37,16 +37,18 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
+        # Answers of the API are one principal's data, some with secrets shown once: never cached.
+        extra_headers = [(b"x-request-id", request_id.encode())]
+        if scope["path"].startswith("/api/"):
+            extra_headers.append((b"cache-control", b"no-store"))
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                ]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         try:
@@ -67,7 +69,14 @@ class RequestContextMiddleware:
                         raise HTTPException(413)
                 return message
 
-            await self.app(scope, limited_receive, send_with_id)
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except Exception as exc:
+                # Rendered here, inside this middleware, so that even a 500 carries the request id.
+                if response_started:
+                    raise
+                response = await render_unexpected(Request(scope), exc)
+                await response(scope, self._empty_receive, send_with_id)
         finally:
             access_log.info(
                 "request",

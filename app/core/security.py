@@ -1,5 +1,7 @@
 """Password hashing (argon2id through passlib), access tokens (JWT) and opaque secrets."""
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -15,6 +17,8 @@ from passlib.context import CryptContext
 from app.core.config import Settings
 
 JWT_ALGORITHM = "HS256"
+# Passwords are at most 128 characters (4 bytes each in UTF-8): anything longer is wrong.
+MAX_CANDIDATE_BYTES = 1024
 JWT_ISSUER = "ainas"
 
 
@@ -40,9 +44,13 @@ class PasswordHasher:
         return await to_thread.run_sync(self.context.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
-        """(matches, replacement hash or None); a missing hash costs the same as a real one."""
-        if password_hash is None:
-            await to_thread.run_sync(self.context.verify, password, await self.dummy_hash())
+        """(matches, replacement hash or None); a missing hash costs the same as a real one.
+
+        A candidate longer than any acceptable password cannot match: it is refused after the
+        same work as any other (passlib would raise on more than 4,096 bytes).
+        """
+        if password_hash is None or len(password.encode("utf-8", "surrogatepass")) > MAX_CANDIDATE_BYTES:
+            await to_thread.run_sync(self.context.verify, "", await self.dummy_hash())
             return False, None
         return await to_thread.run_sync(self.context.verify_and_update, password, password_hash)
 
@@ -103,6 +111,17 @@ class TokenCodec:
         if not isinstance(subject, str) or not isinstance(stamp, str) or not isinstance(exp, int):
             return None
         return AccessClaims(subject, stamp, bool(claims.get("pcr")), exp)
+
+
+def parse_basic(credentials: str) -> tuple[str, str] | None:
+    """`user:password` from the base64 part of an HTTP Basic header (RFC 7617), or None."""
+    try:
+        user, separator, password = (
+            base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if separator else None
 
 
 def new_secret_token() -> str:

@@ -12,6 +12,8 @@ class ApiKey(Base):
     """An API key; several may be active at once so that a linked system can rotate."""
 
     __tablename__ = "api_keys"
+    # Ids are never reused (tokens and idempotency records name keys by id).
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(

@@ -16,7 +16,8 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("principal", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    principal: Mapped[str] = mapped_column(String(64))
+    # subject:role:location of the caller (see app/core/idempotency.py).
+    principal: Mapped[str] = mapped_column(String(128))
     # HMACs under the service secret; the body is encrypted (see app/core/idempotency.py).
     key: Mapped[str] = mapped_column(String(255))
     request_digest: Mapped[str] = mapped_column(String(64))

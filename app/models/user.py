@@ -33,6 +33,8 @@ class User(Timestamped, Base):
             postgresql_include=["name", "role", "location_id"],
         ),
         *trigram_indexes("users", "login_id", "name"),
+        # Ids are never reused (tokens and idempotency records name principals by id).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

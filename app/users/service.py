@@ -86,10 +86,16 @@ class UserService(Service):
         return found
 
     async def _location_id(self, scope: OrganizationScope, code: str | None) -> int | None:
-        """The id of a location named in a request body; 422 when the organization has none such."""
+        """The id of a location named in a request body; 422 when the caller's scope has none such.
+
+        Looked up within the caller's scope: a location outside it answers exactly as one that
+        does not exist, so that a location admin cannot probe other locations' codes.
+        """
         if code is None:
             return None
-        location = await LocationRepository(self.session).by_code(scope.organization_id, code)
+        location = await LocationRepository(self.session).by_code(
+            scope.organization_id, code, scope.principal.location_id
+        )
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location.id

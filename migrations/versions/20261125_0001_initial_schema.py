@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_records",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("principal", sa.String(length=64), nullable=False),
+        sa.Column("principal", sa.String(length=128), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("request_digest", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
@@ -89,6 +89,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key", name=op.f("uq_api_keys_key")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_organization_id"), ["organization_id"], unique=False)
@@ -155,6 +156,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(

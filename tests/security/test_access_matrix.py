@@ -67,6 +67,8 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "wrong current password": {
             "json": {"current_password": "not the current one", "new_password": "another long passphrase"},
             "expect": "422 422 422 422 422 422 403 422 422 401 401",
+            # §5.1: a wrong current password counts as a failed login (and is audited).
+            "records_failure": True,
         },
     },
     # §4 "read the organization": operator any, everyone else their own.
@@ -203,7 +205,8 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "staff at other location": {
             "path": {"org_id": "{A}"},
             "json": {"role": "staff_preparer", "location_code": "L2"},
-            "expect": "201 201 403 201 403 403 403 404 403 401 401",
+            # LA1: a location outside its scope is, to it, a location that does not exist (422).
+            "expect": "201 201 422 201 403 403 403 404 403 401 401",
         },
         "staff at all locations": {
             "path": {"org_id": "{A}"},
@@ -296,7 +299,8 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "path": {"org_id": "{A}", "login_id": "t.staff.l1"},
             "json": {"location_code": "L2"},
             "if_match": STALE,
-            "expect": "412 412 403 412 403 403 403 404 403 401 401",
+            # LA1: a location outside its scope is, to it, a location that does not exist (422).
+            "expect": "412 412 422 412 403 403 403 404 403 401 401",
         },
         "move staff to all locations": {
             "path": {"org_id": "{A}", "login_id": "t.staff.l1"},
@@ -484,6 +488,8 @@ class Call:
     @property
     def changes_data(self) -> bool:
         """Whether an answer as expected may have changed the database."""
+        if self.spec.get("records_failure"):
+            return True
         return (
             self.operation[0] in MUTATING_METHODS and 200 <= self.expected < 300 and not self.spec.get("safe")
         )
