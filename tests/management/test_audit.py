@@ -133,6 +133,7 @@ async def test_a_change_whose_audit_write_fails_is_not_committed(
         event.remove(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == response.json()["request_id"]
     assert "audit store" not in response.text
     assert (
         await client.get(f"{world.a.path}/locations/LOST", headers=world.a.admin.headers)
