@@ -16,6 +16,7 @@ from app.core.routing import ResourceRoute
 router = APIRouter(prefix="/organizations/{org_id}", tags=["APIキー (API keys)"], route_class=ResourceRoute)
 
 CanManage = Annotated[OrganizationScope, Depends(organization_scope(Permission.API_KEY_MANAGE))]
+KeyIdPath = Annotated[str, Path(max_length=20, description="APIキーID")]
 CanSetPassword = Annotated[OrganizationScope, Depends(organization_scope(Permission.API_PASSWORD_SET))]
 
 
@@ -49,6 +50,17 @@ async def issue_api_key(
     return to_schema(key)
 
 
+@router.get(
+    "/api-keys/{key_id}",
+    summary="Read an API key",
+    description="APIキーの参照 (revoked keys included).",
+    responses=problems(401, 403, 404),
+)
+async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
+    """One key."""
+    return to_schema(await service.get(scope, key_id))
+
+
 @router.delete(
     "/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -56,9 +68,7 @@ async def issue_api_key(
     description="APIキーの失効. The key stops working at once, on every instance.",
     responses=problems(401, 403, 404),
 )
-async def revoke_api_key(
-    scope: CanManage, key_id: Annotated[str, Path(max_length=20)], service: ApiKeyServiceDep
-) -> Response:
+async def revoke_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> Response:
     """Revoke a key."""
     await service.revoke(scope, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

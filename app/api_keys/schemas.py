@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.types import UserName
+from app.core.types import Label
 
 
 class ApiKey(BaseModel):
@@ -42,7 +42,7 @@ class ApiKeyCreate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"label": "販売管理システム 2026"}]}
     )
 
-    label: UserName | None = Field(default=None, description="Free text, up to 50 characters")
+    label: Label | None = Field(default=None, description="Free text, up to 50 characters")
 
 
 class ApiPasswordChange(BaseModel):

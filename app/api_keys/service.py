@@ -18,6 +18,7 @@ from app.core.security import new_stamp
 from app.core.service import Service, provide
 from app.models import ApiKey as ApiKeyRow
 from app.models import Organization
+from app.organizations.repository import OrganizationRepository
 
 RESOURCE = "api_key"
 GENERATED_API_PASSWORD_LENGTH = 24
@@ -80,12 +81,17 @@ class ApiKeyService(Service):
         """APIキーの発行."""
         return await self.issue(scope.organization_id, scope.principal.actor, body.label)
 
-    async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
-        """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
+    async def get(self, scope: OrganizationScope, key_id: str) -> ApiKeyRow:
+        """One key of the organization; 404 otherwise."""
         id_ = parse_row_id(key_id)
         key = await self.keys.of_organization(scope.organization_id, id_) if id_ is not None else None
         if key is None:
             raise NotFound()
+        return key
+
+    async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
+        """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
+        key = await self.get(scope, key_id)
         if key.revoked_at is not None:
             return
         now = self.clock.now()
@@ -103,10 +109,15 @@ class ApiKeyService(Service):
         """Store a new API password hash; every linked-system token and cached check under the old one ends."""
         now = self.clock.now()
         previous = organization.api_password_changed_at
-        organization.api_password_hash = await self.runtime.hasher.hash(password)
-        organization.api_password_changed_at = now
-        organization.api_password_stamp = new_stamp()
-        await self.session.flush()
+        await OrganizationRepository(self.session).update(
+            organization,
+            {
+                "api_password_hash": await self.runtime.hasher.hash(password),
+                "api_password_changed_at": now,
+                "api_password_stamp": new_stamp(),
+                "updated_at": now,
+            },
+        )
         await self.audit.record(
             actor,
             "api_password.change",

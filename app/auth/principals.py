@@ -16,15 +16,7 @@ class Role(StrEnum):
     STAFF_PREPARER = "staff_preparer"  # 担当者（送信不可）
 
 
-ORGANIZATION_ROLES = (Role.ADMIN, Role.LOCATION_ADMIN, Role.STAFF_SUBMITTER, Role.STAFF_PREPARER)
 STAFF_ROLES = frozenset({Role.STAFF_SUBMITTER, Role.STAFF_PREPARER})
-ROLE_LABELS = {
-    Role.OPERATOR: "運用者（協会）",
-    Role.ADMIN: "管理者",
-    Role.LOCATION_ADMIN: "拠点管理者",
-    Role.STAFF_SUBMITTER: "担当者（送信可）",
-    Role.STAFF_PREPARER: "担当者（送信不可）",
-}
 
 
 class PrincipalKind(StrEnum):

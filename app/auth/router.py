@@ -29,7 +29,7 @@ OptionalForm = Annotated[str | None, Form()]
         "- `grant_type=client_credentials` with `client_id` (API key) and `client_secret` "
         "(API password), or the same as HTTP Basic client authentication: a linked system's token;\n"
         "- `grant_type=refresh_token` with `refresh_token`: new tokens; the refresh token rotates.\n\n"
-        "After 5 failed logins in a row an account is locked for 15 minutes (both configurable)."
+        "By default, after 5 failed logins in a row an account is locked for 15 minutes (both configurable)."
     ),
     responses=problems(400, 401, 429),
 )

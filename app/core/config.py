@@ -55,13 +55,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> "Settings":
-        """Outside development a default or short signing key would let anyone forge tokens."""
-        if self.environment != "development" and (
-            self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
-        ):
+        """A published or short signing key would let anyone forge tokens: it is accepted only in
+        development on the embedded SQLite database, never with PostgreSQL or in production."""
+        weak = self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
+        if weak and (self.environment != "development" or not self.is_sqlite):
             raise ValueError(
-                f"AINAS_SECRET_KEY must be set to a random value of at least "
-                f"{MIN_SECRET_KEY_LENGTH} characters when AINAS_ENVIRONMENT={self.environment}"
+                f"AINAS_SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+                f"characters (AINAS_ENVIRONMENT={self.environment}, database "
+                f"{'SQLite' if self.is_sqlite else 'PostgreSQL'}); e.g. openssl rand -base64 48"
             )
         return self
 

@@ -73,10 +73,6 @@ class ProblemError(Exception):
         super().__init__(self.code)
 
 
-class BadRequest(ProblemError):
-    """400."""
-
-
 class Unauthorized(ProblemError):
     """401: missing or bad credentials; tells the client how to authenticate."""
 
@@ -204,12 +200,12 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return name or "body"
 
 
-def _from_pydantic(error: dict[str, Any]) -> FieldError:
+def _from_pydantic(error: dict[str, Any], method: str) -> FieldError:
     """Translate one pydantic error into a FieldError, keeping §3.2's character details."""
     context = dict(error.get("ctx") or {})
     field_name = _field_name(tuple(error.get("loc", ())))
     code = str(error.get("type", "validation_failed"))
-    if code == "extra_forbidden" and field_name in IMMUTABLE_FIELDS:
+    if code == "extra_forbidden" and method == "PATCH" and field_name in IMMUTABLE_FIELDS:
         code = "immutable_field"
     if code in ("too_short", "too_long") and "field_type" in context:
         # pydantic's own length errors of lists: counted in items, not characters.
@@ -243,7 +239,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
             position = (error.get("loc") or ("body", 0))[-1]
             return problem_response(request, 422, "malformed_json", context={"position": position})
     return problem_response(
-        request, 422, "validation_failed", errors=[_from_pydantic(error) for error in errors]
+        request, 422, "validation_failed", errors=[_from_pydantic(error, request.method) for error in errors]
     )
 
 

@@ -31,11 +31,14 @@ async def expected_versions(
     if if_match is None or if_match.strip() == "*":
         return None
     versions = set()
-    for tag in if_match.split(","):
-        value = tag.strip().removeprefix("W/").strip('"')
+    for raw in if_match.split(","):
+        tag = raw.strip()
+        weak = tag.startswith("W/")
+        value = tag.removeprefix("W/").strip('"')
         if not value.isascii() or not value.isdigit() or len(value) > 18:
             raise field_errors("invalid_if_match", "If-Match")
-        versions.add(int(value))
+        if not weak:  # RFC 9110 §13.1.1: If-Match compares strongly; a weak tag never matches.
+            versions.add(int(value))
     return versions
 
 

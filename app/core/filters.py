@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, or_
 
 from app.core.text import normalize
 
@@ -29,6 +29,12 @@ def contains(column: Any, value: str | None) -> ColumnElement[bool] | None:
     else:
         condition = func.lower(column).contains(needle.lower(), autoescape=True)
     return condition
+
+
+def contains_any(columns: list[Any], value: str | None) -> ColumnElement[bool] | None:
+    """Any of the columns contains `value` (see `contains`), or None when no filter is given."""
+    matches = [match for match in (contains(column, value) for column in columns) if match is not None]
+    return or_(*matches) if matches else None
 
 
 def conditions(*candidates: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:

@@ -24,10 +24,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "リクエスト本文が大きすぎます（上限 {limit} バイト）。",
         "The request body is too large (limit {limit} bytes).",
     ),
-    "unsupported_media_type": (
-        "Content-Type は application/json を指定してください。",
-        "Send the request body as application/json.",
-    ),
     "not_authenticated": (
         "認証が必要です。アクセストークンを指定してください。",
         "Authentication is required. Send an access token.",

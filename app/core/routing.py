@@ -28,7 +28,9 @@ async def check_json_body(request: Request) -> None:
 
     The body is cached on the request, so FastAPI's own parsing does not read it again.
     """
-    if request.method not in _BODY_METHODS or "json" not in request.headers.get("content-type", ""):
+    content_type = request.headers.get("content-type")
+    # FastAPI reads a body without a Content-Type as JSON too.
+    if request.method not in _BODY_METHODS or (content_type is not None and "json" not in content_type):
         return
     body = await request.body()
     if not body:

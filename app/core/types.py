@@ -159,6 +159,9 @@ UserName = Annotated[
     ),
 ]
 
+# A free-text label (an API key's): the same rule as a user name, 1 to 50 characters.
+Label = UserName
+
 SEARCH_TEXT_MAX_LENGTH: Final = 100
 
 # A search filter: free text without control characters (NUL would reach the database), 0 to 100.

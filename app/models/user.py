@@ -48,7 +48,8 @@ class User(Timestamped, Base):
     password_temporary: Mapped[bool] = mapped_column(Boolean)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Changes whenever existing tokens must stop working (password, role, location, lock).
+    # Changes with the password (change, reset): every token and refresh token issued under the
+    # old one stops working. Role, location and locks are read afresh on every request instead.
     security_stamp: Mapped[str] = mapped_column(String(32))
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,11 +1,10 @@
 """All SQL about organizations."""
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from app.core.filters import conditions, contains
+from app.core.filters import conditions, contains_any
 from app.core.pagination import PageRequest
 from app.core.repository import Repository
-from app.core.text import normalize
 from app.models import Organization
 
 SORTABLE = {
@@ -25,14 +24,11 @@ class OrganizationRepository(Repository[Organization]):
         self, *, only_id: int | None, exact_id: int | None, name: str | None, page: PageRequest
     ) -> tuple[list[Organization], int]:
         """Organizations matching the filters; `only_id` confines the search to one organization."""
-        name_match = contains(Organization.name, name)
         statement = select(Organization).where(
             *conditions(
                 Organization.id == only_id if only_id is not None else None,
                 Organization.id == exact_id if exact_id is not None else None,
-                or_(name_match, Organization.short_name.icontains(normalize(name), autoescape=True))
-                if name_match is not None and name is not None
-                else None,
+                contains_any([Organization.name, Organization.short_name], name),
             )
         )
         return await self.page(

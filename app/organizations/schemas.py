@@ -80,7 +80,7 @@ class NoticeAdmin(BaseModel):
     name: str
     login_id: str
     initial_password: str = Field(
-        description="One-time: must be changed at first login; expires after 72 hours"
+        description="One-time: must be changed at first login; expires after 72 hours by default (configurable)"
     )
 
 

@@ -58,6 +58,12 @@ class UserRepository(Repository[User]):
         """The user with this login ID, ignoring case."""
         return await self.one_or_none(select(User).where(func.lower(User.login_id) == login_id.lower()))
 
+    async def operator_exists(self) -> bool:
+        """Whether any operator account exists."""
+        return (
+            await self.session.scalar(select(User.id).where(User.role == "operator").limit(1))
+        ) is not None
+
     async def admin_count(self, organization_id: int) -> int:
         """How many admins the organization has."""
         return int(

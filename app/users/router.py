@@ -46,7 +46,7 @@ async def list_users(scope: CanRead, service: UserServiceDep, page: PageDep, fil
     description=(
         "担当者ユーザーの追加 (管理者ユーザーの追加: operators only). Admins add location admins and staff; "
         "location admins add staff within their location. The password is temporary: it must be changed "
-        "at first login and expires after 72 hours."
+        "at first login and expires after 72 hours by default."
     ),
     responses=problems(401, 403, 404, 409, 422),
 )
@@ -117,7 +117,7 @@ async def delete_user(
     summary="Reset a user's password",
     description=(
         "ログインパスワードの初期化. Answers a one-time temporary password, shown only here: it must be "
-        "changed at first login and expires after 72 hours. Unlocks the account and ends the user's sessions."
+        "changed at first login and expires after 72 hours by default. Unlocks the account and ends the user's sessions."
     ),
     responses=problems(401, 403, 404),
 )

@@ -58,7 +58,7 @@ class UserCreate(BaseModel):
     name: UserName
     password: str = Field(
         max_length=1024,
-        description="Initial password, 8 to 128 characters; temporary: changed at first login, expires after 72 hours",
+        description="Initial password, 8 to 128 characters; temporary: changed at first login, expires after 72 hours by default (configurable)",
     )
     location_code: LocationCode | None = Field(default=None, description="null = all locations")
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import Actor
@@ -307,10 +306,7 @@ class UserService(Service):
 
     async def operator_exists(self) -> bool:
         """Whether any operator account exists."""
-        found = await self.session.scalar(
-            select(UserRow.id).where(UserRow.role == Role.OPERATOR.value).limit(1)
-        )
-        return found is not None
+        return await self.users.operator_exists()
 
 
 def _check_admin_location(role: Role, location_id: int | None) -> None:

@@ -401,6 +401,20 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "expect": "201 404 404 404 404 404 404 201 403 401 401",
         },
     },
+    ("GET", "/api/v1/organizations/{org_id}/api-keys/{key_id}"): {
+        "own org": {
+            "path": {"org_id": "{A}", "key_id": "{key_a}"},
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "key_id": "{key_b}"},
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+        "own org's key under other org": {
+            "path": {"org_id": "{B}", "key_id": "{key_a}"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
     ("DELETE", "/api/v1/organizations/{org_id}/api-keys/{key_id}"): {
         "own org": {
             "path": {"org_id": "{A}", "key_id": "{key_a}"},
