@@ -4,8 +4,6 @@ from typing import Annotated
 
 from fastapi import Path
 
-ORGANIZATION_ID_PATTERN = r"^[0-9]{9}$"
-
 
 def format_organization_id(id_: int) -> str:
     """The 9-digit string of an organization's id."""
