@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 from typing import Annotated, Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
@@ -142,7 +143,10 @@ async def idempotency(
         if record.created_at > now - timedelta(hours=runtime.settings.idempotency_hours):
             if record.request_digest != digest:
                 raise Unprocessable("idempotency_key_reused")
-            raise IdempotentReplay(record, sealer.open(record.body))
+            try:
+                raise IdempotentReplay(record, sealer.open(record.body))
+            except InvalidTag:
+                pass  # a body that does not open (damaged) cannot be replayed: the request runs anew
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
     request.state.idempotency = PendingIdempotency(session, scope, sealer, digest, runtime)
 
