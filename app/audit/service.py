@@ -50,7 +50,7 @@ class AuditTrail:
         organization_id: int | None,
         changes: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Add one event to the current transaction (flushed with the change it records)."""
+        """Add one event to the current transaction (written with the change it records)."""
         safe_changes = {name: value for name, value in (changes or {}).items() if name not in SECRET_FIELDS}
         event = AuditEvent(
             at=self.clock.now(),
@@ -64,8 +64,9 @@ class AuditTrail:
             request_id=self.request_id,
             client_ip=self.client_ip,
         )
+        # Written with the next flush or at commit, in the same transaction as the change: one
+        # flush per request instead of one per event. A failing insert fails the commit.
         self.session.add(event)
-        await self.session.flush()
         return event
 
 
