@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.repository import ApiKeyRepository
+from app.api_keys.repository import ApiKeyRepository, KeyCredentials
 from app.audit.service import Actor, AuditTrail
 from app.auth.principals import Principal, PrincipalKind
 from app.auth.schemas import TokenResponse
@@ -24,7 +24,6 @@ from app.core.clock import seconds_until
 from app.core.errors import OAuthError, TooManyRequests, Unauthorized
 from app.core.security import PasswordHasher, constant_time_equals, parse_basic
 from app.core.service import Service, provide
-from app.models import ApiKey, Organization
 
 if TYPE_CHECKING:
     from app.auth.service import AuthService
@@ -59,12 +58,12 @@ def _throttled(retry_after: int, oauth: bool) -> TooManyRequests:
     return error
 
 
-def linked_system_principal(key: ApiKey, organization: Organization) -> Principal:
+def linked_system_principal(key: KeyCredentials) -> Principal:
     """The principal a valid key stands for."""
     return Principal(
         kind=PrincipalKind.LINKED_SYSTEM,
         subject=f"key:{key.id}",
-        organization_id=organization.id,
+        organization_id=key.organization_id,
         role=None,
         api_key_id=key.id,
     )
@@ -83,24 +82,23 @@ class LinkedSystemAuth(Service):
         """The process's password hasher."""
         return self.runtime.hasher
 
-    async def verify(self, key_value: str, password: str, *, oauth: bool) -> tuple[ApiKey, Organization]:
-        """The key and organization when the password is right; 401 (or 429 while throttled)."""
+    async def verify(self, key_value: str, password: str, *, oauth: bool) -> KeyCredentials:
+        """The key's credentials when the password is right; 401 (or 429 while throttled)."""
         now = self.clock.now()
-        found = await self.keys.with_organization(key=key_value) if is_api_key(key_value) else None
-        if found is None or found[0].revoked_at is not None or found[1].api_password_hash is None:
+        key = await self.keys.credentials(key=key_value) if is_api_key(key_value) else None
+        if key is None or key.revoked_at is not None or key.api_password_hash is None:
             await self.hasher.verify(password, None)
-            await self._record_failure(None, None, "unknown_or_revoked_key", now)
+            await self._record_failure(None, "unknown_or_revoked_key", now)
             raise _rejected(oauth)
-        key, organization = found
         if key.throttled_until is not None and key.throttled_until > now:
             raise _throttled(seconds_until(key.throttled_until, now), oauth)
-        stamp = organization.api_password_stamp or ""
+        stamp = key.api_password_stamp or ""
         digest = credential_digest(self.settings.secret_key, key.id, stamp, password)
         updates: dict[str, object] = {}
         if key.credential_digest is None or not constant_time_equals(key.credential_digest, digest):
-            matches, _ = await self.hasher.verify(password, organization.api_password_hash)
+            matches, _ = await self.hasher.verify(password, key.api_password_hash)
             if not matches:
-                throttled_until = await self._record_failure(key, organization, "wrong_api_password", now)
+                throttled_until = await self._record_failure(key, "wrong_api_password", now)
                 if throttled_until is not None and throttled_until > now:
                     raise _throttled(seconds_until(throttled_until, now), oauth)
                 raise _rejected(oauth)
@@ -112,20 +110,20 @@ class LinkedSystemAuth(Service):
             updates["last_used_at"] = now
         if updates:
             await self.keys.record_success(key.id, updates)
-        return key, organization
+        return key
 
     async def _record_failure(
-        self, key: ApiKey | None, organization: Organization | None, reason: str, now: datetime
+        self, key: KeyCredentials | None, reason: str, now: datetime
     ) -> datetime | None:
         """Count the failure and audit it in a transaction of their own, committed whatever the
         request does next (GET requests run without one); returns the key's throttle end."""
         async with self.runtime.sessionmaker() as session:
             audit = AuditTrail(session, self.clock, self.audit.request_id, self.audit.client_ip)
             throttled_until = None
-            if key is not None and organization is not None:
+            if key is not None:
                 throttled_until = await ApiKeyRepository(session).register_failure(
                     key.id,
-                    organization.id,
+                    key.organization_id,
                     now,
                     self.settings.api_key_failure_threshold,
                     now + timedelta(seconds=self.settings.api_key_throttle_seconds),
@@ -135,7 +133,7 @@ class LinkedSystemAuth(Service):
                 "auth.api_key_failed",
                 "api_key",
                 str(key.id) if key else None,
-                organization.id if organization else None,
+                key.organization_id if key else None,
                 {"reason": ["", reason]},
             )
             await session.commit()
@@ -145,16 +143,16 @@ class LinkedSystemAuth(Service):
         self, auth: "AuthService", key_value: str, password: str
     ) -> TokenResponse:
         """A linked system's access token (no refresh token: it can always ask again, RFC 6749 §4.4.3)."""
-        key, organization = await self.verify(key_value, password, oauth=True)
+        key = await self.verify(key_value, password, oauth=True)
         await self.audit.record(
             Actor("linked_system", f"key:{key.id}"),
             "auth.api_key_login",
             "api_key",
             str(key.id),
-            organization.id,
+            key.organization_id,
         )
         return await auth.issue_tokens(
-            f"key:{key.id}", organization.api_password_stamp or "", False, refreshable=False
+            f"key:{key.id}", key.api_password_stamp or "", False, refreshable=False
         )
 
 
@@ -166,16 +164,14 @@ async def authenticate_basic(auth: LinkedSystemAuth, encoded: str) -> Principal:
     credentials = parse_basic(encoded)
     if credentials is None:
         raise Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
-    key, organization = await auth.verify(*credentials, oauth=False)
-    return linked_system_principal(key, organization)
+    return linked_system_principal(await auth.verify(*credentials, oauth=False))
 
 
 async def principal_for_key(session: AsyncSession, key_id: int, stamp: str) -> Principal | None:
     """The linked system behind a bearer token, if its key stands and its password is unchanged."""
-    found = await ApiKeyRepository(session).with_organization(key_id=key_id)
-    if found is None:
+    key = await ApiKeyRepository(session).credentials(key_id=key_id)
+    if key is None or key.revoked_at is not None:
         return None
-    key, organization = found
-    if key.revoked_at is not None or not constant_time_equals(organization.api_password_stamp or "", stamp):
+    if not constant_time_equals(key.api_password_stamp or "", stamp):
         return None
-    return linked_system_principal(key, organization)
+    return linked_system_principal(key)

@@ -1,13 +1,45 @@
 """All SQL about API keys."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, select, update
 
 from app.core.pagination import PageRequest
 from app.core.repository import Repository
 from app.models import ApiKey, Organization
 from app.models.base import UTCDateTime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCredentials:
+    """A key's state and its organization's API password: what every linked-system request reads."""
+
+    id: int
+    organization_id: int
+    revoked_at: datetime | None
+    throttled_until: datetime | None
+    credential_digest: str | None
+    failed_attempts: int
+    last_used_at: datetime | None
+    api_password_hash: str | None
+    api_password_stamp: str | None
+
+
+_CREDENTIALS = select(
+    ApiKey.id,
+    ApiKey.organization_id,
+    ApiKey.revoked_at,
+    ApiKey.throttled_until,
+    ApiKey.credential_digest,
+    ApiKey.failed_attempts,
+    ApiKey.last_used_at,
+    Organization.api_password_hash,
+    Organization.api_password_stamp,
+).join(Organization, Organization.id == ApiKey.organization_id)
+# Built once: the statements of every linked-system request (Basic) and token check.
+_CREDENTIALS_BY_KEY = _CREDENTIALS.where(ApiKey.key == bindparam("value"))
+_CREDENTIALS_BY_ID = _CREDENTIALS.where(ApiKey.id == bindparam("value"))
 
 SORTABLE = {
     "created_at": ApiKey.created_at,
@@ -22,16 +54,13 @@ class ApiKeyRepository(Repository[ApiKey]):
 
     model = ApiKey
 
-    async def with_organization(
+    async def credentials(
         self, *, key: str | None = None, key_id: int | None = None
-    ) -> tuple[ApiKey, Organization] | None:
-        """A key (by its value or id) and its organization, in one round trip."""
-        statement = select(ApiKey, Organization).join(Organization, Organization.id == ApiKey.organization_id)
-        statement = (
-            statement.where(ApiKey.key == key) if key is not None else statement.where(ApiKey.id == key_id)
-        )
-        row = (await self.session.execute(statement)).one_or_none()
-        return (row[0], row[1]) if row else None
+    ) -> KeyCredentials | None:
+        """What authenticating with a key needs, by the key's value or id, in one round trip."""
+        statement, value = (_CREDENTIALS_BY_KEY, key) if key is not None else (_CREDENTIALS_BY_ID, key_id)
+        row = (await self.session.execute(statement, {"value": value})).one_or_none()
+        return KeyCredentials(*row) if row else None
 
     async def of_organization(self, organization_id: int, key_id: int) -> ApiKey | None:
         """One key of the organization."""
