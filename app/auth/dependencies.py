@@ -11,7 +11,8 @@ from fastapi.security import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.authentication import LinkedSystemAuthDep, authenticate_basic, principal_for_key
+from app.api_keys.authentication import LinkedSystemAuth, authenticate_basic, principal_for_key
+from app.audit.service import request_audit_trail
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
 from app.core.db import SessionDep
@@ -30,7 +31,6 @@ async def authenticated_principal(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
-    linked_systems: LinkedSystemAuthDep,
     _token: Annotated[str | None, Depends(_oauth2)],
     _basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Principal:
@@ -40,7 +40,9 @@ async def authenticated_principal(
     if scheme == "bearer" and credentials:
         return await _from_bearer(runtime, session, credentials.strip())
     if scheme == "basic" and credentials:
-        return await authenticate_basic(linked_systems, credentials.strip())
+        # Built here, not injected: bearer requests (most of them) need none of it.
+        audit = await request_audit_trail(session, runtime, request)
+        return await authenticate_basic(LinkedSystemAuth(session, audit, runtime), credentials.strip())
     raise Unauthorized("not_authenticated")
 
 
