@@ -1,5 +1,6 @@
 """Text filters of lists: partial match ignoring case, on the normalized form of the value."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
@@ -8,33 +9,54 @@ from app.core.text import normalize
 
 # pg_trgm indexes serve needles of three characters or more.
 TRIGRAM_LENGTH = 3
+LIKE_ESCAPE = "/"
 
 
-def contains(column: Any, value: str | None) -> ColumnElement[bool] | None:
-    """`column` contains `value` ignoring case, or None when no filter is given.
+@dataclass(frozen=True, slots=True)
+class Needle:
+    """What a partial-match filter searches for: a LIKE pattern, and which form of match finds it.
 
-    Wildcards in the value are escaped: a `%` searches for a percent sign. Three characters or
-    more: ILIKE, which PostgreSQL's trigram indexes answer. Shorter (田中): lower() LIKE, which no
-    trigram index matches, so the planner filters the organization's rows instead of reading the
-    whole trigram index for a needle that has no trigram.
+    Three characters or more: ILIKE, which PostgreSQL's trigram indexes answer. Shorter (田中):
+    lower() LIKE, which no trigram index matches, so the planner filters the organization's rows
+    instead of reading the whole trigram index for a needle that has no trigram.
+    """
+
+    pattern: str
+    indexed: bool
+
+
+def needle(value: str | None) -> Needle | None:
+    """The needle of a filter value, or None when no filter is given.
+
+    Wildcards in the value are escaped: a `%` searches for a percent sign.
     """
     if value is None:
         return None
-    needle = normalize(value)
-    if not needle:
+    text = normalize(value)
+    if not text:
         return None
-    condition: ColumnElement[bool]
-    if len(needle) >= TRIGRAM_LENGTH:
-        condition = column.icontains(needle, autoescape=True)
-    else:
-        condition = func.lower(column).contains(needle.lower(), autoescape=True)
-    return condition
+    indexed = len(text) >= TRIGRAM_LENGTH
+    escaped = "".join(LIKE_ESCAPE + char if char in "%_" + LIKE_ESCAPE else char for char in text)
+    return Needle(f"%{escaped if indexed else escaped.lower()}%", indexed)
+
+
+def matches(column: Any, pattern: Any, indexed: bool) -> ColumnElement[bool]:
+    """`column` matches a needle's pattern (a value or a bound parameter), in the needle's form."""
+    if indexed:
+        return column.ilike(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+    return func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+
+
+def contains(column: Any, value: str | None) -> ColumnElement[bool] | None:
+    """`column` contains `value` ignoring case, or None when no filter is given."""
+    found = needle(value)
+    return None if found is None else matches(column, found.pattern, found.indexed)
 
 
 def contains_any(columns: list[Any], value: str | None) -> ColumnElement[bool] | None:
     """Any of the columns contains `value` (see `contains`), or None when no filter is given."""
-    matches = [match for match in (contains(column, value) for column in columns) if match is not None]
-    return or_(*matches) if matches else None
+    matches_ = [match for match in (contains(column, value) for column in columns) if match is not None]
+    return or_(*matches_) if matches_ else None
 
 
 def conditions(*candidates: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:

@@ -1,15 +1,16 @@
 """The generic repository: the common queries every table shares. Domain repositories add their own."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.prepared import PreparedSelect
 from app.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
-# From this offset on, a page is read by its ids first (see Repository.page_rows).
+# From this offset on, a page is read by its ids first (see Repository.paged).
 DEFERRED_JOIN_OFFSET = 1000
 
 
@@ -47,6 +48,25 @@ class Repository(Generic[ModelT]):
         await self.session.delete(obj)
         await self.session.flush()
 
+    @classmethod
+    def paged(cls, statement: Select[Any], *, order_by: Sequence[Any], deep: bool) -> Select[Any]:
+        """A page of a select, with the number of rows that match it in all as a last column.
+
+        The window comes as the bound parameters `page_limit` and `page_offset`, so that one
+        select serves every page. One round trip: the total rides along as a scalar subquery
+        (`_total`). Not a window count, which would read every matching row before returning
+        the first. A deep page (offset ≥ DEFERRED_JOIN_OFFSET) finds its ids through the ordering
+        index alone, then reads those rows, instead of reading and discarding every row before.
+        """
+        total = select(func.count()).select_from(statement.order_by(None).subquery()).scalar_subquery()
+        counted = statement.add_columns(total.label("_total"))
+        limit, offset = bindparam("page_limit", type_=Integer), bindparam("page_offset", type_=Integer)
+        if deep:
+            key = cls.model.__mapper__.primary_key[0]
+            ids = statement.with_only_columns(key).order_by(*order_by).limit(limit).offset(offset)
+            return counted.where(key.in_(ids)).order_by(*order_by)
+        return counted.order_by(*order_by).limit(limit).offset(offset)
+
     async def page(
         self, statement: Select[tuple[ModelT]], *, order_by: Sequence[Any], limit: int, offset: int
     ) -> tuple[list[ModelT], int]:
@@ -57,29 +77,32 @@ class Repository(Generic[ModelT]):
     async def page_rows(
         self, statement: Select[Any], *, order_by: Sequence[Any], limit: int, offset: int
     ) -> tuple[list[Any], int]:
-        """One page of rows of any select, and how many match in all.
+        """One page of rows of any select (each with `_total` last), and how many match in all."""
+        paged = self.paged(statement, order_by=order_by, deep=offset >= DEFERRED_JOIN_OFFSET)
+        window = {"page_limit": limit, "page_offset": offset}
+        rows = list((await self.session.execute(paged, window)).all())
+        return rows, await self._total(rows, statement, {}, offset)
 
-        One round trip: the total rides along as a scalar subquery (an extra last column,
-        `_total`, on each row). Not a window count, which would read every matching row before
-        returning the first. Only a page past the end (no rows, offset > 0) needs a second query.
-        """
-        total = select(func.count()).select_from(statement.order_by(None).subquery()).scalar_subquery()
-        counted = statement.add_columns(total.label("_total"))
-        if offset >= DEFERRED_JOIN_OFFSET:
-            # A deep page: find its ids through the ordering index alone, then read those rows,
-            # instead of reading and discarding every row before the offset.
-            key = self.model.__mapper__.primary_key[0]
-            ids = statement.with_only_columns(key).order_by(*order_by).limit(limit).offset(offset)
-            paged = counted.where(key.in_(ids)).order_by(*order_by)
-        else:
-            paged = counted.order_by(*order_by).limit(limit).offset(offset)
-        result = await self.session.execute(paged)
-        rows = list(result.all())
+    async def page_prepared(
+        self,
+        paged: PreparedSelect,
+        statement: Select[Any],
+        params: Mapping[str, Any],
+        *,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Sequence[Any]], int]:
+        """`page_rows` for a PreparedSelect made by `paged` from `statement` (see app/core/prepared.py)."""
+        rows = await paged.all(self.session, {**params, "page_limit": limit, "page_offset": offset})
+        return rows, await self._total(rows, statement, params, offset)
+
+    async def _total(
+        self, rows: Sequence[Sequence[Any]], statement: Select[Any], params: Mapping[str, Any], offset: int
+    ) -> int:
         if rows:
-            return rows, int(rows[0][-1])
+            return int(rows[0][-1])
         if offset == 0:
-            return [], 0
-        total = await self.session.scalar(
-            select(func.count()).select_from(statement.order_by(None).subquery())
-        )
-        return [], int(total or 0)
+            return 0
+        # A page past the end carries no total: count apart.
+        count = select(func.count()).select_from(statement.order_by(None).subquery())
+        return int(await self.session.scalar(count, dict(params)) or 0)

@@ -1,12 +1,15 @@
 """All SQL about locations."""
 
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Select, bindparam, func, select
 
-from app.core.filters import conditions, contains
+from app.core.filters import matches, needle
 from app.core.pagination import PageRequest
-from app.core.repository import Repository
+from app.core.prepared import PreparedSelect
+from app.core.repository import DEFERRED_JOIN_OFFSET, Repository
 from app.locations.schemas import LocationFilters
 from app.models import Location, User
 
@@ -18,6 +21,7 @@ SORTABLE = {
     "created_at": Location.created_at,
     "updated_at": Location.updated_at,
 }
+FILTERS = ("code", "name", "short_name", "delegate_number")
 
 
 class LocationRepository(Repository[Location]):
@@ -36,31 +40,44 @@ class LocationRepository(Repository[Location]):
 
     async def search(
         self, organization_id: int, scope_location_id: int | None, filters: LocationFilters, page: PageRequest
-    ) -> tuple[list[Row[Any]], int]:
-        """Locations matching the filters, within the scope, as plain rows.
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """Locations matching the filters, within the scope: (column names, rows, total).
 
-        A Core select of the columns: the hottest list of the service (linked systems poll it)
-        skips building ORM objects it would only read.
+        The hottest list of the service (linked systems poll it): a PreparedSelect per shape
+        of the request (which filters, which sort, scoped or not, deep or not), run with values.
         """
-        statement = select(*Location.__table__.c).where(
-            Location.organization_id == organization_id,
-            *conditions(
-                Location.id == scope_location_id if scope_location_id is not None else None,
-                contains(Location.code, filters.code),
-                contains(Location.name, filters.name),
-                contains(Location.short_name, filters.short_name),
-                contains(Location.delegate_number, filters.delegate_number),
-            ),
+        needles = {name: needle(getattr(filters, name)) for name in FILTERS}
+        page.order_by(SORTABLE, "code", Location.id)  # refuses an unknown sort before anything runs
+        prepared, statement = _search_select(
+            tuple(found.indexed if found else None for found in needles.values()),
+            scoped=scope_location_id is not None,
+            sort=page.sort or "code",
+            deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
-        return await self.page_rows(
-            statement,
-            order_by=page.order_by(SORTABLE, "code", Location.id),
-            limit=page.limit,
-            offset=page.offset,
+        params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
+        params.update((name, found.pattern) for name, found in needles.items() if found is not None)
+        rows, total = await self.page_prepared(
+            prepared, statement, params, limit=page.limit, offset=page.offset
         )
+        return prepared.columns, rows, total
 
     async def user_count(self, location_id: int) -> int:
         """How many users are assigned to the location."""
         return int(
             await self.session.scalar(select(func.count()).where(User.location_id == location_id)) or 0
         )
+
+
+@lru_cache(maxsize=512)
+def _search_select(
+    needle_forms: tuple[bool | None, ...], *, scoped: bool, sort: str, deep: bool
+) -> tuple[PreparedSelect, Select[Any]]:
+    """The location search of one shape: each filter absent (None) or its needle's form."""
+    statement = select(*Location.__table__.c).where(Location.organization_id == bindparam("organization_id"))
+    if scoped:
+        statement = statement.where(Location.id == bindparam("scope_location_id"))
+    for name, indexed in zip(FILTERS, needle_forms, strict=True):
+        if indexed is not None:
+            statement = statement.where(matches(SORTABLE[name], bindparam(name), indexed))
+    order_by = PageRequest(0, 0, sort).order_by(SORTABLE, "code", Location.id)
+    return PreparedSelect(LocationRepository.paged(statement, order_by=order_by, deep=deep)), statement

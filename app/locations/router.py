@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.core.etag import IfMatch, set_etag
-from app.core.http import created, json_response
+from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.routing import ResourceRoute
@@ -34,8 +34,8 @@ Filters = Annotated[LocationFilters, Query()]
 async def list_locations(
     scope: CanRead, service: LocationServiceDep, page: PageDep, filters: Filters
 ) -> Response:
-    """Search the organization's locations (linked systems poll it: JSON straight from pydantic)."""
-    return json_response(await service.search(scope, filters, page))
+    """Search the organization's locations (linked systems poll it: JSON straight from the rows)."""
+    return Response(await service.search(scope, filters, page), media_type="application/json")
 
 
 @router.post(

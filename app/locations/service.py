@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.dependencies import OrganizationScope
 from app.core.audited import delete_audited, update_audited
 from app.core.errors import Conflict, NotFound
-from app.core.pagination import Page, PageRequest
+from app.core.pagination import PageRequest, page_json
 from app.core.service import Service, provide
 from app.core.types import is_location_code
 from app.locations.repository import LocationRepository
@@ -26,19 +26,12 @@ class LocationService(Service):
         """The repository of this request's session."""
         return LocationRepository(self.session)
 
-    async def search(
-        self, scope: OrganizationScope, filters: LocationFilters, page: PageRequest
-    ) -> Page[Location]:
-        """依頼人拠点検索."""
-        rows, total = await self.locations.search(
+    async def search(self, scope: OrganizationScope, filters: LocationFilters, page: PageRequest) -> bytes:
+        """依頼人拠点検索, as the JSON of `Page[Location]`."""
+        columns, rows, total = await self.locations.search(
             scope.organization_id, scope.principal.location_id, filters, page
         )
-        return Page(
-            items=[Location.model_validate(row) for row in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_json(Location, columns, rows, total, page)
 
     async def get(self, scope: OrganizationScope, code: str) -> LocationRow:
         """One location within the caller's scope; 404 otherwise."""

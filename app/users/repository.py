@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, bindparam, case, func, literal, select, upd
 from app.auth.permissions import UserVisibility
 from app.core.filters import conditions, contains
 from app.core.pagination import PageRequest
+from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
 from app.models import Location, User
 from app.models.base import UTCDateTime
@@ -31,7 +32,7 @@ class PrincipalRow:
 
 
 # Built once: the statement of every authenticated request.
-_PRINCIPAL_ROW = (
+_PRINCIPAL_ROW = PreparedSelect(
     select(
         User.id,
         User.organization_id,
@@ -82,7 +83,7 @@ class UserRepository(Repository[User]):
 
     async def principal_row(self, user_id: int) -> PrincipalRow | None:
         """One cheap read of what decides whether a token still stands (on every request)."""
-        row = (await self.session.execute(_PRINCIPAL_ROW, {"user_id": user_id})).one_or_none()
+        row = await _PRINCIPAL_ROW.first(self.session, {"user_id": user_id})
         return PrincipalRow(*row) if row else None
 
     async def register_failed_login(

@@ -1,10 +1,13 @@
 """依頼人拠点: search, add, read, change, delete, and who sees which location."""
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert
 
+from app.core.clock import ManualClock
 from app.models import Location as LocationRow
 from tests.fixtures.world import World, add_location
 
@@ -258,3 +261,37 @@ async def test_deep_pages_read_the_right_rows(app: FastAPI, world: World, client
     assert [item["code"] for item in filtered.json()["items"]][:2] == ["D01000", "D01001"]
     past_the_end = await client.get(path, params={"offset": 5000}, headers=headers)
     assert past_the_end.json() == {"items": [], "total": 1102, "limit": 50, "offset": 5000}
+
+
+async def test_every_listed_location_reads_as_it_does_on_its_own(
+    world: World, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The list is written from its rows straight to JSON (app/core/pagination.page_json), the
+    single read through the ORM and pydantic: each item must be what the single read answers."""
+    headers = world.a.admin.headers
+    await add_location(client, world.a, "ABC12", "品川駅前")
+    await add_location(client, world.a, "ST9", "新宿駅")
+    clock.advance(timedelta(seconds=1, microseconds=5))  # microseconds in the JSON, too
+    changed = await client.patch(
+        f"{world.a.path}/locations/ST9",
+        json={"delegate_number": "1234567"},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    cases: list[tuple[dict[str, str | int], list[str]]] = [
+        ({}, ["ABC12", "L1", "L2", "ST9"]),
+        ({"name": "駅"}, ["ABC12", "ST9"]),  # one character: lower() LIKE
+        ({"name": "品川駅"}, ["ABC12"]),  # three: ILIKE (trigram-sized)
+        ({"code": "abc"}, ["ABC12"]),
+        ({"delegate_number": "345"}, ["ST9"]),
+        ({"sort": "-updated_at", "limit": 1}, ["ST9"]),
+        ({"code": "_"}, []),  # a wildcard character is searched for as itself
+        ({"code": "/"}, []),  # and so is the escape character
+    ]
+    for params, codes in cases:
+        listed = await client.get(f"{world.a.path}/locations", params=params, headers=headers)
+        assert listed.status_code == 200, (params, listed.text)
+        assert [item["code"] for item in listed.json()["items"]] == codes, params
+        for item in listed.json()["items"]:
+            alone = await client.get(f"{world.a.path}/locations/{item['code']}", headers=headers)
+            assert alone.json() == item

@@ -1,0 +1,96 @@
+"""Hot reads: Core selects built once, with bound parameters only, and run with values.
+
+Every authenticated request reads its principal, and linked systems poll the location list. For
+such reads SQLAlchemy's per-execution work (building the statement, its cache key, the execution
+context, result objects) costs more CPU than PostgreSQL spends answering them. A PreparedSelect is
+built once (per shape of filters), so its SQL is compiled once per dialect. On PostgreSQL it then
+runs on the asyncpg connection underneath the session's pooled connection, as asyncpg's own
+prepared statement; elsewhere (SQLite) it runs through the session's connection. Both paths return
+rows that index like tuples, in the order of the select's columns.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class _DriverStatement:
+    """The select as PostgreSQL's driver runs it: SQL text and how to order and convert values."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    converters: Mapping[str, Callable[[Any], Any]]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name in self.names:
+            value = params[name] if name in params else self.defaults[name]
+            convert = self.converters.get(name)
+            values.append(value if convert is None else convert(value))
+        return values
+
+
+class PreparedSelect:
+    """A select whose values all come as bound parameters at execution."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self._driver: dict[int, _DriverStatement | None] = {}
+
+    async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row, for these parameter values."""
+        connection = await session.connection()
+        driver_statement = self._driver_statement(connection.dialect)
+        if driver_statement is None:
+            return (await connection.execute(self.statement, dict(params))).all()
+        raw = await connection.get_raw_connection()
+        records: Sequence[Sequence[Any]] = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+            driver_statement.sql, *driver_statement.arguments(params)
+        )
+        return records
+
+    async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row, or None."""
+        rows = await self.all(session, params)
+        return rows[0] if rows else None
+
+    def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
+        """The compiled form for asyncpg, made once per dialect; None where the driver path does
+        not apply (another driver, or a column or value that needs SQLAlchemy's conversion)."""
+        key = id(dialect)
+        if key not in self._driver:
+            self._driver[key] = _compile_for_asyncpg(self.statement, dialect)
+        return self._driver[key]
+
+
+def _compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> _DriverStatement | None:
+    if dialect.driver != "asyncpg":
+        return None
+    compiled = statement.compile(dialect=dialect)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        return None  # rendered per execution (IN lists): only SQLAlchemy can run these
+    # asyncpg returns what these columns hold as they are (aware datetimes, str, int, bool);
+    # a column type that converts its results needs SQLAlchemy's result processing.
+    for column in compiled._result_columns:
+        if column.type._cached_result_processor(dialect, None) is not None:
+            return None
+    names = tuple(compiled.positiontup or ())
+    converters: dict[str, Callable[[Any], Any]] = {}
+    for name, processor in compiled._bind_processors.items():
+        if not callable(processor):
+            return None  # a processor per tuple element: an expanding parameter
+        if name in names:
+            converters[name] = processor
+    return _DriverStatement(
+        sql=compiled.string,
+        names=names,
+        defaults=compiled.construct_params(_check=False),
+        converters=converters,
+    )

@@ -1,0 +1,87 @@
+"""PreparedSelect: on PostgreSQL the asyncpg path must read what SQLAlchemy would read."""
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Select, String, TypeDecorator, bindparam, select, type_coerce
+from sqlalchemy.engine import Dialect
+
+from app.core.prepared import PreparedSelect
+from app.models import Location, User
+from tests.fixtures.world import World
+
+# Columns of every kind the hot reads return: ints, text, NULLs, booleans, aware datetimes.
+USERS = (
+    select(
+        User.id,
+        User.login_id,
+        User.role,
+        User.location_id,
+        Location.code,
+        User.password_temporary,
+        User.locked_until,
+        User.created_at,
+    )
+    .outerjoin(Location, Location.id == User.location_id)
+    .where(User.organization_id == bindparam("organization_id"))
+    .order_by(User.id)
+)
+
+
+class Shouting(TypeDecorator[str]):
+    """A type that converts what it reads: only SQLAlchemy applies that."""
+
+    impl = String()
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.upper()
+
+
+async def _both(app: FastAPI, statement: Select[Any], params: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    prepared = PreparedSelect(statement)
+    async with app.state.runtime.read_sessionmaker() as session:
+        fast = [tuple(row) for row in await prepared.all(session, params)]
+        plain = [tuple(row) for row in (await session.execute(statement, params)).all()]
+    return fast, plain
+
+
+async def test_rows_are_those_sqlalchemy_reads(app: FastAPI, world: World) -> None:
+    fast, plain = await _both(app, USERS, {"organization_id": int(world.a.id)})
+    assert len(plain) > 5
+    assert fast == plain
+    assert {row[3] is None for row in fast} == {True, False}  # with and without a location
+    assert all(row[7].utcoffset() is not None for row in fast)  # aware datetimes
+
+
+async def test_the_driver_path_is_taken_only_where_it_reads_the_same(app: FastAPI, world: World) -> None:
+    dialect = app.state.runtime.engine.dialect
+    in_list = select(User.id).where(User.id.in_(bindparam("ids", expanding=True))).order_by(User.id)
+    converted = select(type_coerce(User.login_id, Shouting())).where(User.id == bindparam("id"))
+    on_postgres = dialect.driver == "asyncpg"
+    assert (PreparedSelect(USERS)._driver_statement(dialect) is not None) is on_postgres
+    assert PreparedSelect(in_list)._driver_statement(dialect) is None
+    assert PreparedSelect(converted)._driver_statement(dialect) is None
+    users, _ = await _both(app, USERS, {"organization_id": int(world.a.id)})
+    ids = [users[0][0], users[-1][0]]
+    fast, plain = await _both(app, in_list, {"ids": ids})
+    assert fast == plain == [(ids[0],), (ids[1],)]
+    fast, plain = await _both(app, converted, {"id": ids[0]})
+    assert fast == plain == [(users[0][1].upper(),)]
+
+
+@pytest.mark.postgres_only
+async def test_a_value_is_converted_as_sqlalchemy_would_bind_it(app: FastAPI, world: World) -> None:
+    """UTCDateTime stores UTC: its bind step must run on the driver path too."""
+    statement = select(User.id).where(User.created_at <= bindparam("at", type_=User.created_at.type))
+    tokyo = app.state.runtime.clock.now().astimezone(ZoneInfo("Asia/Tokyo"))
+    fast, plain = await _both(app, statement.order_by(User.id), {"at": tokyo})
+    assert fast == plain
+    assert len(fast) > 5
+    prepared = PreparedSelect(statement)
+    assert prepared._driver_statement(app.state.runtime.engine.dialect) is not None
+    async with app.state.runtime.read_sessionmaker() as session:
+        with pytest.raises(ValueError, match="naive datetime"):  # UTCDateTime's own refusal
+            await prepared.all(session, {"at": tokyo.replace(tzinfo=None)})
