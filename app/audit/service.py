@@ -1,14 +1,14 @@
 """The one append-only way to write an audit event, in the caller's transaction."""
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.db import SessionDep
-from app.core.runtime import RuntimeDep
+from app.core.runtime import runtime_of
 from app.models import AuditEvent
 
 # Never recorded, whatever a caller passes: the audit trail must not become a secret store.
@@ -70,14 +70,11 @@ class AuditTrail:
         return event
 
 
-async def request_audit_trail(session: SessionDep, runtime: RuntimeDep, request: Request) -> AuditTrail:
+async def request_audit_trail(session: SessionDep, request: Request) -> AuditTrail:
     """The audit trail of this request, in its session."""
     return AuditTrail(
         session,
-        runtime.clock,
+        runtime_of(request).clock,
         getattr(request.state, "request_id", None),
         request.client.host if request.client else None,
     )
-
-
-AuditDep = Annotated[AuditTrail, Depends(request_audit_trail)]

@@ -18,7 +18,7 @@ from app.auth.principals import Principal, PrincipalKind, Role
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.core.ids import OrganizationIdPath, parse_organization_id
-from app.core.runtime import Runtime, RuntimeDep
+from app.core.runtime import Runtime, runtime_of
 from app.models import Organization
 from app.users.repository import UserRepository
 
@@ -30,18 +30,18 @@ _basic = HTTPBasic(auto_error=False, scheme_name="linkedSystemBasic", descriptio
 async def authenticated_principal(
     request: Request,
     session: SessionDep,
-    runtime: RuntimeDep,
     _token: Annotated[str | None, Depends(_oauth2)],
     _basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Principal:
     """The caller, whatever its password state; 401 when the credentials do not stand."""
+    runtime = runtime_of(request)
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     scheme = scheme.lower()
     if scheme == "bearer" and credentials:
         return await _from_bearer(runtime, session, credentials.strip())
     if scheme == "basic" and credentials:
         # Built here, not injected: bearer requests (most of them) need none of it.
-        audit = await request_audit_trail(session, runtime, request)
+        audit = await request_audit_trail(session, request)
         return await authenticate_basic(LinkedSystemAuth(session, audit, runtime), credentials.strip())
     raise Unauthorized("not_authenticated")
 

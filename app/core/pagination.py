@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -62,12 +61,6 @@ async def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-@lru_cache(maxsize=64)
-def _positions(item: type[BaseModel], columns: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """Where each field of `item` is among a row's columns, in the schema's order."""
-    return tuple((name, columns.index(name)) for name in item.model_fields)
-
-
 def page_json(
     item: type[BaseModel],
     columns: tuple[str, ...],
@@ -77,12 +70,15 @@ def page_json(
 ) -> bytes:
     """The JSON of `Page[item]` for rows read from the database, straight to bytes.
 
-    For lists whose items are plain columns (str, int, None, aware UTC datetimes): the rows are
-    the database's own and need no validation, and orjson writes what pydantic would write
-    (same members in the same order, datetimes as `...Z`) in a tenth of the time; a test holds
-    the two byte for byte. The route declares `response_model=Page[item]` for the document.
+    For lists whose items are plain columns (str, int, None, aware UTC datetimes), selected in
+    the order of `item`'s fields and followed by anything else (the total): the rows are the
+    database's own and need no validation, and orjson writes what pydantic would write (same
+    members in the same order, datetimes as `...Z`) in a tenth of the time; a test holds the two
+    byte for byte. The route declares `response_model=Page[item]` for the document.
     """
-    positions = _positions(item, columns)
-    items = [{name: row[index] for name, index in positions} for row in rows]
+    fields = tuple(item.model_fields)
+    if columns[: len(fields)] != fields:
+        raise ValueError(f"columns {columns} do not start with the fields of {item.__name__}")
+    items = [dict(zip(fields, row, strict=False)) for row in rows]
     document = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     return orjson.dumps(document, option=orjson.OPT_UTC_Z)

@@ -3,11 +3,12 @@
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import AuditDep, AuditTrail
+from app.audit.service import AuditTrail, request_audit_trail
 from app.core.db import SessionDep
-from app.core.runtime import Runtime, RuntimeDep
+from app.core.runtime import Runtime, runtime_of
 
 ServiceT = TypeVar("ServiceT", bound="Service")
 
@@ -26,8 +27,10 @@ class Service:
 def provide(cls: type[ServiceT]) -> Callable[..., Awaitable[ServiceT]]:
     """A dependency that builds `cls` for the current request (async: FastAPI runs sync ones in threads)."""
 
-    async def build(session: SessionDep, audit: AuditDep, runtime: RuntimeDep) -> ServiceT:
-        return cls(session, audit, runtime)
+    async def build(session: SessionDep, request: Request) -> ServiceT:
+        # The audit trail and the runtime are built here, not injected: fewer dependencies to
+        # resolve on every request, the hot reads included.
+        return cls(session, await request_audit_trail(session, request), runtime_of(request))
 
     build.__name__ = f"provide_{cls.__name__}"
     return build

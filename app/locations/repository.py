@@ -10,6 +10,7 @@ from app.core.filters import matches, needle
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import Location, User
 
@@ -22,6 +23,8 @@ SORTABLE = {
     "updated_at": Location.updated_at,
 }
 FILTERS = ("code", "name", "short_name", "delegate_number")
+# What a list item shows, in the order of the Location schema's fields (see page_json).
+LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
 
 
 class LocationRepository(Repository[Location]):
@@ -73,7 +76,7 @@ def _search_select(
     needle_forms: tuple[bool | None, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[PreparedSelect, Select[Any]]:
     """The location search of one shape: each filter absent (None) or its needle's form."""
-    statement = select(*Location.__table__.c).where(Location.organization_id == bindparam("organization_id"))
+    statement = select(*LISTED).where(Location.organization_id == bindparam("organization_id"))
     if scoped:
         statement = statement.where(Location.id == bindparam("scope_location_id"))
     for name, indexed in zip(FILTERS, needle_forms, strict=True):

@@ -2,12 +2,12 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from app.core.pagination import Page, PageRequest, page_json
 from app.locations.schemas import Location
 
 COLUMNS = (
-    "id",
-    "organization_id",
     "code",
     "name",
     "short_name",
@@ -17,13 +17,12 @@ COLUMNS = (
     "version",
     "_total",
 )
+# The Location schema's fields first, then the total (as LocationRepository selects them).
 
 
 def test_page_json_writes_the_bytes_pydantic_writes() -> None:
     rows = [
         (
-            1,
-            7,
             "TKY001",
             "東京本店",
             "東京",
@@ -34,8 +33,6 @@ def test_page_json_writes_the_bytes_pydantic_writes() -> None:
             3,
         ),
         (
-            2,
-            7,
             "OSK002",
             "大阪「駅前」店",
             "大阪",
@@ -46,8 +43,6 @@ def test_page_json_writes_the_bytes_pydantic_writes() -> None:
             3,
         ),
         (
-            3,
-            7,
             'Q"\\',
             "名古屋\u3000店",
             "名古屋",
@@ -71,3 +66,9 @@ def test_page_json_writes_the_bytes_pydantic_writes() -> None:
 def test_an_empty_page_keeps_its_total() -> None:
     page = PageRequest(limit=50, offset=100, sort=None)
     assert page_json(Location, COLUMNS, [], 12, page) == b'{"items":[],"total":12,"limit":50,"offset":100}'
+
+
+def test_columns_out_of_the_schema_order_are_refused() -> None:
+    page = PageRequest(limit=50, offset=0, sort=None)
+    with pytest.raises(ValueError, match="do not start with the fields"):
+        page_json(Location, ("name", "code"), [("東京", "TKY")], 1, page)
