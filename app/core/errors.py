@@ -261,7 +261,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         # A unique or foreign key rule that a service could not see coming (a race): 409.
         logger.warning("integrity error answered as 409: %s", type(exc.orig).__name__)
         return problem_response(request, 409, "conflict")
-    if _is_connection_failure(exc):
+    if is_connection_failure(exc):
         return await _database_unavailable(request, exc)
     return await _unexpected(request, exc)
 
@@ -282,14 +282,14 @@ async def render_unexpected(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    if _is_connection_failure(exc):
+    if is_connection_failure(exc):
         # The driver's own error, not wrapped by SQLAlchemy (e.g. asyncpg while the server starts).
         return await _database_unavailable(request, exc)
     logger.error("unhandled error", exc_info=exc)
     return problem_response(request, 500, "internal_error")
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
+def is_connection_failure(exc: BaseException) -> bool:
     """True when the database could not be reached (refused, reset, restarting, timed out)."""
     seen: set[int] = set()
     current: BaseException | None = exc

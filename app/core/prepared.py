@@ -2,11 +2,16 @@
 
 Every authenticated request reads its principal, and linked systems poll the location list. For
 such reads SQLAlchemy's per-execution work (building the statement, its cache key, the execution
-context, result objects) costs more CPU than PostgreSQL spends answering them. A PreparedSelect is
-built once (per shape of filters), so its SQL is compiled once per dialect. On PostgreSQL it then
-runs on the asyncpg connection underneath the session's pooled connection, as asyncpg's own
-prepared statement; elsewhere (SQLite) it runs through the session's connection. Both paths return
-rows that index like tuples, in the order of the select's columns.
+context, a session's transaction, result objects) costs more CPU than PostgreSQL spends answering
+them. A PreparedSelect is built once (per shape of filters), so its SQL is compiled once per
+dialect. On PostgreSQL it then runs on an asyncpg connection borrowed from the engine's pool for
+that one statement, as asyncpg's own prepared statement; elsewhere (SQLite) through SQLAlchemy on a
+connection of its own. Both paths return rows that index like tuples, in the order of the select's
+columns.
+
+A prepared select reads what is committed, outside the request's transaction: it is for reads
+made before a request changes anything (who is calling, what a list shows), never for reading
+back the request's own writes.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +20,10 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import greenlet_spawn
+
+from app.core.errors import is_connection_failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +53,26 @@ class PreparedSelect:
         self._driver: dict[int, _DriverStatement | None] = {}
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        """Every row, for these parameter values."""
-        connection = await session.connection()
-        driver_statement = self._driver_statement(connection.dialect)
+        """Every row, for these parameter values (read on a connection of the session's engine)."""
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
+        driver_statement = self._driver_statement(engine.dialect)
         if driver_statement is None:
-            return (await connection.execute(self.statement, dict(params))).all()
-        raw = await connection.get_raw_connection()
-        records: Sequence[Sequence[Any]] = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-            driver_statement.sql, *driver_statement.arguments(params)
-        )
+            async with engine.connect() as connection:
+                return (await connection.execute(self.statement, dict(params))).all()
+        arguments = driver_statement.arguments(params)
+        # The pool's own checkout and checkin: no Session, no transaction (asyncpg autocommits).
+        pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
+        try:
+            records: Sequence[Sequence[Any]] = await pooled.driver_connection.fetch(  # type: ignore[union-attr]
+                driver_statement.sql, *arguments
+            )
+        except Exception as exc:
+            if is_connection_failure(exc):
+                pooled.invalidate(exc)  # not back into the pool: the server went away
+            raise
+        finally:
+            await greenlet_spawn(pooled.close)
         return records
 
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any] | None:
