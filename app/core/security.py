@@ -8,6 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from anyio import to_thread
@@ -20,6 +21,9 @@ JWT_ALGORITHM = "HS256"
 # Passwords are at most 128 characters (4 bytes each in UTF-8): anything longer is wrong.
 MAX_CANDIDATE_BYTES = 1024
 JWT_ISSUER = "ainas"
+# Access tokens whose signature check is remembered (see TokenCodec), and the longest token taken.
+CHECKED_TOKENS = 4096
+MAX_TOKEN_LENGTH = 2048
 
 
 class PasswordHasher:
@@ -77,6 +81,12 @@ class TokenCodec:
     def __init__(self, settings: Settings) -> None:
         self._key = settings.secret_key
         self.lifetime = timedelta(minutes=settings.access_token_minutes)
+        # A caller sends the same token for every request of its half hour, and checking its
+        # signature (python-jose) costs about a tenth of a list request. What a token says never
+        # changes, so the outcome of the check is kept per token string, for a bounded number
+        # of tokens. Expiry and the principal's state (stamp, lock) are still checked on every
+        # request by the caller.
+        self._checked = lru_cache(maxsize=CHECKED_TOKENS)(self._check)
 
     def encode(self, subject: str, stamp: str, password_change_required: bool, now: datetime) -> str:
         """A signed access token for `subject` (e.g. `user:12`, `key:3`)."""
@@ -92,6 +102,12 @@ class TokenCodec:
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
 
     def decode(self, token: str) -> AccessClaims | None:
+        """The claims of a token signed by this service, or None; expiry is checked by the caller."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            return None  # not one of ours (they are about 300 characters); never kept
+        return self._checked(token)
+
+    def _check(self, token: str) -> AccessClaims | None:
         """The claims of a token signed by this service, or None; expiry is checked by the caller.
 
         The algorithm list is fixed: the token's own `alg` header is never trusted.

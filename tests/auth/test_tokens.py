@@ -132,3 +132,21 @@ async def test_revoke_logs_out(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert (await _refresh(client, caller.refresh_token)).status_code == 400
     unknown = await client.post("/api/v1/auth/revoke", data={"token": "never-issued"})
     assert unknown.status_code == 200
+
+
+async def test_a_token_checked_before_is_still_held_to_its_signature_and_expiry(
+    app: FastAPI, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The service remembers tokens whose signature it checked (TokenCodec): only that exact
+    string is remembered, and expiry is checked on every request."""
+    caller = await operator(app, client)
+    assert (await _me(client, caller.token)).status_code == 200
+    header, claims, signature = caller.token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    assert (await _me(client, f"{header}.{claims}.{flipped}")).status_code == 401
+    assert (await _me(client, caller.token + "A" * 3000)).status_code == 401
+    assert (await _me(client, caller.token)).status_code == 200
+    clock.advance(timedelta(minutes=app.state.runtime.settings.access_token_minutes, seconds=1))
+    expired = await _me(client, caller.token)
+    assert expired.status_code == 401
+    assert expired.json()["code"] == "token_expired"
