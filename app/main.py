@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
+from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runtime = build_runtime(settings, clock)
 
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, authenticate=authenticated_principal, security_schemes=SECURITY_SCHEMES)
     app.add_exception_handler(IdempotentReplay, replay)
     if settings.cors_origins:
         app.add_middleware(

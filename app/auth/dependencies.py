@@ -4,11 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import (
-    HTTPBasic,
-    HTTPBasicCredentials,
-    OAuth2PasswordBearer,
-)
+from fastapi.security import HTTPBasic, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api_keys.authentication import LinkedSystemAuth, authenticate_basic, principal_for_key
@@ -22,16 +18,18 @@ from app.core.runtime import Runtime, runtime_of
 from app.models import Organization
 from app.users.repository import UserRepository
 
-# Declared for the OpenAPI document (Swagger's Authorize button); the checks are ours, below.
-_oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False, scheme_name="password")
-_basic = HTTPBasic(auto_error=False, scheme_name="linkedSystemBasic", description="API key : API password")
+# What the OpenAPI document names on every operation that depends on authenticated_principal
+# (Swagger's Authorize button); the checks are ours, below. Not dependencies: FastAPI would run
+# both on every request for nothing.
+SECURITY_SCHEMES = (
+    OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False, scheme_name="password"),
+    HTTPBasic(auto_error=False, scheme_name="linkedSystemBasic", description="API key : API password"),
+)
 
 
 async def authenticated_principal(
     request: Request,
     session: SessionDep,
-    _token: Annotated[str | None, Depends(_oauth2)],
-    _basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Principal:
     """The caller, whatever its password state; 401 when the credentials do not stand."""
     runtime = runtime_of(request)

@@ -73,7 +73,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.rollback()
             raise
         else:
-            await session.commit()
+            if session.in_transaction():  # a commit would otherwise begin one first, to end it
+                await session.commit()
 
 
 # scope="function": the commit runs before the answer is sent, so a failed commit is never a 2xx.

@@ -1,9 +1,14 @@
 """The problem+json shapes as they appear in the OpenAPI document, and the `responses=` helper."""
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
@@ -69,10 +74,13 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(
+    app: FastAPI, *, authenticate: Callable[..., Any], security_schemes: Sequence[SecurityBase]
+) -> None:
     """Serve an OpenAPI document whose error answers are described as what they are:
     `application/problem+json` with the Problem schema (FastAPI would file the schema under
-    application/json)."""
+    application/json), and whose operations that depend on `authenticate` name the security
+    schemes it accepts."""
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -88,7 +96,31 @@ def install_openapi(app: FastAPI) -> None:
                         content = answer.get("content", {})
                         if PROBLEM_MEDIA_TYPE in content and "application/json" in content:
                             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            _document_security(schema, app, authenticate, security_schemes)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = document  # type: ignore[method-assign]
+
+
+def _document_security(
+    schema: dict[str, Any], app: FastAPI, authenticate: Callable[..., Any], schemes: Sequence[SecurityBase]
+) -> None:
+    """Name the schemes on each operation that authenticates, as FastAPI does for security
+    dependencies, and describe them under components."""
+    requirement: list[dict[str, list[str]]] = [{scheme.scheme_name: []} for scheme in schemes]
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not _depends_on(route.dependant, authenticate):
+            continue
+        for method in route.methods:
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                operation["security"] = requirement
+    schema.setdefault("components", {})["securitySchemes"] = {
+        scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+        for scheme in schemes
+    }
+
+
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return dependant.call is call or any(_depends_on(sub, call) for sub in dependant.dependencies)

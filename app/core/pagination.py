@@ -35,14 +35,18 @@ class PageRequest:
     offset: int
     sort: str | None
 
-    def order_by(self, columns: Mapping[str, Any], default: str, tiebreaker: Any) -> list[Any]:
-        """ORDER BY for `sort` (a listed field, `-` for descending), with a unique last key for stable pages."""
+    def sort_key(self, columns: Mapping[str, Any], default: str) -> str:
+        """`sort` (a listed field, `-` for descending) or the default; 422 for any other field."""
         sort = self.sort or default
-        name = sort.removeprefix("-")
-        if name not in columns:
+        if sort.removeprefix("-") not in columns:
             allowed = ", ".join(sorted(columns))
             raise field_errors("invalid_sort", "sort", allowed=allowed)
-        column = columns[name]
+        return sort
+
+    def order_by(self, columns: Mapping[str, Any], default: str, tiebreaker: Any) -> list[Any]:
+        """ORDER BY for `sort` (see sort_key), with a unique last key for stable pages."""
+        sort = self.sort_key(columns, default)
+        column = columns[sort.removeprefix("-")]
         return [column.desc() if sort.startswith("-") else column.asc(), tiebreaker]
 
 

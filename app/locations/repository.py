@@ -50,11 +50,10 @@ class LocationRepository(Repository[Location]):
         of the request (which filters, which sort, scoped or not, deep or not), run with values.
         """
         needles = {name: needle(getattr(filters, name)) for name in FILTERS}
-        page.order_by(SORTABLE, "code", Location.id)  # refuses an unknown sort before anything runs
         prepared, statement = _search_select(
             tuple(found.indexed if found else None for found in needles.values()),
             scoped=scope_location_id is not None,
-            sort=page.sort or "code",
+            sort=page.sort_key(SORTABLE, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
         params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
