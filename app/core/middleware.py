@@ -1,9 +1,9 @@
 """ASGI middleware: request id, request body limit, access log."""
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,7 +32,7 @@ class RequestContextMiddleware:
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         # A caller's id that could break a log line or a header is replaced, not echoed.
-        request_id = given if _REQUEST_ID_PATTERN.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID_PATTERN.match(given) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()

@@ -4,14 +4,15 @@ Every authenticated request reads its principal, and linked systems poll the loc
 such reads SQLAlchemy's per-execution work (building the statement, its cache key, the execution
 context, a session's transaction, result objects) costs more CPU than PostgreSQL spends answering
 them. A PreparedSelect is built once (per shape of filters), so its SQL is compiled once per
-dialect. On PostgreSQL it then runs on an asyncpg connection borrowed from the engine's pool for
-that one statement, as asyncpg's own prepared statement; elsewhere (SQLite) through SQLAlchemy on a
-connection of its own. Both paths return rows that index like tuples, in the order of the select's
-columns.
+dialect. On PostgreSQL it then runs as asyncpg's own prepared statement, on the asyncpg connection
+underneath; elsewhere (SQLite) through SQLAlchemy. Both paths return rows that index like tuples,
+in the order of the select's columns.
 
-A prepared select reads what is committed, outside the request's transaction: it is for reads
-made before a request changes anything (who is calling, what a list shows), never for reading
-back the request's own writes.
+Which connection: while the request's session holds none (a request's first reads: who is
+calling, what a list shows), one is borrowed from the engine's pool for the one statement, with
+no Session and no transaction (asyncpg autocommits), and returned at once. Once the session holds
+a connection, the statement runs on that one, inside the session's transaction: it sees the
+request's own changes, and a request never waits for a second connection while holding one.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -53,26 +54,34 @@ class PreparedSelect:
         self._driver: dict[int, _DriverStatement | None] = {}
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        """Every row, for these parameter values (read on a connection of the session's engine)."""
+        """Every row, for these parameter values."""
         engine = session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = self._driver_statement(engine.dialect)
+        if session.in_transaction():
+            connection = await session.connection()
+            if driver_statement is None:
+                return (await connection.execute(self.statement, dict(params))).all()
+            raw = await connection.get_raw_connection()
+            return await self._fetch(raw.driver_connection, driver_statement, params)
         if driver_statement is None:
             async with engine.connect() as connection:
                 return (await connection.execute(self.statement, dict(params))).all()
-        arguments = driver_statement.arguments(params)
-        # The pool's own checkout and checkin: no Session, no transaction (asyncpg autocommits).
         pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
         try:
-            records: Sequence[Sequence[Any]] = await pooled.driver_connection.fetch(  # type: ignore[union-attr]
-                driver_statement.sql, *arguments
-            )
+            return await self._fetch(pooled.driver_connection, driver_statement, params)
         except Exception as exc:
             if is_connection_failure(exc):
                 pooled.invalidate(exc)  # not back into the pool: the server went away
             raise
         finally:
             await greenlet_spawn(pooled.close)
+
+    @staticmethod
+    async def _fetch(
+        driver: Any, statement: "_DriverStatement", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        records: Sequence[Sequence[Any]] = await driver.fetch(statement.sql, *statement.arguments(params))
         return records
 
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any] | None:

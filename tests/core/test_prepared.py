@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Select, String, TypeDecorator, bindparam, select, type_coerce
+from sqlalchemy import Select, String, TypeDecorator, bindparam, select, type_coerce, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 
@@ -84,3 +84,20 @@ async def test_a_value_is_converted_as_sqlalchemy_would_bind_it(app: FastAPI, wo
     async with app.state.runtime.read_sessionmaker() as session:
         with pytest.raises((ValueError, StatementError), match="naive datetime"):
             await prepared.all(session, {"at": tokyo.replace(tzinfo=None)})
+
+
+async def test_once_the_session_holds_a_connection_the_read_runs_in_its_transaction(
+    app: FastAPI, world: World
+) -> None:
+    """No second connection while the session holds one, and the request's own changes show."""
+    statement = select(User.login_id).where(User.id == bindparam("id"))
+    prepared = PreparedSelect(statement)
+    async with app.state.runtime.sessionmaker() as session:
+        user_id = (await session.execute(select(User.id).order_by(User.id).limit(1))).scalar_one()
+        await session.execute(
+            update(User).where(User.id == user_id).values(login_id="changed.in.transaction")
+        )
+        assert await prepared.first(session, {"id": user_id}) == ("changed.in.transaction",)
+        await session.rollback()
+        # After the rollback the session holds no connection: a borrowed one reads what is committed.
+        assert (await prepared.first(session, {"id": user_id}) or [""])[0] != "changed.in.transaction"
