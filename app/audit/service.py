@@ -1,15 +1,18 @@
 """The one append-only way to write an audit event, in the caller's transaction."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.db import SessionDep
 from app.core.runtime import runtime_of
 from app.models import AuditEvent
+
+_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
 
 # Never recorded, whatever a caller passes: the audit trail must not become a secret store.
 SECRET_FIELDS = frozenset(
@@ -49,25 +52,29 @@ class AuditTrail:
         resource_id: str | None,
         organization_id: int | None,
         changes: dict[str, Any] | None = None,
-    ) -> AuditEvent:
-        """Add one event to the current transaction (written with the change it records)."""
+    ) -> None:
+        """Write one event in the current transaction, with the change it records: a failing
+        insert fails the request, and a rolled-back change takes its event with it.
+
+        One Core INSERT, built once: events are only ever appended, never read back here, so
+        the ORM's unit of work would add bookkeeping and nothing else.
+        """
         safe_changes = {name: value for name, value in (changes or {}).items() if name not in SECRET_FIELDS}
-        event = AuditEvent(
-            at=self.clock.now(),
-            organization_id=organization_id,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            changes=safe_changes,
-            request_id=self.request_id,
-            client_ip=self.client_ip,
+        await self.session.execute(
+            _INSERT_EVENT,
+            {
+                "at": self.clock.now(),
+                "organization_id": organization_id,
+                "actor_kind": actor.kind,
+                "actor_id": actor.id,
+                "action": action,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "changes": safe_changes,
+                "request_id": self.request_id,
+                "client_ip": self.client_ip,
+            },
         )
-        # Written with the next flush or at commit, in the same transaction as the change: one
-        # flush per request instead of one per event. A failing insert fails the commit.
-        self.session.add(event)
-        return event
 
 
 async def request_audit_trail(session: SessionDep, request: Request) -> AuditTrail:

@@ -51,7 +51,7 @@ async def create_location(
     """Create a location."""
     location = await service.create(scope, body)
     created(request, response, location.code, location.version)
-    return Location.model_validate(location)
+    return location
 
 
 @router.get(

@@ -42,15 +42,18 @@ class LocationService(Service):
             raise NotFound()
         return location
 
-    async def create(self, scope: OrganizationScope, body: LocationCreate) -> LocationRow:
+    async def create(self, scope: OrganizationScope, body: LocationCreate) -> Location:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
         organization_id = scope.organization_id
         now = self.clock.now()
         try:
-            location = await self.locations.add(
-                LocationRow(
-                    organization_id=organization_id, **body.model_dump(), created_at=now, updated_at=now
-                )
+            location = await self.locations.insert(
+                {
+                    **body.model_dump(),
+                    "organization_id": organization_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
         except IntegrityError:
             # The unique (organization, code) constraint decides; a check first would race anyway.
