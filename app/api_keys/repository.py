@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, func, literal, select, update
 
 from app.core.pagination import PageRequest
+from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
 from app.models import ApiKey, Organization
 from app.models.base import UTCDateTime
@@ -38,8 +39,8 @@ _CREDENTIALS = select(
     Organization.api_password_stamp,
 ).join(Organization, Organization.id == ApiKey.organization_id)
 # Built once: the statements of every linked-system request (Basic) and token check.
-_CREDENTIALS_BY_KEY = _CREDENTIALS.where(ApiKey.key == bindparam("value"))
-_CREDENTIALS_BY_ID = _CREDENTIALS.where(ApiKey.id == bindparam("value"))
+_CREDENTIALS_BY_KEY = PreparedSelect(_CREDENTIALS.where(ApiKey.key == bindparam("value")))
+_CREDENTIALS_BY_ID = PreparedSelect(_CREDENTIALS.where(ApiKey.id == bindparam("value")))
 
 SORTABLE = {
     "created_at": ApiKey.created_at,
@@ -59,7 +60,7 @@ class ApiKeyRepository(Repository[ApiKey]):
     ) -> KeyCredentials | None:
         """What authenticating with a key needs, by the key's value or id, in one round trip."""
         statement, value = (_CREDENTIALS_BY_KEY, key) if key is not None else (_CREDENTIALS_BY_ID, key_id)
-        row = (await self.session.execute(statement, {"value": value})).one_or_none()
+        row = await statement.first(self.session, {"value": value})
         return KeyCredentials(*row) if row else None
 
     async def of_organization(self, organization_id: int, key_id: int) -> ApiKey | None:
