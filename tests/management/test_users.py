@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.users import repository as users_repository
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import PASSWORD, World, add_user, first_login
 
@@ -313,3 +314,18 @@ async def test_temporary_password_expires_after_72_hours(
 async def test_add_user_helper_logs_in(world: World, client: httpx.AsyncClient) -> None:
     caller = await add_user(client, world.a, world.a.admin, "helper.user", "staff_preparer", "L1")
     assert (await client.get("/api/v1/me", headers=caller.headers)).json()["login_id"] == "helper.user"
+
+
+@pytest.mark.parametrize("named_by_id", [True, False], ids=["locations-by-id", "locations-joined"])
+async def test_location_code_filter_finds_the_same_users_either_way(
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, named_by_id: bool
+) -> None:
+    """Few matching locations are named by id, many are joined (UserSearch._at_locations)."""
+    monkeypatch.setattr(users_repository, "LOCATION_IDS_INLINE", 100 if named_by_id else 1)
+    headers = world.a.admin.headers
+    both = await client.get(f"{world.a.path}/users", params={"location_code": "l"}, headers=headers)
+    assert both.status_code == 200
+    assert {item["location_code"] for item in both.json()["items"]} == {"L1", "L2"}
+    assert both.json()["total"] == len(both.json()["items"]) == 4  # la.l1, submitter.l1, preparer.l1, submitter.l2
+    none = await client.get(f"{world.a.path}/users", params={"location_code": "ZZ"}, headers=headers)
+    assert none.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
