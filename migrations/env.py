@@ -54,7 +54,8 @@ async def run_migrations_online() -> None:
 
     # Migrations sign nothing: the key only satisfies the settings' rule for non-SQLite URLs.
     engine = create_engine(
-        Settings(database_url=_url(), environment="test", secret_key=secrets.token_urlsafe(48))  # type: ignore[call-arg]
+        Settings(database_url=_url(), environment="test", secret_key=secrets.token_urlsafe(48)),  # type: ignore[call-arg]
+        for_migrations=True,
     )
     async with engine.connect() as connection:
         await connection.run_sync(_run)

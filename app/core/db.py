@@ -12,8 +12,12 @@ from app.core.config import Settings
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine for `DATABASE_URL`; SQLite gets foreign keys and a busy timeout on every connection."""
+def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncEngine:
+    """An engine for `DATABASE_URL`; SQLite gets foreign keys and a busy timeout on every connection.
+
+    Requests give up on a statement after twice the database timeout; migrations do not (an
+    index over a million rows takes longer, and must not be cut off halfway).
+    """
     if settings.is_sqlite:
         engine = create_async_engine(
             settings.database_url,
@@ -39,7 +43,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # restarted fails its request once, with 503, and SQLAlchemy then renews the whole pool.
         connect_args={
             "timeout": settings.db_timeout_seconds,
-            "command_timeout": settings.db_timeout_seconds * 2,
+            "command_timeout": None if for_migrations else settings.db_timeout_seconds * 2,
             # asyncpg prepares statements; a generic plan cannot see that one organization has
             # 58 users and another 200,000, or that a needle is too short for a trigram index.
             "server_settings": {"plan_cache_mode": "force_custom_plan"},

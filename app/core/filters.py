@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import Boolean, ColumnElement, String, and_, func, literal, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.core.text import normalize
 
@@ -21,6 +23,7 @@ class Needle:
     instead of reading the whole trigram index for a needle that has no trigram.
     """
 
+    text: str
     pattern: str
     indexed: bool
 
@@ -37,7 +40,7 @@ def needle(value: str | None) -> Needle | None:
         return None
     indexed = len(text) >= TRIGRAM_LENGTH
     escaped = "".join(LIKE_ESCAPE + char if char in "%_" + LIKE_ESCAPE else char for char in text)
-    return Needle(f"%{escaped if indexed else escaped.lower()}%", indexed)
+    return Needle(text, f"%{escaped if indexed else escaped.lower()}%", indexed)
 
 
 def matches(column: Any, pattern: Any, indexed: bool) -> ColumnElement[bool]:
@@ -51,6 +54,46 @@ def contains(column: Any, value: str | None) -> ColumnElement[bool] | None:
     """`column` contains `value` ignoring case, or None when no filter is given."""
     found = needle(value)
     return None if found is None else matches(column, found.pattern, found.indexed)
+
+
+class _HoldsGrams(ColumnElement[bool]):
+    """PostgreSQL: the column's one- and two-character grams hold all of the needle's (see
+    migration 0003, `ainas_grams`), which a GIN index answers; a necessary condition only, so it
+    always comes with the LIKE that decides. Elsewhere: true."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's cache key protocol)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("needle", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, needle: str) -> None:
+        self.column = column
+        self.needle = literal(needle, String())
+
+
+@compiles(_HoldsGrams)
+def _holds_grams_anywhere(element: _HoldsGrams, compiler: Any, **kw: Any) -> str:
+    return "1 = 1"
+
+
+@compiles(_HoldsGrams, "postgresql")
+def _holds_grams_on_postgresql(element: _HoldsGrams, compiler: Any, **kw: Any) -> str:
+    column, needle = compiler.process(element.column, **kw), compiler.process(element.needle, **kw)
+    return f"ainas_grams({column}) @> ainas_grams({needle})"
+
+
+def contains_by_grams(column: Any, value: str | None) -> ColumnElement[bool] | None:
+    """`contains`, for a column with a gram index (users.name): PostgreSQL finds the rows by
+    grams, whatever the needle's length, then the LIKE decides."""
+    found = needle(value)
+    if found is None:
+        return None
+    return and_(
+        _HoldsGrams(column, normalize(value or "")),
+        func.lower(column).like(found.pattern.lower(), escape=LIKE_ESCAPE),
+    )
 
 
 def contains_any(columns: list[Any], value: str | None) -> ColumnElement[bool] | None:

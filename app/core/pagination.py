@@ -44,10 +44,18 @@ class PageRequest:
         return sort
 
     def order_by(self, columns: Mapping[str, Any], default: str, tiebreaker: Any) -> list[Any]:
-        """ORDER BY for `sort` (see sort_key), with a unique last key for stable pages."""
+        """ORDER BY for `sort` (see sort_key), with a unique last key for stable pages.
+
+        A column that may be NULL (last_login_at: never) sorts NULL first ascending and last
+        descending, on every database (PostgreSQL would do the opposite of SQLite).
+        """
         sort = self.sort_key(columns, default)
         column = columns[sort.removeprefix("-")]
-        return [column.desc() if sort.startswith("-") else column.asc(), tiebreaker]
+        descending = sort.startswith("-")
+        key = column.desc() if descending else column.asc()
+        if getattr(getattr(column, "expression", column), "nullable", False):
+            key = key.nulls_last() if descending else key.nulls_first()
+        return [key, tiebreaker]
 
 
 async def page_request(

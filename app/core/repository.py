@@ -75,10 +75,20 @@ class Repository(Generic[ModelT]):
         return [row[0] for row in rows], total
 
     async def page_rows(
-        self, statement: Select[Any], *, order_by: Sequence[Any], limit: int, offset: int
+        self,
+        statement: Select[Any],
+        *,
+        order_by: Sequence[Any],
+        limit: int,
+        offset: int,
+        ids_first: bool = False,
     ) -> tuple[list[Any], int]:
-        """One page of rows of any select (each with `_total` last), and how many match in all."""
-        paged = self.paged(statement, order_by=order_by, deep=offset >= DEFERRED_JOIN_OFFSET)
+        """One page of rows of any select (each with `_total` last), and how many match in all.
+
+        `ids_first`: read the page's ids first at any offset (see `paged`), for a select that
+        joins what only the page needs to every row that matches.
+        """
+        paged = self.paged(statement, order_by=order_by, deep=ids_first or offset >= DEFERRED_JOIN_OFFSET)
         window = {"page_limit": limit, "page_offset": offset}
         rows = list((await self.session.execute(paged, window)).all())
         return rows, await self._total(rows, statement, {}, offset)

@@ -33,6 +33,23 @@ class User(Timestamped, Base):
             postgresql_include=["name", "role", "location_id"],
         ),
         *trigram_indexes("users", "login_id", "name"),
+        # Most recent logins first (migration 0003); plain columns on SQLite.
+        Index(
+            "ix_users_organization_id_last_login_at_id",
+            "organization_id",
+            text("last_login_at DESC NULLS LAST"),
+            "id",
+        ).ddl_if(dialect="postgresql"),
+        Index("ix_users_organization_id_last_login_at_id", "organization_id", "last_login_at", "id").ddl_if(
+            dialect="sqlite"
+        ),
+        # Name search by grams, PostgreSQL only (migration 0003, app/core/filters.contains_by_grams).
+        Index(
+            "ix_users_organization_id_name_grams",
+            "organization_id",
+            text("ainas_grams(name)"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
         # Ids are never reused (tokens and idempotency records name principals by id).
         {"sqlite_autoincrement": True},
     )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, select, update
 
 from app.auth.permissions import UserVisibility
-from app.core.filters import conditions, contains
+from app.core.filters import conditions, contains, contains_by_grams
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
@@ -174,7 +174,7 @@ class UserSearch:
         statement = self._visible(organization_id, visibility).where(
             *conditions(
                 contains(User.login_id, login_id),
-                contains(User.name, name),
+                contains_by_grams(User.name, name),
                 await self._at_locations(organization_id, location_code),
                 User.role.in_(roles) if roles else None,
             )
@@ -184,6 +184,9 @@ class UserSearch:
             order_by=page.order_by(SORTABLE, "login_id", User.id),
             limit=page.limit,
             offset=page.offset,
+            # The location code is joined to the page's 50 users, not to the thousands a name
+            # matches before they are sorted (PostgreSQL drops the join from the id query).
+            ids_first=True,
         )
         return [(row[0], row[1]) for row in rows], total
 

@@ -326,6 +326,43 @@ async def test_location_code_filter_finds_the_same_users_either_way(
     both = await client.get(f"{world.a.path}/users", params={"location_code": "l"}, headers=headers)
     assert both.status_code == 200
     assert {item["location_code"] for item in both.json()["items"]} == {"L1", "L2"}
-    assert both.json()["total"] == len(both.json()["items"]) == 4  # la.l1, submitter.l1, preparer.l1, submitter.l2
+    assert (
+        both.json()["total"] == len(both.json()["items"]) == 4
+    )  # la.l1, submitter.l1, preparer.l1, submitter.l2
     none = await client.get(f"{world.a.path}/users", params={"location_code": "ZZ"}, headers=headers)
     assert none.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+async def test_name_search_matches_any_part_of_any_length(world: World, client: httpx.AsyncClient) -> None:
+    """PostgreSQL finds names by one- and two-character grams (migration 0003); the answers are
+    those of a plain partial match, on both databases."""
+    headers = world.a.admin.headers
+    cases = {
+        "管理 太": ["a.admin"],  # two words
+        "管": ["a.admin"],  # one character
+        "SUBMITTER": ["submitter.l1", "submitter.l2"],  # ignoring case
+        "用者 s": ["submitter.l1", "submitter.l2"],
+        "%": [],  # a wildcard is searched for as itself
+    }
+    for name, expected in cases.items():
+        found = await client.get(f"{world.a.path}/users", params={"name": name}, headers=headers)
+        assert found.status_code == 200, found.text
+        assert [item["login_id"] for item in found.json()["items"]] == expected, name
+        assert found.json()["total"] == len(expected)
+
+
+async def test_never_logged_in_sorts_as_the_oldest_login(world: World, client: httpx.AsyncClient) -> None:
+    headers = world.a.admin.headers
+    created = await client.post(
+        f"{world.a.path}/users", json=new_user("never.in", "staff_preparer", "L1"), headers=headers
+    )
+    assert created.status_code == 201, created.text
+    newest_first = await client.get(
+        f"{world.a.path}/users", params={"sort": "-last_login_at"}, headers=headers
+    )
+    oldest_first = await client.get(
+        f"{world.a.path}/users", params={"sort": "last_login_at"}, headers=headers
+    )
+    assert newest_first.json()["items"][-1]["login_id"] == "never.in"
+    assert newest_first.json()["items"][-1]["last_login_at"] is None
+    assert oldest_first.json()["items"][0]["login_id"] == "never.in"
