@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from app.audit.schemas import AuditFilters
-from app.core.filters import conditions, contains
+from app.core.filters import conditions, contains, contains_lowercase
 from app.core.pagination import PageRequest
 from app.core.repository import Repository
 from app.models import AuditEvent
@@ -23,7 +23,7 @@ class AuditEventRepository(Repository[AuditEvent]):
         statement = select(AuditEvent).where(
             AuditEvent.organization_id == organization_id,
             *conditions(
-                contains(AuditEvent.action, filters.action),
+                contains_lowercase(AuditEvent.action, filters.action),
                 contains(AuditEvent.actor_id, filters.actor),
                 AuditEvent.resource_type == filters.resource_type if filters.resource_type else None,
                 AuditEvent.at >= filters.since if filters.since else None,

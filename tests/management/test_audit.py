@@ -51,6 +51,16 @@ async def test_every_change_is_recorded(world: World, client: httpx.AsyncClient)
         "auth.login",
     ):
         assert action in actions, action
+    # The action filter matches any part, ignoring case, with wildcards taken as themselves.
+    assert {item["action"] for item in await events(client, world, action="LOCATION.")} == {
+        "location.create",
+        "location.update",
+        "location.delete",
+    }
+    assert {item["action"] for item in await events(client, world, action="_reset")} == {
+        "user.password_reset"
+    }
+    assert await events(client, world, action="location%update") == []
     update = (await events(client, world, action="location.update"))[0]
     assert update["changes"] == {"delegate_number": [None, "77"]}
     assert update["actor"] == {"kind": "user", "id": "a.admin"}
