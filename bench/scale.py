@@ -9,10 +9,12 @@ repositories' own statements are shown with EXPLAIN ANALYZE.
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import quote, urlencode
 
 import asyncpg
@@ -144,21 +146,39 @@ async def _typical_admin(dsn: str, exclude: list[int]) -> tuple[str, str]:
 
 
 class _Capture:
-    """Stands in for a session: records the statements a repository would run."""
+    """Stands in for a session: records the statements a repository would run, with their values
+    (prepared selects included, see `_capturing_prepared_selects`)."""
 
     def __init__(self) -> None:
-        self.statements: list[Any] = []
+        self.statements: list[tuple[Any, dict[str, Any]]] = []
 
-    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        self.statements.append(statement)
+    async def scalar(self, statement: Any, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self.statements.append((statement, dict(params or {})))
         return 0
 
-    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        self.statements.append(statement)
+    async def scalars(self, statement: Any, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self.statements.append((statement, dict(params or {})))
+        return _Empty()
+
+    async def execute(self, statement: Any, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self.statements.append((statement, dict(params or {})))
         return _Empty()
 
     async def connection(self, *args: Any, **kwargs: Any) -> "_Capture":
         return self
+
+
+@contextmanager
+def _capturing_prepared_selects() -> Iterator[None]:
+    """PreparedSelect runs on the driver, past the session: record its statement instead."""
+    from app.core.prepared import PreparedSelect
+
+    async def record(self: PreparedSelect, session: _Capture, params: Any) -> list[Any]:
+        session.statements.append((self.statement, dict(params)))
+        return []
+
+    with patch.object(PreparedSelect, "all", record):
+        yield
 
 
 class _Empty:
@@ -212,8 +232,13 @@ def _repository_calls(main_id: int) -> dict[str, Callable[[Any], Awaitable[Any]]
         "users?login_id=tanaka.hanako": users(login_id="tanaka.hanako"),
         "users?name=田中": users(name="田中"),
         "users?name=田中 花子": users(name="田中 花子"),
+        "users?location_code=OSK000013": users(location_code="OSK000013"),
+        "users?sort=-last_login_at": users(page=PageRequest(50, 0, "-last_login_at")),
         "users?offset=50000": users(page=PageRequest(50, 50000, None)),
         "audit-events": lambda session: AuditEventRepository(session).search(main_id, AuditFilters(), page),
+        "audit-events?action=location": lambda session: AuditEventRepository(session).search(
+            main_id, AuditFilters(action="location"), page
+        ),
     }
 
 
@@ -253,10 +278,12 @@ async def _plans(dsn: str, main_id: int, typical_id: int) -> dict[str, list[str]
         for key, call in _repository_calls(main_id).items():
             capture = _Capture()
             try:
-                await call(capture)
+                with _capturing_prepared_selects():
+                    await call(capture)
                 texts = []
-                for statement in capture.statements:
-                    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+                for statement, params in capture.statements:
+                    bound = statement.params(params) if params else statement
+                    sql = str(bound.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
                     await connection.fetch(sql)  # warm, as the service's repeated queries are
                     rows = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
                     texts.append(sql + "\n\n" + "\n".join(row[0] for row in rows))
