@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from app.core.db import begin_unit_of_work, end_unit_of_work
 from app.core.errors import Unprocessable
 from app.core.idempotency import IdempotencyDep, PendingIdempotency
 
@@ -49,12 +50,20 @@ class ApiRoute(APIRoute):
     """Every route of the API: strict JSON bodies."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler; it runs while the request's session is still open."""
+        """Wrap the handler in the request's unit of work: its session (if it used one) is
+        committed after the handler and the `after` hook, before the answer is sent."""
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            await check_json_body(request)
-            return await self.after(request, await handler(request))
+            begin_unit_of_work(request)
+            try:
+                await check_json_body(request)
+                response = await self.after(request, await handler(request))
+            except Exception as exc:
+                await end_unit_of_work(request, exc)
+                raise
+            await end_unit_of_work(request, None)
+            return response
 
         return handle
 
