@@ -51,7 +51,7 @@ class PreparedSelect:
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
-        self._driver: dict[int, _DriverStatement | None] = {}
+        self._driver: dict[tuple[Any, ...], _DriverStatement | None] = {}
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row, for these parameter values."""
@@ -92,7 +92,9 @@ class PreparedSelect:
     def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
         """The compiled form for asyncpg, made once per dialect; None where the driver path does
         not apply (another driver, or a column or value that needs SQLAlchemy's conversion)."""
-        key = id(dialect)
+        # By what the SQL depends on, not by the dialect object: engines come and go (tests),
+        # and a new object may take a dead one's id.
+        key = (dialect.name, dialect.driver, dialect.paramstyle, dialect.server_version_info)
         if key not in self._driver:
             self._driver[key] = _compile_for_asyncpg(self.statement, dialect)
         return self._driver[key]
