@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     idempotency_hours: int = Field(default=24, ge=1)
     cors_origins: list[str] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    db_pool_size: int = Field(default=20, ge=1)
+    # At least the requests one process serves at once: a request that waits for a connection in
+    # Python costs more CPU (asyncio's waiting machinery) than one that waits in PostgreSQL
+    # (creates at 32 concurrent callers: 1.9 ms of CPU each with 20 connections, 1.5 with 40).
+    # Two processes at 40 fit PostgreSQL's default max_connections of 100.
+    db_pool_size: int = Field(default=40, ge=1)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")
