@@ -91,7 +91,7 @@ def contains_by_grams(column: Any, value: str | None) -> ColumnElement[bool] | N
     if found is None:
         return None
     return and_(
-        _HoldsGrams(column, normalize(value or "")),
+        _HoldsGrams(column, found.text),
         func.lower(column).like(found.pattern.lower(), escape=LIKE_ESCAPE),
     )
 
@@ -107,8 +107,8 @@ def contains_lowercase(column: Any, value: str | None) -> ColumnElement[bool] | 
 
 def contains_any(columns: list[Any], value: str | None) -> ColumnElement[bool] | None:
     """Any of the columns contains `value` (see `contains`), or None when no filter is given."""
-    matches_ = [match for match in (contains(column, value) for column in columns) if match is not None]
-    return or_(*matches_) if matches_ else None
+    found = [match for match in (contains(column, value) for column in columns) if match is not None]
+    return or_(*found) if found else None
 
 
 def conditions(*candidates: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
