@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -73,6 +74,15 @@ async def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
+@lru_cache(maxsize=64)
+def _fields_leading(item: type[BaseModel], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """`item`'s fields, checked once per select to be its leading columns."""
+    fields = tuple(item.model_fields)
+    if columns[: len(fields)] != fields:
+        raise ValueError(f"columns {columns} do not start with the fields of {item.__name__}")
+    return fields
+
+
 def page_json(
     item: type[BaseModel],
     columns: tuple[str, ...],
@@ -88,9 +98,7 @@ def page_json(
     members in the same order, datetimes as `...Z`) in a tenth of the time; a test holds the two
     byte for byte. The route declares `response_model=Page[item]` for the document.
     """
-    fields = tuple(item.model_fields)
-    if columns[: len(fields)] != fields:
-        raise ValueError(f"columns {columns} do not start with the fields of {item.__name__}")
+    fields = _fields_leading(item, columns)
     items = [dict(zip(fields, row, strict=False)) for row in rows]
     document = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     return orjson.dumps(document, option=orjson.OPT_UTC_Z)

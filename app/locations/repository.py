@@ -89,6 +89,6 @@ def _search_select(
         statement = statement.where(Location.id == bindparam("scope_location_id"))
     for name, indexed in zip(FILTERS, needle_forms, strict=True):
         if indexed is not None:
-            statement = statement.where(matches(SORTABLE[name], bindparam(name), indexed))
+            statement = statement.where(matches(getattr(Location, name), bindparam(name), indexed))
     order_by = PageRequest(0, 0, sort).order_by(SORTABLE, "code", Location.id)
     return PreparedSelect(LocationRepository.paged(statement, order_by=order_by, deep=deep)), statement
