@@ -199,20 +199,13 @@ def _repository_calls(main_id: int) -> dict[str, Callable[[Any], Awaitable[Any]]
     from app.locations.schemas import LocationFilters
     from app.organizations.repository import OrganizationRepository
     from app.users.repository import UserRepository, UserSearch
+    from app.users.schemas import UserFilters
 
     page = PageRequest(50, 0, None)
 
-    def users(**kwargs: Any) -> Callable[[Any], Awaitable[Any]]:
-        arguments = {
-            "login_id": None,
-            "name": None,
-            "location_code": None,
-            "roles": [],
-            "page": page,
-            **kwargs,
-        }
+    def users(page: PageRequest = page, **filters: Any) -> Callable[[Any], Awaitable[Any]]:
         return lambda session: UserSearch(UserRepository(session)).search(
-            main_id, UserVisibility(), **arguments
+            main_id, UserVisibility(), UserFilters(**filters), page
         )
 
     return {

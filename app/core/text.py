@@ -22,6 +22,12 @@ def normalize(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip(_WHITE_SPACE)
 
 
+def search_form(value: str) -> str:
+    """The form in which text filters compare both sides (SPEC §5.2): NFKC, case-folded, so that
+    ﾃｽﾄ finds テスト, ００１ finds 001 and ＡＢＣ finds abc."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
 def _is_jis_x_0208(ch: str) -> bool:
     """The exact rule of SPEC §3.1: two bytes in CP932 that also decode in Shift_JIS."""
     try:

@@ -1,12 +1,12 @@
 """All SQL about locations."""
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, func, insert, select
 
-from app.core.filters import matches, needle
+from app.core.filters import FilterSet
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import DEFERRED_JOIN_OFFSET, Repository
@@ -14,15 +14,8 @@ from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import Location, User
 
-SORTABLE = {
-    "code": Location.code,
-    "name": Location.name,
-    "short_name": Location.short_name,
-    "delegate_number": Location.delegate_number,
-    "created_at": Location.created_at,
-    "updated_at": Location.updated_at,
-}
-FILTERS = ("code", "name", "short_name", "delegate_number")
+# The filters and sort keys of the list, from LocationFilters.
+FILTERS = FilterSet(LocationFilters, Location)
 # What a list item shows, in the order of the Location schema's fields (see page_json).
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
 _INSERT = insert(cast(Table, Location.__table__)).returning(*LISTED)
@@ -50,15 +43,14 @@ class LocationRepository(Repository[Location]):
         The hottest list of the service (linked systems poll it): a PreparedSelect per shape
         of the request (which filters, which sort, scoped or not, deep or not), run with values.
         """
-        needles = {name: needle(getattr(filters, name)) for name in FILTERS}
         prepared, statement = _search_select(
-            tuple(found.indexed if found else None for found in needles.values()),
+            FILTERS.shape(filters),
             scoped=scope_location_id is not None,
-            sort=page.sort_key(SORTABLE, "code"),
+            sort=page.sort_key(FILTERS.sortable, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
         params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
-        params.update((name, found.pattern) for name, found in needles.items() if found is not None)
+        params.update(FILTERS.parameters(filters))
         rows, total = await self.page_prepared(
             prepared, statement, params, limit=page.limit, offset=page.offset
         )
@@ -81,14 +73,13 @@ class LocationRepository(Repository[Location]):
 
 @lru_cache(maxsize=512)
 def _search_select(
-    needle_forms: tuple[bool | None, ...], *, scoped: bool, sort: str, deep: bool
+    shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[PreparedSelect, Select[Any]]:
-    """The location search of one shape: each filter absent (None) or its needle's form."""
-    statement = select(*LISTED).where(Location.organization_id == bindparam("organization_id"))
+    """The location search of one shape of filters (see FilterSet.shape)."""
+    statement = select(*LISTED).where(
+        Location.organization_id == bindparam("organization_id"), *FILTERS.bound_conditions(shape)
+    )
     if scoped:
         statement = statement.where(Location.id == bindparam("scope_location_id"))
-    for name, indexed in zip(FILTERS, needle_forms, strict=True):
-        if indexed is not None:
-            statement = statement.where(matches(getattr(Location, name), bindparam(name), indexed))
-    order_by = PageRequest(0, 0, sort).order_by(SORTABLE, "code", Location.id)
+    order_by = PageRequest(0, 0, sort).order_by(FILTERS.sortable, "code", Location.id)
     return PreparedSelect(LocationRepository.paged(statement, order_by=order_by, deep=deep)), statement

@@ -9,9 +9,9 @@ from app.auth.permissions import Permission
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page
 from app.core.routing import ResourceRoute
-from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
+from app.locations.schemas import Location, LocationCreate, LocationQuery, LocationUpdate
 from app.locations.service import LocationServiceDep
 
 router = APIRouter(
@@ -21,21 +21,22 @@ router = APIRouter(
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_READ))]
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_WRITE))]
 LocationCodePath = Annotated[str, Path(max_length=64, description="依頼人拠点コード")]
-Filters = Annotated[LocationFilters, Query()]
+Filters = Annotated[LocationQuery, Query()]
 
 
 @router.get(
     "",
     response_model=Page[Location],
     summary="List locations",
-    description="依頼人拠点検索. Filters match partially, ignoring case. A caller assigned to a location sees only that location.",
+    description=(
+        "依頼人拠点検索. Each filter is optional and matches partially, ignoring width and case "
+        "(`ﾃｽﾄ` finds テスト, `００１` finds 001). A caller assigned to a location sees only that location."
+    ),
     responses=problems(401, 403, 404, 422),
 )
-async def list_locations(
-    scope: CanRead, service: LocationServiceDep, page: PageDep, filters: Filters
-) -> Response:
+async def list_locations(scope: CanRead, service: LocationServiceDep, query: Filters) -> Response:
     """Search the organization's locations (linked systems poll it: JSON straight from the rows)."""
-    return Response(await service.search(scope, filters, page), media_type="application/json")
+    return Response(await service.search(scope, query, query.page()), media_type="application/json")
 
 
 @router.post(

@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from app.core.filters import Filters
+from app.core.pagination import PageQuery
 from app.core.types import DelegateNumber, FullWidthName, FullWidthShortName, LocationCode, SearchText
 
 _EXAMPLE: dict[str, JsonValue] = {
@@ -53,10 +55,16 @@ class LocationUpdate(BaseModel):
     delegate_number: DelegateNumber | None = Field(default=None, description="null removes the number")
 
 
-class LocationFilters(BaseModel):
-    """依頼人拠点検索: each filter matches partially, ignoring case."""
+class LocationFilters(Filters):
+    """依頼人拠点検索: each filter matches partially, ignoring width and case."""
 
-    code: SearchText | None = None
-    name: SearchText | None = None
-    short_name: SearchText | None = None
-    delegate_number: SearchText | None = None
+    also_sortable = ("created_at", "updated_at")
+
+    code: SearchText | None = Field(default=None, description="依頼人拠点コード")
+    name: SearchText | None = Field(default=None, description="依頼人拠点名")
+    short_name: SearchText | None = Field(default=None, description="依頼人拠点名（略称）")
+    delegate_number: SearchText | None = Field(default=None, description="記録等事務代行者委託番号")
+
+
+class LocationQuery(PageQuery, LocationFilters):
+    """The query string of the location list: its filters and the page."""

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.filters import search_form_column
 from app.models.base import Base, Timestamped, UTCDateTime, trigram_indexes
 
 
@@ -30,9 +31,9 @@ class User(Timestamped, Base):
             "organization_id",
             "login_id",
             "id",
-            postgresql_include=["name", "role", "location_id"],
+            postgresql_include=["name_search", "role", "location_id"],
         ),
-        *trigram_indexes("users", "login_id", "name"),
+        *trigram_indexes("users", "login_id"),
         # Most recent logins first (migration 0003); plain columns on SQLite.
         Index(
             "ix_users_organization_id_last_login_at_id",
@@ -43,11 +44,11 @@ class User(Timestamped, Base):
         Index("ix_users_organization_id_last_login_at_id", "organization_id", "last_login_at", "id").ddl_if(
             dialect="sqlite"
         ),
-        # Name search by grams, PostgreSQL only (migration 0003, app/core/filters.contains_by_grams).
+        # Name search by grams, PostgreSQL only (migrations 0003 and 0006, app/core/filters.contains_by_grams).
         Index(
             "ix_users_organization_id_name_grams",
             "organization_id",
-            text("ainas_grams(name)"),
+            text("ainas_grams(name_search)"),
             postgresql_using="gin",
         ).ddl_if(dialect="postgresql"),
         # Ids are never reused (tokens and idempotency records name principals by id).
@@ -59,6 +60,8 @@ class User(Timestamped, Base):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="RESTRICT"))
     login_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(50))
+    # What the name filter compares (NFKC, case-folded: migration 0006).
+    name_search: Mapped[str] = search_form_column("name")
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     # A password someone else set (initial, reset) must be changed before anything else.

@@ -10,13 +10,13 @@ from app.auth.principals import Principal
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page
 from app.core.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
-    OrganizationFilters,
     OrganizationOnboard,
+    OrganizationQuery,
     OrganizationUpdate,
 )
 from app.organizations.service import OrganizationServiceDep, to_schema
@@ -38,11 +38,10 @@ CanUpdate = Annotated[OrganizationScope, Depends(organization_scope(Permission.O
 async def list_organizations(
     principal: CanList,
     service: OrganizationServiceDep,
-    page: PageDep,
-    filters: Annotated[OrganizationFilters, Query()],
+    query: Annotated[OrganizationQuery, Query()],
 ) -> Page[Organization]:
     """Search organizations."""
-    return await service.search(principal, filters, page)
+    return await service.search(principal, query, query.page())
 
 
 @router.post(

@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.filters import Filter, Filters, Match
+from app.core.pagination import PageQuery
 from app.core.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
@@ -35,13 +37,22 @@ class OrganizationUpdate(BaseModel):
     short_name: FullWidthShortName = None  # type: ignore[assignment]
 
 
-class OrganizationFilters(BaseModel):
+class OrganizationFilters(Filters):
     """Search of organizations (operators)."""
 
-    id: str | None = Field(default=None, max_length=9, description="依頼人組織ID, exact (9 digits)")
-    name: SearchText | None = Field(
-        default=None, description="依頼人組織名 or its abbreviation, partial match ignoring case"
+    also_sortable = ("short_name", "created_at")
+
+    id: Annotated[str | None, Filter(Match.EXACT)] = Field(
+        default=None, max_length=9, description="依頼人組織ID, exact (9 digits)"
     )
+    name: Annotated[SearchText | None, Filter(Match.CONTAINS, columns=("name", "short_name"))] = Field(
+        default=None,
+        description="依頼人組織名 or its abbreviation (略称), partial match ignoring width and case",
+    )
+
+
+class OrganizationQuery(PageQuery, OrganizationFilters):
+    """The query string of the organization list: its filters and the page."""
 
 
 class AdminSeed(BaseModel):

@@ -61,7 +61,7 @@ class OrganizationService(Service):
         rows, total = await self.organizations.search(
             only_id=None if principal.is_operator else principal.organization_id,
             exact_id=exact_id,
-            name=filters.name,
+            filters=filters,
             page=page,
         )
         return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)

@@ -1,18 +1,20 @@
 """All SQL about users and operators."""
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, false, func, literal, select, update
 
 from app.auth.permissions import UserVisibility
-from app.core.filters import conditions, contains, contains_by_grams
+from app.core.filters import FilterSet, contains_by_grams
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
 from app.models import Location, User
 from app.models.base import UTCDateTime
+from app.users.schemas import UserFilters
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +129,23 @@ class UserRepository(Repository[User]):
         )
 
 
+# The filters and sort keys of the user list, from UserFilters; the location code is the joined one.
+FILTERS = FilterSet(UserFilters, User, columns={"location_code": Location.code})
+
+# A user as lists and reads show it: the row, its location's code and name (None: all locations).
+UserWithLocation = tuple[User, str | None, str | None]
+
+
 class UserSearch:
-    """Queries of users with their location code, confined to what a caller sees."""
+    """Queries of users with their location, confined to what a caller sees."""
 
     def __init__(self, repository: UserRepository) -> None:
         self.repository = repository
 
     def _visible(self, organization_id: int, visibility: UserVisibility) -> Select[Any]:
-        # The outer join gives users without a location a None code.
+        # The outer join gives users without a location a None code and name.
         statement: Select[Any] = (
-            select(User, Location.code)
+            select(User, Location.code, Location.name)
             .outerjoin(Location, Location.id == User.location_id)
             .where(User.organization_id == organization_id)
         )
@@ -148,8 +157,8 @@ class UserSearch:
 
     async def one(
         self, organization_id: int, visibility: UserVisibility, login_id: str
-    ) -> tuple[User, str | None] | None:
-        """A visible user by login ID (ignoring case) with its location code."""
+    ) -> UserWithLocation | None:
+        """A visible user by login ID (ignoring case) with its location."""
         row = (
             await self.repository.session.execute(
                 self._visible(organization_id, visibility).where(
@@ -157,69 +166,45 @@ class UserSearch:
                 )
             )
         ).one_or_none()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     async def search(
-        self,
-        organization_id: int,
-        visibility: UserVisibility,
-        *,
-        login_id: str | None,
-        name: str | None,
-        location_code: str | None,
-        roles: list[str],
-        page: PageRequest,
-    ) -> tuple[list[tuple[User, str | None]], int]:
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters, page: PageRequest
+    ) -> tuple[list[UserWithLocation], int]:
         """Visible users matching the filters."""
         statement = self._visible(organization_id, visibility).where(
-            *conditions(
-                contains(User.login_id, login_id),
-                contains_by_grams(User.name, name),
-                await self._at_locations(organization_id, location_code),
-                User.role.in_(roles) if roles else None,
+            *FILTERS.conditions(
+                filters,
+                name=contains_by_grams(User.name_search, filters.name),
+                location_code=await self._at_location(organization_id, filters.location_code),
             )
         )
         rows, total = await self.repository.page_rows(
             statement,
-            order_by=page.order_by(SORTABLE, "login_id", User.id),
+            order_by=page.order_by(FILTERS.sortable, "login_id", User.id),
             limit=page.limit,
             offset=page.offset,
-            # The location code is joined to the page's 50 users, not to the thousands a name
-            # matches before they are sorted (PostgreSQL drops the join from the id query).
+            # The location is joined to the page's 50 users, not to the thousands a name matches
+            # before they are sorted (PostgreSQL drops the join from the id query).
             ids_first=True,
         )
-        return [(row[0], row[1]) for row in rows], total
+        return [(row[0], row[1], row[2]) for row in rows], total
 
-    async def _at_locations(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
-        """Users at the locations whose code contains `code`.
+    async def _at_location(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
+        """Users of the location with exactly this code (its width aside: ＴＫＹ００１ is TKY001);
+        an empty code: the users of all locations (全拠点, no location).
 
-        The matching locations are looked up first and named by id: planning the join instead,
-        PostgreSQL cannot tell how many users a code pattern reaches, guesses thousands, and walks
-        the whole login_id order of a large organization to fill one page (250 ms at 200,000
-        users for a code that reaches 4). With the ids in the statement it knows. Many matching
-        locations (a one-character code) stay a join: the walk is then the right plan.
+        The location is looked up first and named by id, so that PostgreSQL plans the few users it
+        reaches instead of guessing from a join.
         """
-        matches = contains(Location.code, code)
-        if matches is None:
+        if code is None:
             return None
-        ids = (
-            await self.repository.session.scalars(
-                select(Location.id)
-                .where(Location.organization_id == organization_id, matches)
-                .limit(LOCATION_IDS_INLINE + 1)
+        if not code:
+            return User.location_id.is_(None)
+        location_id = await self.repository.session.scalar(
+            select(Location.id).where(
+                Location.organization_id == organization_id,
+                Location.code == unicodedata.normalize("NFKC", code),
             )
-        ).all()
-        return User.location_id.in_(ids) if len(ids) <= LOCATION_IDS_INLINE else matches
-
-
-# Up to this many locations matching a location_code filter are named by id (see _at_locations).
-LOCATION_IDS_INLINE = 100
-
-SORTABLE = {
-    "login_id": User.login_id,
-    "name": User.name,
-    "role": User.role,
-    "location_code": Location.code,
-    "last_login_at": User.last_login_at,
-    "created_at": User.created_at,
-}
+        )
+        return false() if location_id is None else User.location_id == location_id

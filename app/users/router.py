@@ -9,9 +9,9 @@ from app.auth.permissions import Permission
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page
 from app.core.routing import ResourceRoute
-from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
+from app.users.schemas import PasswordReset, User, UserCreate, UserQuery, UserUpdate
 from app.users.service import UserServiceDep, to_schema
 
 router = APIRouter(
@@ -22,21 +22,23 @@ CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.USE
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_WRITE))]
 CanReset = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_PASSWORD_RESET))]
 LoginIdPath = Annotated[str, Path(max_length=64, description="ログインID (case does not matter)")]
-Filters = Annotated[UserFilters, Query()]
+Filters = Annotated[UserQuery, Query()]
 
 
 @router.get(
     "",
     summary="List users",
     description=(
-        "依頼人ユーザー検索. Text filters match partially, ignoring case; `role` may be given more than "
-        "once (either). Admins see everyone; location admins the users of their scope; staff only themselves."
+        "依頼人ユーザー検索. Each filter is optional. Text filters match partially, ignoring width and case; "
+        "`location_code` matches exactly, and an empty `location_code=` finds the users of all locations "
+        "(全拠点); `role` may be given more than once (either). Admins see everyone; location admins the "
+        "users of their scope; staff only themselves."
     ),
     responses=problems(401, 403, 404, 422),
 )
-async def list_users(scope: CanRead, service: UserServiceDep, page: PageDep, filters: Filters) -> Page[User]:
+async def list_users(scope: CanRead, service: UserServiceDep, query: Filters) -> Page[User]:
     """Search the organization's users."""
-    return await service.search(scope, filters, page)
+    return await service.search(scope, query, query.page())
 
 
 @router.post(
@@ -54,9 +56,9 @@ async def create_user(
     scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request, response: Response
 ) -> User:
     """Create a user."""
-    user, code = await service.create(scope, body)
-    created(request, response, user.login_id, user.version)
-    return to_schema(user, code)
+    found = await service.create(scope, body)
+    created(request, response, found[0].login_id, found[0].version)
+    return to_schema(found)
 
 
 @router.get(
@@ -69,9 +71,9 @@ async def get_user(
     scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
 ) -> User:
     """One user."""
-    user, code = await service.get(scope, login_id)
-    set_etag(response, user.version)
-    return to_schema(user, code)
+    found = await service.get(scope, login_id)
+    set_etag(response, found[0].version)
+    return to_schema(found)
 
 
 @router.patch(
@@ -92,9 +94,9 @@ async def update_user(
     response: Response,
 ) -> User:
     """Change a user."""
-    user, code = await service.update(scope, login_id, body, expected)
-    set_etag(response, user.version)
-    return to_schema(user, code)
+    found = await service.update(scope, login_id, body, expected)
+    set_etag(response, found[0].version)
+    return to_schema(found)
 
 
 @router.delete(

@@ -2,9 +2,12 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.filters import Filter, Filters, Match
+from app.core.pagination import PageQuery
 from app.core.types import LocationCode, LoginId, SearchText, UserName
 
 
@@ -27,16 +30,22 @@ _USER_EXAMPLE = {
     "location_code": "TKY001",
     "role": "staff_submitter",
 }
+_LOCATION_NAME_EXAMPLE = "東京本店"
 
 
 class User(BaseModel):
     """依頼人ユーザー. Never carries a password or hash."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_USER_EXAMPLE, "version": 1}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**_USER_EXAMPLE, "location_name": _LOCATION_NAME_EXAMPLE, "version": 1}]
+        }
+    )
 
     login_id: str = Field(description="ログインID: never changes")
     name: str = Field(description="ユーザー名")
-    location_code: str | None = Field(description="依頼人拠点; null = all locations")
+    location_code: str | None = Field(description="依頼人拠点コード; null = all locations (全拠点)")
+    location_name: str | None = Field(description="依頼人拠点名 (read only); null = all locations (全拠点)")
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
     password_expires_at: datetime | None = Field(description="パスワード有効期限")
     password_change_required: bool = Field(description="The current password is temporary")
@@ -76,13 +85,24 @@ class UserUpdate(BaseModel):
     role: OrganizationRole = Field(default=None, description=_ROLE_DESCRIPTION)  # type: ignore[assignment]
 
 
-class UserFilters(BaseModel):
-    """依頼人ユーザー検索: text filters match partially ignoring case; `role` may repeat (either)."""
+class UserFilters(Filters):
+    """依頼人ユーザー検索: text filters match partially ignoring width and case; `role` may repeat."""
 
-    login_id: SearchText | None = None
-    name: SearchText | None = None
-    location_code: SearchText | None = None
-    role: list[OrganizationRole] = Field(default_factory=list)
+    also_sortable = ("last_login_at", "created_at")
+
+    login_id: SearchText | None = Field(default=None, description="ログインID")
+    name: SearchText | None = Field(default=None, description="ユーザー名")
+    location_code: Annotated[SearchText | None, Filter(Match.EXACT)] = Field(
+        default=None,
+        description="依頼人拠点コード, exact; empty (`location_code=`) finds the users of all locations (全拠点)",
+    )
+    role: Annotated[list[OrganizationRole], Filter(Match.ANY)] = Field(
+        default_factory=list, description="権限; give it more than once for either"
+    )
+
+
+class UserQuery(PageQuery, UserFilters):
+    """The query string of the user list: its filters and the page."""
 
 
 class PasswordReset(BaseModel):

@@ -20,9 +20,10 @@ from app.core.security import new_stamp
 from app.core.service import Service, provide
 from app.core.types import LoginId, UserName, is_login_id
 from app.locations.repository import LocationRepository
+from app.models import Location as LocationRow
 from app.models import User as UserRow
 from app.organizations.repository import OrganizationRepository
-from app.users.repository import UserRepository, UserSearch
+from app.users.repository import UserRepository, UserSearch, UserWithLocation
 from app.users.schemas import OrganizationRole, PasswordReset, User, UserCreate, UserFilters, UserUpdate
 
 RESOURCE = "user"
@@ -30,12 +31,14 @@ _login_id = TypeAdapter(LoginId)
 _user_name = TypeAdapter(UserName)
 
 
-def to_schema(user: UserRow, location_code: str | None) -> User:
-    """The public form of a user: never a password or hash."""
+def to_schema(found: UserWithLocation) -> User:
+    """The public form of a user with its location: never a password or hash."""
+    user, location_code, location_name = found
     return User(
         login_id=user.login_id,
         name=user.name,
         location_code=location_code,
+        location_name=location_name,
         role=OrganizationRole(user.role),
         password_expires_at=user.password_expires_at,
         password_change_required=user.password_temporary,
@@ -58,23 +61,17 @@ class UserService(Service):
     async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
         """依頼人ユーザー検索."""
         rows, total = await UserSearch(self.users).search(
-            scope.organization_id,
-            user_visibility(scope.principal),
-            login_id=filters.login_id,
-            name=filters.name,
-            location_code=filters.location_code,
-            roles=[role.value for role in filters.role],
-            page=page,
+            scope.organization_id, user_visibility(scope.principal), filters, page
         )
         return Page(
-            items=[to_schema(user, code) for user, code in rows],
+            items=[to_schema(row) for row in rows],
             total=total,
             limit=page.limit,
             offset=page.offset,
         )
 
-    async def get(self, scope: OrganizationScope, login_id: str) -> tuple[UserRow, str | None]:
-        """A user the caller may see, with its location code; 404 otherwise."""
+    async def get(self, scope: OrganizationScope, login_id: str) -> UserWithLocation:
+        """A user the caller may see, with its location; 404 otherwise."""
         if not is_login_id(login_id):
             raise NotFound()
         found = await UserSearch(self.users).one(
@@ -84,8 +81,9 @@ class UserService(Service):
             raise NotFound()
         return found
 
-    async def _location_id(self, scope: OrganizationScope, code: str | None) -> int | None:
-        """The id of a location named in a request body; 422 when the caller's scope has none such.
+    async def _location(self, scope: OrganizationScope, code: str | None) -> LocationRow | None:
+        """A location named in a request body (None: all locations); 422 when the caller's scope
+        has none such.
 
         Looked up within the caller's scope: a location outside it answers exactly as one that
         does not exist, so that a location admin cannot probe other locations' codes.
@@ -97,12 +95,13 @@ class UserService(Service):
         )
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
-        return location.id
+        return location
 
-    async def create(self, scope: OrganizationScope, body: UserCreate) -> tuple[UserRow, str | None]:
+    async def create(self, scope: OrganizationScope, body: UserCreate) -> UserWithLocation:
         """担当者ユーザーの追加; admins only by operators. The given password is temporary."""
         role = Role(body.role.value)
-        location_id = await self._location_id(scope, body.location_code)
+        location = await self._location(scope, body.location_code)
+        location_id = location.id if location is not None else None
         _check_admin_location(role, location_id)
         if not may_manage_user(scope.principal, role, location_id):
             raise Forbidden("role_not_allowed")
@@ -120,7 +119,7 @@ class UserService(Service):
             temporary=True,
             audit_changes={"location_code": [None, body.location_code]},
         )
-        return user, body.location_code
+        return user, body.location_code, location.name if location is not None else None
 
     async def insert(
         self,
@@ -173,14 +172,18 @@ class UserService(Service):
 
     async def update(
         self, scope: OrganizationScope, login_id: str, body: UserUpdate, expected: set[int] | None
-    ) -> tuple[UserRow, str | None]:
+    ) -> UserWithLocation:
         """管理者/担当者ユーザーの変更: name, location and role, within what the caller manages."""
-        user, code = await self.get(scope, login_id)
+        user, code, location_name = await self.get(scope, login_id)
         values = body.model_dump(exclude_unset=True)
         old_role = Role(user.role)
         new_role = Role(values.get("role", old_role))
         new_code = values.get("location_code", code)
-        new_location_id = await self._location_id(scope, new_code) if new_code != code else user.location_id
+        new_location_id = user.location_id
+        if new_code != code:
+            new_location = await self._location(scope, new_code)
+            new_location_id = new_location.id if new_location is not None else None
+            location_name = new_location.name if new_location is not None else None
         _check_admin_location(new_role, new_location_id)
         principal = scope.principal
         if new_role is old_role and new_location_id == user.location_id:
@@ -219,11 +222,11 @@ class UserService(Service):
             organization_id=scope.organization_id,
             shown_changes=shown,
         )
-        return user, new_code
+        return user, new_code, location_name
 
     async def delete(self, scope: OrganizationScope, login_id: str, expected: set[int] | None) -> None:
         """担当者ユーザーの削除 (admins: operators only); never oneself, never the last admin."""
-        user, code = await self.get(scope, login_id)
+        user, code, _ = await self.get(scope, login_id)
         if user.id == scope.principal.user_id:
             raise Conflict("cannot_delete_self")
         role = Role(user.role)
@@ -245,7 +248,7 @@ class UserService(Service):
 
     async def reset_password(self, scope: OrganizationScope, login_id: str) -> PasswordReset:
         """ログインパスワードの初期化: a temporary password, shown once; unlocks; ends the user's tokens."""
-        user, _ = await self.get(scope, login_id)
+        user, _, _ = await self.get(scope, login_id)
         if not may_reset_password(scope.principal, user.id, Role(user.role), user.location_id):
             raise Forbidden()
         password = generate_password()
