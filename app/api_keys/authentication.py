@@ -50,7 +50,7 @@ def _rejected(oauth: bool) -> Exception:
     return Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
 
 
-def _throttled(retry_after: int, oauth: bool) -> TooManyRequests:
+def throttled(retry_after: int, oauth: bool) -> TooManyRequests:
     """429 with Retry-After; at the token endpoint with RFC 6749's `error` member too."""
     error = TooManyRequests(retry_after)
     if oauth:
@@ -91,7 +91,7 @@ class LinkedSystemAuth(Service):
             await self._record_failure(None, "unknown_or_revoked_key", now)
             raise _rejected(oauth)
         if key.throttled_until is not None and key.throttled_until > now:
-            raise _throttled(seconds_until(key.throttled_until, now), oauth)
+            raise throttled(seconds_until(key.throttled_until, now), oauth)
         stamp = key.api_password_stamp or ""
         digest = credential_digest(self.settings.secret_key, key.id, stamp, password)
         updates: dict[str, object] = {}
@@ -100,7 +100,7 @@ class LinkedSystemAuth(Service):
             if not matches:
                 throttled_until = await self._record_failure(key, "wrong_api_password", now)
                 if throttled_until is not None and throttled_until > now:
-                    raise _throttled(seconds_until(throttled_until, now), oauth)
+                    raise throttled(seconds_until(throttled_until, now), oauth)
                 raise _rejected(oauth)
             updates["credential_digest"] = digest
         if key.failed_attempts:

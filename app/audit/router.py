@@ -23,7 +23,7 @@ CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.AUD
     "",
     summary="List audit events",
     description="監査ログ. Every change and security event of the organization, newest first.",
-    responses=problems(401, 403, 404, 422),
+    responses=problems(),
 )
 async def list_audit_events(
     scope: CanRead, reader: AuditReaderDep, query: Annotated[AuditQuery, Query()]

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
+from app.core.errors import Conflict
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
-from app.core.openapi import problems
+from app.core.openapi import invalid, problems
 from app.core.pagination import Page
 from app.core.routing import ResourceRoute
 from app.locations.schemas import Location, LocationCreate, LocationQuery, LocationUpdate
@@ -32,7 +33,7 @@ Filters = Annotated[LocationQuery, Query()]
         "依頼人拠点検索. Each filter is optional and matches partially, ignoring width and case "
         "(`ﾃｽﾄ` finds テスト, `００１` finds 001). A caller assigned to a location sees only that location."
     ),
-    responses=problems(401, 403, 404, 422),
+    responses=problems(),
 )
 async def list_locations(scope: CanRead, service: LocationServiceDep, query: Filters) -> Response:
     """Search the organization's locations (linked systems poll it: JSON straight from the rows)."""
@@ -44,7 +45,10 @@ async def list_locations(scope: CanRead, service: LocationServiceDep, query: Fil
     status_code=status.HTTP_201_CREATED,
     summary="Add a location",
     description="依頼人拠点の追加. The code is unique within the organization and never changes (409 when taken).",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problems(
+        Conflict("location_code_taken", context={"code": "TKY001"}),
+        invalid(LocationCreate, code="TKY001", name="ｶﾞﾚｰｼﾞ１", short_name="ガレージ"),
+    ),
 )
 async def create_location(
     scope: CanWrite, body: LocationCreate, service: LocationServiceDep, request: Request, response: Response
@@ -59,7 +63,7 @@ async def create_location(
     "/{code}",
     summary="Read a location",
     description="依頼人拠点の参照.",
-    responses=problems(401, 403, 404),
+    responses=problems(),
 )
 async def get_location(
     scope: CanRead, code: LocationCodePath, service: LocationServiceDep, response: Response
@@ -74,12 +78,12 @@ async def get_location(
     "/{code}",
     summary="Change a location",
     description="依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Send If-Match with the ETag you read.",
-    responses=problems(401, 403, 404, 412, 422),
+    responses=problems(invalid(LocationUpdate, delegate_number="１２３４")),
 )
 async def update_location(
     scope: CanWrite,
     code: LocationCodePath,
-    body: LocationUpdate,
+    body: Annotated[LocationUpdate, Body(default_factory=LocationUpdate)],
     expected: IfMatch,
     service: LocationServiceDep,
     response: Response,
@@ -95,7 +99,7 @@ async def update_location(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a location",
     description="依頼人拠点の削除. Refused (409) while users are assigned to it.",
-    responses=problems(401, 403, 404, 409, 412),
+    responses=problems(Conflict("location_in_use", context={"count": 3})),
 )
 async def delete_location(
     scope: CanWrite, code: LocationCodePath, expected: IfMatch, service: LocationServiceDep

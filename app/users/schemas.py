@@ -7,8 +7,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.filters import Filter, Filters, Match
+from app.core.messages import register_labels
 from app.core.pagination import PageQuery
-from app.core.types import LocationCode, LoginId, SearchText, UserName
+from app.core.types import BlankIsNull, LocationCode, LoginId, SearchText, UserName
 
 
 class OrganizationRole(StrEnum):
@@ -19,6 +20,15 @@ class OrganizationRole(StrEnum):
     STAFF_SUBMITTER = "staff_submitter"
     STAFF_PREPARER = "staff_preparer"
 
+
+# 権限 as the screens name them (also in CSV files and in answers that list the roles).
+ROLE_LABELS: dict[str, tuple[str, str]] = {
+    "admin": ("管理者", "administrator"),
+    "location_admin": ("拠点管理者", "location administrator"),
+    "staff_submitter": ("担当者（送信可）", "staff (may submit)"),
+    "staff_preparer": ("担当者（送信不可）", "staff (may not submit)"),
+}
+register_labels(ROLE_LABELS)
 
 _ROLE_DESCRIPTION = (
     "権限: `admin` 管理者, `location_admin` 拠点管理者, `staff_submitter` 担当者（送信可）, "
@@ -69,7 +79,9 @@ class UserCreate(BaseModel):
         max_length=1024,
         description="Initial password, 8 to 128 characters; temporary: changed at first login, expires after 72 hours by default (configurable)",
     )
-    location_code: LocationCode | None = Field(default=None, description="null = all locations")
+    location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
+        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+    )
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
 
 
@@ -81,7 +93,9 @@ class UserUpdate(BaseModel):
     )
 
     name: UserName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
-    location_code: LocationCode | None = Field(default=None, description="null = all locations")
+    location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
+        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+    )
     role: OrganizationRole = Field(default=None, description=_ROLE_DESCRIPTION)  # type: ignore[assignment]
 
 
