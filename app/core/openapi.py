@@ -241,13 +241,10 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
         else:
             queries.add(param.alias)
     paths = [param for param in flat.path_params if param.alias != "org_id"]
-    invalid_values: list[FieldError] = []
+    values: list[FieldError] = []  # a malformed parameter: each its own answer
     for dependant in _dependants(route.dependant):
         for problem in getattr(dependant.call, "__problems__", ()):
-            if problem.status == 422 and problem.code == "validation_failed" and problem.errors:
-                invalid_values.extend(problem.errors)  # one answer names every malformed value
-            else:
-                found.setdefault(problem.status, []).append(problem)
+            found.setdefault(problem.status, []).append(problem)
     if route.body_field is not None:
         found[413] = [_TooLarge()]
         if _is_form(route):
@@ -259,19 +256,26 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
                 ),
                 UnsupportedMediaType("body_not_utf8", context={"position": 12}),
             ]
-            found[422] = [Unprocessable("malformed_json", context={"position": 12})]
+            found.setdefault(422, []).append(Unprocessable("malformed_json", context={"position": 12}))
             model = route.body_field.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel):
                 found[422].append(invalid(model, unexpected_field=True))
     if "limit" in queries:
-        invalid_values.append(FieldError("limit", "less_than_equal", {"le": MAX_LIMIT}))
+        values.append(FieldError("limit", "less_than_equal", {"le": MAX_LIMIT}))
     if "sort" in queries:
-        invalid_values.append(FieldError("sort", "string_too_long", {"max_length": 40}))
-    if not invalid_values and paths:
-        invalid_values.append(FieldError(paths[0].alias, "string_too_long", {"max_length": 64}))
-    if invalid_values:
-        found.setdefault(422, []).insert(0, Unprocessable(errors=invalid_values))
+        values.append(FieldError("sort", "string_too_long", {"max_length": 40}))
+    longest = [(param.alias, _max_length(param)) for param in paths]
+    for alias, limit in longest:
+        if not values and limit is not None and 422 not in found:
+            values.append(FieldError(alias, "string_too_long", {"max_length": limit}))
+    found.setdefault(422, [])[:0] = [Unprocessable(errors=[value]) for value in values]
     return found
+
+
+def _max_length(param: Any) -> int | None:
+    """A parameter's declared maximum length (`Path(max_length=...)`), if any."""
+    limits = [getattr(item, "max_length", None) for item in param.field_info.metadata]
+    return next((limit for limit in limits if isinstance(limit, int)), None)
 
 
 def _dependants(dependant: Dependant) -> list[Dependant]:

@@ -1,6 +1,6 @@
 """Shapes of organizations and onboarding (依頼人組織, 利用登録通知書)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,8 +98,13 @@ class NoticeAdmin(BaseModel):
 class RegistrationNotice(BaseModel):
     """利用登録通知書: shown once; the service keeps only hashes of the secrets."""
 
-    organization_id: str
-    organization_name: str
+    registration_date: date = Field(description="登録日, in Japan time", examples=["2026-04-01"])
+    organization_id: str = Field(description="依頼人組織ID")
+    organization_name: str = Field(description="依頼人組織名")
+    login_url: str | None = Field(
+        description="ログインURL of AINAS (configured: AINAS_LOGIN_URL); null when not configured",
+        examples=["https://ainas.example.jp/login"],
+    )
     api_key: str = Field(description="APIキー")
     api_initial_password: str = Field(description="API初期パスワード")
     admins: list[NoticeAdmin]

@@ -9,6 +9,7 @@ from app.audit.service import Actor
 from app.auth.dependencies import OrganizationScope
 from app.auth.principals import Principal, Role
 from app.core.audited import update_audited
+from app.core.clock import JAPAN
 from app.core.errors import FieldError, Unprocessable
 from app.core.ids import format_organization_id, parse_organization_id
 from app.core.pagination import Page, PageRequest
@@ -130,8 +131,10 @@ class OrganizationService(Service):
         return OnboardingResult(
             organization=to_schema(organization),
             registration_notice=RegistrationNotice(
+                registration_date=now.astimezone(JAPAN).date(),
                 organization_id=organization_id,
                 organization_name=organization.name,
+                login_url=self.settings.login_url,
                 api_key=key.key,
                 api_initial_password=api_password,
                 admins=notice_admins,
