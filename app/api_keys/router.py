@@ -11,7 +11,7 @@ from app.auth.permissions import Permission
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 
 router = APIRouter(prefix="/organizations/{org_id}", tags=["APIキー (API keys)"], route_class=ResourceRoute)
 

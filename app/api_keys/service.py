@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api_keys.repository import ApiKeyRepository
+from app.api_keys.repository import ApiKeyRepository, ApiPasswordRepository
 from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
 from app.audit.service import Actor
+from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.principals import PrincipalKind
 from app.core.errors import FieldError, NotFound, Unprocessable
@@ -15,10 +16,8 @@ from app.core.ids import parse_row_id
 from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password, password_errors
 from app.core.security import new_stamp
-from app.core.service import Service, provide
 from app.models import ApiKey as ApiKeyRow
 from app.models import Organization
-from app.organizations.repository import OrganizationRepository
 
 RESOURCE = "api_key"
 GENERATED_API_PASSWORD_LENGTH = 24
@@ -109,7 +108,7 @@ class ApiKeyService(Service):
         """Store a new API password hash; every linked-system token and cached check under the old one ends."""
         now = self.clock.now()
         previous = organization.api_password_changed_at
-        await OrganizationRepository(self.session).update(
+        await ApiPasswordRepository(self.session).update(
             organization,
             {
                 "api_password_hash": await self.runtime.hasher.hash(password),

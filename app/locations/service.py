@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.audited import delete_audited, update_audited
+from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
-from app.core.audited import delete_audited, update_audited
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageRequest, page_json
-from app.core.service import Service, provide
 from app.core.types import is_location_code
 from app.locations.repository import LocationRepository
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate

@@ -11,7 +11,7 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,

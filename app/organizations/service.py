@@ -5,15 +5,15 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.api_keys.service import GENERATED_API_PASSWORD_LENGTH, ApiKeyService
+from app.audit.audited import update_audited
 from app.audit.service import Actor
+from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.principals import Principal, Role
-from app.core.audited import update_audited
 from app.core.errors import FieldError, Unprocessable
 from app.core.ids import format_organization_id, parse_organization_id
 from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password
-from app.core.service import Service, provide
 from app.models import Organization as OrganizationRow
 from app.organizations.repository import OrganizationRepository
 from app.organizations.schemas import (

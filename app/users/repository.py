@@ -1,69 +1,30 @@
 """All SQL about users and operators."""
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Select, func, select
 
 from app.auth.permissions import UserVisibility
+from app.auth.repository import AccountRepository
 from app.core.filters import conditions, contains, contains_by_grams
 from app.core.pagination import PageRequest
-from app.core.prepared import PreparedSelect
-from app.core.repository import Repository
-from app.models import Location, User
-from app.models.base import UTCDateTime
+from app.models import Location, Organization, User
 
 
-@dataclass(frozen=True, slots=True)
-class PrincipalRow:
-    """The few columns authentication needs on every request."""
-
-    id: int
-    organization_id: int | None
-    role: str
-    location_id: int | None
-    location_code: str | None
-    login_id: str
-    security_stamp: str
-    locked_until: datetime | None
-    password_temporary: bool
-    password_expires_at: datetime | None
-
-
-# Built once: the statement of every authenticated request.
-_PRINCIPAL_ROW = PreparedSelect(
-    select(
-        User.id,
-        User.organization_id,
-        User.role,
-        User.location_id,
-        Location.code,
-        User.login_id,
-        User.security_stamp,
-        User.locked_until,
-        User.password_temporary,
-        User.password_expires_at,
-    )
-    .outerjoin(Location, Location.id == User.location_id)
-    .where(User.id == bindparam("user_id"))
-)
-
-
-class UserRepository(Repository[User]):
+class UserRepository(AccountRepository):
     """Users and operators."""
-
-    model = User
-
-    async def by_login_id(self, login_id: str) -> User | None:
-        """The user with this login ID, ignoring case."""
-        return await self.one_or_none(select(User).where(func.lower(User.login_id) == login_id.lower()))
 
     async def operator_exists(self) -> bool:
         """Whether any operator account exists."""
         return (
             await self.session.scalar(select(User.id).where(User.role == "operator").limit(1))
         ) is not None
+
+    async def lock_organization(self, organization_id: int) -> None:
+        """Serialize changes that depend on the organization's whole set of users (its admins)."""
+        await self.session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
 
     async def admin_count(self, organization_id: int) -> int:
         """How many admins the organization has."""
@@ -80,51 +41,6 @@ class UserRepository(Repository[User]):
             select(User.id).where(func.lower(User.login_id) == login_id.lower()).limit(1)
         )
         return found is not None
-
-    async def principal_row(self, user_id: int) -> PrincipalRow | None:
-        """One cheap read of what decides whether a token still stands (on every request)."""
-        row = await _PRINCIPAL_ROW.first(self.session, {"user_id": user_id})
-        return PrincipalRow(*row) if row else None
-
-    async def register_failed_login(
-        self, user_id: int, now: datetime, threshold: int, lock_until: datetime
-    ) -> tuple[int, datetime | None]:
-        """Count one failure atomically and lock at the threshold; (failures in a row, locked_until).
-
-        One UPDATE, so that racing failures are counted exactly and the lock triggers once.
-        A lock that has ended starts a new count.
-        """
-        lock_ended = and_(User.locked_until.is_not(None), User.locked_until <= now)
-        failures = case((lock_ended, 1), else_=User.failed_login_count + 1)
-        row = (
-            await self.session.execute(
-                update(User)
-                .where(User.id == user_id)
-                .values(
-                    failed_login_count=failures,
-                    locked_until=case(
-                        (failures >= threshold, literal(lock_until, UTCDateTime())),
-                        (lock_ended, literal(None, UTCDateTime())),
-                        else_=User.locked_until,
-                    ),
-                )
-                .returning(User.failed_login_count, User.locked_until)
-                .execution_options(synchronize_session=False)
-            )
-        ).one()
-        return int(row[0]), row[1]
-
-    async def record_login(self, user_id: int, now: datetime, new_hash: str | None) -> None:
-        """Clear the failure count and note the login; bookkeeping, so `version` stays."""
-        values: dict[str, object] = {"failed_login_count": 0, "locked_until": None, "last_login_at": now}
-        if new_hash is not None:
-            values["password_hash"] = new_hash
-        await self.session.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
 
 
 class UserSearch:

@@ -10,7 +10,7 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
 from app.users.service import UserServiceDep, to_schema
 

@@ -7,21 +7,20 @@ from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.audited import delete_audited, update_audited
 from app.audit.service import Actor
+from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
 from app.auth.principals import Role
 from app.auth.service import set_password
-from app.core.audited import delete_audited, update_audited
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password, password_errors
 from app.core.security import new_stamp
-from app.core.service import Service, provide
 from app.core.types import LoginId, UserName, is_login_id
 from app.locations.repository import LocationRepository
 from app.models import User as UserRow
-from app.organizations.repository import OrganizationRepository
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import OrganizationRole, PasswordReset, User, UserCreate, UserFilters, UserUpdate
 
@@ -266,7 +265,7 @@ class UserService(Service):
 
         The organization row is locked first, so two concurrent demotions cannot both pass.
         """
-        await OrganizationRepository(self.session).lock(organization_id)
+        await self.users.lock_organization(organization_id)
         if await self.users.admin_count(organization_id) <= 1:
             raise Conflict("last_admin")
 

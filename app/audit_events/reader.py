@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.audit.repository import AuditEventRepository
-from app.audit.schemas import AuditActor, AuditEvent, AuditFilters, AuditResource
+from app.audit.unit_of_work import Service, provide
+from app.audit_events.repository import AuditEventRepository
+from app.audit_events.schemas import AuditActor, AuditEvent, AuditFilters, AuditResource
 from app.auth.dependencies import OrganizationScope
 from app.core.pagination import Page, PageRequest
-from app.core.service import Service, provide
 from app.models import AuditEvent as AuditEventRow
 
 

@@ -4,8 +4,8 @@ from typing import Any, TypeVar
 
 from app.audit.service import Actor, AuditTrail, diff
 from app.core.etag import check_version
+from app.core.orm import Base
 from app.core.repository import Repository
-from app.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
 
