@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import RowIdText
 from app.core.types import BlankIsNull, Label
 
 
@@ -12,6 +13,7 @@ class ApiKey(BaseModel):
     """An API key: an identifier shown to admins; the API password is the secret."""
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -24,10 +26,10 @@ class ApiKey(BaseModel):
                     "revoked_at": None,
                 }
             ]
-        }
+        },
     )
 
-    id: str
+    id: RowIdText
     key: str = Field(description="APIキー: 32 upper-case hexadecimal characters")
     label: str | None = Field(description="ラベル: what the key is for (free text)")
     created_at: datetime

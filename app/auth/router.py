@@ -5,8 +5,8 @@ from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request, Response, status
 
-from app.api_keys.authentication import LinkedSystemAuthDep, throttled
 from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
+from app.auth.linked_systems import LinkedSystemAuthDep, throttled
 from app.auth.schemas import Me, PasswordChange, RevokeRequest, TokenRequest, TokenResponse
 from app.auth.service import AuthServiceDep, CurrentPasswordRejected, invalid_grant
 from app.core.errors import FieldError, Forbidden, OAuthError, Unprocessable

@@ -1,6 +1,7 @@
 """All SQL about locations."""
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
@@ -21,22 +22,42 @@ LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
 _INSERT = insert(cast(Table, Location.__table__)).returning(*LISTED)
 
 
+@dataclass(frozen=True, slots=True)
+class LocationScope:
+    """Which locations a caller sees: those of one organization, or only its own location there.
+
+    Every read and write of locations takes one; there is no default that means "everything".
+    """
+
+    organization_id: int
+    location_id: int | None
+
+
+def visible(statement: Select[Any], scoped: bool) -> Select[Any]:
+    """The one visibility rule of locations, over the bound values `organization_id` and
+    `scope_location_id` (see `LocationScope.params`)."""
+    statement = statement.where(Location.organization_id == bindparam("organization_id"))
+    if scoped:
+        statement = statement.where(Location.id == bindparam("scope_location_id"))
+    return statement
+
+
+def _params(scope: LocationScope) -> dict[str, Any]:
+    return {"organization_id": scope.organization_id, "scope_location_id": scope.location_id}
+
+
 class LocationRepository(Repository[Location]):
-    """Locations of one organization, confined to a location scope when one is given."""
+    """Locations of one organization, confined to what a caller sees (`LocationScope`)."""
 
     model = Location
 
-    async def by_code(
-        self, organization_id: int, code: str, scope_location_id: int | None = None
-    ) -> Location | None:
-        """The location with this code, if it is within the scope."""
-        statement = select(Location).where(Location.organization_id == organization_id, Location.code == code)
-        if scope_location_id is not None:
-            statement = statement.where(Location.id == scope_location_id)
-        return await self.one_or_none(statement)
+    async def by_code(self, scope: LocationScope, code: str) -> Location | None:
+        """The location with this code, if the scope sees it."""
+        statement = visible(select(Location), scope.location_id is not None).where(Location.code == code)
+        return (await self.session.execute(statement, _params(scope))).scalar_one_or_none()
 
     async def search(
-        self, organization_id: int, scope_location_id: int | None, filters: LocationFilters, page: PageRequest
+        self, scope: LocationScope, filters: LocationFilters, page: PageRequest
     ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
         """Locations matching the filters, within the scope: (column names, rows, total).
 
@@ -45,11 +66,11 @@ class LocationRepository(Repository[Location]):
         """
         prepared, statement = _search_select(
             FILTERS.shape(filters),
-            scoped=scope_location_id is not None,
+            scoped=scope.location_id is not None,
             sort=page.sort_key(FILTERS.sortable, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
-        params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
+        params = _params(scope)
         params.update(FILTERS.parameters(filters))
         rows, total = await self.page_prepared(
             prepared, statement, params, limit=page.limit, offset=page.offset
@@ -76,10 +97,6 @@ def _search_select(
     shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[PreparedSelect, Select[Any]]:
     """The location search of one shape of filters (see FilterSet.shape)."""
-    statement = select(*LISTED).where(
-        Location.organization_id == bindparam("organization_id"), *FILTERS.bound_conditions(shape)
-    )
-    if scoped:
-        statement = statement.where(Location.id == bindparam("scope_location_id"))
+    statement = visible(select(*LISTED), scoped).where(*FILTERS.bound_conditions(shape))
     order_by = PageRequest(0, 0, sort).order_by(FILTERS.sortable, "code", Location.id)
     return PreparedSelect(LocationRepository.paged(statement, order_by=order_by, deep=deep)), statement

@@ -12,7 +12,7 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import invalid, problems
 from app.core.pagination import Page
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
@@ -20,7 +20,7 @@ from app.organizations.schemas import (
     OrganizationQuery,
     OrganizationUpdate,
 )
-from app.organizations.service import OrganizationServiceDep, to_schema
+from app.organizations.service import OrganizationServiceDep
 
 router = APIRouter(prefix="/organizations", tags=["依頼人組織 (organizations)"], route_class=ResourceRoute)
 
@@ -84,11 +84,13 @@ async def onboard_organization(
     description="依頼人組織の参照.",
     responses=problems(),
 )
-async def get_organization(scope: CanRead, response: Response) -> Organization:
+async def get_organization(
+    scope: CanRead, service: OrganizationServiceDep, response: Response
+) -> Organization:
     """One organization."""
-    organization = await scope.organization()
+    organization = await service.get(scope)
     set_etag(response, organization.version)
-    return to_schema(organization)
+    return organization
 
 
 @router.patch(
@@ -107,4 +109,4 @@ async def update_organization(
     """Change the name or short name."""
     organization = await service.update(scope, body, expected)
     set_etag(response, organization.version)
-    return to_schema(organization)
+    return organization

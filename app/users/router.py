@@ -11,9 +11,9 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import invalid, problems
 from app.core.pagination import Page
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.users.schemas import PasswordReset, User, UserCreate, UserQuery, UserUpdate
-from app.users.service import UserServiceDep, to_schema
+from app.users.service import UserServiceDep
 
 router = APIRouter(
     prefix="/organizations/{org_id}/users", tags=["依頼人ユーザー (users)"], route_class=ResourceRoute
@@ -70,9 +70,9 @@ async def create_user(
     scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request, response: Response
 ) -> User:
     """Create a user."""
-    found = await service.create(scope, body)
-    created(request, response, found[0].login_id, found[0].version)
-    return to_schema(found)
+    user = await service.create(scope, body)
+    created(request, response, user.login_id, user.version)
+    return user
 
 
 @router.get(
@@ -85,9 +85,9 @@ async def get_user(
     scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
 ) -> User:
     """One user."""
-    found = await service.get(scope, login_id)
-    set_etag(response, found[0].version)
-    return to_schema(found)
+    user = await service.get(scope, login_id)
+    set_etag(response, user.version)
+    return user
 
 
 @router.patch(
@@ -113,9 +113,9 @@ async def update_user(
     response: Response,
 ) -> User:
     """Change a user."""
-    found = await service.update(scope, login_id, body, expected)
-    set_etag(response, found[0].version)
-    return to_schema(found)
+    user = await service.update(scope, login_id, body, expected)
+    set_etag(response, user.version)
+    return user
 
 
 @router.delete(

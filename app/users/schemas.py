@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 from app.core.filters import Filter, Filters, Match
 from app.core.messages import register_labels
@@ -46,19 +46,33 @@ _LOCATION_NAME_EXAMPLE = "東京本店"
 class User(BaseModel):
     """依頼人ユーザー. Never carries a password or hash."""
 
+    # Read from a user row with its location loaded (`UserRow.location`).
     model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_serialization_defaults_required=True,
         json_schema_extra={
             "examples": [{**_USER_EXAMPLE, "location_name": _LOCATION_NAME_EXAMPLE, "version": 1}]
-        }
+        },
     )
 
     login_id: str = Field(description="ログインID: never changes")
     name: str = Field(description="ユーザー名")
-    location_code: str | None = Field(description="依頼人拠点コード; null = all locations (全拠点)")
-    location_name: str | None = Field(description="依頼人拠点名 (read only); null = all locations (全拠点)")
+    location_code: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
+        description="依頼人拠点コード; null = all locations (全拠点)",
+    )
+    location_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("location_name", AliasPath("location", "name")),
+        description="依頼人拠点名 (read only); null = all locations (全拠点)",
+    )
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
     password_expires_at: datetime | None = Field(description="パスワード有効期限")
-    password_change_required: bool = Field(description="The current password is temporary")
+    password_change_required: bool = Field(
+        validation_alias=AliasChoices("password_change_required", "password_temporary"),
+        description="The current password is temporary",
+    )
     last_login_at: datetime | None = Field(description="最終ログイン日時")
     locked_until: datetime | None = Field(description="Locked after repeated failed logins until then")
     created_at: datetime
