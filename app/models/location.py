@@ -24,6 +24,6 @@ class Location(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(50))
     short_name: Mapped[str] = mapped_column(String(10))
     delegate_number: Mapped[str | None] = mapped_column(String(20))
-    # What name filters compare (NFKC, case-folded: migration 0006).
+    # What name filters compare (NFKC, case-folded); last, as migration 0006 adds them.
     name_search: Mapped[str] = search_form_column("name")
     short_name_search: Mapped[str] = search_form_column("short_name")

@@ -22,11 +22,11 @@ class Organization(Timestamped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
     short_name: Mapped[str] = mapped_column(String(10))
-    # What name filters compare (NFKC, case-folded: migration 0006).
-    name_search: Mapped[str] = search_form_column("name")
-    short_name_search: Mapped[str] = search_form_column("short_name")
     api_password_hash: Mapped[str | None] = mapped_column(String(255))
     api_password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Changes with the API password: linked-system tokens and cached Basic checks under the
     # old one stop working at once.
     api_password_stamp: Mapped[str | None] = mapped_column(String(32))
+    # What name filters compare (NFKC, case-folded); last, as migration 0006 adds them.
+    name_search: Mapped[str] = search_form_column("name")
+    short_name_search: Mapped[str] = search_form_column("short_name")

@@ -64,8 +64,6 @@ class User(Timestamped, Base):
     location: Mapped[Location | None] = relationship(lazy="raise")
     login_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(50))
-    # What the name filter compares (NFKC, case-folded: migration 0006).
-    name_search: Mapped[str] = search_form_column("name")
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     # A password someone else set (initial, reset) must be changed before anything else.
@@ -78,3 +76,5 @@ class User(Timestamped, Base):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the name filter compares (NFKC, case-folded); last, as migration 0006 adds it.
+    name_search: Mapped[str] = search_form_column("name")
