@@ -15,11 +15,12 @@ from app.core.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
+    OrganizationDetail,
     OrganizationFilters,
     OrganizationOnboard,
     OrganizationUpdate,
 )
-from app.organizations.service import OrganizationServiceDep, to_schema
+from app.organizations.service import OrganizationServiceDep
 
 router = APIRouter(prefix="/organizations", tags=["依頼人組織 (organizations)"], route_class=ResourceRoute)
 
@@ -72,14 +73,17 @@ async def onboard_organization(
 @router.get(
     "/{org_id}",
     summary="Read an organization",
-    description="依頼人組織の参照.",
+    description="依頼人組織の参照, with its requester certificate (依頼人証明書) for operators and admins.",
     responses=problems(401, 403, 404),
+    response_model_exclude_unset=True,
 )
-async def get_organization(scope: CanRead, response: Response) -> Organization:
+async def get_organization(
+    scope: CanRead, service: OrganizationServiceDep, response: Response
+) -> OrganizationDetail:
     """One organization."""
-    organization = await scope.organization()
-    set_etag(response, organization.version)
-    return to_schema(organization)
+    detail = await service.detail(scope)
+    set_etag(response, detail.version)
+    return detail
 
 
 @router.patch(
@@ -87,6 +91,7 @@ async def get_organization(scope: CanRead, response: Response) -> Organization:
     summary="Rename an organization",
     description="依頼人組織名の変更: name and short name. Send If-Match with the ETag you read.",
     responses=problems(401, 403, 404, 412, 422),
+    response_model_exclude_unset=True,
 )
 async def update_organization(
     scope: CanUpdate,
@@ -94,8 +99,9 @@ async def update_organization(
     expected: IfMatch,
     service: OrganizationServiceDep,
     response: Response,
-) -> Organization:
-    """Change the name or short name."""
-    organization = await service.update(scope, body, expected)
-    set_etag(response, organization.version)
-    return to_schema(organization)
+) -> OrganizationDetail:
+    """Change the name or short name; answers as GET does."""
+    await service.update(scope, body, expected)
+    detail = await service.detail(scope)
+    set_etag(response, detail.version)
+    return detail

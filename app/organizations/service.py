@@ -1,13 +1,15 @@
 """Organizations (依頼人組織) and the operator's onboarding (利用登録, SPEC §5.4)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 
 from app.api_keys.service import GENERATED_API_PASSWORD_LENGTH, ApiKeyService
 from app.audit.service import Actor
 from app.auth.dependencies import OrganizationScope
+from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, Role
+from app.certificates.service import CertificateService
 from app.core.audited import update_audited
 from app.core.errors import FieldError, Unprocessable
 from app.core.ids import format_organization_id, parse_organization_id
@@ -20,6 +22,7 @@ from app.organizations.schemas import (
     NoticeAdmin,
     OnboardingResult,
     Organization,
+    OrganizationDetail,
     OrganizationFilters,
     OrganizationOnboard,
     OrganizationUpdate,
@@ -41,6 +44,11 @@ def to_schema(organization: OrganizationRow) -> Organization:
         updated_at=organization.updated_at,
         version=organization.version,
     )
+
+
+def to_detail(organization: OrganizationRow, **certificate: Any) -> OrganizationDetail:
+    """The organization's own answer; `certificate` is left out unless given (see OrganizationDetail)."""
+    return OrganizationDetail(**dict(to_schema(organization)), **certificate)
 
 
 class OrganizationService(Service):
@@ -65,6 +73,14 @@ class OrganizationService(Service):
             page=page,
         )
         return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+
+    async def detail(self, scope: OrganizationScope) -> OrganizationDetail:
+        """The organization with its certificate in use, for callers who may read certificates."""
+        organization = await scope.organization()
+        if not has_permission(scope.principal, Permission.CERTIFICATE_MANAGE):
+            return to_detail(organization)
+        certificates = CertificateService(self.session, self.audit, self.runtime)
+        return to_detail(organization, certificate=await certificates.current(organization.id))
 
     async def update(
         self, scope: OrganizationScope, body: OrganizationUpdate, expected: set[int] | None
