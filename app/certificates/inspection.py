@@ -33,8 +33,6 @@ PASSWORD_INCORRECT = "password_incorrect"
 KEY_MISSING = "key_missing"
 KEY_MISMATCH = "key_mismatch"
 TOO_COSTLY = "too_costly"
-# Files opened at once per service process; the rest wait (bounded) for a turn.
-CONCURRENT_CHILDREN = 2
 # The child's address space: far above what opening a 64 KiB file needs (about 60 MiB).
 CHILD_MEMORY_BYTES = 512 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
@@ -181,24 +179,24 @@ def _child_main(cpu_seconds: int) -> None:
     sys.stdout.buffer.write(_to_json(inspect(data, password)))
 
 
-# One set of slots per event loop (tests run one loop per test; a semaphore belongs to one loop).
-_SLOTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+# The slots of each event loop, by their number (a semaphore belongs to one loop; tests run many).
+_SLOTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    slots = _SLOTS.get(loop)
-    if slots is None:
-        slots = _SLOTS[loop] = asyncio.Semaphore(CONCURRENT_CHILDREN)
-    return slots
+def _slots(concurrency: int) -> asyncio.Semaphore:
+    by_size = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+    if concurrency not in by_size:
+        by_size[concurrency] = asyncio.Semaphore(concurrency)
+    return by_size[concurrency]
 
 
-async def inspect_in_child(data: bytes, password: str, seconds: float) -> Opened:
-    """`inspect` in a child process; TOO_COSTLY when it takes longer than `seconds`, and
-    UNREADABLE when the child fails in any other way. ChildrenBusy when no slot frees in time."""
-    slots = _slots()
+async def inspect_in_child(data: bytes, password: str, seconds: float, concurrency: int) -> Opened:
+    """`inspect` in a child process, at most `concurrency` at once; TOO_COSTLY when it takes longer
+    than `seconds`, UNREADABLE when the child fails in any other way, and ChildrenBusy when no
+    slot frees within `seconds`."""
+    slots = _slots(concurrency)
     try:
         await asyncio.wait_for(slots.acquire(), seconds)
     except TimeoutError:

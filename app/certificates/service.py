@@ -176,7 +176,9 @@ class CertificateService(Service):
         """Open a PKCS#12 file in a child process, bounded in time (503 when every slot stays busy)."""
         timeout = self.settings.certificate_parse_timeout_seconds
         try:
-            opened = await inspect_in_child(data, password, timeout)
+            opened = await inspect_in_child(
+                data, password, timeout, self.settings.certificate_parse_concurrency
+            )
         except ChildrenBusy:
             retry_after = max(1, int(timeout))
             raise ServiceUnavailable(

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     certificate_previous_keys: list[SecretStr] = []
     # A PKCS#12 file names its own key-derivation work: opening one is bounded in time.
     certificate_parse_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Files opened at once per process (each in a child process of its own); the rest wait.
+    certificate_parse_concurrency: int = Field(default=2, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod
