@@ -13,6 +13,7 @@ password). The rules of SPEC §2.6 are applied by the service (app/certificates/
 
 import asyncio
 import json
+import logging
 import math
 import struct
 import sys
@@ -36,6 +37,7 @@ TOO_COSTLY = "too_costly"
 # The child's address space: far above what opening a 64 KiB file needs (about 60 MiB).
 CHILD_MEMORY_BYTES = 512 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
+logger = logging.getLogger("ainas.certificates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ class Opened:
 
 
 class ChildrenBusy(Exception):
-    """Every slot for opening files was taken for longer than the time limit."""
+    """No file can be opened now: every slot stayed taken for the time limit, or no child started."""
 
 
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -204,16 +206,20 @@ async def inspect_in_child(data: bytes, password: str, seconds: float, concurren
     try:
         # -I: no user site, no PYTHON* variables, not the current directory on the path; and an
         # empty environment: the child needs none of the service's settings (keys among them).
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            __file__,
-            str(math.ceil(seconds) + 1),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={},
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-I",
+                __file__,
+                str(math.ceil(seconds) + 1),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env={},
+            )
+        except OSError as exc:  # out of processes or memory: the service's trouble, not the file's
+            logger.error("could not start the process that opens certificate files: %s", type(exc).__name__)
+            raise ChildrenBusy() from None
         encoded = password.encode()
         message = _LENGTH.pack(len(encoded)) + encoded + data
         try:
