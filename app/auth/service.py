@@ -7,8 +7,9 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, AuditTrail
+from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal
-from app.auth.repository import RefreshTokenRepository
+from app.auth.repository import AccountRepository, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
 from app.core.clock import seconds_until
 from app.core.config import Settings
@@ -16,10 +17,8 @@ from app.core.errors import FieldError, Forbidden, OAuthError, Unprocessable
 from app.core.passwords import password_errors
 from app.core.runtime import Runtime
 from app.core.security import digest, new_secret_token, new_stamp
-from app.core.service import Service, provide
 from app.core.types import is_login_id
 from app.models import RefreshToken, User
-from app.users.repository import UserRepository
 
 
 class CurrentPasswordRejected(Unprocessable):
@@ -40,7 +39,7 @@ class AuthService(Service):
         super().__init__(session, audit, runtime)
         self.hasher = runtime.hasher
         self.tokens = runtime.tokens
-        self.users = UserRepository(session)
+        self.users = AccountRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
 
     async def password_grant(self, login_id: str, password: str) -> TokenResponse:
@@ -224,7 +223,7 @@ class AuthService(Service):
 
 
 async def set_password(
-    users: UserRepository,
+    users: AccountRepository,
     user: User,
     password_hash: str,
     settings: Settings,

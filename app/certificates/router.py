@@ -14,13 +14,13 @@ from app.certificates.schemas import (
     CertificateUpload,
     CertificateVerification,
 )
-from app.certificates.service import CertificateServiceDep, to_schema
+from app.certificates.service import CertificateServiceDep
 from app.core.errors import ProblemError
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 
 router = APIRouter(tags=["依頼人証明書 (certificates)"], route_class=ResourceRoute)
 
@@ -68,9 +68,9 @@ async def register_certificate(
     response: Response,
 ) -> Certificate:
     """Register a certificate."""
-    row = await service.register(scope, body)
-    created(request, response, row.id, row.version)
-    return to_schema(row, service.clock.now())
+    certificate = await service.register(scope, body)
+    created(request, response, certificate.id, certificate.version)
+    return certificate
 
 
 @router.get(
@@ -96,9 +96,9 @@ async def get_certificate(
     scope: CanManage, certificate_id: CertificateIdPath, service: CertificateServiceDep, response: Response
 ) -> Certificate:
     """One certificate."""
-    row = await service.get(scope, certificate_id)
-    set_etag(response, row.version)
-    return to_schema(row, service.clock.now())
+    certificate = await service.get(scope, certificate_id)
+    set_etag(response, certificate.version)
+    return certificate
 
 
 @router.get(

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 
+from app.audit.audited import BOOKKEEPING, changed_fields, public_form
 from app.audit.service import Actor
+from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.certificates.inspection import (
     KEY_MISMATCH,
@@ -37,11 +39,10 @@ from app.certificates.schemas import (
     CertificateUpload,
     CertificateVerification,
 )
-from app.core.audited import delete_audited
 from app.core.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
+from app.core.etag import check_version
 from app.core.ids import format_organization_id
 from app.core.pagination import Page, PageRequest
-from app.core.service import Service, provide
 from app.models import Certificate as CertificateRow
 
 logger = logging.getLogger("ainas.certificates")
@@ -102,18 +103,13 @@ def to_schema(row: CertificateRow, now: datetime) -> Certificate:
     )
 
 
-def metadata(row: CertificateRow) -> dict[str, Any]:
-    """What the audit trail keeps of a certificate: everything but its secrets."""
-    return {
-        "subject_name": row.subject_name,
-        "representative_name": row.representative_name,
-        "issuer": row.issuer,
-        "serial_number": row.serial_number,
-        "not_before": row.not_before.isoformat(),
-        "not_after": row.not_after.isoformat(),
-        "fingerprint_sha256": row.fingerprint_sha256,
-        "key_type": row.key_type,
-    }
+# Fields of the public form that change by themselves: not what an event records.
+NOT_RECORDED = BOOKKEEPING | {"days_until_expiry"}
+
+
+def recorded(certificate: Certificate) -> dict[str, Any]:
+    """What the audit trail keeps of a certificate: its public form (its secrets are never in it)."""
+    return {name: value for name, value in public_form(certificate).items() if name not in NOT_RECORDED}
 
 
 def _japan_time(moment: datetime) -> str:
@@ -190,7 +186,7 @@ class CertificateService(Service):
             logger.warning("a certificate file took longer than %s s to open and was refused", timeout)
         return opened
 
-    async def register(self, scope: OrganizationScope, upload: CertificateUpload) -> CertificateRow:
+    async def register(self, scope: OrganizationScope, upload: CertificateUpload) -> Certificate:
         """依頼人証明書登録: check the file, replace the current certificate, store this one sealed."""
         data = await upload.file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
@@ -230,27 +226,21 @@ class CertificateService(Service):
                 ),
             )
         )
-        changes: dict[str, Any] = {name: [None, value] for name, value in metadata(row).items()}
-        changes["status"] = [None, CertificateStatus.ACTIVE.value]
+        certificate = to_schema(row, now)
+        changes: dict[str, Any] = {name: [None, value] for name, value in recorded(certificate).items()}
         if current is not None:
             changes["replaces"] = [None, current.id]
+        # Recorded with AuditTrail.record, not record_change: certificates are not change-feed resources.
         await self.audit.record(actor, "certificate.register", RESOURCE, row.id, organization_id, changes)
-        return row
+        return certificate
 
     async def _replace(self, current: CertificateRow, actor: Actor, now: datetime) -> None:
         """The current certificate steps down for a new one (flushed first: one current at a time)."""
-        before = status_of(current, now)
+        before = recorded(to_schema(current, now))
         await self.certificates.update(current, {"replaced_at": now, "updated_at": now})
+        changes = changed_fields(before, recorded(to_schema(current, now)))
         await self.audit.record(
-            actor,
-            "certificate.replace",
-            RESOURCE,
-            current.id,
-            current.organization_id,
-            {
-                "status": [before.value, CertificateStatus.REPLACED.value],
-                "replaced_at": [None, now.isoformat()],
-            },
+            actor, "certificate.replace", RESOURCE, current.id, current.organization_id, changes
         )
 
     async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[Certificate]:
@@ -281,14 +271,18 @@ class CertificateService(Service):
         items = [to_schema(row, now) for row in rows]
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
-    async def get(self, scope: OrganizationScope, certificate_id: str) -> CertificateRow:
-        """One certificate of the organization; 404 otherwise (another organization's too)."""
+    async def _row(self, scope: OrganizationScope, certificate_id: str) -> CertificateRow:
+        """The row of one certificate of the organization; 404 otherwise (another organization's too)."""
         row = None
         if len(certificate_id) == 32 and certificate_id.isascii() and certificate_id.isalnum():
             row = await self.certificates.of_organization(scope.organization_id, certificate_id.upper())
         if row is None:
             raise NotFound()
         return row
+
+    async def get(self, scope: OrganizationScope, certificate_id: str) -> Certificate:
+        """依頼人証明書の参照."""
+        return to_schema(await self._row(scope, certificate_id), self.clock.now())
 
     async def current(self, organization_id: int) -> Certificate | None:
         """The organization's certificate in use (active, or expired and not yet replaced)."""
@@ -297,17 +291,13 @@ class CertificateService(Service):
 
     async def delete(self, scope: OrganizationScope, certificate_id: str, expected: set[int] | None) -> None:
         """Delete a certificate: its sealed file and password go with the row; the audit keeps its metadata."""
-        row = await self.get(scope, certificate_id)
-        await delete_audited(
-            self.certificates,
-            row,
-            expected_versions=expected,
-            audit=self.audit,
-            actor=scope.principal.actor,
-            action="certificate.delete",
-            resource=(RESOURCE, row.id),
-            organization_id=scope.organization_id,
-            snapshot={**metadata(row), "status": status_of(row, self.clock.now()).value},
+        row = await self._row(scope, certificate_id)
+        check_version(expected, row.version)
+        certificate = to_schema(row, self.clock.now())
+        await self.certificates.delete(row)
+        changes = {name: [value, None] for name, value in recorded(certificate).items()}
+        await self.audit.record(
+            scope.principal.actor, "certificate.delete", RESOURCE, row.id, scope.organization_id, changes
         )
 
     async def unsealed(self, row: CertificateRow) -> tuple[bytes, str]:
@@ -328,7 +318,7 @@ class CertificateService(Service):
 
     async def verify(self, scope: OrganizationScope, certificate_id: str) -> CertificateVerification:
         """Open the stored file with the stored password: it must still be this certificate."""
-        row = await self.get(scope, certificate_id)
+        row = await self._row(scope, certificate_id)
         data, password = await self.unsealed(row)
         opened = await self.open_file(data, password)
         if opened.facts is None or opened.facts.fingerprint_sha256 != row.fingerprint_sha256:

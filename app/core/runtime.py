@@ -1,10 +1,7 @@
 """What a process builds once at start-up and every request shares."""
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,9 +10,6 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.security import PasswordHasher, TokenCodec
-
-if TYPE_CHECKING:
-    from app.audit.service import AuditTrail
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +53,3 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-@asynccontextmanager
-async def command_session(runtime: Runtime) -> AsyncIterator[tuple[AsyncSession, "AuditTrail"]]:
-    """A unit of work for a command-line action: one transaction, audited as the CLI."""
-    from app.audit.service import AuditTrail
-
-    async with runtime.sessionmaker() as session:
-        yield session, AuditTrail(session, runtime.clock, f"cli-{uuid.uuid4().hex}", None)
-        await session.commit()

@@ -11,7 +11,7 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
@@ -81,9 +81,9 @@ async def get_organization(
     scope: CanRead, service: OrganizationServiceDep, response: Response
 ) -> OrganizationDetail:
     """One organization."""
-    detail = await service.detail(scope)
-    set_etag(response, detail.version)
-    return detail
+    organization = await service.get(scope)
+    set_etag(response, organization.version)
+    return organization
 
 
 @router.patch(
@@ -102,6 +102,6 @@ async def update_organization(
 ) -> OrganizationDetail:
     """Change the name or short name; answers as GET does."""
     await service.update(scope, body, expected)
-    detail = await service.detail(scope)
-    set_etag(response, detail.version)
-    return detail
+    organization = await service.get(scope)
+    set_etag(response, organization.version)
+    return organization

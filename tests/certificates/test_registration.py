@@ -18,6 +18,8 @@ from tests.fixtures.principals import OPERATOR_PASSWORD, login
 from tests.fixtures.world import PASSWORD, World
 
 ISSUER = "CN=商業登記認証局３,O=法務省,C=JP"
+# What an audit event leaves out of a certificate's public form: it changes by itself.
+NOT_RECORDED = {"updated_at", "version", "days_until_expiry"}
 Factory = Callable[[datetime], P12]
 
 
@@ -81,17 +83,9 @@ async def test_a_good_file_registers_with_its_fields(
     (event,) = events.json()["items"]
     assert event["resource"] == {"type": "certificate", "id": body["id"]}
     assert event["actor"] == {"kind": "user", "id": "a.admin"}
-    assert event["changes"] == {
-        "subject_name": [None, subject_name],
-        "representative_name": [None, representative_name],
-        "issuer": [None, ISSUER],
-        "serial_number": [None, p12.serial_number],
-        "not_before": [None, "2026-03-02T09:00:00+00:00"],
-        "not_after": [None, "2027-04-01T09:00:00+00:00"],
-        "fingerprint_sha256": [None, p12.fingerprint],
-        "key_type": [None, key_type],
-        "status": [None, "active"],
-    }
+    # The public form, as registered: never the file or the password.
+    recorded = {name: value for name, value in body.items() if name not in NOT_RECORDED}
+    assert event["changes"] == {name: [None, value] for name, value in recorded.items()}
 
 
 @pytest.mark.parametrize(
@@ -193,7 +187,7 @@ async def test_the_second_registration_replaces_the_first(
     ]
     assert in_order[1]["changes"] == {
         "status": ["active", "replaced"],
-        "replaced_at": [None, "2026-04-01T09:05:00+00:00"],
+        "replaced_at": [None, "2026-04-01T09:05:00Z"],
     }
     register_event = in_order[2]
     assert register_event["changes"]["replaces"] == [None, first["id"]]
@@ -323,17 +317,8 @@ async def test_deleting_destroys_the_sealed_secrets_and_audits_the_metadata(
     assert event["changes"]["fingerprint_sha256"] == [p12.fingerprint, None]
     assert event["changes"]["subject_name"] == [files.ORGANIZATION, None]
     assert event["changes"]["status"] == ["active", None]
-    assert set(event["changes"]) == {
-        "subject_name",
-        "representative_name",
-        "issuer",
-        "serial_number",
-        "not_before",
-        "not_after",
-        "fingerprint_sha256",
-        "key_type",
-        "status",
-    }
+    assert event["changes"]["not_after"] == [registered["not_after"], None]
+    assert set(event["changes"]) == set(registered) - NOT_RECORDED
 
 
 async def test_the_organization_answer_shows_the_certificate_to_operators_and_admins_only(

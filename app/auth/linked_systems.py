@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.repository import ApiKeyRepository, KeyCredentials
 from app.audit.service import Actor, AuditTrail
+from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal, PrincipalKind
+from app.auth.repository import KeyCredentials, LinkedSystemRepository
 from app.auth.schemas import TokenResponse
 from app.core.clock import seconds_until
 from app.core.errors import OAuthError, TooManyRequests, Unauthorized
 from app.core.security import PasswordHasher, constant_time_equals, parse_basic
-from app.core.service import Service, provide
 
 if TYPE_CHECKING:
     from app.auth.service import AuthService
@@ -73,9 +73,9 @@ class LinkedSystemAuth(Service):
     """Checks an API key and API password, with throttling and the Basic fast path."""
 
     @property
-    def keys(self) -> ApiKeyRepository:
+    def keys(self) -> LinkedSystemRepository:
         """The repository of this request's session."""
-        return ApiKeyRepository(self.session)
+        return LinkedSystemRepository(self.session)
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -121,7 +121,7 @@ class LinkedSystemAuth(Service):
             audit = AuditTrail(session, self.clock, self.audit.request_id, self.audit.client_ip)
             throttled_until = None
             if key is not None:
-                throttled_until = await ApiKeyRepository(session).register_failure(
+                throttled_until = await LinkedSystemRepository(session).register_failure(
                     key.id,
                     key.organization_id,
                     now,
@@ -169,7 +169,7 @@ async def authenticate_basic(auth: LinkedSystemAuth, encoded: str) -> Principal:
 
 async def principal_for_key(session: AsyncSession, key_id: int, stamp: str) -> Principal | None:
     """The linked system behind a bearer token, if its key stands and its password is unchanged."""
-    key = await ApiKeyRepository(session).credentials(key_id=key_id)
+    key = await LinkedSystemRepository(session).credentials(key_id=key_id)
     if key is None or key.revoked_at is not None:
         return None
     if not constant_time_equals(key.api_password_stamp or "", stamp):
