@@ -8,9 +8,8 @@ nowhere: not in an answer, an audit event, a log line or an idempotency record.
 
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 
@@ -49,7 +48,7 @@ logger = logging.getLogger("ainas.certificates")
 
 RESOURCE = "certificate"
 ONE_DAY = timedelta(days=1)
-JAPAN = ZoneInfo("Asia/Tokyo")
+JAPAN = timezone(timedelta(hours=9), "JST")  # no daylight saving; needs no tz database
 # Elliptic curves AINAS signs with: P-256 or stronger (SPEC §2.6), by cryptography's curve names.
 STRONG_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
 MIN_RSA_BITS = 2048
