@@ -89,7 +89,7 @@ _DESCRIPTIONS = {
     409: "Conflict with existing data, or the same Idempotency-Key still in progress",
     412: "If-Match names an outdated version",
     413: "Request body over 1 MiB",
-    415: "The body is not in the form this operation reads",
+    415: "Unsupported media type: the operation names the one it takes",
     422: "Validation failed; each field's error is listed",
     429: "Too many attempts; see Retry-After",
     503: "Unavailable for a moment; see Retry-After",
@@ -248,7 +248,9 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
     if route.body_field is not None:
         found[413] = [_TooLarge()]
         if _is_form(route):
-            found[415] = [UnsupportedMediaType("form_required", context={"media_type": "application/json"})]
+            multipart = getattr(route.body_field.field_info, "media_type", "") == "multipart/form-data"
+            code = "multipart_required" if multipart else "form_required"
+            found[415] = [UnsupportedMediaType(code, context={"media_type": "application/json"})]
         else:
             found[415] = [
                 UnsupportedMediaType(

@@ -16,6 +16,7 @@ from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
+    OrganizationDetail,
     OrganizationOnboard,
     OrganizationQuery,
     OrganizationUpdate,
@@ -81,12 +82,13 @@ async def onboard_organization(
 @router.get(
     "/{org_id}",
     summary="Read an organization",
-    description="依頼人組織の参照.",
+    description="依頼人組織の参照, with its requester certificate (依頼人証明書) for operators and admins.",
     responses=problems(),
+    response_model_exclude_unset=True,
 )
 async def get_organization(
     scope: CanRead, service: OrganizationServiceDep, response: Response
-) -> Organization:
+) -> OrganizationDetail:
     """One organization."""
     organization = await service.get(scope)
     set_etag(response, organization.version)
@@ -98,6 +100,7 @@ async def get_organization(
     summary="Rename an organization",
     description="依頼人組織名の変更: name and short name. Send If-Match with the ETag you read.",
     responses=problems(invalid(OrganizationUpdate, short_name="株式会社ＡＩＮＡＳ自動車販売")),
+    response_model_exclude_unset=True,
 )
 async def update_organization(
     scope: CanUpdate,
@@ -105,8 +108,9 @@ async def update_organization(
     expected: IfMatch,
     service: OrganizationServiceDep,
     response: Response,
-) -> Organization:
-    """Change the name or short name."""
-    organization = await service.update(scope, body, expected)
+) -> OrganizationDetail:
+    """Change the name or short name; answers as GET does."""
+    await service.update(scope, body, expected)
+    organization = await service.get(scope)
     set_etag(response, organization.version)
     return organization

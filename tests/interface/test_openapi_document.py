@@ -55,6 +55,8 @@ def test_every_list_takes_flat_optional_query_parameters() -> None:
         "/api/v1/organizations/{org_id}/users",
         "/api/v1/organizations/{org_id}/api-keys",
         "/api/v1/organizations/{org_id}/audit-events",
+        "/api/v1/organizations/{org_id}/certificates",
+        "/api/v1/certificates",
     }
     wrong = []
     for path, operation in lists:
@@ -199,7 +201,7 @@ async def test_try_it_out_with_nothing_filled_lists_everything(
         required = {p["name"] for p in operation.get("parameters", []) if p.get("required")}
         assert required <= {"org_id"}, (path, required)
         url = path.replace("{org_id}", world.a.id)
-        caller = world.operator if path == "/api/v1/organizations" else world.a.admin
+        caller = world.operator if path in ("/api/v1/organizations", "/api/v1/certificates") else world.a.admin
         response = await client.get(url, headers=caller.headers)
         assert response.status_code == 200, (path, response.text)
         totals[path] = response.json()["total"]
@@ -208,6 +210,8 @@ async def test_try_it_out_with_nothing_filled_lists_everything(
     assert totals["/api/v1/organizations/{org_id}/users"] == 6
     assert totals["/api/v1/organizations/{org_id}/api-keys"] == 1
     assert totals["/api/v1/organizations/{org_id}/audit-events"] > 0
+    assert totals["/api/v1/organizations/{org_id}/certificates"] == 0
+    assert totals["/api/v1/certificates"] == 0
 
 
 # -- a client generated from the document ---------------------------------------------------------
