@@ -201,7 +201,9 @@ async def test_try_it_out_with_nothing_filled_lists_everything(
         required = {p["name"] for p in operation.get("parameters", []) if p.get("required")}
         assert required <= {"org_id"}, (path, required)
         url = path.replace("{org_id}", world.a.id)
-        caller = world.operator if path in ("/api/v1/organizations", "/api/v1/certificates") else world.a.admin
+        caller = (
+            world.operator if path in ("/api/v1/organizations", "/api/v1/certificates") else world.a.admin
+        )
         response = await client.get(url, headers=caller.headers)
         assert response.status_code == 200, (path, response.text)
         totals[path] = response.json()["total"]
