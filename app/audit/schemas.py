@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from app.core.types import SearchText
+from app.core.types import InstantFilter, SearchText
 
 
 class AuditActor(BaseModel):
@@ -41,5 +41,5 @@ class AuditFilters(BaseModel):
     action: SearchText | None = Field(default=None, description="e.g. `location.update`; partial match")
     actor: SearchText | None = Field(default=None, description="Login ID or `key:<id>`; partial match")
     resource_type: SearchText | None = Field(default=None, description="e.g. `user`; exact")
-    since: AwareDatetime | None = Field(default=None, description="At or after (ISO 8601 with a time zone)")
-    until: AwareDatetime | None = Field(default=None, description="Before (ISO 8601 with a time zone)")
+    since: InstantFilter | None = Field(default=None, description="At or after (ISO 8601 with a time zone)")
+    until: InstantFilter | None = Field(default=None, description="Before (ISO 8601 with a time zone)")

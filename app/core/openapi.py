@@ -57,7 +57,7 @@ _DESCRIPTIONS = {
     413: "Request body over 1 MiB",
     422: "Validation failed; each field's error is listed",
     429: "Too many attempts; see Retry-After",
-    503: "Database unavailable; see Retry-After",
+    503: "Database unavailable, or too many password checks at once; see Retry-After",
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
+from app.core.local_secrets import local_secret
 from app.core.security import PasswordHasher, TokenCodec
 
 if TYPE_CHECKING:
@@ -32,8 +33,15 @@ class Runtime:
     tokens: TokenCodec
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    """Create the engine and the helpers for these settings."""
+def build_runtime(
+    settings: Settings, clock: Clock | None = None, hasher: PasswordHasher | None = None
+) -> Runtime:
+    """Create the engine and the helpers for these settings (tests pass their own clock, and
+    may pass a hasher built on an instrumented hashing context)."""
+    if not settings.secret_key:
+        # Generated on first start and kept beside the SQLite database (app/core/local_secrets.py).
+        secret_key = local_secret("secret-key", settings.secret_key, settings.database_url)
+        settings = settings.model_copy(update={"secret_key": secret_key})
     engine = create_engine(settings)
     return Runtime(
         settings=settings,
@@ -41,7 +49,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         sessionmaker=create_sessionmaker(engine),
         read_sessionmaker=create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")),
         clock=clock or Clock(),
-        hasher=PasswordHasher(settings),
+        hasher=hasher or PasswordHasher(settings),
         tokens=TokenCodec(settings),
     )
 
