@@ -3,13 +3,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, literal, select, update
+from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy.orm import aliased
 
+from app.core.attempts import FailureCounter
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
 from app.models import ApiKey, Organization
-from app.models.base import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,19 @@ class KeyCredentials:
     api_password_hash: str | None
     api_password_stamp: str | None
 
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """The outcome of claiming one API password attempt for a key (see claim_attempt)."""
+
+    claimed: bool
+    # Claimed: the throttle this attempt set by reaching the threshold (in force if it is wrong);
+    # refused: when the throttle in force ends.
+    throttled_until: datetime | None
+
+
+# Wrong API passwords: the shared rule of app/core/attempts.py on the keys' columns.
+KEY_FAILURES = FailureCounter(ApiKey.failed_attempts, ApiKey.throttled_until)
 
 _CREDENTIALS = select(
     ApiKey.id,
@@ -78,45 +92,51 @@ class ApiKeyRepository(Repository[ApiKey]):
             offset=page.offset,
         )
 
-    async def register_failure(
+    async def claim_attempt(
         self, key_id: int, organization_id: int, now: datetime, threshold: int, throttle_until: datetime
-    ) -> datetime | None:
-        """Count a wrong API password atomically and return when the key's throttle ends.
+    ) -> KeyClaim:
+        """Count one API password attempt of a key before the password is checked (SPEC §5.1).
 
-        The key is throttled from the threshold on, counted for the key or for all the
-        organization's keys together: the password is the organization's, so more keys must not
-        mean more guesses.
+        The threshold counts the failures of all the organization's keys together (the password
+        is the organization's: more keys must not mean more guesses), and while any of its keys
+        is throttled no attempt is claimed. Claims of one organization take turns on its row
+        (PostgreSQL; SQLite runs one writer at a time), the key's row first, as a request that
+        already wrote its key's last use does, so that they cannot deadlock.
         """
-        throttle_ended = and_(ApiKey.throttled_until.is_not(None), ApiKey.throttled_until <= now)
-        failures = case((throttle_ended, 1), else_=ApiKey.failed_attempts + 1)
+        await self.session.execute(select(ApiKey.id).where(ApiKey.id == key_id).with_for_update())
+        await self.session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
+        other = aliased(ApiKey)
+        others = FailureCounter(other.failed_attempts, other.throttled_until)
+        organization_failures = (
+            select(func.coalesce(func.sum(others.live(now)), 0))
+            .where(other.organization_id == organization_id)
+            .scalar_subquery()
+        )
+        any_throttled = exists().where(other.organization_id == organization_id, others.blocked(now))
         row = (
             await self.session.execute(
                 update(ApiKey)
-                .where(ApiKey.id == key_id)
-                .values(
-                    failed_attempts=failures,
-                    throttled_until=case(
-                        (failures >= threshold, literal(throttle_until, UTCDateTime())),
-                        (throttle_ended, literal(None, UTCDateTime())),
-                        else_=ApiKey.throttled_until,
-                    ),
-                )
+                .where(ApiKey.id == key_id, ~any_throttled)
+                .values(KEY_FAILURES.claim(now, threshold, throttle_until, counted=organization_failures))
                 .returning(ApiKey.throttled_until)
                 .execution_options(synchronize_session=False)
             )
-        ).one()
-        throttled_until: datetime | None = row[0]
-        if throttled_until is not None and throttled_until > now:
-            return throttled_until
-        organization_failures = await self.session.scalar(
-            select(func.coalesce(func.sum(ApiKey.failed_attempts), 0)).where(
-                ApiKey.organization_id == organization_id
-            )
+        ).one_or_none()
+        if row is not None:
+            return KeyClaim(True, row[0])
+        ends = await self.session.scalar(
+            select(func.max(ApiKey.throttled_until)).where(ApiKey.organization_id == organization_id)
         )
-        if int(organization_failures or 0) < threshold:
-            return throttled_until
-        await self.record_success(key_id, {"throttled_until": throttle_until})
-        return throttle_until
+        return KeyClaim(False, ends)
+
+    async def give_back(
+        self, key_id: int, claimed_throttle: datetime | None, values: dict[str, object]
+    ) -> None:
+        """The claim of a right password: the key's count starts again, a throttle this claim set
+        ends, and `values` (the digest of the checked password, last use) are written."""
+        await self.record_success(key_id, {**KEY_FAILURES.give_back(claimed_throttle), **values})
 
     async def record_success(self, key_id: int, values: dict[str, object]) -> None:
         """Bookkeeping of a key that does not change its version: failures, digest, last use."""

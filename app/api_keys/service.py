@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from app.api_keys.authentication import LinkedSystemAuth
 from app.api_keys.repository import ApiKeyRepository
 from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
 from app.audit.service import Actor
@@ -130,7 +131,8 @@ class ApiKeyService(Service):
     async def change_password(self, scope: OrganizationScope, body: ApiPasswordChange) -> ApiPasswordChanged:
         """Admins and operators set (or generate) the API password; a linked system proves the current one."""
         organization = await scope.organization()
-        if scope.principal.kind is PrincipalKind.LINKED_SYSTEM:
+        linked_system = scope.principal.kind is PrincipalKind.LINKED_SYSTEM
+        if linked_system:
             errors = [
                 FieldError(name, "missing")
                 for name in ("current_password", "new_password")
@@ -138,12 +140,6 @@ class ApiKeyService(Service):
             ]
             if errors:
                 raise Unprocessable(errors=errors)
-            assert body.current_password is not None
-            matches, _ = await self.runtime.hasher.verify(
-                body.current_password, organization.api_password_hash
-            )
-            if not matches:
-                raise Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")])
         generated = None
         new_password = body.new_password
         if new_password is None:
@@ -151,6 +147,13 @@ class ApiKeyService(Service):
         errors = password_errors(new_password, None, field="new_password")
         if errors:
             raise Unprocessable(errors=errors)
+        if linked_system:
+            # Checked last, once the rest is known to be acceptable: it is a counted attempt.
+            assert body.current_password is not None
+            assert scope.principal.api_key_id is not None
+            await LinkedSystemAuth(self.session, self.audit, self.runtime).check_current_password(
+                scope.principal.api_key_id, organization, body.current_password
+            )
         await self.set_password(organization, scope.principal.actor, new_password)
         assert organization.api_password_changed_at is not None
         return ApiPasswordChanged(

@@ -4,15 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 
 from app.auth.permissions import UserVisibility
+from app.core.attempts import FailureCounter
 from app.core.filters import conditions, contains, contains_by_grams
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
 from app.models import Location, User
-from app.models.base import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,38 @@ class PrincipalRow:
     location_code: str | None
     login_id: str
     security_stamp: str
-    locked_until: datetime | None
     password_temporary: bool
     password_expires_at: datetime | None
 
+
+@dataclass(frozen=True, slots=True)
+class LoginCandidate:
+    """A user whose password one claimed attempt may now check (see UserRepository.claim_login)."""
+
+    id: int
+    organization_id: int | None
+    login_id: str
+    password_hash: str
+    password_temporary: bool
+    password_expires_at: datetime | None
+    security_stamp: str
+    # Failures in a row, this attempt counted as one until its password proves right.
+    failures: int
+    # The lock this attempt set by reaching the threshold (it is in force if the password is wrong).
+    claimed_lock: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LockedUser:
+    """A user whose login attempt was refused unchecked, and until when."""
+
+    organization_id: int | None
+    login_id: str
+    locked_until: datetime | None
+
+
+# Failed logins: the shared rule of app/core/attempts.py on the users' columns.
+LOGIN_FAILURES = FailureCounter(User.failed_login_count, User.locked_until)
 
 # Built once: the statement of every authenticated request.
 _PRINCIPAL_ROW = PreparedSelect(
@@ -41,7 +69,6 @@ _PRINCIPAL_ROW = PreparedSelect(
         Location.code,
         User.login_id,
         User.security_stamp,
-        User.locked_until,
         User.password_temporary,
         User.password_expires_at,
     )
@@ -86,45 +113,71 @@ class UserRepository(Repository[User]):
         row = await _PRINCIPAL_ROW.first(self.session, {"user_id": user_id})
         return PrincipalRow(*row) if row else None
 
-    async def register_failed_login(
-        self, user_id: int, now: datetime, threshold: int, lock_until: datetime
-    ) -> tuple[int, datetime | None]:
-        """Count one failure atomically and lock at the threshold; (failures in a row, locked_until).
-
-        One UPDATE, so that racing failures are counted exactly and the lock triggers once.
-        A lock that has ended starts a new count.
-        """
-        lock_ended = and_(User.locked_until.is_not(None), User.locked_until <= now)
-        failures = case((lock_ended, 1), else_=User.failed_login_count + 1)
+    async def claim_login(
+        self,
+        now: datetime,
+        threshold: int,
+        lock_until: datetime,
+        *,
+        login_id: str | None = None,
+        user_id: int | None = None,
+    ) -> LoginCandidate | None:
+        """Count one login attempt before its password is checked (SPEC §5.1): one conditional
+        UPDATE, so that racing attempts are counted exactly and at most `threshold` of them are
+        ever checked. None when there is no such user, or it is locked (see `locked`)."""
+        who = (
+            User.id == user_id
+            if user_id is not None
+            else func.lower(User.login_id) == (login_id or "").lower()
+        )
         row = (
             await self.session.execute(
                 update(User)
-                .where(User.id == user_id)
-                .values(
-                    failed_login_count=failures,
-                    locked_until=case(
-                        (failures >= threshold, literal(lock_until, UTCDateTime())),
-                        (lock_ended, literal(None, UTCDateTime())),
-                        else_=User.locked_until,
-                    ),
+                .where(who, LOGIN_FAILURES.open(now))
+                .values(LOGIN_FAILURES.claim(now, threshold, lock_until))
+                .returning(
+                    User.id,
+                    User.organization_id,
+                    User.login_id,
+                    User.password_hash,
+                    User.password_temporary,
+                    User.password_expires_at,
+                    User.security_stamp,
+                    User.failed_login_count,
+                    User.locked_until,
                 )
-                .returning(User.failed_login_count, User.locked_until)
                 .execution_options(synchronize_session=False)
             )
-        ).one()
-        return int(row[0]), row[1]
+        ).one_or_none()
+        return LoginCandidate(*row) if row else None
 
-    async def record_login(self, user_id: int, now: datetime, new_hash: str | None) -> None:
-        """Clear the failure count and note the login; bookkeeping, so `version` stays."""
-        values: dict[str, object] = {"failed_login_count": 0, "locked_until": None, "last_login_at": now}
-        if new_hash is not None:
-            values["password_hash"] = new_hash
-        await self.session.execute(
+    async def locked(self, *, login_id: str | None = None, user_id: int | None = None) -> LockedUser | None:
+        """The user whose attempt `claim_login` refused, with its lock; None when there is none."""
+        who = (
+            User.id == user_id
+            if user_id is not None
+            else func.lower(User.login_id) == (login_id or "").lower()
+        )
+        row = (
+            await self.session.execute(
+                select(User.organization_id, User.login_id, User.locked_until).where(who)
+            )
+        ).one_or_none()
+        return LockedUser(*row) if row else None
+
+    async def record_success(
+        self, user_id: int, now: datetime, claimed_lock: datetime | None, values: dict[str, object]
+    ) -> bool:
+        """Give back the claim of a right password, with bookkeeping `values` (last login, an
+        upgraded hash): the count starts again. False, and nothing written, while a lock that
+        another attempt set is in force: a success never clears it. `version` stays."""
+        result = await self.session.execute(
             update(User)
-            .where(User.id == user_id)
-            .values(**values)
+            .where(User.id == user_id, LOGIN_FAILURES.not_blocked_by_others(now, claimed_lock))
+            .values({**LOGIN_FAILURES.give_back(claimed_lock), **values})
             .execution_options(synchronize_session=False)
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class UserSearch:
