@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from app.api_keys.router import router as api_keys_router
-from app.audit.router import router as audit_router
+from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.locations.router import router as locations_router
 from app.organizations.router import router as organizations_router

@@ -13,12 +13,12 @@ from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
-from app.core.idempotency import IdempotentReplay, replay
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.runtime import build_runtime
 from app.health import router as health_router
+from app.idempotency.service import IdempotentReplay, replay
 
 DESCRIPTION = """
 AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —

@@ -191,8 +191,8 @@ class _Empty:
 
 def _repository_calls(main_id: int) -> dict[str, Callable[[Any], Awaitable[Any]]]:
     """The repository calls behind some of the queries, to EXPLAIN their statements."""
-    from app.audit.repository import AuditEventRepository
-    from app.audit.schemas import AuditFilters
+    from app.audit_events.repository import AuditEventRepository
+    from app.audit_events.schemas import AuditFilters
     from app.auth.permissions import UserVisibility
     from app.core.pagination import PageRequest
     from app.locations.repository import LocationRepository

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection
 
 from app.core.config import get_settings
 from app.core.db import create_engine
+from app.core.orm import exists_on
 from app.models import Base
-from app.models.base import exists_on
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

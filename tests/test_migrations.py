@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.cli import ROOT, migrate
+from app.core.orm import exists_on
 from app.models import Base
-from app.models.base import exists_on
 from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
 
 

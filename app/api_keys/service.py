@@ -5,21 +5,20 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api_keys.authentication import LinkedSystemAuth
-from app.api_keys.repository import ApiKeyRepository
+from app.api_keys.repository import ApiKeyRepository, ApiPasswordRepository
 from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
 from app.audit.service import Actor
+from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
+from app.auth.linked_systems import LinkedSystemAuth
 from app.auth.principals import PrincipalKind
 from app.core.errors import FieldError, NotFound, Unprocessable
 from app.core.ids import parse_row_id
 from app.core.pagination import Page, PageRequest
 from app.core.passwords import generate_password, password_errors
 from app.core.security import new_stamp
-from app.core.service import Service, provide
 from app.models import ApiKey as ApiKeyRow
 from app.models import Organization
-from app.organizations.repository import OrganizationRepository
 
 RESOURCE = "api_key"
 GENERATED_API_PASSWORD_LENGTH = 24
@@ -28,19 +27,6 @@ GENERATED_API_PASSWORD_LENGTH = 24
 def new_api_key() -> str:
     """32 upper-case hexadecimal characters from the operating system's secure generator."""
     return secrets.token_hex(16).upper()
-
-
-def to_schema(key: ApiKeyRow) -> ApiKey:
-    """The public form of a key."""
-    return ApiKey(
-        id=str(key.id),
-        key=key.key,
-        label=key.label,
-        created_at=key.created_at,
-        created_by=key.created_by,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
 
 
 class ApiKeyService(Service):
@@ -54,9 +40,14 @@ class ApiKeyService(Service):
     async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[ApiKey]:
         """All keys of the organization, revoked ones included."""
         rows, total = await self.keys.list_of(scope.organization_id, page)
-        return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+        return Page(
+            items=[ApiKey.model_validate(row) for row in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
-    async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKeyRow:
+    async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKey:
         """A new active key; the others stay active, so a linked system can move over without downtime."""
         key = await self.keys.add(
             ApiKeyRow(
@@ -76,14 +67,18 @@ class ApiKeyService(Service):
             organization_id,
             {"key": [None, key.key], "label": [None, label]},
         )
-        return key
+        return ApiKey.model_validate(key)
 
-    async def create(self, scope: OrganizationScope, body: ApiKeyCreate) -> ApiKeyRow:
+    async def create(self, scope: OrganizationScope, body: ApiKeyCreate) -> ApiKey:
         """APIキーの発行."""
         return await self.issue(scope.organization_id, scope.principal.actor, body.label)
 
-    async def get(self, scope: OrganizationScope, key_id: str) -> ApiKeyRow:
+    async def get(self, scope: OrganizationScope, key_id: str) -> ApiKey:
         """One key of the organization; 404 otherwise."""
+        return ApiKey.model_validate(await self._row(scope, key_id))
+
+    async def _row(self, scope: OrganizationScope, key_id: str) -> ApiKeyRow:
+        """The row of one key of the organization; 404 otherwise."""
         id_ = parse_row_id(key_id)
         key = await self.keys.of_organization(scope.organization_id, id_) if id_ is not None else None
         if key is None:
@@ -92,7 +87,7 @@ class ApiKeyService(Service):
 
     async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
         """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
-        key = await self.get(scope, key_id)
+        key = await self._row(scope, key_id)
         if key.revoked_at is not None:
             return
         now = self.clock.now()
@@ -110,7 +105,7 @@ class ApiKeyService(Service):
         """Store a new API password hash; every linked-system token and cached check under the old one ends."""
         now = self.clock.now()
         previous = organization.api_password_changed_at
-        await OrganizationRepository(self.session).update(
+        await ApiPasswordRepository(self.session).update(
             organization,
             {
                 "api_password_hash": await self.runtime.hasher.hash(password),

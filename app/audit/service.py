@@ -28,11 +28,6 @@ class Actor:
     id: str | None
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """`{field: [before, after]}` for the fields whose value changed."""
-    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
-
-
 class AuditTrail:
     """Appends audit events for one request (its id and client address) or one CLI command."""
 
@@ -75,6 +70,23 @@ class AuditTrail:
                 "client_ip": self.client_ip,
             },
         )
+
+    async def record_change(
+        self,
+        actor: Actor,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        organization_id: int | None,
+        changes: dict[str, Any],
+        snapshot: dict[str, Any] | None,
+    ) -> None:
+        """Record a change of an organization, location or user: the one place for such changes.
+
+        `snapshot` is the resource exactly as its own GET answers it after the change (None once
+        deleted): what the change feed publishes beside the audit event, in the same transaction.
+        """
+        await self.record(actor, action, resource_type, resource_id, organization_id, changes)
 
 
 async def request_audit_trail(session: SessionDep, request: Request) -> AuditTrail:

@@ -7,16 +7,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.authentication import LinkedSystemAuth, authenticate_basic, principal_for_key
 from app.audit.service import request_audit_trail
+from app.auth.linked_systems import LinkedSystemAuth, authenticate_basic, principal_for_key
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
+from app.auth.repository import AccountRepository
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.core.ids import OrganizationIdPath, parse_organization_id
 from app.core.runtime import Runtime, runtime_of
 from app.models import Organization
-from app.users.repository import UserRepository
 
 # What the OpenAPI document names on every operation that depends on authenticated_principal
 # (Swagger's Authorize button); the checks are ours, below. Not dependencies: FastAPI would run
@@ -62,7 +62,7 @@ async def _from_bearer(runtime: Runtime, session: AsyncSession, token: str) -> P
         return principal
     if kind != "user":
         raise Unauthorized("invalid_token")
-    row = await UserRepository(session).principal_row(int(raw_id))
+    row = await AccountRepository(session).principal_row(int(raw_id))
     # A lock from failed logins is not checked: it stops new logins only (SPEC §5.1).
     if row is None or row.security_stamp != claims.stamp:
         raise Unauthorized("invalid_token")

@@ -5,8 +5,8 @@ from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request, Response, status
 
-from app.api_keys.authentication import LinkedSystemAuthDep
 from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
+from app.auth.linked_systems import LinkedSystemAuthDep
 from app.auth.schemas import Me, PasswordChange, TokenResponse
 from app.auth.service import AuthServiceDep
 from app.core.errors import OAuthError, ServiceUnavailable

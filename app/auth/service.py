@@ -7,8 +7,9 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, AuditTrail
+from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal
-from app.auth.repository import RefreshTokenRepository
+from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
 from app.core.clock import seconds_until
 from app.core.config import Settings
@@ -17,10 +18,8 @@ from app.core.errors import FieldError, Forbidden, OAuthError, TooManyRequests, 
 from app.core.passwords import password_errors
 from app.core.runtime import Runtime
 from app.core.security import digest, new_secret_token, new_stamp
-from app.core.service import Service, provide
 from app.core.types import is_login_id
 from app.models import RefreshToken, User
-from app.users.repository import LoginCandidate, UserRepository
 
 
 def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthError:
@@ -45,14 +44,14 @@ class AuthService(Service):
         super().__init__(session, audit, runtime)
         self.hasher = runtime.hasher
         self.tokens = runtime.tokens
-        self.users = UserRepository(session)
+        self.users = AccountRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
 
     async def _claim(self, now: datetime, **who: Any) -> LoginCandidate | None:
         """Count one attempt in a transaction of its own, committed before the password is
         checked, so that every racing attempt sees it (SPEC §5.1: the count is exact)."""
         async with separate_transaction(self.runtime.sessionmaker) as session:
-            return await UserRepository(session).claim_login(
+            return await AccountRepository(session).claim_login(
                 now,
                 self.settings.lockout_threshold,
                 now + timedelta(minutes=self.settings.lockout_minutes),
@@ -299,7 +298,7 @@ def _retry_after(locked_until: datetime | None, now: datetime) -> int:
 
 
 async def set_password(
-    users: UserRepository,
+    users: AccountRepository,
     user: User,
     password_hash: str,
     settings: Settings,

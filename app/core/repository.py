@@ -6,8 +6,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.orm import Base
 from app.core.prepared import PreparedSelect
-from app.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
 # From this offset on, a page is read by its ids first (see Repository.paged).

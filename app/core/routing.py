@@ -1,4 +1,4 @@
-"""Route classes: strict JSON bodies on every route, and Idempotency-Key on resource POSTs."""
+"""The route class of every API route: strict JSON bodies, and the request's unit of work."""
 
 import json
 from collections.abc import Callable, Coroutine
@@ -9,7 +9,6 @@ from fastapi.routing import APIRoute
 
 from app.core.db import begin_unit_of_work, end_unit_of_work
 from app.core.errors import Unprocessable
-from app.core.idempotency import IdempotencyDep, PendingIdempotency
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -69,21 +68,4 @@ class ApiRoute(APIRoute):
 
     async def after(self, request: Request, response: Response) -> Response:
         """Hook run with the answer, before the session commits."""
-        return response
-
-
-class ResourceRoute(ApiRoute):
-    """Resource routes: every POST takes an Idempotency-Key, and its successful answer is stored
-    inside the request's transaction, before the session dependency commits."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if "POST" in (kwargs.get("methods") or ()):
-            kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), IdempotencyDep]
-        super().__init__(path, endpoint, **kwargs)
-
-    async def after(self, request: Request, response: Response) -> Response:
-        """Store the answer of a POST that carried an Idempotency-Key."""
-        pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
-        if pending is not None and 200 <= response.status_code < 300:
-            await pending.store(response)
         return response

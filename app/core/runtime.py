@@ -1,10 +1,7 @@
 """What a process builds once at start-up and every request shares."""
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,9 +11,6 @@ from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.local_secrets import local_secret
 from app.core.security import PasswordHasher, TokenCodec
-
-if TYPE_CHECKING:
-    from app.audit.service import AuditTrail
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +27,8 @@ class Runtime:
     tokens: TokenCodec
 
 
-def build_runtime(
-    settings: Settings, clock: Clock | None = None, hasher: PasswordHasher | None = None
-) -> Runtime:
-    """Create the engine and the helpers for these settings (tests pass their own clock, and
-    may pass a hasher built on an instrumented hashing context)."""
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Create the engine and the helpers for these settings."""
     if not settings.secret_key:
         # Generated on first start and kept beside the SQLite database (app/core/local_secrets.py).
         secret_key = local_secret("secret-key", settings.secret_key, settings.database_url)
@@ -49,7 +40,7 @@ def build_runtime(
         sessionmaker=create_sessionmaker(engine),
         read_sessionmaker=create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")),
         clock=clock or Clock(),
-        hasher=hasher or PasswordHasher(settings),
+        hasher=PasswordHasher(settings),
         tokens=TokenCodec(settings),
     )
 
@@ -67,13 +58,3 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-@asynccontextmanager
-async def command_session(runtime: Runtime) -> AsyncIterator[tuple[AsyncSession, "AuditTrail"]]:
-    """A unit of work for a command-line action: one transaction, audited as the CLI."""
-    from app.audit.service import AuditTrail
-
-    async with runtime.sessionmaker() as session:
-        yield session, AuditTrail(session, runtime.clock, f"cli-{uuid.uuid4().hex}", None)
-        await session.commit()

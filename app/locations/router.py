@@ -10,7 +10,7 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.locations.service import LocationServiceDep
 
@@ -66,7 +66,7 @@ async def get_location(
     """One location."""
     location = await service.get(scope, code)
     set_etag(response, location.version)
-    return Location.model_validate(location)
+    return location
 
 
 @router.patch(
@@ -86,7 +86,7 @@ async def update_location(
     """Change name, short name or commission number."""
     location = await service.update(scope, code, body, expected)
     set_etag(response, location.version)
-    return Location.model_validate(location)
+    return location
 
 
 @router.delete(

@@ -1,8 +1,8 @@
 """Every table of the service; importing this package registers them all on `Base.metadata`."""
 
+from app.core.orm import Base
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
-from app.models.base import Base
 from app.models.idempotency_record import IdempotencyRecord
 from app.models.location import Location
 from app.models.organization import Organization

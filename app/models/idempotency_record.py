@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UTCDateTime
+from app.core.orm import Base, UTCDateTime
 
 
 class IdempotencyRecord(Base):

@@ -3,7 +3,7 @@
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped, trigram_indexes
+from app.core.orm import Base, Timestamped, trigram_indexes
 
 
 class Location(Timestamped, Base):

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped, UTCDateTime, trigram_indexes
+from app.core.orm import Base, Timestamped, UTCDateTime, trigram_indexes
 
 
 class Organization(Timestamped, Base):

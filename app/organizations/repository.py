@@ -37,9 +37,3 @@ class OrganizationRepository(Repository[Organization]):
             limit=page.limit,
             offset=page.offset,
         )
-
-    async def lock(self, organization_id: int) -> None:
-        """Serialize changes that depend on the organization's whole state (its admins)."""
-        await self.session.execute(
-            select(Organization.id).where(Organization.id == organization_id).with_for_update()
-        )

@@ -11,7 +11,7 @@ from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.routing import ResourceRoute
+from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
@@ -19,7 +19,7 @@ from app.organizations.schemas import (
     OrganizationOnboard,
     OrganizationUpdate,
 )
-from app.organizations.service import OrganizationServiceDep, to_schema
+from app.organizations.service import OrganizationServiceDep
 
 router = APIRouter(prefix="/organizations", tags=["依頼人組織 (organizations)"], route_class=ResourceRoute)
 
@@ -75,11 +75,13 @@ async def onboard_organization(
     description="依頼人組織の参照.",
     responses=problems(401, 403, 404),
 )
-async def get_organization(scope: CanRead, response: Response) -> Organization:
+async def get_organization(
+    scope: CanRead, service: OrganizationServiceDep, response: Response
+) -> Organization:
     """One organization."""
-    organization = await scope.organization()
+    organization = await service.get(scope)
     set_etag(response, organization.version)
-    return to_schema(organization)
+    return organization
 
 
 @router.patch(
@@ -98,4 +100,4 @@ async def update_organization(
     """Change the name or short name."""
     organization = await service.update(scope, body, expected)
     set_etag(response, organization.version)
-    return to_schema(organization)
+    return organization

@@ -7,8 +7,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.audit.service import Actor
+from app.audit.unit_of_work import command_session
 from app.core.clock import ManualClock
-from app.core.runtime import command_session
 from app.users.service import UserService
 from tests.fixtures.principals import OPERATOR_PASSWORD, login, operator, token_response
 

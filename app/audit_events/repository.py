@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from app.audit.schemas import AuditFilters
+from app.audit_events.schemas import AuditFilters
 from app.core.filters import conditions, contains, contains_lowercase
 from app.core.pagination import PageRequest
 from app.core.repository import Repository

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.audit.reader import AuditReaderDep
-from app.audit.schemas import AuditEvent, AuditFilters
+from app.audit_events.reader import AuditReaderDep
+from app.audit_events.schemas import AuditEvent, AuditFilters
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.core.openapi import problems

@@ -1,4 +1,4 @@
-"""Declarative base, naming convention and column types shared by every table."""
+"""Declarative base, naming convention and column types shared by every table (no table of its own)."""
 
 from datetime import UTC, datetime
 from typing import Any

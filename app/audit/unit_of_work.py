@@ -1,6 +1,8 @@
 """What every domain service is built from, and how a router gets one."""
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from fastapi import Request
@@ -34,3 +36,11 @@ def provide(cls: type[ServiceT]) -> Callable[..., Awaitable[ServiceT]]:
 
     build.__name__ = f"provide_{cls.__name__}"
     return build
+
+
+@asynccontextmanager
+async def command_session(runtime: Runtime) -> AsyncIterator[tuple[AsyncSession, AuditTrail]]:
+    """A unit of work for a command-line action: one transaction, audited as the CLI."""
+    async with runtime.sessionmaker() as session:
+        yield session, AuditTrail(session, runtime.clock, f"cli-{uuid.uuid4().hex}", None)
+        await session.commit()

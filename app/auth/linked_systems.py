@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.repository import ApiKeyRepository, KeyCredentials
 from app.audit.service import Actor, AuditTrail
+from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal, PrincipalKind
+from app.auth.repository import KeyCredentials, LinkedSystemRepository
 from app.auth.schemas import TokenResponse
 from app.core.clock import seconds_until
 from app.core.db import separate_transaction
 from app.core.errors import FieldError, OAuthError, TooManyRequests, Unauthorized, Unprocessable
 from app.core.security import PasswordHasher, constant_time_equals, parse_basic
-from app.core.service import Service, provide
 from app.models import Organization
 
 if TYPE_CHECKING:
@@ -104,9 +104,9 @@ class LinkedSystemAuth(Service):
     """Checks an API key and API password, with throttling and the Basic fast path."""
 
     @property
-    def keys(self) -> ApiKeyRepository:
+    def keys(self) -> LinkedSystemRepository:
         """The repository of this request's session."""
-        return ApiKeyRepository(self.session)
+        return LinkedSystemRepository(self.session)
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -153,7 +153,7 @@ class LinkedSystemAuth(Service):
         if not attempt.matches:
             raise _rejected(oauth)
         async with self._bookkeeping(in_request=False) as (session, _):
-            await ApiKeyRepository(session).give_back(
+            await LinkedSystemRepository(session).give_back(
                 key.id, attempt.claimed_throttle, {"credential_digest": digest, **last_use}
             )
         return key
@@ -192,7 +192,7 @@ class LinkedSystemAuth(Service):
         throttle_until = now + timedelta(seconds=self.settings.api_key_throttle_seconds)
         async with self.hasher.turn() as hashing:
             async with self._bookkeeping(in_request) as (session, _):
-                claim = await ApiKeyRepository(session).claim_attempt(
+                claim = await LinkedSystemRepository(session).claim_attempt(
                     key.id, key.organization_id, now, self.settings.api_key_failure_threshold, throttle_until
                 )
             matches = claim.claimed and (await hashing.verify(password, password_hash))[0]
@@ -250,7 +250,7 @@ async def authenticate_basic(auth: LinkedSystemAuth, encoded: str) -> Principal:
 
 async def principal_for_key(session: AsyncSession, key_id: int, stamp: str) -> Principal | None:
     """The linked system behind a bearer token, if its key stands and its password is unchanged."""
-    key = await ApiKeyRepository(session).credentials(key_id=key_id)
+    key = await LinkedSystemRepository(session).credentials(key_id=key_id)
     if key is None or key.revoked_at is not None:
         return None
     if not constant_time_equals(key.api_password_stamp or "", stamp):
