@@ -314,6 +314,8 @@ _CONNECTION_FAILURE_NAMES = frozenset(
         "AdminShutdownError",
         "InterfaceError",
         "ProtocolViolationError",
+        # The server is there but takes no more connections (max_connections reached).
+        "TooManyConnectionsError",
     }
 )
 

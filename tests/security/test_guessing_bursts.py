@@ -35,7 +35,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         live = new_server(url, directory)
         # Hashing turns for every attempt of a burst: the claims race each other for real, rather
         # than two at a time behind the default two turns.
-        live.start({"AINAS_HASH_CONCURRENCY": str(BURST + 10)})
+        # A pool of 16 still lets 16 claims race, and leaves the shared PostgreSQL connections.
+        live.start({"AINAS_HASH_CONCURRENCY": str(BURST + 10), "AINAS_DB_POOL_SIZE": "16"})
         try:
             yield live
         finally:
