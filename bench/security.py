@@ -13,6 +13,7 @@ script measures the code before and after a change: `--tree PATH` runs PATH's `a
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -85,6 +86,8 @@ class Service:
             PYTHONPATH=str(tree),
             AINAS_ENVIRONMENT="production",
             AINAS_SECRET_KEY=secrets.token_urlsafe(48),
+            # Production requires a certificate key since issue 14 (ignored by older trees).
+            AINAS_CERTIFICATE_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
             AINAS_LOG_LEVEL="ERROR",
             **argon2,
             **extra,

@@ -20,6 +20,8 @@ class Permission(StrEnum):
     API_KEY_MANAGE = "api-key:manage"
     API_PASSWORD_SET = "api-password:set"
     AUDIT_READ = "audit:read"
+    CERTIFICATE_MANAGE = "certificate:manage"  # register, list, read, delete an organization's
+    CERTIFICATE_LIST_ALL = "certificate:list-all"  # every organization's (operators)
 
 
 P = Permission
@@ -38,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.API_KEY_MANAGE,
             P.API_PASSWORD_SET,
             P.AUDIT_READ,
+            P.CERTIFICATE_MANAGE,
         }
     ),
     Role.LOCATION_ADMIN: frozenset(_EVERYONE_READS | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET}),

@@ -16,6 +16,8 @@ PUBLISHED_KEY = next(iter(PUBLISHED))
 # Fixed (test ids must not change between pytest workers), as random as a generated key.
 RANDOM = base64.urlsafe_b64encode(hashlib.sha512(b"a random-looking key").digest()).decode()
 HEX_128_BITS = hashlib.sha256(b"another one").hexdigest()[:32]
+# Production also requires a certificate key (tests/certificates/test_keys.py).
+CERTIFICATE_KEY = base64.b64encode(hashlib.sha256(b"a certificate key").digest()).decode()
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,12 @@ HEX_128_BITS = hashlib.sha256(b"another one").hexdigest()[:32]
 def test_signing_keys_are_refused_where_they_would_be_guessable(
     environment: str, database_url: str, secret_key: str, refusal: str | None
 ) -> None:
-    values = {"environment": environment, "database_url": database_url, "secret_key": secret_key}
+    values = {
+        "environment": environment,
+        "database_url": database_url,
+        "secret_key": secret_key,
+        "certificate_key": CERTIFICATE_KEY,
+    }
     if refusal is None:
         assert Settings(**values).secret_key == secret_key  # type: ignore[arg-type]
     else:
