@@ -1,10 +1,10 @@
 """All SQL about locations."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
 
 from app.core.filters import matches, needle
 from app.core.pagination import PageRequest
@@ -25,7 +25,23 @@ SORTABLE = {
 FILTERS = ("code", "name", "short_name", "delegate_number")
 # What a list item shows, in the order of the Location schema's fields (see page_json).
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
-_INSERT = insert(cast(Table, Location.__table__)).returning(*LISTED)
+_TABLE = cast(Table, Location.__table__)
+_INSERT = insert(_TABLE).returning(*LISTED)
+# Bulk changes (CSV uploads): many rows per statement, each row's every editable column set.
+_INSERT_MANY = insert(_TABLE)
+_UPDATE_MANY = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"))
+    .values(
+        name=bindparam("b_name"),
+        short_name=bindparam("b_short_name"),
+        delegate_number=bindparam("b_delegate_number"),
+        updated_at=bindparam("b_updated_at"),
+        version=_TABLE.c.version + 1,
+    )
+)
+# Codes per IN list: far below any driver's limit of bound values.
+CODES_PER_QUERY = 1000
 
 
 class LocationRepository(Repository[Location]):
@@ -50,15 +66,13 @@ class LocationRepository(Repository[Location]):
         The hottest list of the service (linked systems poll it): a PreparedSelect per shape
         of the request (which filters, which sort, scoped or not, deep or not), run with values.
         """
-        needles = {name: needle(getattr(filters, name)) for name in FILTERS}
+        forms, params = _filtered(organization_id, scope_location_id, filters)
         prepared, statement = _search_select(
-            tuple(found.indexed if found else None for found in needles.values()),
+            forms,
             scoped=scope_location_id is not None,
             sort=page.sort_key(SORTABLE, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
-        params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
-        params.update((name, found.pattern) for name, found in needles.items() if found is not None)
         rows, total = await self.page_prepared(
             prepared, statement, params, limit=page.limit, offset=page.offset
         )
@@ -77,6 +91,68 @@ class LocationRepository(Repository[Location]):
         return int(
             await self.session.scalar(select(func.count()).where(User.location_id == location_id)) or 0
         )
+
+    # Bulk reads and writes of CSV downloads and uploads (app/exports).
+
+    def export_select(
+        self, organization_id: int, scope_location_id: int | None, filters: LocationFilters
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """The list's select (same filters, same scope) of every matching location's CSV columns,
+        in code order, with its bound values: for a download to stream."""
+        forms, params = _filtered(organization_id, scope_location_id, filters)
+        _, statement = _search_select(forms, scoped=scope_location_id is not None, sort="code", deep=False)
+        exported = statement.with_only_columns(
+            Location.code, Location.name, Location.short_name, Location.delegate_number
+        ).order_by(Location.code, Location.id)
+        return exported, params
+
+    async def by_codes(
+        self,
+        organization_id: int,
+        codes: Collection[str],
+        *,
+        scope_location_id: int | None = None,
+        lock: bool = False,
+    ) -> dict[str, Row[Any]]:
+        """The locations with these codes (within the scope) by code: id and the public columns.
+        `lock`: FOR UPDATE, so that nobody changes them before this transaction ends."""
+        found: dict[str, Row[Any]] = {}
+        ordered = sorted(codes)
+        for start in range(0, len(ordered), CODES_PER_QUERY):
+            statement = select(Location.id, *LISTED).where(
+                Location.organization_id == organization_id,
+                Location.code.in_(ordered[start : start + CODES_PER_QUERY]),
+            )
+            if scope_location_id is not None:
+                statement = statement.where(Location.id == scope_location_id)
+            if lock:
+                statement = statement.with_for_update()
+            for row in await self.session.execute(statement):
+                found[row.code] = row
+        return found
+
+    async def insert_many(self, values: Sequence[dict[str, Any]]) -> None:
+        """Insert new locations (version 1): one statement for all (executemany)."""
+        if values:
+            await self.session.execute(_INSERT_MANY, [{**row, "version": 1} for row in values])
+
+    async def update_many(self, values: Sequence[dict[str, Any]]) -> None:
+        """Set name, short name, commission number and updated_at of locations by id, bumping their
+        versions: one statement for all. The rows must be locked by this transaction (by_codes)."""
+        if values:
+            await self.session.execute(
+                _UPDATE_MANY, [{f"b_{name}": value for name, value in row.items()} for row in values]
+            )
+
+
+def _filtered(
+    organization_id: int, scope_location_id: int | None, filters: LocationFilters
+) -> tuple[tuple[bool | None, ...], dict[str, Any]]:
+    """The shape of a filtered select (each filter absent or its needle's form) and its values."""
+    needles = {name: needle(getattr(filters, name)) for name in FILTERS}
+    params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
+    params.update((name, found.pattern) for name, found in needles.items() if found is not None)
+    return tuple(found.indexed if found else None for found in needles.values()), params
 
 
 @lru_cache(maxsize=512)

@@ -1,11 +1,14 @@
 """Location management (依頼人拠点): SPEC §2.2, §4."""
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.audited import delete_audited, update_audited
+from app.audit.service import diff
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.core.errors import Conflict, NotFound
@@ -44,29 +47,32 @@ class LocationService(Service):
 
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> Location:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
-        organization_id = scope.organization_id
-        now = self.clock.now()
         try:
-            location = await self.locations.insert(
-                {
-                    **body.model_dump(),
-                    "organization_id": organization_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            location = await self.locations.insert(self._new_row(scope, body))
         except IntegrityError:
             # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
+        await self._record_created(scope, body)
+        return location
+
+    def _new_row(self, scope: OrganizationScope, body: LocationCreate) -> dict[str, Any]:
+        now = self.clock.now()
+        return {
+            **body.model_dump(),
+            "organization_id": scope.organization_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def _record_created(self, scope: OrganizationScope, body: LocationCreate) -> None:
         await self.audit.record(
             scope.principal.actor,
             "location.create",
             RESOURCE,
-            location.code,
-            organization_id,
+            body.code,
+            scope.organization_id,
             {name: [None, value] for name, value in body.model_dump().items()},
         )
-        return location
 
     async def update(
         self, scope: OrganizationScope, code: str, body: LocationUpdate, expected: set[int] | None
@@ -104,6 +110,49 @@ class LocationService(Service):
                 mode="json", include={"code", "name", "short_name", "delegate_number"}
             ),
         )
+
+    # Bulk changes of a CSV upload (app/exports): the same rows and audit events as one by one,
+    # written by a few statements instead of two per row.
+
+    async def create_many(self, scope: OrganizationScope, bodies: Sequence[LocationCreate]) -> None:
+        """依頼人拠点の追加 of many: 409 when a code is taken (by someone else since it was checked)."""
+        try:
+            await self.locations.insert_many([self._new_row(scope, body) for body in bodies])
+        except IntegrityError:
+            raise Conflict("csv_conflict") from None
+        for body in bodies:
+            await self._record_created(scope, body)
+
+    async def update_many(
+        self, scope: OrganizationScope, changes: Sequence[tuple[Row[Any], dict[str, Any]]]
+    ) -> None:
+        """依頼人拠点情報の変更 of many locations read and locked by LocationRepository.by_codes: each one's changed
+        values, audited as `update` audits them. Unchanged locations stay as they are."""
+        now = self.clock.now()
+        rows = []
+        for location, values in changes:
+            changed = diff({name: getattr(location, name) for name in values}, values)
+            if not changed:
+                continue
+            rows.append(
+                {
+                    "id": location.id,
+                    "name": location.name,
+                    "short_name": location.short_name,
+                    "delegate_number": location.delegate_number,
+                    **{name: after for name, (_, after) in changed.items()},
+                    "updated_at": now,
+                }
+            )
+            await self.audit.record(
+                scope.principal.actor,
+                "location.update",
+                RESOURCE,
+                location.code,
+                scope.organization_id,
+                changed,
+            )
+        await self.locations.update_many(rows)
 
 
 LocationServiceDep = Annotated[LocationService, Depends(provide(LocationService))]

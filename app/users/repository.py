@@ -1,5 +1,6 @@
 """All SQL about users and operators."""
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -41,6 +42,22 @@ class UserRepository(AccountRepository):
             select(User.id).where(func.lower(User.login_id) == login_id.lower()).limit(1)
         )
         return found is not None
+
+    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[tuple[User, str | None]]:
+        """Every user or operator whose login ID is one of these, ignoring case, with its location
+        code (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
+        lowered = sorted({login_id.lower() for login_id in login_ids})
+        found: list[tuple[User, str | None]] = []
+        for start in range(0, len(lowered), LOGIN_IDS_PER_QUERY):
+            statement = (
+                select(User, Location.code)
+                .outerjoin(Location, Location.id == User.location_id)
+                .where(func.lower(User.login_id).in_(lowered[start : start + LOGIN_IDS_PER_QUERY]))
+            )
+            if lock:
+                statement = statement.with_for_update(of=User)
+            found.extend((row[0], row[1]) for row in await self.session.execute(statement))
+        return found
 
 
 class UserSearch:
@@ -87,13 +104,13 @@ class UserSearch:
         page: PageRequest,
     ) -> tuple[list[tuple[User, str | None]], int]:
         """Visible users matching the filters."""
-        statement = self._visible(organization_id, visibility).where(
-            *conditions(
-                contains(User.login_id, login_id),
-                contains_by_grams(User.name, name),
-                await self._at_locations(organization_id, location_code),
-                User.role.in_(roles) if roles else None,
-            )
+        statement = await self._matching(
+            organization_id,
+            visibility,
+            login_id=login_id,
+            name=name,
+            location_code=location_code,
+            roles=roles,
         )
         rows, total = await self.repository.page_rows(
             statement,
@@ -105,6 +122,50 @@ class UserSearch:
             ids_first=True,
         )
         return [(row[0], row[1]) for row in rows], total
+
+    async def export_select(
+        self,
+        organization_id: int,
+        visibility: UserVisibility,
+        *,
+        login_id: str | None,
+        name: str | None,
+        location_code: str | None,
+        roles: list[str],
+    ) -> Select[Any]:
+        """The list's select (same filters, same visibility) of every matching user's CSV columns,
+        in login ID order: for a download to stream."""
+        statement = await self._matching(
+            organization_id,
+            visibility,
+            login_id=login_id,
+            name=name,
+            location_code=location_code,
+            roles=roles,
+        )
+        return statement.with_only_columns(
+            User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at
+        ).order_by(User.login_id, User.id)
+
+    async def _matching(
+        self,
+        organization_id: int,
+        visibility: UserVisibility,
+        *,
+        login_id: str | None,
+        name: str | None,
+        location_code: str | None,
+        roles: list[str],
+    ) -> Select[Any]:
+        """Visible users matching the filters: the list's conditions, without order or window."""
+        return self._visible(organization_id, visibility).where(
+            *conditions(
+                contains(User.login_id, login_id),
+                contains_by_grams(User.name, name),
+                await self._at_locations(organization_id, location_code),
+                User.role.in_(roles) if roles else None,
+            )
+        )
 
     async def _at_locations(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
         """Users at the locations whose code contains `code`.
@@ -130,6 +191,8 @@ class UserSearch:
 
 # Up to this many locations matching a location_code filter are named by id (see _at_locations).
 LOCATION_IDS_INLINE = 100
+# Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
+LOGIN_IDS_PER_QUERY = 1000
 
 SORTABLE = {
     "login_id": User.login_id,
