@@ -224,6 +224,11 @@ def csv_transfer(args: argparse.Namespace) -> dict[str, Any]:
         }
         print(markdown(results))
         return results
+    except Exception:
+        for server in servers:  # what the servers said, before their logs go
+            if server.log is not None and server.log.exists():
+                print(f"--- {server.name} log (end) ---\n{server.log.read_text()[-4000:]}", flush=True)
+        raise
     finally:
         for server in servers:
             server.stop()
