@@ -9,12 +9,14 @@ from fastapi import Request
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.bulk import insert_rows
 from app.core.clock import Clock
 from app.core.db import SessionDep
 from app.core.runtime import runtime_of
 from app.models import AuditEvent
 
-_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
+_EVENTS = cast(Table, AuditEvent.__table__)
+_INSERT_EVENT = insert(_EVENTS)
 
 # Never recorded, whatever a caller passes: the audit trail must not become a secret store.
 SECRET_FIELDS = frozenset(
@@ -28,11 +30,6 @@ class Actor:
 
     kind: str
     id: str | None
-
-
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """`{field: [before, after]}` for the fields whose value changed."""
-    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
 
 
 class AuditTrail:
@@ -83,19 +80,35 @@ class AuditTrail:
 
     @asynccontextmanager
     async def batched(self) -> AsyncIterator[None]:
-        """Within the block, each `record` is kept and all are written by one statement at its end,
-        still in the caller's transaction (a CSV upload records up to 10,000 changes: one INSERT
-        per event would cost more than the changes themselves). A failing block writes none."""
+        """Within the block, each `record` is kept and all are written together at its end, still in
+        the caller's transaction (a CSV upload records up to 10,000 changes: one INSERT per event
+        would cost more than the changes themselves). A failing block writes none."""
         if self._pending is not None:
             yield  # already batching: the outer block writes
             return
         self._pending = []
         try:
             yield
-            if self._pending:
-                await self.session.execute(_INSERT_EVENT, self._pending)
+            await insert_rows(self.session, _EVENTS, self._pending)
         finally:
             self._pending = None
+
+    async def record_change(
+        self,
+        actor: Actor,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        organization_id: int | None,
+        changes: dict[str, Any],
+        snapshot: dict[str, Any] | None,
+    ) -> None:
+        """Record a change of an organization, location or user: the one place for such changes.
+
+        `snapshot` is the resource exactly as its own GET answers it after the change (None once
+        deleted): what the change feed publishes beside the audit event, in the same transaction.
+        """
+        await self.record(actor, action, resource_type, resource_id, organization_id, changes)
 
 
 async def request_audit_trail(session: SessionDep, request: Request) -> AuditTrail:

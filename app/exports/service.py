@@ -18,7 +18,6 @@ from fastapi import Depends
 from pydantic import ValidationError
 from sqlalchemy import Row, Select
 
-from app.audit.service import diff
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import UserVisibility, user_visibility
@@ -45,7 +44,7 @@ from app.exports.repository import stream_rows
 from app.exports.schemas import ImportResult, TemporaryPassword, UserImportResult, UserRowCreate
 from app.locations.repository import LocationRepository
 from app.locations.schemas import LocationCreate, LocationFilters, LocationUpdate
-from app.locations.service import LocationService
+from app.locations.service import LocationService, location_scope
 from app.models import User as UserRow
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import OrganizationRole, UserCreate, UserFilters, UserUpdate
@@ -108,9 +107,7 @@ class ExportService(Service):
         self, scope: OrganizationScope, filters: LocationFilters, encoding: CsvEncoding
     ) -> Download:
         """The locations the caller may read that match the filters, in code order."""
-        statement, params = LocationRepository(self.session).export_select(
-            scope.organization_id, scope.principal.location_id, filters
-        )
+        statement, params = LocationRepository(self.session).export_select(location_scope(scope), filters)
         return await self._download(scope, LOCATIONS, statement, params, _location_cells, encoding)
 
     async def users(self, scope: OrganizationScope, filters: UserFilters, encoding: CsvEncoding) -> Download:
@@ -258,7 +255,6 @@ class _UserChange:
 
     create: UserCreate | None = None
     user: UserRow | None = None
-    code: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -327,7 +323,7 @@ class ImportService(Service):
         table = read_table(decode(upload.data, upload.charset), LOCATIONS)
         rows = _unique(table, LOCATIONS, normalize)
         existing = await LocationRepository(self.session).by_codes(
-            scope.organization_id, {code for _, code in rows}, lock=not dry_run
+            location_scope(scope), {code for _, code in rows}, lock=not dry_run
         )
         plan = _LocationPlan(errors=table.errors)
         for row, code in rows:
@@ -342,8 +338,9 @@ class ImportService(Service):
             except ValidationError as exc:
                 plan.errors += _errors_of(row.line, exc, table.headings)
                 continue
-            if diff({name: getattr(location, name) for name in values}, values):
-                plan.updates.append((location, values))
+            changed = {name: value for name, value in values.items() if getattr(location, name) != value}
+            if changed:
+                plan.updates.append((location, changed))
             else:
                 plan.unchanged += 1
         _refuse(plan.errors)
@@ -374,7 +371,7 @@ class ImportService(Service):
         async with self.audit.batched():
             for change in plan.changes:
                 if change.create is not None:
-                    user, _ = await users.create(scope, change.create, password_hash=next(hashes))
+                    user = await users.create(scope, change.create, password_hash=next(hashes))
                     assert user.password_expires_at is not None
                     result.temporary_passwords.append(
                         TemporaryPassword(
@@ -385,18 +382,16 @@ class ImportService(Service):
                     )
                 else:
                     assert change.user is not None
-                    await users.change(scope, change.user, change.code, change.values)
+                    await users.change(scope, change.user, change.values)
         return result
 
     async def _plan_users(self, scope: OrganizationScope, table: Table, *, lock: bool) -> _UserPlan:
         principal = scope.principal
         rows = _unique(table, USERS, lambda value: normalize(value).lower())
         accounts = await UserRepository(self.session).by_login_ids([key for _, key in rows], lock=lock)
-        by_login_id = {user.login_id.lower(): (user, code) for user, code in accounts}
+        by_login_id = {user.login_id.lower(): user for user in accounts}
         codes = {normalize(row.cells.get("location_code") or "") for row, _ in rows} - {""}
-        locations = await LocationRepository(self.session).by_codes(
-            scope.organization_id, codes, scope_location_id=principal.location_id
-        )
+        locations = await LocationRepository(self.session).by_codes(location_scope(scope), codes, lock=False)
         visibility = user_visibility(principal)
         plan = _UserPlan(errors=table.errors)
         admins = _AdminCount(self, scope.organization_id, lock=lock)
@@ -416,7 +411,7 @@ class ImportService(Service):
         self,
         scope: OrganizationScope,
         row: CsvRow,
-        found: tuple[UserRow, str | None] | None,
+        found: UserRow | None,
         locations: dict[str, Row[Any]],
         visibility: UserVisibility,
         admins: "_AdminCount",
@@ -427,14 +422,14 @@ class ImportService(Service):
             if new.create is not None and new.create.role is OrganizationRole.ADMIN:
                 await admins.add(1)
             return new
-        user, code = found
+        user = found
         if user.organization_id != scope.organization_id or not visibility.sees(user.id, user.location_id):
             # Another organization's, an operator's, or out of the caller's sight: to the caller, a
             # login ID that is taken (as POST .../users answers).
             raise Unprocessable(
                 errors=[FieldError("login_id", "login_id_taken", {"login_id": user.login_id})]
             )
-        change = self._changed_user(scope, row, user, code, locations)
+        change = self._changed_user(scope, row, user, locations)
         if (
             change is not None
             and user.role == Role.ADMIN
@@ -454,11 +449,11 @@ class ImportService(Service):
         scope: OrganizationScope,
         row: CsvRow,
         user: UserRow,
-        code: str | None,
         locations: dict[str, Row[Any]],
     ) -> _UserChange | None:
         """The change a row makes to an existing user, or None when it changes nothing."""
         values = UserUpdate.model_validate(_cells(USERS, row, "login_id")).model_dump(exclude_unset=True)
+        code = user.location.code if user.location else None
         new_code = values.get("location_code", code)
         location_id = user.location_id if new_code == code else _location_id(new_code, locations)
         role = Role(values.get("role", user.role))
@@ -469,7 +464,7 @@ class ImportService(Service):
         ):
             return None
         check_user_change(scope.principal, role, location_id, before=(Role(user.role), user.location_id))
-        return _UserChange(user=user, code=code, values=values)
+        return _UserChange(user=user, values=values)
 
     async def _hash_all(self, passwords: list[str]) -> list[str]:
         """argon2id hashes of the new users' temporary passwords, a few at a time."""

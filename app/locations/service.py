@@ -7,18 +7,29 @@ from fastapi import Depends
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.audited import delete_audited, update_audited
-from app.audit.service import diff
+from app.audit.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageRequest, page_json
 from app.core.types import is_location_code
-from app.locations.repository import LocationRepository
+from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.models import Location as LocationRow
 
 RESOURCE = "location"
+# What a change may set (CSV uploads set all of it per row).
+EDITABLE = set(LocationUpdate.model_fields)
+
+
+def location_scope(scope: OrganizationScope) -> LocationScope:
+    """The locations the caller sees: its own location when it has one, else all of the organization."""
+    return LocationScope(scope.organization_id, scope.principal.location_id)
+
+
+async def present(row: LocationRow) -> Location:
+    """The public form of a location row."""
+    return Location.model_validate(row)
 
 
 class LocationService(Service):
@@ -30,128 +41,110 @@ class LocationService(Service):
         return LocationRepository(self.session)
 
     async def search(self, scope: OrganizationScope, filters: LocationFilters, page: PageRequest) -> bytes:
-        """依頼人拠点検索, as the JSON of `Page[Location]`."""
-        columns, rows, total = await self.locations.search(
-            scope.organization_id, scope.principal.location_id, filters, page
-        )
+        """依頼人拠点検索, as the JSON of `Page[Location]` (the hot path: rows straight to JSON)."""
+        columns, rows, total = await self.locations.search(location_scope(scope), filters, page)
         return page_json(Location, columns, rows, total, page)
 
-    async def get(self, scope: OrganizationScope, code: str) -> LocationRow:
-        """One location within the caller's scope; 404 otherwise."""
-        if not is_location_code(code):
-            raise NotFound()
-        location = await self.locations.by_code(scope.organization_id, code, scope.principal.location_id)
+    async def _row(self, scope: OrganizationScope, code: str) -> LocationRow:
+        """The row of a location within the caller's scope; 404 otherwise."""
+        location = (
+            await self.locations.by_code(location_scope(scope), code) if is_location_code(code) else None
+        )
         if location is None:
             raise NotFound()
         return location
 
+    async def get(self, scope: OrganizationScope, code: str) -> Location:
+        """One location within the caller's scope; 404 otherwise."""
+        return await present(await self._row(scope, code))
+
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> Location:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
+        now = self.clock.now()
         try:
-            location = await self.locations.insert(self._new_row(scope, body))
+            location = await self.locations.insert(
+                {
+                    **body.model_dump(),
+                    "organization_id": scope.organization_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         except IntegrityError:
             # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
-        await self._record_created(scope, body)
+        ref = ResourceRef(RESOURCE, location.code, scope.organization_id)
+        await record_created(self.audit, scope.principal.actor, "location.create", ref, location)
         return location
-
-    def _new_row(self, scope: OrganizationScope, body: LocationCreate) -> dict[str, Any]:
-        now = self.clock.now()
-        return {
-            **body.model_dump(),
-            "organization_id": scope.organization_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-
-    async def _record_created(self, scope: OrganizationScope, body: LocationCreate) -> None:
-        await self.audit.record(
-            scope.principal.actor,
-            "location.create",
-            RESOURCE,
-            body.code,
-            scope.organization_id,
-            {name: [None, value] for name, value in body.model_dump().items()},
-        )
 
     async def update(
         self, scope: OrganizationScope, code: str, body: LocationUpdate, expected: set[int] | None
-    ) -> LocationRow:
+    ) -> Location:
         """依頼人拠点情報の変更 and 記録等事務代行者委託番号の設定."""
-        location = await self.get(scope, code)
+        location = await self._row(scope, code)
         return await update_audited(
             self.locations,
             location,
             body.model_dump(exclude_unset=True),
+            present=present,
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
             action="location.update",
-            resource=(RESOURCE, location.code),
-            organization_id=scope.organization_id,
+            ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
         """依頼人拠点の削除; refused while users are assigned to the location."""
-        location = await self.get(scope, code)
+        location = await self._row(scope, code)
         assigned = await self.locations.user_count(location.id)
         if assigned:
             raise Conflict("location_in_use", context={"count": assigned})
         await delete_audited(
             self.locations,
             location,
+            await present(location),
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
             action="location.delete",
-            resource=(RESOURCE, location.code),
-            organization_id=scope.organization_id,
-            snapshot=Location.model_validate(location).model_dump(
-                mode="json", include={"code", "name", "short_name", "delegate_number"}
-            ),
+            ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
         )
 
-    # Bulk changes of a CSV upload (app/exports): the same rows and audit events as one by one,
-    # written by a few statements instead of two per row.
+    # Bulk changes of a CSV upload (app/exports): the same rows and the same records of each change
+    # as one by one, written by a few statements instead of several per row.
 
     async def create_many(self, scope: OrganizationScope, bodies: Sequence[LocationCreate]) -> None:
-        """依頼人拠点の追加 of many: 409 when a code is taken (by someone else since it was checked)."""
+        """依頼人拠点の追加 of many; 409 when a code was taken by someone else since it was looked up."""
+        now = self.clock.now()
+        created = [
+            Location(**body.model_dump(), created_at=now, updated_at=now, version=1) for body in bodies
+        ]
+        rows = [
+            {**location.model_dump(exclude={"version"}), "organization_id": scope.organization_id}
+            for location in created
+        ]
         try:
-            await self.locations.insert_many([self._new_row(scope, body) for body in bodies])
+            await self.locations.insert_many(rows)
         except IntegrityError:
             raise Conflict("csv_conflict") from None
-        for body in bodies:
-            await self._record_created(scope, body)
+        for location in created:
+            ref = ResourceRef(RESOURCE, location.code, scope.organization_id)
+            await record_created(self.audit, scope.principal.actor, "location.create", ref, location)
 
     async def update_many(
         self, scope: OrganizationScope, changes: Sequence[tuple[Row[Any], dict[str, Any]]]
     ) -> None:
-        """依頼人拠点情報の変更 of many locations read and locked by LocationRepository.by_codes: each one's changed
-        values, audited as `update` audits them. Unchanged locations stay as they are."""
+        """依頼人拠点情報の変更 of many locations, each read and locked by LocationRepository.by_codes
+        and given with the values to set (those that differ); recorded as `update` records a change."""
         now = self.clock.now()
         rows = []
-        for location, values in changes:
-            changed = diff({name: getattr(location, name) for name in values}, values)
-            if not changed:
-                continue
-            rows.append(
-                {
-                    "id": location.id,
-                    "name": location.name,
-                    "short_name": location.short_name,
-                    "delegate_number": location.delegate_number,
-                    **{name: after for name, (_, after) in changed.items()},
-                    "updated_at": now,
-                }
-            )
-            await self.audit.record(
-                scope.principal.actor,
-                "location.update",
-                RESOURCE,
-                location.code,
-                scope.organization_id,
-                changed,
-            )
+        for row, values in changes:
+            before = Location.model_validate(row)
+            after = before.model_copy(update={**values, "updated_at": now, "version": before.version + 1})
+            rows.append({"id": row.id, **after.model_dump(include=EDITABLE), "updated_at": now})
+            ref = ResourceRef(RESOURCE, before.code, scope.organization_id)
+            await record_updated(self.audit, scope.principal.actor, "location.update", ref, before, after)
         await self.locations.update_many(rows)
 
 

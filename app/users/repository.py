@@ -4,6 +4,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import contains_eager
 
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
@@ -43,20 +44,21 @@ class UserRepository(AccountRepository):
         )
         return found is not None
 
-    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[tuple[User, str | None]]:
+    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[User]:
         """Every user or operator whose login ID is one of these, ignoring case, with its location
-        code (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
+        loaded (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
         lowered = sorted({login_id.lower() for login_id in login_ids})
-        found: list[tuple[User, str | None]] = []
+        found: list[User] = []
         for start in range(0, len(lowered), LOGIN_IDS_PER_QUERY):
             statement = (
-                select(User, Location.code)
+                select(User)
                 .outerjoin(Location, Location.id == User.location_id)
+                .options(contains_eager(User.location))
                 .where(func.lower(User.login_id).in_(lowered[start : start + LOGIN_IDS_PER_QUERY]))
             )
             if lock:
                 statement = statement.with_for_update(of=User)
-            found.extend((row[0], row[1]) for row in await self.session.execute(statement))
+            found.extend((await self.session.scalars(statement)).unique())
         return found
 
 
@@ -66,12 +68,14 @@ class UserSearch:
     def __init__(self, repository: UserRepository) -> None:
         self.repository = repository
 
-    def _visible(self, organization_id: int, visibility: UserVisibility) -> Select[Any]:
-        # The outer join gives users without a location a None code.
-        statement: Select[Any] = (
-            select(User, Location.code)
-            .outerjoin(Location, Location.id == User.location_id)
-            .where(User.organization_id == organization_id)
+    def _visible(
+        self, organization_id: int, visibility: UserVisibility, columns: tuple[Any, ...] = ()
+    ) -> Select[Any]:
+        """The one visibility rule of users, with each user's location loaded (outer join: users
+        of all locations have none); given `columns`, just those columns of the visible users."""
+        chosen = select(*columns) if columns else select(User).options(contains_eager(User.location))
+        statement: Select[Any] = chosen.outerjoin(Location, Location.id == User.location_id).where(
+            User.organization_id == organization_id
         )
         if visibility.self_id is not None:
             statement = statement.where(User.id == visibility.self_id)
@@ -79,18 +83,11 @@ class UserSearch:
             statement = statement.where(User.location_id == visibility.location_id)
         return statement
 
-    async def one(
-        self, organization_id: int, visibility: UserVisibility, login_id: str
-    ) -> tuple[User, str | None] | None:
-        """A visible user by login ID (ignoring case) with its location code."""
-        row = (
-            await self.repository.session.execute(
-                self._visible(organization_id, visibility).where(
-                    func.lower(User.login_id) == login_id.lower()
-                )
-            )
-        ).one_or_none()
-        return (row[0], row[1]) if row else None
+    async def one(self, organization_id: int, visibility: UserVisibility, login_id: str) -> User | None:
+        """A visible user by login ID (ignoring case), with its location."""
+        return await self.repository.one_or_none(
+            self._visible(organization_id, visibility).where(func.lower(User.login_id) == login_id.lower())
+        )
 
     async def search(
         self,
@@ -102,15 +99,10 @@ class UserSearch:
         location_code: str | None,
         roles: list[str],
         page: PageRequest,
-    ) -> tuple[list[tuple[User, str | None]], int]:
-        """Visible users matching the filters."""
-        statement = await self._matching(
-            organization_id,
-            visibility,
-            login_id=login_id,
-            name=name,
-            location_code=location_code,
-            roles=roles,
+    ) -> tuple[list[User], int]:
+        """Visible users matching the filters, with their locations."""
+        statement = self._visible(organization_id, visibility).where(
+            *await self._matching(organization_id, login_id, name, location_code, roles)
         )
         rows, total = await self.repository.page_rows(
             statement,
@@ -121,7 +113,7 @@ class UserSearch:
             # matches before they are sorted (PostgreSQL drops the join from the id query).
             ids_first=True,
         )
-        return [(row[0], row[1]) for row in rows], total
+        return [row[0] for row in rows], total
 
     async def export_select(
         self,
@@ -135,36 +127,27 @@ class UserSearch:
     ) -> Select[Any]:
         """The list's select (same filters, same visibility) of every matching user's CSV columns,
         in login ID order: for a download to stream."""
-        statement = await self._matching(
-            organization_id,
-            visibility,
-            login_id=login_id,
-            name=name,
-            location_code=location_code,
-            roles=roles,
+        columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
+        return (
+            self._visible(organization_id, visibility, columns)
+            .where(*await self._matching(organization_id, login_id, name, location_code, roles))
+            .order_by(User.login_id, User.id)
         )
-        return statement.with_only_columns(
-            User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at
-        ).order_by(User.login_id, User.id)
 
     async def _matching(
         self,
         organization_id: int,
-        visibility: UserVisibility,
-        *,
         login_id: str | None,
         name: str | None,
         location_code: str | None,
         roles: list[str],
-    ) -> Select[Any]:
-        """Visible users matching the filters: the list's conditions, without order or window."""
-        return self._visible(organization_id, visibility).where(
-            *conditions(
-                contains(User.login_id, login_id),
-                contains_by_grams(User.name, name),
-                await self._at_locations(organization_id, location_code),
-                User.role.in_(roles) if roles else None,
-            )
+    ) -> list[ColumnElement[bool]]:
+        """The conditions of the list's filters that were given."""
+        return conditions(
+            contains(User.login_id, login_id),
+            contains_by_grams(User.name, name),
+            await self._at_locations(organization_id, location_code),
+            User.role.in_(roles) if roles else None,
         )
 
     async def _at_locations(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
@@ -191,8 +174,6 @@ class UserSearch:
 
 # Up to this many locations matching a location_code filter are named by id (see _at_locations).
 LOCATION_IDS_INLINE = 100
-# Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
-LOGIN_IDS_PER_QUERY = 1000
 
 SORTABLE = {
     "login_id": User.login_id,
@@ -202,3 +183,5 @@ SORTABLE = {
     "last_login_at": User.last_login_at,
     "created_at": User.created_at,
 }
+# Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
+LOGIN_IDS_PER_QUERY = 1000

@@ -1,7 +1,5 @@
 """Uploads of locations (SPEC §5.6): all or nothing, every row checked as the JSON API checks it."""
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 
@@ -305,45 +303,59 @@ async def test_limits_of_size_and_rows(world: World, client: httpx.AsyncClient) 
     assert "1048576" in json_big.json()["detail"]
 
 
-async def test_every_changed_row_is_audited_once(world: World, client: httpx.AsyncClient) -> None:
+async def test_every_changed_row_is_recorded_as_the_json_api_records_it(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    headers = world.a.admin.headers
+    # The same changes through the JSON API, to compare with.
+    created = await client.post(
+        f"{world.a.path}/locations",
+        json={"code": "J1", "name": "追加二", "short_name": "追加", "delegate_number": "9"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    patched = await client.patch(
+        f"{world.a.path}/locations/L1", json={"name": "第一本店", "delegate_number": "5"}, headers=headers
+    )
+    assert patched.status_code == 200, patched.text
     file = csv_text(
         [
             LOCATION_HEADER,
-            ["L1", "第一拠点", "第一拠点", ""],
+            ["L1", "第一本店", "第一拠点", "5"],  # as the PATCH left it: unchanged
             ["L2", "第二本店", "第二拠点", "5"],
             ["A1", "追加", "追加", ""],
             ["A2", "追加二", "追加", "9"],
         ]
     )
-    response = await upload(
-        client, world.a, "locations", file, {**world.a.admin.headers, "X-Request-ID": "csv-upload-1"}
-    )
+    response = await upload(client, world.a, "locations", file, {**headers, "X-Request-ID": "csv-upload-1"})
     assert response.json() == {"created": 2, "updated": 1, "unchanged": 1}
-    events = [
-        event
-        for event in await audit_actions(client, world.a, "location.")
+    events = await audit_actions(client, world.a, "location.")
+    by_upload = {
+        (event["action"], event["resource"]["id"]): event
+        for event in events
         if event["request_id"] == "csv-upload-1"
-    ]
-    summary: dict[tuple[str, str], Any] = {
-        (event["action"], event["resource"]["id"]): event["changes"] for event in events
     }
-    assert summary == {
-        ("location.create", "A1"): {
-            "code": [None, "A1"],
-            "name": [None, "追加"],
-            "short_name": [None, "追加"],
-            "delegate_number": [None, None],
-        },
-        ("location.create", "A2"): {
-            "code": [None, "A2"],
-            "name": [None, "追加二"],
-            "short_name": [None, "追加"],
-            "delegate_number": [None, "9"],
-        },
-        ("location.update", "L2"): {"name": ["第二拠点", "第二本店"], "delegate_number": [None, "5"]},
+    assert set(by_upload) == {("location.create", "A1"), ("location.create", "A2"), ("location.update", "L2")}
+    by_json = {(event["action"], event["resource"]["id"]): event for event in events}
+    # A row is recorded exactly as the JSON API records the same change.
+    json_create = by_json[("location.create", "J1")]["changes"]
+    assert by_upload[("location.create", "A2")]["changes"] == {**json_create, "code": [None, "A2"]}
+    assert by_upload[("location.create", "A1")]["changes"]["delegate_number"] == [None, None]
+    assert by_upload[("location.update", "L2")]["changes"] == {
+        "name": ["第二拠点", "第二本店"],
+        "delegate_number": [None, "5"],
     }
-    assert len(events) == 3
-    assert all(event["actor"] == {"kind": "user", "id": "a.admin"} for event in events)
+    assert by_json[("location.update", "L1")]["changes"] == {
+        "name": ["第一拠点", "第一本店"],
+        "delegate_number": [None, "5"],
+    }
+    assert all(event["actor"] == {"kind": "user", "id": "a.admin"} for event in by_upload.values())
+    # The locations read as the JSON API would show them after such a change.
+    locations = await locations_of(client, world.a)
+    assert (locations["L2"]["version"], locations["A2"]["version"]) == (2, 1)
+    assert {key: locations["A2"][key] for key in ("name", "short_name", "delegate_number")} == {
+        key: locations["J1"][key] for key in ("name", "short_name", "delegate_number")
+    }
 
 
 async def test_who_may_upload_locations(world: World, client: httpx.AsyncClient) -> None:
