@@ -578,9 +578,11 @@ class Baseline:
             existing = {
                 row["code"]: row
                 for row in await connection.fetch(
-                    "SELECT id, code, name, short_name, delegate_number FROM locations "  # noqa: S608 (fixed text)
-                    "WHERE organization_id = $1 AND code = ANY($2::text[])"
-                    + ("" if dry_run else " FOR UPDATE"),
+                    # Joined to the codes: a code list as `code = ANY(...)` is planned on the
+                    # trigram index, which takes seconds for 10,000 codes.
+                    "SELECT l.id, l.code, l.name, l.short_name, l.delegate_number FROM locations l "  # noqa: S608 (fixed text)
+                    "JOIN unnest($2::varchar[]) AS wanted(code) ON wanted.code = l.code "
+                    "WHERE l.organization_id = $1" + ("" if dry_run else " FOR UPDATE OF l"),
                     org_id,
                     list(rows),
                 )

@@ -323,6 +323,8 @@ _CONNECTION_FAILURE_NAMES = frozenset(
         "AdminShutdownError",
         "InterfaceError",
         "ProtocolViolationError",
+        # The server refuses new connections (max_connections reached): it is there, but not for us.
+        "TooManyConnectionsError",
     }
 )
 

@@ -76,9 +76,10 @@ class Sheet:
         """The column a heading of an uploaded file names, by label or JSON name; None if unknown."""
         return self._by_heading.get(heading_key(heading))
 
-    def optional(self, name: str) -> bool:
-        """Whether an empty cell of this column means "none" (the create schema does not require it)."""
-        return not self.schema.model_fields[name].is_required()
+    @cached_property
+    def optional(self) -> frozenset[str]:
+        """The columns whose empty cell means "none": those the create schema does not require."""
+        return frozenset(name for name, field in self.schema.model_fields.items() if not field.is_required())
 
 
 LOCATIONS = Sheet(

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import IO, Annotated, Any, Final
 
 from fastapi import Depends
@@ -50,7 +50,10 @@ from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import OrganizationRole, UserCreate, UserFilters, UserUpdate
 from app.users.service import UserService, check_user_change
 
-JAPAN: Final = timezone(timedelta(hours=9), "JST")
+JAPAN_OFFSET: Final = timedelta(hours=9)
+JAPAN: Final = timezone(JAPAN_OFFSET, "JST")
+# 権限 by the stored role name (looked up per row of a download).
+_ROLE_LABELS: Final = {role.value: label for role, label in ROLE_LABELS.items()}
 # A Shift_JIS download is built in a temporary file before it is answered (see `_checked`): in
 # memory up to this size, on disk beyond.
 SPOOL_MEMORY_BYTES: Final = 1024 * 1024
@@ -79,8 +82,15 @@ class Upload:
 
 
 def japan_time(value: datetime | None) -> str:
-    """最終ログイン日時 as the screens show it: Japan time, `YYYY/MM/DD HH:MM`."""
-    return "" if value is None else f"{value.astimezone(JAPAN):%Y/%m/%d %H:%M}"
+    """最終ログイン日時 as the screens show it: Japan time, `YYYY/MM/DD HH:MM`.
+
+    Japan keeps no daylight saving time: UTC + 9 hours. Formatted field by field, which takes
+    half the time of astimezone and strftime (a download of 100,000 users formats 100,000).
+    """
+    if value is None:
+        return ""
+    local = value.astimezone(UTC) + JAPAN_OFFSET
+    return f"{local.year:04d}/{local.month:02d}/{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
 
 def _location_cells(row: Row[Any]) -> list[str]:
@@ -95,7 +105,7 @@ def _user_cells(row: Row[Any]) -> list[str]:
         name,
         location_code or "",
         location_name or "",
-        ROLE_LABELS[OrganizationRole(role)],
+        _ROLE_LABELS[role],
         japan_time(last_login_at),
     ]
 
@@ -267,10 +277,11 @@ def _cells(sheet: Sheet, row: CsvRow, *without: str) -> dict[str, Any]:
     """A row's cells as a schema takes them: an empty cell of an optional column is null
     (clears it), roles by label or JSON name."""
     values: dict[str, Any] = {}
+    optional = sheet.optional
     for name, cell in row.cells.items():
         if name in without:
             continue
-        if sheet.optional(name) and not normalize(cell):
+        if name in optional and not normalize(cell):
             values[name] = None
         else:
             values[name] = role_value(cell) if name == "role" else cell

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
 
-from app.core.bulk import insert_rows
+from app.core.bulk import insert_rows, update_rows
 from app.core.filters import matches, needle
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
@@ -29,18 +29,6 @@ FILTERS = ("code", "name", "short_name", "delegate_number")
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
 _TABLE = cast(Table, Location.__table__)
 _INSERT = insert(_TABLE).returning(*LISTED)
-# Bulk changes (CSV uploads): one statement for many rows, each row's every editable column set.
-_UPDATE_MANY = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("b_id"))
-    .values(
-        name=bindparam("b_name"),
-        short_name=bindparam("b_short_name"),
-        delegate_number=bindparam("b_delegate_number"),
-        updated_at=bindparam("b_updated_at"),
-        version=_TABLE.c.version + 1,
-    )
-)
 # Ids per IN list: far below any driver's limit of bound values.
 IDS_PER_QUERY = 1000
 
@@ -151,7 +139,9 @@ class LocationRepository(Repository[Location]):
                 Location.id.in_(ids[start : start + IDS_PER_QUERY])
             )
             if lock:
-                statement = statement.with_for_update()
+                # Locked in id order, as every upload locks them: two uploads of the same rows
+                # queue up instead of deadlocking.
+                statement = statement.order_by(Location.id).with_for_update()
             for row in await self.session.execute(statement):
                 found[row.code] = row
         return found
@@ -163,10 +153,7 @@ class LocationRepository(Repository[Location]):
     async def update_many(self, values: Sequence[dict[str, Any]]) -> None:
         """Set name, short name, commission number and updated_at of locations by id, bumping their
         versions: one statement for all. The rows must be locked by this transaction (by_codes)."""
-        if values:
-            await self.session.execute(
-                _UPDATE_MANY, [{f"b_{name}": value for name, value in row.items()} for row in values]
-            )
+        await update_rows(self.session, _TABLE, values, increments=("version",))
 
 
 def _filtered(

@@ -57,7 +57,8 @@ class UserRepository(AccountRepository):
                 .where(func.lower(User.login_id).in_(lowered[start : start + LOGIN_IDS_PER_QUERY]))
             )
             if lock:
-                statement = statement.with_for_update(of=User)
+                # In id order, as every upload locks them: concurrent uploads queue, never deadlock.
+                statement = statement.order_by(User.id).with_for_update(of=User)
             found.extend((await self.session.scalars(statement)).unique())
         return found
 
