@@ -1,4 +1,5 @@
-"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard, openapi)."""
+"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard,
+rotate-certificate-key, openapi)."""
 
 import argparse
 import asyncio
@@ -105,6 +106,29 @@ def _onboard(path: str) -> None:
     print(json.dumps(notice, ensure_ascii=False, indent=2))
 
 
+def _rotate_certificate_key() -> None:
+    from app.certificates.keys import CertificateKeyMissing
+    from app.certificates.rotation import rotate_certificate_key
+
+    try:
+        report = asyncio.run(rotate_certificate_key(get_settings()))
+    except CertificateKeyMissing as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"Re-encrypted {report.resealed} certificate(s) under key {report.key_id}.")
+    for certificate_id, organization_id in report.unreadable:
+        print(
+            f"Certificate {certificate_id} of organization {organization_id:09d} opens under no configured "
+            "key: left as it is (the organization must register it again)."
+        )
+    if report.remaining:
+        print(
+            f"{report.remaining} certificate(s) are still sealed under another key (registered by an "
+            "instance still on the old settings?): restart every instance, then run this again."
+        )
+    if report.unreadable or report.remaining:
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `ainas` command."""
     parser = argparse.ArgumentParser(prog="ainas", description="AINAS requester administration API")
@@ -130,6 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     onboard.add_argument("file", help="path of the JSON file, or - for standard input")
 
+    commands.add_parser(
+        "rotate-certificate-key",
+        help="re-encrypt every stored certificate under AINAS_CERTIFICATE_KEY "
+        "(opening them with AINAS_CERTIFICATE_PREVIOUS_KEYS); safe while the service runs",
+    )
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH))
 
@@ -145,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         _create_operator(args.login_id, args.name, _read_password(args.generate_password))
     elif args.command == "onboard":
         _onboard(args.file)
+    elif args.command == "rotate-certificate-key":
+        _rotate_certificate_key()
     elif args.command == "openapi":
         write_openapi(Path(args.output))
         print(f"Wrote {args.output}")

@@ -10,6 +10,7 @@ from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
+from app.certificates.keys import certificate_keys
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # which otherwise walk every schema, route and mapper again and again under load.
         gc.collect()
         gc.freeze()
+        # Fails the start when no certificate key can be had, rather than the first registration.
+        certificate_keys(settings)
         yield
         await app.state.runtime.engine.dispose()
 

@@ -6,6 +6,7 @@ loopback interface for a bounded time. Results are printed and saved under bench
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -24,6 +25,8 @@ from urllib.parse import quote
 from bench import cpu, data, load
 from bench.servers import ROOT, Database, Server, baseline, service
 from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
+
+CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("compare", "scale", "instances", "csv")
@@ -147,7 +150,9 @@ def argon2_report() -> dict[str, Any]:
     from app.core.config import Settings
     from app.core.security import PasswordHasher
 
-    settings = Settings(environment="production", secret_key=secrets.token_hex(32))
+    settings = Settings(
+        environment="production", secret_key=secrets.token_hex(32), certificate_key=CERTIFICATE_KEY
+    )
     hasher = PasswordHasher(settings)
     timings = []
     for _ in range(5):
@@ -171,7 +176,9 @@ async def hash_password() -> str:
     from app.core.config import Settings
     from app.core.security import PasswordHasher
 
-    settings = Settings(environment="production", secret_key=secrets.token_hex(32))
+    settings = Settings(
+        environment="production", secret_key=secrets.token_hex(32), certificate_key=CERTIFICATE_KEY
+    )
     return await PasswordHasher(settings).hash(PASSWORD)
 
 
@@ -181,6 +188,8 @@ def service_env(dsn: str, secret: str) -> dict[str, str]:
     Other `AINAS_*` settings of the caller's environment (argon2 cost, pool size...) pass through.
     """
     env = dict(os.environ)
+    # Production requires a certificate key; instances of one run share it.
+    env.setdefault("AINAS_CERTIFICATE_KEY", CERTIFICATE_KEY)
     env.update(
         DATABASE_URL=dsn,
         AINAS_SECRET_KEY=secret,

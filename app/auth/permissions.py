@@ -25,6 +25,8 @@ class Permission(StrEnum):
     USER_EXPORT = "user:export"
     LOCATION_IMPORT = "location:import"
     USER_IMPORT = "user:import"
+    CERTIFICATE_MANAGE = "certificate:manage"  # register, list, read, delete an organization's
+    CERTIFICATE_LIST_ALL = "certificate:list-all"  # every organization's (operators)
 
 
 P = Permission
@@ -46,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.USER_EXPORT,
             P.LOCATION_IMPORT,
             P.USER_IMPORT,
+            P.CERTIFICATE_MANAGE,
         }
     ),
     # Which rows of a users upload a location admin may change is decided row by row (may_manage_user).

@@ -55,6 +55,7 @@ _DESCRIPTIONS = {
     409: "Conflict with existing data, or the same Idempotency-Key still in progress",
     412: "If-Match names an outdated version",
     413: "Request body over 1 MiB",
+    415: "Unsupported media type: the operation names the one it takes",
     422: "Validation failed; each field's error is listed",
     429: "Too many attempts; see Retry-After",
     503: "Database unavailable; see Retry-After",

@@ -6,6 +6,7 @@ from pydantic import ValidationError
 from app.core.config import DEVELOPMENT_SECRET_KEY, Settings
 
 POSTGRES = "postgresql://postgres@127.0.0.1/ainas"
+CERTIFICATE_KEY = "q" * 43  # production also requires one (tests/certificates/test_keys.py)
 
 
 @pytest.mark.parametrize(
@@ -22,7 +23,12 @@ POSTGRES = "postgresql://postgres@127.0.0.1/ainas"
 def test_weak_keys_are_refused_where_they_matter(
     environment: str, database_url: str, secret_key: str, accepted: bool
 ) -> None:
-    values = {"environment": environment, "database_url": database_url, "secret_key": secret_key}
+    values = {
+        "environment": environment,
+        "database_url": database_url,
+        "secret_key": secret_key,
+        "certificate_key": CERTIFICATE_KEY,
+    }
     if accepted:
         assert Settings(**values).secret_key == secret_key  # type: ignore[arg-type]
     else:
