@@ -18,6 +18,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.runtime import build_runtime
+from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
 from app.idempotency.service import IdempotentReplay, replay
 
@@ -77,9 +78,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "X-Request-ID",
                 "Accept-Language",
             ],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "Content-Disposition"],
         )
-    app.add_middleware(RequestContextMiddleware)
+    # CSV uploads take up to 5 MiB (SPEC §5.6); every other body 1 MiB.
+    app.add_middleware(RequestContextMiddleware, body_limits=[(UPLOAD_PATHS, MAX_UPLOAD_BODY_BYTES)])
     app.include_router(api_router)
     app.include_router(health_router)
     return app

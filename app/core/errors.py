@@ -10,6 +10,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -217,6 +218,11 @@ def _from_pydantic(error: dict[str, Any], method: str) -> FieldError:
     return FieldError(field_name, code, context, extra, fallback=str(error.get("msg", "")))
 
 
+def from_validation_error(exc: ValidationError) -> list[FieldError]:
+    """The errors of a model validated outside a request body (a CSV row), as a body's would be."""
+    return [_from_pydantic(dict(error), "POST") for error in exc.errors()]
+
+
 async def _problem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem_response(
@@ -247,7 +253,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
-    context = {"limit": MAX_BODY_BYTES} if exc.status_code == 413 else None
+    # The limit that applied to this path (see RequestContextMiddleware).
+    context = (
+        {"limit": getattr(request.state, "body_limit", MAX_BODY_BYTES)} if exc.status_code == 413 else None
+    )
     return problem_response(request, exc.status_code, code, context=context, headers=dict(exc.headers or {}))
 
 
