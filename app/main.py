@@ -19,6 +19,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.runtime import build_runtime
 from app.docs import install_docs
+from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
 from app.idempotency.service import IdempotentReplay, replay
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         certificate_keys(settings)
         yield
         await app.state.runtime.engine.dispose()
+        app.state.runtime.hasher.close()
 
     app = FastAPI(
         title="AINAS requester administration API",
@@ -62,6 +64,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # A path with a trailing slash is not found, rather than redirected to a URL built from
+        # the request's Host header (which the client chooses).
+        redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, clock)
 
@@ -81,9 +86,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "X-Request-ID",
                 "Accept-Language",
             ],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "Content-Disposition"],
         )
-    app.add_middleware(RequestContextMiddleware)
+    # CSV uploads take up to 5 MiB (SPEC §5.6); every other body 1 MiB.
+    app.add_middleware(RequestContextMiddleware, body_limits=[(UPLOAD_PATHS, MAX_UPLOAD_BODY_BYTES)])
     app.include_router(api_router)
     app.include_router(health_router)
     install_docs(app, enabled=settings.docs_enabled)

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import statistics
 import subprocess
 import time
@@ -28,7 +29,7 @@ from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances")
+PARTS = ("compare", "scale", "instances", "csv")
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
 
@@ -401,7 +402,8 @@ def print_table(table: dict[str, Any], argon2: dict[str, Any], verdicts: dict[st
 
 def environment() -> dict[str, Any]:
     """Where the figures come from."""
-    wrk = subprocess.run([load.wrk_path(), "-v"], capture_output=True, text=True, check=False)  # noqa: S603
+    found = shutil.which("wrk")
+    wrk = subprocess.run([found or "true", "-v"], capture_output=True, text=True, check=False)  # noqa: S603
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
@@ -415,7 +417,7 @@ def environment() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("parts", nargs="*", help="any of compare, scale, instances (default: all three)")
+    parser.add_argument("parts", nargs="*", help="any of compare, scale, instances, csv (default: all four)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per scenario (default 1)")
@@ -431,7 +433,8 @@ def main(argv: list[str] | None = None) -> None:
     args.parts = args.parts or list(PARTS)
     if args.duration > 60 or args.rounds > 5:
         parser.error("keep runs bounded: --duration at most 60 s and --rounds at most 5")
-    load.wrk_path()
+    if set(args.parts) - {"csv"}:
+        load.wrk_path()  # every part but csv loads the servers with wrk
     started = time.monotonic()
     results: dict[str, Any] = {"environment": environment(), "argon2": argon2_report(), "args": vars(args)}
     print(f"argon2id parameters: {results['argon2']}", flush=True)
@@ -456,6 +459,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print("== two instances ==", flush=True)
         results["instances"] = instances(args)
+    if "csv" in args.parts:
+        from bench.csv_transfer import csv_transfer
+
+        print("== CSV downloads and uploads ==", flush=True)
+        results["csv"] = csv_transfer(args)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"

@@ -1,5 +1,7 @@
 """The one append-only way to write an audit event, in the caller's transaction."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -7,12 +9,14 @@ from fastapi import Request
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.bulk import insert_rows
 from app.core.clock import Clock
 from app.core.db import SessionDep
 from app.core.runtime import runtime_of
 from app.models import AuditEvent
 
-_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
+_EVENTS = cast(Table, AuditEvent.__table__)
+_INSERT_EVENT = insert(_EVENTS)
 
 # Never recorded, whatever a caller passes: the audit trail must not become a secret store.
 SECRET_FIELDS = frozenset(
@@ -38,6 +42,8 @@ class AuditTrail:
         self.clock = clock
         self.request_id = request_id
         self.client_ip = client_ip
+        # Events of a bulk change waiting to be written together (see `batched`).
+        self._pending: list[dict[str, Any]] | None = None
 
     async def record(
         self,
@@ -55,21 +61,37 @@ class AuditTrail:
         the ORM's unit of work would add bookkeeping and nothing else.
         """
         safe_changes = {name: value for name, value in (changes or {}).items() if name not in SECRET_FIELDS}
-        await self.session.execute(
-            _INSERT_EVENT,
-            {
-                "at": self.clock.now(),
-                "organization_id": organization_id,
-                "actor_kind": actor.kind,
-                "actor_id": actor.id,
-                "action": action,
-                "resource_type": resource_type,
-                "resource_id": resource_id,
-                "changes": safe_changes,
-                "request_id": self.request_id,
-                "client_ip": self.client_ip,
-            },
-        )
+        event = {
+            "at": self.clock.now(),
+            "organization_id": organization_id,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "changes": safe_changes,
+            "request_id": self.request_id,
+            "client_ip": self.client_ip,
+        }
+        if self._pending is not None:
+            self._pending.append(event)
+            return
+        await self.session.execute(_INSERT_EVENT, event)
+
+    @asynccontextmanager
+    async def batched(self) -> AsyncIterator[None]:
+        """Within the block, each `record` is kept and all are written together at its end, still in
+        the caller's transaction (a CSV upload records up to 10,000 changes: one INSERT per event
+        would cost more than the changes themselves). A failing block writes none."""
+        if self._pending is not None:
+            yield  # already batching: the outer block writes
+            return
+        self._pending = []
+        try:
+            yield
+            await insert_rows(self.session, _EVENTS, self._pending)
+        finally:
+            self._pending = None
 
     async def record_change(
         self,

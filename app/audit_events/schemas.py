@@ -3,12 +3,12 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.filters import Filter, Filters, Match
 from app.core.ids import RowIdText
 from app.core.pagination import PageQuery
-from app.core.types import SearchText
+from app.core.types import InstantFilter, SearchText
 
 
 class AuditActor(BaseModel):
@@ -52,10 +52,10 @@ class AuditFilters(Filters):
     resource_type: Annotated[SearchText | None, Filter(Match.EXACT, sortable=False)] = Field(
         default=None, description="e.g. `user`; exact"
     )
-    since: Annotated[AwareDatetime | None, Filter(Match.SINCE, columns=("at",))] = Field(
+    since: Annotated[InstantFilter | None, Filter(Match.SINCE, columns=("at",))] = Field(
         default=None, description="At or after (ISO 8601 with a time zone)"
     )
-    until: Annotated[AwareDatetime | None, Filter(Match.UNTIL, columns=("at",))] = Field(
+    until: Annotated[InstantFilter | None, Filter(Match.UNTIL, columns=("at",))] = Field(
         default=None, description="Before (ISO 8601 with a time zone)"
     )
 

@@ -6,16 +6,29 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Form, Request, Response, status
 
 from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
-from app.auth.linked_systems import LinkedSystemAuthDep, throttled
+from app.auth.linked_systems import LinkedSystemAuthDep
 from app.auth.schemas import Me, PasswordChange, RevokeRequest, TokenRequest, TokenResponse
-from app.auth.service import AuthServiceDep, CurrentPasswordRejected, invalid_grant
-from app.core.errors import FieldError, Forbidden, OAuthError, Unprocessable
+from app.auth.service import AuthServiceDep, invalid_grant
+from app.core.errors import (
+    FieldError,
+    Forbidden,
+    OAuthError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unprocessable,
+)
 from app.core.ids import format_organization_id
 from app.core.openapi import problems
 from app.core.routing import ApiRoute, OAuthRoute
 from app.core.security import parse_basic
 
 router = APIRouter(tags=["認証 (authentication)"], route_class=ApiRoute)
+# A key throttled after wrong API passwords, as the token endpoint answers it.
+THROTTLED = TooManyRequests(60)
+THROTTLED.oauth_error = "temporarily_unavailable"
+# Every password-hashing turn of the process taken (SPEC §5.1: bounded hashing).
+BUSY = ServiceUnavailable("server_busy", context={"retry_after": 1})
+BUSY.oauth_error = "temporarily_unavailable"
 # The OAuth 2.0 endpoints (RFC 6749, RFC 7009): form-encoded, errors with RFC 6749's `error`.
 oauth_router = APIRouter(tags=["認証 (authentication)"], route_class=OAuthRoute)
 
@@ -41,7 +54,8 @@ oauth_router = APIRouter(tags=["認証 (authentication)"], route_class=OAuthRout
         OAuthError("invalid_request", "repeated_parameter", context={"parameter": "username"}),
         OAuthError("unsupported_grant_type", "unsupported_grant_type"),
         OAuthError("invalid_client", "invalid_client", status=401),
-        throttled(60, oauth=True),
+        THROTTLED,
+        BUSY,
     ),
 )
 async def token(
@@ -58,13 +72,19 @@ async def token(
     if repeated:
         # RFC 6749 §3.2: a parameter sent twice is an invalid request, not "the last one wins".
         raise OAuthError("invalid_request", "repeated_parameter", context={"parameter": sorted(repeated)[0]})
-    if grant_type == "password":
-        return await service.password_grant(_required("username", username), _required("password", password))
-    if grant_type == "refresh_token":
-        return await service.refresh_grant(_required("refresh_token", refresh_token))
-    if grant_type == "client_credentials":
-        key, secret = _client_credentials(request, client_id, client_secret)
-        return await linked_systems.client_credentials_grant(service, key, secret)
+    try:
+        if grant_type == "password":
+            return await service.password_grant(
+                _required("username", username), _required("password", password)
+            )
+        if grant_type == "refresh_token":
+            return await service.refresh_grant(_required("refresh_token", refresh_token))
+        if grant_type == "client_credentials":
+            key, secret = _client_credentials(request, client_id, client_secret)
+            return await linked_systems.client_credentials_grant(service, key, secret)
+    except ServiceUnavailable as busy:
+        busy.oauth_error = "temporarily_unavailable"  # every hashing turn taken: RFC 6749's form
+        raise
     if grant_type is None:
         _required("grant_type", None)
     raise OAuthError("unsupported_grant_type", "unsupported_grant_type")
@@ -141,8 +161,10 @@ async def me(principal: CurrentPrincipal) -> Me:
     ),
     responses=problems(
         Forbidden(),
-        CurrentPasswordRejected(errors=[FieldError("current_password", "current_password_incorrect")]),
+        Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")]),
         Unprocessable(errors=[FieldError("new_password", "password_too_common")]),
+        TooManyRequests(600, "account_locked"),
+        ServiceUnavailable("server_busy", context={"retry_after": 1}),
     ),
 )
 async def change_my_password(

@@ -11,7 +11,7 @@ Each list's filter schema (a `Filters`) is the one list of its filters: `FilterS
 column each field selects on and how (`Filter`), and which fields the list sorts by.
 """
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Final
@@ -164,6 +164,21 @@ def _follow_sources(mapper: Mapper[Any], cls: type) -> None:
             setattr(obj, target, None if value is None else search_form(value))
 
         event.listen(getattr(cls, source), "set", follow)
+
+
+def with_search_forms(table: Any, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with the search forms of the sources they carry, for bulk writes that pass by
+    both the columns' defaults and the mapped objects (COPY, UPDATE over arrays)."""
+    forms = [
+        (column.key, column.info[SEARCH_FORM_OF]) for column in table.columns if SEARCH_FORM_OF in column.info
+    ]
+    return [
+        {
+            **row,
+            **{target: search_form(row[source]) for target, source in forms if row.get(source) is not None},
+        }
+        for row in rows
+    ]
 
 
 def search_column(model: Any, name: str) -> Any:

@@ -130,6 +130,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "データベースに接続できません。しばらくしてから再試行してください。",
         "The database is unavailable. Retry shortly.",
     ),
+    "server_busy": (
+        "パスワードの確認が混み合っています。{retry_after}秒後に再試行してください。",
+        "Too many password checks at once. Retry after {retry_after} seconds.",
+    ),
+    "request_header_too_large": (
+        "リクエストヘッダーが大きすぎます（上限 {limit} バイト）。",
+        "The request headers are too large (limit {limit} bytes).",
+    ),
+    "datetime_out_of_range": (
+        "扱える範囲（西暦1年〜9999年、UTC）の日時で指定してください。",
+        "Give a date-time within years 1 to 9999 in UTC.",
+    ),
     "internal_error": (
         "内部エラーが発生しました。",
         "An internal error occurred.",
@@ -298,6 +310,71 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "新しいパスワードは現在のパスワードと異なるものを指定してください。",
         "The new password must differ from the current one.",
     ),
+    # CSV download and upload (SPEC §5.6)
+    "csv_media_type": (
+        "CSVファイルは Content-Type: text/csv の本文として、または multipart/form-data の file 項目として送信してください。",
+        "Send the CSV file as a text/csv body, or as the file field of multipart/form-data.",
+    ),
+    "unsupported_charset": (
+        "文字コード {charset} には対応していません。UTF-8 または Shift_JIS を指定してください。",
+        "The charset {charset} is not supported: use UTF-8 or Shift_JIS.",
+    ),
+    "csv_encoding": (
+        "ファイルの文字コードを読み取れません（{line}行目）。UTF-8 または Shift_JIS（CP932）で保存してください。",
+        "The file is neither UTF-8 nor Shift_JIS (CP932) (line {line}). Save it in one of them.",
+    ),
+    "csv_empty": (
+        "CSVファイルが空です。1行目に見出し行が必要です。",
+        "The CSV file is empty: its first line must be the heading row.",
+    ),
+    "csv_malformed": (
+        'CSVの形式が正しくありません（{line}行目）。引用符（"）の対応を確認してください。',
+        'The CSV is malformed at line {line}: check the quotes (").',
+    ),
+    "csv_too_many_rows": (
+        "CSVの行数が多すぎます（上限 {limit} 行）。ファイルを分割してください。",
+        "The CSV has too many rows (limit {limit}): split the file.",
+    ),
+    "csv_invalid": (
+        "CSVの内容に誤りがあります（{count}件）。各行のエラーを確認してください。何も変更されていません。",
+        "The CSV has {count} errors; see the errors of each row. Nothing was changed.",
+    ),
+    "csv_unknown_column": (
+        "列「{column}」は使用できません。使用できる列: {allowed_ja}",
+        'Unknown column "{column}". Columns: {allowed_en}',
+    ),
+    "csv_duplicate_column": (
+        "列「{column}」が2回以上あります。",
+        'The column "{column}" is given more than once.',
+    ),
+    "csv_missing_column": (
+        "列「{label}」が必要です。",
+        "The column {name} is required.",
+    ),
+    "csv_cell_count": (
+        "この行の項目数（{count}）が見出し行の列数（{expected}）と一致しません。",
+        "This row has {count} cells; the heading row has {expected}.",
+    ),
+    "csv_duplicate_row": (
+        "同じ値の行がファイルの{first}行目にもあります。",
+        "The same value is already given at line {first} of the file.",
+    ),
+    "csv_conflict": (
+        "アップロード中に、同じデータが別の操作で登録・変更されました。何も変更されていません。内容を確認して、もう一度アップロードしてください。",
+        "The same data was added or changed by someone else during the upload; nothing was changed. Check it and upload again.",
+    ),
+    "invalid_role": (
+        "管理者、拠点管理者、担当者（送信可）、担当者（送信不可） のいずれかを指定してください。",
+        "Must be one of admin, location_admin, staff_submitter, staff_preparer.",
+    ),
+    "not_shift_jis": (
+        "Shift_JIS（CP932）で表せない文字が含まれています。該当する文字は invalid_characters に示します。",
+        "Contains characters that Shift_JIS (CP932) cannot represent; see invalid_characters.",
+    ),
+    "download_not_shift_jis": (
+        "Shift_JIS（CP932）で表せない文字を含むデータが{count}件あります。encoding=utf-8 でダウンロードするか、データを修正してください。",
+        "{count} values cannot be written in Shift_JIS (CP932): download with encoding=utf-8, or correct them.",
+    ),
     # Requester certificates (SPEC §2.6)
     "multipart_required": (
         "multipart/form-data で file（証明書ファイル）と password を送信してください。",
@@ -375,6 +452,7 @@ TITLES: dict[int, tuple[str, str]] = {
     415: ("未対応のメディアタイプ", "Unsupported Media Type"),
     422: ("入力エラー", "Unprocessable Content"),
     429: ("リクエスト過多", "Too Many Requests"),
+    431: ("リクエストヘッダーが大きすぎます", "Request Header Fields Too Large"),
     500: ("内部エラー", "Internal Server Error"),
     503: ("一時的に利用できません", "Service Unavailable"),
 }

@@ -1,6 +1,7 @@
 """All SQL about users and operators."""
 
 import unicodedata
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, select
@@ -48,21 +49,39 @@ class UserRepository(AccountRepository):
         )
         return found is not None
 
+    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[User]:
+        """Every user or operator whose login ID is one of these, ignoring case, with its location
+        loaded (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
+        lowered = sorted({login_id.lower() for login_id in login_ids})
+        found: list[User] = []
+        for start in range(0, len(lowered), LOGIN_IDS_PER_QUERY):
+            statement = (
+                select(User)
+                .outerjoin(Location, Location.id == User.location_id)
+                .options(contains_eager(User.location))
+                .where(func.lower(User.login_id).in_(lowered[start : start + LOGIN_IDS_PER_QUERY]))
+            )
+            if lock:
+                # In id order, as every upload locks them: concurrent uploads queue, never deadlock.
+                statement = statement.order_by(User.id).with_for_update(of=User)
+            found.extend((await self.session.scalars(statement)).unique())
+        return found
+
 
 class UserSearch:
-    """Queries of users with their location, confined to what a caller sees."""
+    """Queries of users with their location code, confined to what a caller sees."""
 
     def __init__(self, repository: UserRepository) -> None:
         self.repository = repository
 
-    def _visible(self, organization_id: int, visibility: UserVisibility) -> Select[Any]:
+    def _visible(
+        self, organization_id: int, visibility: UserVisibility, columns: tuple[Any, ...] = ()
+    ) -> Select[Any]:
         """The one visibility rule of users, with each user's location loaded (outer join: users
-        of all locations have none)."""
-        statement: Select[Any] = (
-            select(User)
-            .outerjoin(Location, Location.id == User.location_id)
-            .options(contains_eager(User.location))
-            .where(User.organization_id == organization_id)
+        of all locations have none); given `columns`, just those columns of the visible users."""
+        chosen = select(*columns) if columns else select(User).options(contains_eager(User.location))
+        statement: Select[Any] = chosen.outerjoin(Location, Location.id == User.location_id).where(
+            User.organization_id == organization_id
         )
         if visibility.self_id is not None:
             statement = statement.where(User.id == visibility.self_id)
@@ -81,22 +100,38 @@ class UserSearch:
     ) -> tuple[list[User], int]:
         """Visible users matching the filters, with their locations."""
         statement = self._visible(organization_id, visibility).where(
-            *FILTERS.conditions(
-                filters,
-                name=contains_by_grams(User.name_search, filters.name),
-                location_code=await self._at_location(organization_id, filters.location_code),
-            )
+            *await self._matching(organization_id, filters)
         )
         rows, total = await self.repository.page_rows(
             statement,
             order_by=page.order_by(FILTERS.sortable, "login_id", User.id),
             limit=page.limit,
             offset=page.offset,
-            # The location is joined to the page's 50 users, not to the thousands a name matches
-            # before they are sorted (PostgreSQL drops the join from the id query).
+            # The location code is joined to the page's 50 users, not to the thousands a name
+            # matches before they are sorted (PostgreSQL drops the join from the id query).
             ids_first=True,
         )
         return [row[0] for row in rows], total
+
+    async def export_select(
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters
+    ) -> Select[Any]:
+        """The list's select (same filters, same visibility) of every matching user's CSV columns,
+        in login ID order: for a download to stream."""
+        columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
+        return (
+            self._visible(organization_id, visibility, columns)
+            .where(*await self._matching(organization_id, filters))
+            .order_by(User.login_id, User.id)
+        )
+
+    async def _matching(self, organization_id: int, filters: UserFilters) -> list[ColumnElement[bool]]:
+        """The conditions of the list's filters that were given (see UserFilters)."""
+        return FILTERS.conditions(
+            filters,
+            name=contains_by_grams(User.name_search, filters.name),
+            location_code=await self._at_location(organization_id, filters.location_code),
+        )
 
     async def _at_location(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
         """Users of the location with exactly this code (its width aside: ＴＫＹ００１ is TKY001);
@@ -116,3 +151,7 @@ class UserSearch:
             )
         )
         return false() if location_id is None else User.location_id == location_id
+
+
+# Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
+LOGIN_IDS_PER_QUERY = 1000

@@ -260,3 +260,26 @@ def test_migration_backfills_search_forms_on_postgresql() -> None:
         _check_backfill(database.url)
     finally:
         drop_postgres_database(database)
+
+
+async def test_names_written_by_a_csv_upload_are_searchable_by_their_search_form(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """Uploads write many rows at once (COPY, one UPDATE over arrays), past the columns' defaults and
+    the mapped objects: the search forms come along all the same (app/core/bulk.py)."""
+    headers = {**world.a.admin.headers, "Content-Type": "text/csv"}
+    upload = f"{world.a.path}/imports/locations"
+    created = await client.post(
+        upload, content="code,name,short_name\r\nC9,テスト倉庫,倉庫\r\n".encode(), headers=headers
+    )
+    assert created.status_code == 200, created.text
+    path = f"{world.a.path}/locations"
+    assert await _names(client, path, world.a.admin.headers, name="ﾃｽﾄ") == ["C9"]
+    renamed = await client.post(
+        upload, content="code,name,short_name\r\nC9,ＡＢＣ倉庫,ＡＢＣ\r\n".encode(), headers=headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["updated"] == 1
+    assert await _names(client, path, world.a.admin.headers, name="ﾃｽﾄ") == []
+    assert await _names(client, path, world.a.admin.headers, name="abc") == ["C9"]
+    assert await _names(client, path, world.a.admin.headers, short_name="Abc") == ["C9"]

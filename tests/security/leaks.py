@@ -56,6 +56,9 @@ def _issued_values(document: Any) -> set[str]:
         for key, value in document.items():
             if key in _ISSUED_FIELDS and isinstance(value, str):
                 found.add(value)
+            elif key == "temporary_passwords" and isinstance(value, list):
+                # A CSV upload's new users: [{login_id, password, expires_at}].
+                found |= {item["password"] for item in value if isinstance(item.get("password"), str)}
             else:
                 found |= _issued_values(value)
     elif isinstance(document, list):

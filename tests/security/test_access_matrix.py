@@ -23,6 +23,8 @@ After every call that is expected to change nothing, the database is compared wi
 taken before: a refused call must leave every table exactly as it was.
 """
 
+import csv
+import io
 import itertools
 import re
 from collections.abc import Callable
@@ -449,6 +451,53 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 403 404 403 401 401"},
         "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
     },
+    # §4 "download locations CSV": as reading locations (a linked system too); the rows are checked
+    # by check_visibility. "download users CSV": as reading users, but not staff.
+    ("GET", "/api/v1/organizations/{org_id}/exports/locations"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 200 200 200 200 200 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    ("GET", "/api/v1/organizations/{org_id}/exports/users"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 200 200 403 403 403 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    # §4 "upload locations CSV": operator, admin of own org; never a linked system.
+    ("POST", "/api/v1/organizations/{org_id}/imports/locations"): {
+        "own org": {
+            "path": {"org_id": "{A}"},
+            "csv": "code,name,short_name\r\nC{n},一括拠点,一括\r\n",
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "csv": "code,name,short_name\r\nC{n},一括拠点,一括\r\n",
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+    },
+    # §4 "upload users CSV": operator; admin own org but not admin rows; location admin staff rows
+    # within its scope. A row the caller may not write is a row error (422), and nothing changes.
+    ("POST", "/api/v1/organizations/{org_id}/imports/users"): {
+        "staff at own location": {
+            "path": {"org_id": "{A}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 利用者,L1,staff_submitter\r\n",
+            "expect": "200 200 200 200 403 403 403 404 403 401 401",
+        },
+        "staff at other location": {
+            "path": {"org_id": "{A}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 利用者,L2,担当者（送信不可）\r\n",
+            "expect": "200 200 422 200 403 403 403 404 403 401 401",
+        },
+        "admin": {
+            "path": {"org_id": "{A}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 管理者,,管理者\r\n",
+            "expect": "200 422 422 422 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 利用者,L1,staff_submitter\r\n",
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+    },
     # §4 "register, list, read, delete the requester certificate": operator, admin own org. An
     # unreadable file is the harmless probe (an allowed caller gets 422 and nothing is stored).
     ("POST", "/api/v1/organizations/{org_id}/certificates"): {
@@ -646,6 +695,9 @@ async def send(client: httpx.AsyncClient, setting: Setting, call: Call) -> httpx
         kwargs["json"] = body
     if "form" in call.spec:
         kwargs["data"] = call.spec["form"]
+    if "csv" in call.spec:
+        kwargs["content"] = substitute(call.spec["csv"], values).encode()
+        headers["Content-Type"] = "text/csv"
     if "query" in call.spec:
         kwargs["params"] = call.spec["query"]
     if "upload" in call.spec:
@@ -748,8 +800,11 @@ def check_visibility(call: Call, response: httpx.Response, problems: list[str]) 
     expected = VISIBLE_IN_A[kind].get(call.column)
     if expected is None:
         return
-    key = "code" if kind == "locations" else "login_id"
-    seen = {item[key] for item in response.json()["items"]}
+    if "/exports/" in path:  # a CSV download: the first column of each row after the heading
+        seen = {row[0] for row in list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]}
+    else:
+        key = "code" if kind == "locations" else "login_id"
+        seen = {item[key] for item in response.json()["items"]}
     if seen != expected:
         problems.append(f"{call.label()}: sees {sorted(seen)}, expected {sorted(expected)}")
 
