@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ def migrate(database_url: str | None = None, revision: str = "head") -> None:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document of the application, as served at /openapi.json."""
+    """The OpenAPI document of the application, as served at /openapi.json (built with a
+    throwaway signing key: writing the document must not create one beside a database)."""
     from app.main import create_app
 
-    return create_app().openapi()
+    settings = get_settings().model_copy(update={"secret_key": secrets.token_urlsafe(48)})
+    return create_app(settings).openapi()
 
 
 def write_openapi(path: Path) -> None:
@@ -85,18 +88,9 @@ def _start(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    import uvicorn
+    from app.core.server import serve
 
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=False,
-        log_config=None,
-    )
+    serve(get_settings(), host, port, workers)
 
 
 def _onboard(path: str) -> None:

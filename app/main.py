@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         certificate_keys(settings)
         yield
         await app.state.runtime.engine.dispose()
+        app.state.runtime.hasher.close()
 
     app = FastAPI(
         title="AINAS requester administration API",
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
+        # A path with a trailing slash is not found, rather than redirected to a URL built from
+        # the request's Host header (which the client chooses).
+        redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, clock)
 

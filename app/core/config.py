@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
-MIN_SECRET_KEY_LENGTH = 32
+from app.core.local_secrets import refuse_unusable_secret
+
 ENCRYPTION_KEY_BYTES = 32  # AES-256
 
 
@@ -36,7 +36,9 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./ainas.db",
         validation_alias="DATABASE_URL",
     )
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    # Empty: generated once and kept beside the SQLite database (app/core/local_secrets.py);
+    # required in production and with PostgreSQL.
+    secret_key: str = ""
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
     lockout_threshold: int = Field(default=5, ge=1, le=100)
@@ -48,10 +50,19 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # Hashes computed at once per process (19 MiB each at the default cost): one per core of a
+    # 2-core machine. A password check waits up to hash_wait_seconds for its turn, then 503.
+    hash_concurrency: int = Field(default=2, ge=1, le=64)
+    hash_wait_seconds: float = Field(default=3.0, ge=0, le=60)
     api_key_failure_threshold: int = Field(default=5, ge=1)
     api_key_throttle_seconds: int = Field(default=60, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
     cors_origins: list[str] = []
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; none by default, so that a client cannot choose the address the audit records.
+    trusted_proxies: list[str] = []
+    # Request line and headers together; larger requests answer 431 before the app sees them.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # At least the requests one process serves at once: a request that waits for a connection in
     # Python costs more CPU (asyncio's waiting machinery) than one that waits in PostgreSQL
@@ -85,15 +96,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> "Settings":
-        """A published or short signing key would let anyone forge tokens: it is accepted only in
-        development on the embedded SQLite database, never with PostgreSQL or in production."""
-        weak = self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
-        if weak and (self.environment != "development" or not self.is_sqlite):
-            raise ValueError(
-                f"AINAS_SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
-                f"characters (AINAS_ENVIRONMENT={self.environment}, database "
-                f"{'SQLite' if self.is_sqlite else 'PostgreSQL'}); e.g. openssl rand -base64 48"
-            )
+        """A guessable signing key would let anyone forge tokens (see app/core/local_secrets.py)."""
+        refuse_unusable_secret(
+            "AINAS_SECRET_KEY",
+            self.secret_key,
+            production=self.environment == "production",
+            database_url=self.database_url,
+        )
         return self
 
     @model_validator(mode="after")

@@ -65,12 +65,15 @@ class ProblemError(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         members: dict[str, Any] | None = None,
+        persist: bool | None = None,
     ) -> None:
         self.code = code or self.default_code
         self.context = context or {}
         self.errors = errors or []
         self.headers = headers or {}
         self.members = members or {}
+        if persist is not None:
+            self.persist_changes = persist  # type: ignore[misc]
         super().__init__(self.code)
 
 
@@ -134,13 +137,10 @@ class TooManyRequests(ProblemError):
 class OAuthError(ProblemError):
     """An answer of the token endpoint, with RFC 6749's `error` member (400 unless stated)."""
 
-    def __init__(
-        self, oauth_error: str, code: str, *, status: int = 400, persist: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, oauth_error: str, code: str, *, status: int = 400, **kwargs: Any) -> None:
         super().__init__(code, **kwargs)
         self.oauth_error = oauth_error
         self.status = status  # type: ignore[misc]
-        self.persist_changes = persist  # type: ignore[misc]
         if status == 401:
             self.headers.setdefault("WWW-Authenticate", 'Basic realm="ainas"')
 
@@ -323,7 +323,7 @@ _CONNECTION_FAILURE_NAMES = frozenset(
         "AdminShutdownError",
         "InterfaceError",
         "ProtocolViolationError",
-        # The server refuses new connections (max_connections reached): it is there, but not for us.
+        # The server is there but takes no more connections (max_connections reached).
         "TooManyConnectionsError",
     }
 )

@@ -117,6 +117,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "データベースに接続できません。しばらくしてから再試行してください。",
         "The database is unavailable. Retry shortly.",
     ),
+    "server_busy": (
+        "パスワードの確認が混み合っています。{retry_after}秒後に再試行してください。",
+        "Too many password checks at once. Retry after {retry_after} seconds.",
+    ),
+    "request_header_too_large": (
+        "リクエストヘッダーが大きすぎます（上限 {limit} バイト）。",
+        "The request headers are too large (limit {limit} bytes).",
+    ),
+    "datetime_out_of_range": (
+        "扱える範囲（西暦1年〜9999年、UTC）の日時で指定してください。",
+        "Give a date-time within years 1 to 9999 in UTC.",
+    ),
     "internal_error": (
         "内部エラーが発生しました。",
         "An internal error occurred.",
@@ -421,6 +433,7 @@ TITLES: dict[int, tuple[str, str]] = {
     415: ("未対応のメディアタイプ", "Unsupported Media Type"),
     422: ("入力エラー", "Unprocessable Content"),
     429: ("リクエスト過多", "Too Many Requests"),
+    431: ("リクエストヘッダーが大きすぎます", "Request Header Fields Too Large"),
     500: ("内部エラー", "Internal Server Error"),
     503: ("一時的に利用できません", "Service Unavailable"),
 }

@@ -58,7 +58,7 @@ _DESCRIPTIONS = {
     415: "Unsupported media type: the operation names the one it takes",
     422: "Validation failed; each field's error is listed",
     429: "Too many attempts; see Retry-After",
-    503: "Database unavailable; see Retry-After",
+    503: "Database unavailable, or too many password checks at once; see Retry-After",
 }
 
 
