@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.api_keys.router import router as api_keys_router
 from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.changes.router import router as changes_router
 from app.locations.router import router as locations_router
 from app.organizations.router import router as organizations_router
 from app.users.router import router as users_router
@@ -17,5 +18,6 @@ for router in (
     users_router,
     api_keys_router,
     audit_router,
+    changes_router,
 ):
     api_router.include_router(router)

@@ -1,5 +1,6 @@
 """create_app(): settings, engine, middleware, error handlers, routers."""
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,8 @@ from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
+from app.changes.listener import ChangeListener
+from app.changes.service import prune_periodically
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -41,7 +44,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # which otherwise walk every schema, route and mapper again and again under load.
         gc.collect()
         gc.freeze()
+        listener = app.state.change_listener = ChangeListener(settings)
+        listener.start()
+        pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
         yield
+        pruning.cancel()
+        await listener.stop()
         await app.state.runtime.engine.dispose()
 
     app = FastAPI(

@@ -1,5 +1,6 @@
 """Audited changes of versioned rows: one way to update or delete with If-Match and an audit event."""
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from app.audit.service import Actor, AuditTrail, diff
@@ -22,11 +23,13 @@ async def update_audited(
     resource: tuple[str, str],
     organization_id: int | None,
     shown_changes: dict[str, list[Any]] | None = None,
+    snapshot: Callable[[ModelT], dict[str, Any]],
 ) -> ModelT:
     """Check If-Match, apply the values that differ, and record them; an unchanged row stays as it is.
 
     `shown_changes` replaces the computed `{field: [before, after]}` where the stored form differs
-    from the public one (a location id stored, its code shown).
+    from the public one (a location id stored, its code shown); `snapshot` gives the row's public
+    form after the change (the change feed's data).
     """
     check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
     before = {name: getattr(obj, name) for name in values}
@@ -35,7 +38,9 @@ async def update_audited(
         return obj
     await repository.update(obj, {**changed, "updated_at": audit.clock.now()})
     changes = shown_changes if shown_changes is not None else diff(before, changed)
-    await audit.record(actor, action, resource[0], resource[1], organization_id, changes)
+    await audit.record_change(
+        actor, action, resource[0], resource[1], organization_id, changes, snapshot(obj)
+    )
     return obj
 
 
@@ -54,11 +59,12 @@ async def delete_audited(
     """Check If-Match, delete, and record what was deleted."""
     check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
     await repository.delete(obj)
-    await audit.record(
+    await audit.record_change(
         actor,
         action,
         resource[0],
         resource[1],
         organization_id,
         {name: [value, None] for name, value in snapshot.items()},
+        None,
     )

@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
 from fastapi import Request
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.feed import FEED_ACTIONS, write_event_and_entry
 from app.core.clock import Clock
 from app.core.db import SessionDep
 from app.core.runtime import runtime_of
@@ -44,6 +46,29 @@ class AuditTrail:
         self.request_id = request_id
         self.client_ip = client_ip
 
+    def _event(
+        self,
+        actor: Actor,
+        action: str,
+        resource_type: str,
+        resource_id: str | None,
+        organization_id: int | None,
+        changes: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The columns of one event; secret fields are dropped whatever the caller passed."""
+        return {
+            "at": self.clock.now(),
+            "organization_id": organization_id,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "changes": {name: value for name, value in (changes or {}).items() if name not in SECRET_FIELDS},
+            "request_id": self.request_id,
+            "client_ip": self.client_ip,
+        }
+
     async def record(
         self,
         actor: Actor,
@@ -59,22 +84,43 @@ class AuditTrail:
         One Core INSERT, built once: events are only ever appended, never read back here, so
         the ORM's unit of work would add bookkeeping and nothing else.
         """
-        safe_changes = {name: value for name, value in (changes or {}).items() if name not in SECRET_FIELDS}
         await self.session.execute(
-            _INSERT_EVENT,
-            {
-                "at": self.clock.now(),
-                "organization_id": organization_id,
-                "actor_kind": actor.kind,
-                "actor_id": actor.id,
-                "action": action,
-                "resource_type": resource_type,
-                "resource_id": resource_id,
-                "changes": safe_changes,
-                "request_id": self.request_id,
-                "client_ip": self.client_ip,
-            },
+            _INSERT_EVENT, self._event(actor, action, resource_type, resource_id, organization_id, changes)
         )
+
+    async def record_change(
+        self,
+        actor: Actor,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        organization_id: int | None,
+        changes: dict[str, Any] | None,
+        snapshot: dict[str, Any] | None,
+    ) -> None:
+        """Record a change of an organization, location or user: its audit event and, for the
+        actions of the change feed (SPEC §5.5), its feed entry, in the current transaction.
+
+        `snapshot` is the resource as its own GET answers it after the change (JSON-ready), or
+        None for a deletion. This is the only writer of feed entries.
+        """
+        event = self._event(actor, action, resource_type, resource_id, organization_id, changes)
+        feed_action = FEED_ACTIONS.get(action)
+        if feed_action is None or organization_id is None:
+            await self.session.execute(_INSERT_EVENT, event)
+            return
+        data = None
+        if snapshot is not None:
+            shown = {name: value for name, value in snapshot.items() if name not in SECRET_FIELDS}
+            data = orjson.dumps(shown).decode()
+        entry = {
+            "at": event["at"],
+            "action": feed_action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "data": data,
+        }
+        await write_event_and_entry(self.session, event, entry)
 
 
 async def request_audit_trail(session: SessionDep, request: Request) -> AuditTrail:

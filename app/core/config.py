@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     api_key_failure_threshold: int = Field(default=5, ge=1)
     api_key_throttle_seconds: int = Field(default=60, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
+    # The change feed keeps entries at least this long (SPEC §5.5); older ones are pruned.
+    change_retention_days: int = Field(default=30, ge=1, le=3650)
     cors_origins: list[str] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # At least the requests one process serves at once: a request that waits for a connection in

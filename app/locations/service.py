@@ -58,13 +58,15 @@ class LocationService(Service):
         except IntegrityError:
             # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
-        await self.audit.record(
+        shown = Location.model_validate(location)
+        await self.audit.record_change(
             scope.principal.actor,
             "location.create",
             RESOURCE,
             location.code,
             organization_id,
             {name: [None, value] for name, value in body.model_dump().items()},
+            shown.model_dump(mode="json"),
         )
         return location
 
@@ -83,6 +85,7 @@ class LocationService(Service):
             action="location.update",
             resource=(RESOURCE, location.code),
             organization_id=scope.organization_id,
+            snapshot=lambda row: Location.model_validate(row).model_dump(mode="json"),
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:

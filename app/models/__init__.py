@@ -3,6 +3,7 @@
 from app.core.orm import Base
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
+from app.models.change import Change, ChangeCounter
 from app.models.idempotency_record import IdempotencyRecord
 from app.models.location import Location
 from app.models.organization import Organization
@@ -13,6 +14,8 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Change",
+    "ChangeCounter",
     "IdempotencyRecord",
     "Location",
     "Organization",

@@ -81,6 +81,7 @@ class OrganizationService(Service):
             action="organization.update",
             resource=(RESOURCE, format_organization_id(organization.id)),
             organization_id=organization.id,
+            snapshot=lambda row: to_schema(row).model_dump(mode="json"),
         )
 
     async def onboard(self, actor: Actor, body: OrganizationOnboard) -> OnboardingResult:

@@ -166,8 +166,14 @@ class UserService(Service):
             "role": [None, role.value],
             **(audit_changes or {}),
         }
-        action = "operator.create" if role is Role.OPERATOR else "user.create"
-        await self.audit.record(actor, action, RESOURCE, login_id, organization_id, changes)
+        if role is Role.OPERATOR:
+            await self.audit.record(actor, "operator.create", RESOURCE, login_id, organization_id, changes)
+            return user
+        location_code = changes.get("location_code", [None, None])[1]
+        shown = to_schema(user, location_code if isinstance(location_code, str) else None)
+        await self.audit.record_change(
+            actor, "user.create", RESOURCE, login_id, organization_id, changes, shown.model_dump(mode="json")
+        )
         return user
 
     async def update(
@@ -217,6 +223,7 @@ class UserService(Service):
             resource=(RESOURCE, user.login_id),
             organization_id=scope.organization_id,
             shown_changes=shown,
+            snapshot=lambda row: to_schema(row, new_code).model_dump(mode="json"),
         )
         return user, new_code
 
