@@ -22,10 +22,12 @@ logger = logging.getLogger("ainas.changes")
 
 # How often a waiting reader looks again when no notification can come (SQLite, or the
 # listening connection is down).
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.5
 _RECONNECT_FIRST_SECONDS = 0.5
 _RECONNECT_MAX_SECONDS = 15.0
 _CHECK_SECONDS = 30.0
+# How the listening connection shows in pg_stat_activity.
+APPLICATION_NAME = "ainas-change-listener"
 
 
 class ChangeSignals:
@@ -109,7 +111,9 @@ class ChangeListener:
         dropped = asyncio.Event()
         url = make_url(self._settings.database_url).set(drivername="postgresql")
         connection = await asyncpg.connect(
-            url.render_as_string(hide_password=False), timeout=self._settings.db_timeout_seconds
+            url.render_as_string(hide_password=False),
+            timeout=self._settings.db_timeout_seconds,
+            server_settings={"application_name": APPLICATION_NAME},
         )
         try:
             connection.add_termination_listener(lambda _connection: dropped.set())

@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.changes.cursor import MAX_CURSOR_LENGTH
-
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_WAIT_SECONDS = 30
+# Far beyond a real cursor (34 characters): anything shorter that is not one answers 400 invalid_cursor.
+MAX_AFTER_LENGTH = 1024
 
 
 class ChangeAction(StrEnum):
@@ -58,7 +58,7 @@ class ChangeQuery(BaseModel):
 
     after: str | None = Field(
         default=None,
-        max_length=MAX_CURSOR_LENGTH,
+        max_length=MAX_AFTER_LENGTH,
         description="A cursor or next_cursor of an earlier answer; without it the answer has no items "
         "and next_cursor is the current position",
     )

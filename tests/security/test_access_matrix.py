@@ -446,6 +446,11 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 403 404 403 401 401"},
         "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
     },
+    # §4 "read the change feed": operator any, admin own org, linked system own org.
+    ("GET", "/api/v1/organizations/{org_id}/changes"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 200 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
     # Load balancer probes: public.
     ("GET", "/healthz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
     ("GET", "/readyz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
