@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
-from app.api_keys.service import ApiKeyServiceDep, to_schema
+from app.api_keys.service import ApiKeyServiceDep
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.core.http import created
@@ -46,8 +46,8 @@ async def issue_api_key(
 ) -> ApiKey:
     """Issue a key."""
     key = await service.create(scope, body)
-    created(request, response, str(key.id))
-    return to_schema(key)
+    created(request, response, key.id)
+    return key
 
 
 @router.get(
@@ -58,7 +58,7 @@ async def issue_api_key(
 )
 async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
     """One key."""
-    return to_schema(await service.get(scope, key_id))
+    return await service.get(scope, key_id)
 
 
 @router.delete(

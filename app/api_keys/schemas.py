@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import RowIdText
 from app.core.types import Label
 
 
@@ -11,6 +12,7 @@ class ApiKey(BaseModel):
     """An API key: an identifier shown to admins; the API password is the secret."""
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -23,10 +25,10 @@ class ApiKey(BaseModel):
                     "revoked_at": None,
                 }
             ]
-        }
+        },
     )
 
-    id: str
+    id: RowIdText
     key: str = Field(description="APIキー: 32 upper-case hexadecimal characters")
     label: str | None
     created_at: datetime

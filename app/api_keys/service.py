@@ -28,19 +28,6 @@ def new_api_key() -> str:
     return secrets.token_hex(16).upper()
 
 
-def to_schema(key: ApiKeyRow) -> ApiKey:
-    """The public form of a key."""
-    return ApiKey(
-        id=str(key.id),
-        key=key.key,
-        label=key.label,
-        created_at=key.created_at,
-        created_by=key.created_by,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
-
-
 class ApiKeyService(Service):
     """Keys and the API password of one organization."""
 
@@ -52,9 +39,14 @@ class ApiKeyService(Service):
     async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[ApiKey]:
         """All keys of the organization, revoked ones included."""
         rows, total = await self.keys.list_of(scope.organization_id, page)
-        return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+        return Page(
+            items=[ApiKey.model_validate(row) for row in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
-    async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKeyRow:
+    async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKey:
         """A new active key; the others stay active, so a linked system can move over without downtime."""
         key = await self.keys.add(
             ApiKeyRow(
@@ -74,14 +66,18 @@ class ApiKeyService(Service):
             organization_id,
             {"key": [None, key.key], "label": [None, label]},
         )
-        return key
+        return ApiKey.model_validate(key)
 
-    async def create(self, scope: OrganizationScope, body: ApiKeyCreate) -> ApiKeyRow:
+    async def create(self, scope: OrganizationScope, body: ApiKeyCreate) -> ApiKey:
         """APIキーの発行."""
         return await self.issue(scope.organization_id, scope.principal.actor, body.label)
 
-    async def get(self, scope: OrganizationScope, key_id: str) -> ApiKeyRow:
+    async def get(self, scope: OrganizationScope, key_id: str) -> ApiKey:
         """One key of the organization; 404 otherwise."""
+        return ApiKey.model_validate(await self._row(scope, key_id))
+
+    async def _row(self, scope: OrganizationScope, key_id: str) -> ApiKeyRow:
+        """The row of one key of the organization; 404 otherwise."""
         id_ = parse_row_id(key_id)
         key = await self.keys.of_organization(scope.organization_id, id_) if id_ is not None else None
         if key is None:
@@ -90,7 +86,7 @@ class ApiKeyService(Service):
 
     async def revoke(self, scope: OrganizationScope, key_id: str) -> None:
         """Revoke a key: it stops working at once. Revoking a revoked key changes nothing."""
-        key = await self.get(scope, key_id)
+        key = await self._row(scope, key_id)
         if key.revoked_at is not None:
             return
         now = self.clock.now()

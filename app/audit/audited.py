@@ -1,14 +1,58 @@
-"""Audited changes of versioned rows: one way to update or delete with If-Match and an audit event."""
+"""Audited changes of resources: create, update (with If-Match) and delete, each recorded once.
 
-from collections.abc import Callable
+What an event records is derived from the resource's public form (its schema, as its own GET
+answers it), never from a hand-written field list: a field added to the schema is recorded on
+create, update and delete without another change here.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from app.audit.service import Actor, AuditTrail, diff
+from pydantic import BaseModel
+
+from app.audit.service import Actor, AuditTrail
 from app.core.etag import check_version
 from app.core.orm import Base
 from app.core.repository import Repository
 
 ModelT = TypeVar("ModelT", bound=Base)
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+# Fields every change moves by itself: recorded as the change's time and version, not as changes.
+BOOKKEEPING = frozenset({"updated_at", "version"})
+
+
+def public_form(resource: BaseModel) -> dict[str, Any]:
+    """The resource as JSON-ready values, as its GET answers it."""
+    return resource.model_dump(mode="json")
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """`{field: [before, after]}` for the public fields that differ, bookkeeping left out."""
+    return {
+        name: [before.get(name), value]
+        for name, value in after.items()
+        if name not in BOOKKEEPING and before.get(name) != value
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """What an audited change names: the resource's type and public id, and its organization."""
+
+    type: str
+    id: str
+    organization_id: int | None
+
+
+async def record_created(
+    audit: AuditTrail, actor: Actor, action: str, ref: ResourceRef, resource: BaseModel
+) -> None:
+    """Record a new resource: every public field, from nothing."""
+    after = public_form(resource)
+    changes = {name: [None, value] for name, value in after.items() if name not in BOOKKEEPING}
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after)
 
 
 async def update_audited(
@@ -16,55 +60,46 @@ async def update_audited(
     obj: ModelT,
     values: dict[str, Any],
     *,
+    present: Callable[[ModelT], Awaitable[SchemaT]],
     expected_versions: set[int] | None,
     audit: AuditTrail,
     actor: Actor,
     action: str,
-    resource: tuple[str, str],
-    organization_id: int | None,
-    shown_changes: dict[str, list[Any]] | None = None,
-    snapshot: Callable[[ModelT], dict[str, Any]],
-) -> ModelT:
-    """Check If-Match, apply the values that differ, and record them; an unchanged row stays as it is.
+    ref: ResourceRef,
+) -> SchemaT:
+    """Check If-Match, apply the values that differ, and record what changed in the public form.
 
-    `shown_changes` replaces the computed `{field: [before, after]}` where the stored form differs
-    from the public one (a location id stored, its code shown); `snapshot` gives the row's public
-    form after the change (the change feed's data).
+    An unchanged row stays as it is (same version, no event). `present` gives the public form of
+    the row, before and after: its differences are the event's changes (a location id stored, its
+    code shown).
     """
     check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
-    before = {name: getattr(obj, name) for name in values}
-    changed = {name: value for name, value in values.items() if before[name] != value}
+    changed = {name: value for name, value in values.items() if getattr(obj, name) != value}
     if not changed:
-        return obj
+        return await present(obj)
+    before = public_form(await present(obj))
     await repository.update(obj, {**changed, "updated_at": audit.clock.now()})
-    changes = shown_changes if shown_changes is not None else diff(before, changed)
+    resource = await present(obj)
+    after = public_form(resource)
     await audit.record_change(
-        actor, action, resource[0], resource[1], organization_id, changes, snapshot(obj)
+        actor, action, ref.type, ref.id, ref.organization_id, changed_fields(before, after), after
     )
-    return obj
+    return resource
 
 
 async def delete_audited(
     repository: Repository[ModelT],
     obj: ModelT,
+    resource: BaseModel,
     *,
     expected_versions: set[int] | None,
     audit: AuditTrail,
     actor: Actor,
     action: str,
-    resource: tuple[str, str],
-    organization_id: int | None,
-    snapshot: dict[str, Any],
+    ref: ResourceRef,
 ) -> None:
-    """Check If-Match, delete, and record what was deleted."""
+    """Check If-Match, delete, and record every public field of what was deleted."""
     check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
     await repository.delete(obj)
-    await audit.record_change(
-        actor,
-        action,
-        resource[0],
-        resource[1],
-        organization_id,
-        {name: [value, None] for name, value in snapshot.items()},
-        None,
-    )
+    changes = {name: [value, None] for name, value in public_form(resource).items()}
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, None)

@@ -30,11 +30,6 @@ class Actor:
     id: str | None
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """`{field: [before, after]}` for the fields whose value changed."""
-    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
-
-
 class AuditTrail:
     """Appends audit events for one request (its id and client address) or one CLI command."""
 
@@ -95,14 +90,15 @@ class AuditTrail:
         resource_type: str,
         resource_id: str,
         organization_id: int | None,
-        changes: dict[str, Any] | None,
+        changes: dict[str, Any],
         snapshot: dict[str, Any] | None,
     ) -> None:
-        """Record a change of an organization, location or user: its audit event and, for the
-        actions of the change feed (SPEC §5.5), its feed entry, in the current transaction.
+        """Record a change of an organization, location or user: the one place for such changes.
 
-        `snapshot` is the resource as its own GET answers it after the change (JSON-ready), or
-        None for a deletion. This is the only writer of feed entries.
+        Writes the audit event and, for the actions of the change feed (SPEC §5.5, FEED_ACTIONS),
+        the feed entry, in the current transaction. `snapshot` is the resource exactly as its own
+        GET answers it after the change (None once deleted): the entry's data. Nothing else
+        writes feed entries.
         """
         event = self._event(actor, action, resource_type, resource_id, organization_id, changes)
         feed_action = FEED_ACTIONS.get(action)

@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.core.ids import RowIdText
 from app.core.types import SearchText
 
 
@@ -25,7 +26,9 @@ class AuditResource(BaseModel):
 class AuditEvent(BaseModel):
     """One recorded change or security event. Never carries a password or hash."""
 
-    id: str
+    model_config = ConfigDict(from_attributes=True)
+
+    id: RowIdText
     at: datetime
     actor: AuditActor
     action: str = Field(examples=["location.update"])

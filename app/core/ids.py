@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import Path
+from pydantic import BeforeValidator
 
 
 def format_organization_id(id_: int) -> str:
@@ -32,3 +33,16 @@ def parse_row_id(value: str) -> int | None:
 OrganizationIdPath = Annotated[
     str, Path(alias="org_id", description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
 ]
+
+
+def _public_organization_id(value: object) -> object:
+    return format_organization_id(value) if isinstance(value, int) else value
+
+
+def _public_row_id(value: object) -> object:
+    return str(value) if isinstance(value, int) else value
+
+
+# Fields of public schemas read from rows (`from_attributes`): the row's integer id, shown as text.
+OrganizationIdText = Annotated[str, BeforeValidator(_public_organization_id)]
+RowIdText = Annotated[str, BeforeValidator(_public_row_id)]

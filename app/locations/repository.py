@@ -1,6 +1,7 @@
 """All SQL about locations."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
@@ -28,22 +29,42 @@ LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
 _INSERT = insert(cast(Table, Location.__table__)).returning(*LISTED)
 
 
+@dataclass(frozen=True, slots=True)
+class LocationScope:
+    """Which locations a caller sees: those of one organization, or only its own location there.
+
+    Every read and write of locations takes one; there is no default that means "everything".
+    """
+
+    organization_id: int
+    location_id: int | None
+
+
+def visible(statement: Select[Any], scoped: bool) -> Select[Any]:
+    """The one visibility rule of locations, over the bound values `organization_id` and
+    `scope_location_id` (see `LocationScope.params`)."""
+    statement = statement.where(Location.organization_id == bindparam("organization_id"))
+    if scoped:
+        statement = statement.where(Location.id == bindparam("scope_location_id"))
+    return statement
+
+
+def _params(scope: LocationScope) -> dict[str, Any]:
+    return {"organization_id": scope.organization_id, "scope_location_id": scope.location_id}
+
+
 class LocationRepository(Repository[Location]):
-    """Locations of one organization, confined to a location scope when one is given."""
+    """Locations of one organization, confined to what a caller sees (`LocationScope`)."""
 
     model = Location
 
-    async def by_code(
-        self, organization_id: int, code: str, scope_location_id: int | None = None
-    ) -> Location | None:
-        """The location with this code, if it is within the scope."""
-        statement = select(Location).where(Location.organization_id == organization_id, Location.code == code)
-        if scope_location_id is not None:
-            statement = statement.where(Location.id == scope_location_id)
-        return await self.one_or_none(statement)
+    async def by_code(self, scope: LocationScope, code: str) -> Location | None:
+        """The location with this code, if the scope sees it."""
+        statement = visible(select(Location), scope.location_id is not None).where(Location.code == code)
+        return (await self.session.execute(statement, _params(scope))).scalar_one_or_none()
 
     async def search(
-        self, organization_id: int, scope_location_id: int | None, filters: LocationFilters, page: PageRequest
+        self, scope: LocationScope, filters: LocationFilters, page: PageRequest
     ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
         """Locations matching the filters, within the scope: (column names, rows, total).
 
@@ -53,11 +74,11 @@ class LocationRepository(Repository[Location]):
         needles = {name: needle(getattr(filters, name)) for name in FILTERS}
         prepared, statement = _search_select(
             tuple(found.indexed if found else None for found in needles.values()),
-            scoped=scope_location_id is not None,
+            scoped=scope.location_id is not None,
             sort=page.sort_key(SORTABLE, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
-        params: dict[str, Any] = {"organization_id": organization_id, "scope_location_id": scope_location_id}
+        params = _params(scope)
         params.update((name, found.pattern) for name, found in needles.items() if found is not None)
         rows, total = await self.page_prepared(
             prepared, statement, params, limit=page.limit, offset=page.offset
@@ -84,9 +105,7 @@ def _search_select(
     needle_forms: tuple[bool | None, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[PreparedSelect, Select[Any]]:
     """The location search of one shape: each filter absent (None) or its needle's form."""
-    statement = select(*LISTED).where(Location.organization_id == bindparam("organization_id"))
-    if scoped:
-        statement = statement.where(Location.id == bindparam("scope_location_id"))
+    statement = visible(select(*LISTED), scoped)
     for name, indexed in zip(FILTERS, needle_forms, strict=True):
         if indexed is not None:
             statement = statement.where(matches(getattr(Location, name), bindparam(name), indexed))

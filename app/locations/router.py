@@ -66,7 +66,7 @@ async def get_location(
     """One location."""
     location = await service.get(scope, code)
     set_etag(response, location.version)
-    return Location.model_validate(location)
+    return location
 
 
 @router.patch(
@@ -86,7 +86,7 @@ async def update_location(
     """Change name, short name or commission number."""
     location = await service.update(scope, code, body, expected)
     set_etag(response, location.version)
-    return Location.model_validate(location)
+    return location
 
 
 @router.delete(

@@ -35,3 +35,13 @@ class AuditEvent(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(128))
     client_ip: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def actor(self) -> dict[str, str | None]:
+        """Who did it, as the public event nests it."""
+        return {"kind": self.actor_kind, "id": self.actor_id}
+
+    @property
+    def resource(self) -> dict[str, str | None]:
+        """What it was done to, as the public event nests it."""
+        return {"type": self.resource_type, "id": self.resource_id}

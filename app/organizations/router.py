@@ -19,7 +19,7 @@ from app.organizations.schemas import (
     OrganizationOnboard,
     OrganizationUpdate,
 )
-from app.organizations.service import OrganizationServiceDep, to_schema
+from app.organizations.service import OrganizationServiceDep
 
 router = APIRouter(prefix="/organizations", tags=["依頼人組織 (organizations)"], route_class=ResourceRoute)
 
@@ -75,11 +75,13 @@ async def onboard_organization(
     description="依頼人組織の参照.",
     responses=problems(401, 403, 404),
 )
-async def get_organization(scope: CanRead, response: Response) -> Organization:
+async def get_organization(
+    scope: CanRead, service: OrganizationServiceDep, response: Response
+) -> Organization:
     """One organization."""
-    organization = await scope.organization()
+    organization = await service.get(scope)
     set_etag(response, organization.version)
-    return to_schema(organization)
+    return organization
 
 
 @router.patch(
@@ -98,4 +100,4 @@ async def update_organization(
     """Change the name or short name."""
     organization = await service.update(scope, body, expected)
     set_etag(response, organization.version)
-    return to_schema(organization)
+    return organization

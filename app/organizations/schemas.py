@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import OrganizationIdText
 from app.core.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
@@ -14,7 +15,9 @@ SHORT_NAME_EXAMPLE = "ＡＩＮＡＳ自販"
 class Organization(BaseModel):
     """依頼人組織."""
 
-    id: str = Field(description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
+    model_config = ConfigDict(from_attributes=True)
+
+    id: OrganizationIdText = Field(description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
     name: str = Field(description="依頼人組織名", examples=[NAME_EXAMPLE])
     short_name: str = Field(description="依頼人組織名（略称）", examples=[SHORT_NAME_EXAMPLE])
     api_password_changed_at: datetime | None = Field(description="パスワード変更日 (API password)")

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.api_keys.service import GENERATED_API_PASSWORD_LENGTH, ApiKeyService
-from app.audit.audited import update_audited
+from app.audit.audited import ResourceRef, record_created, update_audited
 from app.audit.service import Actor
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
@@ -30,17 +30,9 @@ from app.users.service import UserService
 RESOURCE = "organization"
 
 
-def to_schema(organization: OrganizationRow) -> Organization:
+async def present(organization: OrganizationRow) -> Organization:
     """The public form of an organization: its id as 9 digits, never the API password hash."""
-    return Organization(
-        id=format_organization_id(organization.id),
-        name=organization.name,
-        short_name=organization.short_name,
-        api_password_changed_at=organization.api_password_changed_at,
-        created_at=organization.created_at,
-        updated_at=organization.updated_at,
-        version=organization.version,
-    )
+    return Organization.model_validate(organization)
 
 
 class OrganizationService(Service):
@@ -64,24 +56,29 @@ class OrganizationService(Service):
             name=filters.name,
             page=page,
         )
-        return Page(items=[to_schema(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+        return Page(
+            items=[await present(row) for row in rows], total=total, limit=page.limit, offset=page.offset
+        )
+
+    async def get(self, scope: OrganizationScope) -> Organization:
+        """依頼人組織の参照."""
+        return await present(await scope.organization())
 
     async def update(
         self, scope: OrganizationScope, body: OrganizationUpdate, expected: set[int] | None
-    ) -> OrganizationRow:
+    ) -> Organization:
         """依頼人組織名の変更."""
         organization = await scope.organization()
         return await update_audited(
             self.organizations,
             organization,
             body.model_dump(exclude_unset=True),
+            present=present,
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
             action="organization.update",
-            resource=(RESOURCE, format_organization_id(organization.id)),
-            organization_id=organization.id,
-            snapshot=lambda row: to_schema(row).model_dump(mode="json"),
+            ref=ResourceRef(RESOURCE, format_organization_id(organization.id), organization.id),
         )
 
     async def onboard(self, actor: Actor, body: OrganizationOnboard) -> OnboardingResult:
@@ -99,14 +96,8 @@ class OrganizationService(Service):
             OrganizationRow(name=body.name, short_name=body.short_name, created_at=now, updated_at=now)
         )
         organization_id = format_organization_id(organization.id)
-        await self.audit.record(
-            actor,
-            "organization.create",
-            RESOURCE,
-            organization_id,
-            organization.id,
-            {"name": [None, body.name], "short_name": [None, body.short_name]},
-        )
+        ref = ResourceRef(RESOURCE, organization_id, organization.id)
+        await record_created(self.audit, actor, "organization.create", ref, await present(organization))
         users = UserService(self.session, self.audit, self.runtime)
         notice_admins = []
         for admin in body.admins:
@@ -114,7 +105,7 @@ class OrganizationService(Service):
             await users.insert(
                 actor,
                 organization_id=organization.id,
-                location_id=None,
+                location=None,
                 login_id=admin.login_id,
                 name=admin.name,
                 role=Role.ADMIN,
@@ -129,7 +120,7 @@ class OrganizationService(Service):
         api_password = generate_password(GENERATED_API_PASSWORD_LENGTH)
         await keys.set_password(organization, actor, api_password)
         return OnboardingResult(
-            organization=to_schema(organization),
+            organization=await present(organization),
             registration_notice=RegistrationNotice(
                 organization_id=organization_id,
                 organization_name=organization.name,

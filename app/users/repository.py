@@ -3,6 +3,7 @@
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import contains_eager
 
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
@@ -50,10 +51,12 @@ class UserSearch:
         self.repository = repository
 
     def _visible(self, organization_id: int, visibility: UserVisibility) -> Select[Any]:
-        # The outer join gives users without a location a None code.
+        """The one visibility rule of users, with each user's location loaded (outer join: users
+        of all locations have none)."""
         statement: Select[Any] = (
-            select(User, Location.code)
+            select(User)
             .outerjoin(Location, Location.id == User.location_id)
+            .options(contains_eager(User.location))
             .where(User.organization_id == organization_id)
         )
         if visibility.self_id is not None:
@@ -62,18 +65,11 @@ class UserSearch:
             statement = statement.where(User.location_id == visibility.location_id)
         return statement
 
-    async def one(
-        self, organization_id: int, visibility: UserVisibility, login_id: str
-    ) -> tuple[User, str | None] | None:
-        """A visible user by login ID (ignoring case) with its location code."""
-        row = (
-            await self.repository.session.execute(
-                self._visible(organization_id, visibility).where(
-                    func.lower(User.login_id) == login_id.lower()
-                )
-            )
-        ).one_or_none()
-        return (row[0], row[1]) if row else None
+    async def one(self, organization_id: int, visibility: UserVisibility, login_id: str) -> User | None:
+        """A visible user by login ID (ignoring case), with its location."""
+        return await self.repository.one_or_none(
+            self._visible(organization_id, visibility).where(func.lower(User.login_id) == login_id.lower())
+        )
 
     async def search(
         self,
@@ -85,8 +81,8 @@ class UserSearch:
         location_code: str | None,
         roles: list[str],
         page: PageRequest,
-    ) -> tuple[list[tuple[User, str | None]], int]:
-        """Visible users matching the filters."""
+    ) -> tuple[list[User], int]:
+        """Visible users matching the filters, with their locations."""
         statement = self._visible(organization_id, visibility).where(
             *conditions(
                 contains(User.login_id, login_id),
@@ -104,7 +100,7 @@ class UserSearch:
             # matches before they are sorted (PostgreSQL drops the join from the id query).
             ids_first=True,
         )
-        return [(row[0], row[1]) for row in rows], total
+        return [row[0] for row in rows], total
 
     async def _at_locations(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
         """Users at the locations whose code contains `code`.

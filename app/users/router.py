@@ -12,7 +12,7 @@ from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.idempotency.routing import ResourceRoute
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
-from app.users.service import UserServiceDep, to_schema
+from app.users.service import UserServiceDep
 
 router = APIRouter(
     prefix="/organizations/{org_id}/users", tags=["依頼人ユーザー (users)"], route_class=ResourceRoute
@@ -54,9 +54,9 @@ async def create_user(
     scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request, response: Response
 ) -> User:
     """Create a user."""
-    user, code = await service.create(scope, body)
+    user = await service.create(scope, body)
     created(request, response, user.login_id, user.version)
-    return to_schema(user, code)
+    return user
 
 
 @router.get(
@@ -69,9 +69,9 @@ async def get_user(
     scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
 ) -> User:
     """One user."""
-    user, code = await service.get(scope, login_id)
+    user = await service.get(scope, login_id)
     set_etag(response, user.version)
-    return to_schema(user, code)
+    return user
 
 
 @router.patch(
@@ -92,9 +92,9 @@ async def update_user(
     response: Response,
 ) -> User:
     """Change a user."""
-    user, code = await service.update(scope, login_id, body, expected)
+    user = await service.update(scope, login_id, body, expected)
     set_etag(response, user.version)
-    return to_schema(user, code)
+    return user
 
 
 @router.delete(

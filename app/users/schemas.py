@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 from app.core.types import LocationCode, LoginId, SearchText, UserName
 
@@ -32,14 +32,26 @@ _USER_EXAMPLE = {
 class User(BaseModel):
     """依頼人ユーザー. Never carries a password or hash."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_USER_EXAMPLE, "version": 1}]})
+    # Read from a user row with its location loaded (`UserRow.location`).
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={"examples": [{**_USER_EXAMPLE, "version": 1}]},
+    )
 
     login_id: str = Field(description="ログインID: never changes")
     name: str = Field(description="ユーザー名")
-    location_code: str | None = Field(description="依頼人拠点; null = all locations")
+    location_code: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
+        description="依頼人拠点; null = all locations",
+    )
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
     password_expires_at: datetime | None = Field(description="パスワード有効期限")
-    password_change_required: bool = Field(description="The current password is temporary")
+    password_change_required: bool = Field(
+        validation_alias=AliasChoices("password_change_required", "password_temporary"),
+        description="The current password is temporary",
+    )
     last_login_at: datetime | None = Field(description="最終ログイン日時")
     locked_until: datetime | None = Field(description="Locked after repeated failed logins until then")
     created_at: datetime

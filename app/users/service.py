@@ -7,7 +7,7 @@ from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.audited import delete_audited, update_audited
+from app.audit.audited import ResourceRef, delete_audited, record_created, update_audited
 from app.audit.service import Actor
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
@@ -20,30 +20,20 @@ from app.core.passwords import generate_password, password_errors
 from app.core.security import new_stamp
 from app.core.types import LoginId, UserName, is_login_id
 from app.locations.repository import LocationRepository
+from app.locations.service import location_scope
+from app.models import Location as LocationRow
 from app.models import User as UserRow
 from app.users.repository import UserRepository, UserSearch
-from app.users.schemas import OrganizationRole, PasswordReset, User, UserCreate, UserFilters, UserUpdate
+from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
 
 RESOURCE = "user"
 _login_id = TypeAdapter(LoginId)
 _user_name = TypeAdapter(UserName)
 
 
-def to_schema(user: UserRow, location_code: str | None) -> User:
-    """The public form of a user: never a password or hash."""
-    return User(
-        login_id=user.login_id,
-        name=user.name,
-        location_code=location_code,
-        role=OrganizationRole(user.role),
-        password_expires_at=user.password_expires_at,
-        password_change_required=user.password_temporary,
-        last_login_at=user.last_login_at,
-        locked_until=user.locked_until,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-        version=user.version,
-    )
+async def present(user: UserRow) -> User:
+    """The public form of a user row whose location is loaded: never a password or hash."""
+    return User.model_validate(user)
 
 
 class UserService(Service):
@@ -66,14 +56,18 @@ class UserService(Service):
             page=page,
         )
         return Page(
-            items=[to_schema(user, code) for user, code in rows],
+            items=[User.model_validate(user) for user in rows],
             total=total,
             limit=page.limit,
             offset=page.offset,
         )
 
-    async def get(self, scope: OrganizationScope, login_id: str) -> tuple[UserRow, str | None]:
-        """A user the caller may see, with its location code; 404 otherwise."""
+    async def get(self, scope: OrganizationScope, login_id: str) -> User:
+        """A user the caller may see; 404 otherwise."""
+        return await present(await self._row(scope, login_id))
+
+    async def _row(self, scope: OrganizationScope, login_id: str) -> UserRow:
+        """The row of a user the caller may see, with its location; 404 otherwise."""
         if not is_login_id(login_id):
             raise NotFound()
         found = await UserSearch(self.users).one(
@@ -83,25 +77,24 @@ class UserService(Service):
             raise NotFound()
         return found
 
-    async def _location_id(self, scope: OrganizationScope, code: str | None) -> int | None:
-        """The id of a location named in a request body; 422 when the caller's scope has none such.
+    async def _location(self, scope: OrganizationScope, code: str | None) -> LocationRow | None:
+        """The location named in a request body; 422 when the caller's scope has none such.
 
         Looked up within the caller's scope: a location outside it answers exactly as one that
         does not exist, so that a location admin cannot probe other locations' codes.
         """
         if code is None:
             return None
-        location = await LocationRepository(self.session).by_code(
-            scope.organization_id, code, scope.principal.location_id
-        )
+        location = await LocationRepository(self.session).by_code(location_scope(scope), code)
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
-        return location.id
+        return location
 
-    async def create(self, scope: OrganizationScope, body: UserCreate) -> tuple[UserRow, str | None]:
+    async def create(self, scope: OrganizationScope, body: UserCreate) -> User:
         """担当者ユーザーの追加; admins only by operators. The given password is temporary."""
         role = Role(body.role.value)
-        location_id = await self._location_id(scope, body.location_code)
+        location = await self._location(scope, body.location_code)
+        location_id = location.id if location else None
         _check_admin_location(role, location_id)
         if not may_manage_user(scope.principal, role, location_id):
             raise Forbidden("role_not_allowed")
@@ -111,28 +104,26 @@ class UserService(Service):
         user = await self.insert(
             scope.principal.actor,
             organization_id=scope.organization_id,
-            location_id=location_id,
+            location=location,
             login_id=body.login_id,
             name=body.name,
             role=role,
             password=body.password,
             temporary=True,
-            audit_changes={"location_code": [None, body.location_code]},
         )
-        return user, body.location_code
+        return await present(user)
 
     async def insert(
         self,
         actor: Actor,
         *,
         organization_id: int | None,
-        location_id: int | None,
+        location: LocationRow | None,
         login_id: str,
         name: str,
         role: Role,
         password: str,
         temporary: bool,
-        audit_changes: dict[str, list[object]] | None = None,
     ) -> UserRow:
         """Insert a user or operator (login ID unique ignoring case: 409) and audit it."""
         if await self.users.login_id_taken(login_id):
@@ -142,7 +133,7 @@ class UserService(Service):
             user = await self.users.add(
                 UserRow(
                     organization_id=organization_id,
-                    location_id=location_id,
+                    location=location,
                     login_id=login_id,
                     name=name,
                     role=role.value,
@@ -160,32 +151,26 @@ class UserService(Service):
             )
         except IntegrityError:
             raise Conflict("login_id_taken", context={"login_id": login_id}) from None
-        changes: dict[str, list[object]] = {
-            "login_id": [None, login_id],
-            "name": [None, name],
-            "role": [None, role.value],
-            **(audit_changes or {}),
-        }
         if role is Role.OPERATOR:
-            await self.audit.record(actor, "operator.create", RESOURCE, login_id, organization_id, changes)
-            return user
-        location_code = changes.get("location_code", [None, None])[1]
-        shown = to_schema(user, location_code if isinstance(location_code, str) else None)
-        await self.audit.record_change(
-            actor, "user.create", RESOURCE, login_id, organization_id, changes, shown.model_dump(mode="json")
-        )
+            changes = {"login_id": [None, login_id], "name": [None, name], "role": [None, role.value]}
+            await self.audit.record(actor, "operator.create", RESOURCE, login_id, None, changes)
+        else:
+            ref = ResourceRef(RESOURCE, login_id, organization_id)
+            await record_created(self.audit, actor, "user.create", ref, await present(user))
         return user
 
     async def update(
         self, scope: OrganizationScope, login_id: str, body: UserUpdate, expected: set[int] | None
-    ) -> tuple[UserRow, str | None]:
+    ) -> User:
         """管理者/担当者ユーザーの変更: name, location and role, within what the caller manages."""
-        user, code = await self.get(scope, login_id)
+        user = await self._row(scope, login_id)
         values = body.model_dump(exclude_unset=True)
         old_role = Role(user.role)
         new_role = Role(values.get("role", old_role))
+        code = user.location.code if user.location else None
         new_code = values.get("location_code", code)
-        new_location_id = await self._location_id(scope, new_code) if new_code != code else user.location_id
+        new_location = await self._location(scope, new_code) if new_code != code else user.location
+        new_location_id = new_location.id if new_location else None
         _check_admin_location(new_role, new_location_id)
         principal = scope.principal
         if new_role is old_role and new_location_id == user.location_id:
@@ -198,38 +183,21 @@ class UserService(Service):
             raise Forbidden("role_not_allowed")
         if old_role is Role.ADMIN and new_role is not Role.ADMIN:
             await self._keep_one_admin(scope.organization_id)
-        changes = {
-            "name": values.get("name", user.name),
-            "role": new_role.value,
-            "location_id": new_location_id,
-        }
-        shown = {
-            name: pair
-            for name, pair in {
-                "name": [user.name, changes["name"]],
-                "role": [user.role, new_role.value],
-                "location_code": [code, new_code],
-            }.items()
-            if pair[0] != pair[1]
-        }
-        await update_audited(
+        return await update_audited(
             self.users,
             user,
-            changes,
+            {"name": values.get("name", user.name), "role": new_role.value, "location": new_location},
+            present=present,
             expected_versions=expected,
             audit=self.audit,
             actor=principal.actor,
             action="user.update",
-            resource=(RESOURCE, user.login_id),
-            organization_id=scope.organization_id,
-            shown_changes=shown,
-            snapshot=lambda row: to_schema(row, new_code).model_dump(mode="json"),
+            ref=ResourceRef(RESOURCE, user.login_id, scope.organization_id),
         )
-        return user, new_code
 
     async def delete(self, scope: OrganizationScope, login_id: str, expected: set[int] | None) -> None:
         """担当者ユーザーの削除 (admins: operators only); never oneself, never the last admin."""
-        user, code = await self.get(scope, login_id)
+        user = await self._row(scope, login_id)
         if user.id == scope.principal.user_id:
             raise Conflict("cannot_delete_self")
         role = Role(user.role)
@@ -240,18 +208,17 @@ class UserService(Service):
         await delete_audited(
             self.users,
             user,
+            await present(user),
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
             action="user.delete",
-            resource=(RESOURCE, user.login_id),
-            organization_id=scope.organization_id,
-            snapshot={"login_id": user.login_id, "name": user.name, "role": user.role, "location_code": code},
+            ref=ResourceRef(RESOURCE, user.login_id, scope.organization_id),
         )
 
     async def reset_password(self, scope: OrganizationScope, login_id: str) -> PasswordReset:
         """ログインパスワードの初期化: a temporary password, shown once; unlocks; ends the user's tokens."""
-        user, _ = await self.get(scope, login_id)
+        user = await self._row(scope, login_id)
         if not may_reset_password(scope.principal, user.id, Role(user.role), user.location_id):
             raise Forbidden()
         password = generate_password()
@@ -296,7 +263,7 @@ class UserService(Service):
         user = await self.insert(
             actor,
             organization_id=None,
-            location_id=None,
+            location=None,
             login_id=login_id,
             name=name,
             role=Role.OPERATOR,

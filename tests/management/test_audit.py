@@ -163,3 +163,56 @@ async def test_failed_logins_are_recorded(world: World, client: httpx.AsyncClien
     else:
         # An unknown login ID belongs to no organization: it is in the service's trail, not A's.
         assert failures == []
+
+
+async def _single(client: httpx.AsyncClient, world: World, action: str, resource_id: str) -> dict[str, Any]:
+    found = [
+        item for item in await events(client, world, action=action) if item["resource"]["id"] == resource_id
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+async def test_create_and_delete_record_every_field_of_the_resource(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """What a create and a delete record is the resource's whole public form (its GET answer), so a
+    field added to the schema is recorded without another change."""
+    headers = world.a.admin.headers
+    body = {"code": "D1", "name": "削除拠点", "short_name": "削除", "delegate_number": "12"}
+    assert (await client.post(f"{world.a.path}/locations", json=body, headers=headers)).status_code == 201
+    user = {"login_id": "leaving.one", "name": "退職 一郎", "password": "a long first password"}
+    user |= {"location_code": "D1", "role": "staff_preparer"}
+    assert (await client.post(f"{world.a.path}/users", json=user, headers=headers)).status_code == 201
+    shown_user = (await client.get(f"{world.a.path}/users/leaving.one", headers=headers)).json()
+    assert (await client.delete(f"{world.a.path}/users/leaving.one", headers=headers)).status_code == 204
+    shown_location = (await client.get(f"{world.a.path}/locations/D1", headers=headers)).json()
+    assert (await client.delete(f"{world.a.path}/locations/D1", headers=headers)).status_code == 204
+
+    for resource, id_, shown in (("location", "D1", shown_location), ("user", "leaving.one", shown_user)):
+        deleted = await _single(client, world, f"{resource}.delete", id_)
+        assert deleted["changes"] == {name: [value, None] for name, value in shown.items()}
+        created = await _single(client, world, f"{resource}.create", id_)
+        assert set(created["changes"]) == set(shown) - {"updated_at", "version"}
+        assert all(before is None for before, _ in created["changes"].values())
+    assert (await _single(client, world, "user.create", "leaving.one"))["changes"]["location_code"] == [
+        None,
+        "D1",
+    ]
+
+
+async def test_an_update_records_the_public_fields_it_changed(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """A user moved to another location is recorded by location code (what the API shows), not by the
+    stored location id; a change to nothing records nothing."""
+    headers = world.a.admin.headers
+    path = f"{world.a.path}/users/preparer.l1"
+    before = (await client.get(path, headers=headers)).json()
+    moved = await client.patch(path, json={"location_code": "L2"}, headers=headers)
+    assert moved.status_code == 200, moved.text
+    event_ = await _single(client, world, "user.update", "preparer.l1")
+    assert event_["changes"] == {"location_code": [before["location_code"], "L2"]}
+    same = await client.patch(path, json={"location_code": "L2"}, headers=headers)
+    assert same.json()["version"] == moved.json()["version"]
+    assert len(await events(client, world, action="user.update")) == 1
