@@ -1,4 +1,4 @@
-"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard, openapi)."""
+"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard, prune-changes, openapi)."""
 
 import argparse
 import asyncio
@@ -105,6 +105,22 @@ def _onboard(path: str) -> None:
     print(json.dumps(notice, ensure_ascii=False, indent=2))
 
 
+def _prune_changes() -> None:
+    from app.changes.service import prune_changes
+    from app.core.runtime import build_runtime
+
+    async def prune() -> int:
+        runtime = build_runtime(get_settings())
+        try:
+            return await prune_changes(runtime)
+        finally:
+            await runtime.engine.dispose()
+
+    deleted = asyncio.run(prune())
+    days = get_settings().change_retention_days
+    print(f"Pruned {deleted} change feed entries older than {days} days.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `ainas` command."""
     parser = argparse.ArgumentParser(prog="ainas", description="AINAS requester administration API")
@@ -130,6 +146,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     onboard.add_argument("file", help="path of the JSON file, or - for standard input")
 
+    commands.add_parser(
+        "prune-changes",
+        help="delete change feed entries older than AINAS_CHANGE_RETENTION_DAYS (the server also does it hourly)",
+    )
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH))
 
@@ -145,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
         _create_operator(args.login_id, args.name, _read_password(args.generate_password))
     elif args.command == "onboard":
         _onboard(args.file)
+    elif args.command == "prune-changes":
+        _prune_changes()
     elif args.command == "openapi":
         write_openapi(Path(args.output))
         print(f"Wrote {args.output}")
