@@ -25,7 +25,7 @@ from bench.servers import ROOT, Database, Server, baseline, service
 from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances")
+PARTS = ("compare", "scale", "instances", "feed")
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
 
@@ -406,7 +406,7 @@ def environment() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("parts", nargs="*", help="any of compare, scale, instances (default: all three)")
+    parser.add_argument("parts", nargs="*", help="any of compare, scale, instances, feed (default: all four)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per scenario (default 1)")
@@ -447,6 +447,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print("== two instances ==", flush=True)
         results["instances"] = instances(args)
+    if "feed" in args.parts:
+        from bench.feed import feed
+
+        print("== change feed ==", flush=True)
+        results["feed"] = feed(args)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"

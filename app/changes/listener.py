@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -19,6 +21,7 @@ from app.audit.feed import CHANNEL
 from app.core.config import Settings
 
 logger = logging.getLogger("ainas.changes")
+T = TypeVar("T")
 
 # How often a waiting reader looks again when no notification can come (SQLite, or the
 # listening connection is down).
@@ -57,11 +60,35 @@ class ChangeSignals:
             event.set()
 
 
+class SharedReads:
+    """One database read for many identical waiting reads (single flight).
+
+    When a change wakes 200 readers of one organization they all ask the same thing (the same
+    cursor, limit and view): the first runs the read, the others await its result. A key holds
+    the event the readers took before reading, so a read is only shared by readers that took that
+    same event: its snapshot is younger than the event, and no change can fall between the two.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def run(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """The result of `read()`, run once for every caller with this key at the same time."""
+        future = self._running.get(key)
+        if future is None:
+            future = self._running[key] = asyncio.ensure_future(read())
+            future.add_done_callback(lambda _done: self._running.pop(key, None))
+        # Shielded: one caller going away (a client disconnects) does not cancel the others' read.
+        result: T = await asyncio.shield(future)
+        return result
+
+
 class ChangeListener:
     """The process's LISTEN connection (PostgreSQL) and the signals it sets."""
 
     def __init__(self, settings: Settings) -> None:
         self.signals = ChangeSignals()
+        self.shared = SharedReads()
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
         self._connection: asyncpg.Connection | None = None

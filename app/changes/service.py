@@ -7,6 +7,7 @@ N". Reading `number > N` in order therefore yields each committed change exactly
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -45,16 +46,21 @@ class ChangeFeedService(Service):
         organization_id = scope.organization_id
         if not query.after:
             return self._document(organization_id, [], await self.changes.position(organization_id))
-        after = decode_cursor(self.settings.secret_key, organization_id, query.after)
-        if after is None:
+        decoded = decode_cursor(self.settings.secret_key, organization_id, query.after)
+        if decoded is None:
             raise ProblemError("invalid_cursor")
+        after = decoded
         types = visible_changes(scope.principal)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + query.wait
         while True:
             # Taken before reading: a change that commits after the read has set it already.
             event = listener.signals.event(organization_id) if listener is not None and query.wait else None
-            page = await self.changes.read(organization_id, after, query.limit, types)
+            if listener is not None and event is not None:
+                read = functools.partial(self._read_apart, organization_id, after, query.limit, types)
+                page = await listener.shared.run((event, organization_id, after, query.limit, types), read)
+            else:
+                page = await self.changes.read(organization_id, after, query.limit, types)
             self._check(after, page)
             position = next_position(page, query.limit)
             remaining = deadline - loop.time()
@@ -63,9 +69,15 @@ class ChangeFeedService(Service):
             # Nothing this caller sees yet; what it cannot see (users, for a linked system) is behind it.
             after = position
             await release_connection(self.session)
-            await _wait(
-                event, remaining if listener is not None and listener.live else min(remaining, POLL_SECONDS)
-            )
+            live = listener is not None and listener.live
+            await _wait(event, remaining if live else min(remaining, POLL_SECONDS))
+
+    async def _read_apart(
+        self, organization_id: int, after: int, limit: int, types: frozenset[str] | None
+    ) -> FeedPage:
+        """A read in a session of its own: it may be shared by other requests (SharedReads)."""
+        async with self.runtime.read_sessionmaker() as session:
+            return await ChangeRepository(session).read(organization_id, after, limit, types)
 
     def _check(self, after: int, page: FeedPage) -> None:
         """400 for a position this database never reached; 410 when entries after it were pruned."""

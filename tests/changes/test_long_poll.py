@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.changes.listener import APPLICATION_NAME, ChangeListener
+from app.changes.listener import APPLICATION_NAME, ChangeListener, SharedReads
 from app.core.config import Settings
 from tests.changes.feed import changes_path, current_cursor, summary
 from tests.conftest import make_settings
@@ -179,3 +179,22 @@ async def test_the_listener_reconnects_after_losing_its_connection(
     body, seconds = await waiting
     assert summary(body["items"]) == [("location.created", "location", "W5")]
     assert seconds < 10
+
+
+async def test_identical_waiting_reads_run_once() -> None:
+    """SharedReads: callers with one key at one time share one read; a later caller reads anew."""
+    shared = SharedReads()
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        await asyncio.sleep(0.05)
+        return mine
+
+    results = await asyncio.gather(*(shared.run("key", read) for _ in range(WAITERS)))
+    assert results == [1] * WAITERS
+    assert calls == 1
+    assert await shared.run("key", read) == 2
+    assert sorted(await asyncio.gather(shared.run("a", read), shared.run("b", read))) == [3, 4]
