@@ -46,9 +46,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         gc.freeze()
         listener = app.state.change_listener = ChangeListener(settings)
         listener.start()
+        restore_signals = listener.release_waiters_on_exit_signals()
         pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
         yield
         pruning.cancel()
+        restore_signals()
         await listener.stop()
         await app.state.runtime.engine.dispose()
 
