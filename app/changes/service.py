@@ -11,11 +11,13 @@ import functools
 import logging
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
@@ -57,27 +59,37 @@ class ChangeFeedService(Service):
             # Taken before reading: a change that commits after the read has set it already.
             event = listener.signals.event(organization_id) if listener is not None and query.wait else None
             if listener is not None and event is not None:
-                read = functools.partial(self._read_apart, organization_id, after, query.limit, types)
-                page = await listener.shared.run((event, organization_id, after, query.limit, types), read)
+                read = functools.partial(self._answer, organization_id, after, query.limit, types, None)
+                answer = await listener.shared.run((event, organization_id, after, query.limit, types), read)
             else:
-                page = await self.changes.read(organization_id, after, query.limit, types)
-            self._check(after, page)
-            position = next_position(page, query.limit)
+                answer = await self._answer(organization_id, after, query.limit, types, self.session)
             remaining = deadline - loop.time()
-            if page.entries or remaining <= 0 or (listener is not None and listener.closed):
-                return self._document(organization_id, page.entries, position)
+            if answer.entries or remaining <= 0 or (listener is not None and listener.closed):
+                return answer.document
             # Nothing this caller sees yet; what it cannot see (users, for a linked system) is behind it.
-            after = position
+            after = answer.position
             await release_connection(self.session)
             live = listener is not None and listener.live
             await _wait(event, remaining if live else min(remaining, POLL_SECONDS))
 
-    async def _read_apart(
-        self, organization_id: int, after: int, limit: int, types: frozenset[str] | None
-    ) -> FeedPage:
-        """A read in a session of its own: it may be shared by other requests (SharedReads)."""
-        async with self.runtime.read_sessionmaker() as session:
-            return await ChangeRepository(session).read(organization_id, after, limit, types)
+    async def _answer(
+        self,
+        organization_id: int,
+        after: int,
+        limit: int,
+        types: frozenset[str] | None,
+        session: AsyncSession | None,
+    ) -> "Answer":
+        """Read after `after` and write the answer. Without a session, in one of its own: then it
+        may be shared by the readers that a change woke together (SharedReads), answer and all."""
+        if session is None:
+            async with self.runtime.read_sessionmaker() as own:
+                page = await ChangeRepository(own).read(organization_id, after, limit, types)
+        else:
+            page = await ChangeRepository(session).read(organization_id, after, limit, types)
+        self._check(after, page)
+        position = next_position(page, limit)
+        return Answer(bool(page.entries), position, self._document(organization_id, page.entries, position))
 
     def _check(self, after: int, page: FeedPage) -> None:
         """400 for a position this database never reached; 410 when entries after it were pruned."""
@@ -101,6 +113,15 @@ class ChangeFeedService(Service):
         ]
         document = {"items": items, "next_cursor": encode_cursor(secret, organization_id, position)}
         return orjson.dumps(document, option=orjson.OPT_UTC_Z)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One read's outcome: whether it found changes, where the next read starts, and the JSON."""
+
+    entries: bool
+    position: int
+    document: bytes
 
 
 def next_position(page: FeedPage, limit: int) -> int:
