@@ -19,5 +19,6 @@ WORKDIR /srv/ainas
 ENV PATH=/opt/venv/bin:$PATH AINAS_ENVIRONMENT=production PYTHONUNBUFFERED=1
 USER ainas
 EXPOSE 8000
-# DATABASE_URL and AINAS_SECRET_KEY must be given; the service refuses a default key in production.
+# DATABASE_URL, AINAS_SECRET_KEY and AINAS_CERTIFICATE_KEY must be given; the service refuses a
+# default signing key, and a missing certificate key, in production.
 CMD ["sh", "-c", "ainas migrate && exec ainas serve --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-2}"]

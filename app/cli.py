@@ -1,9 +1,11 @@
-"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard, prune-changes, openapi)."""
+"""`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard,
+rotate-certificate-key, prune-changes, openapi)."""
 
 import argparse
 import asyncio
 import getpass
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,12 @@ def migrate(database_url: str | None = None, revision: str = "head") -> None:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document of the application, as served at /openapi.json."""
+    """The OpenAPI document of the application, as served at /openapi.json (built with a
+    throwaway signing key: writing the document must not create one beside a database)."""
     from app.main import create_app
 
-    return create_app().openapi()
+    settings = get_settings().model_copy(update={"secret_key": secrets.token_urlsafe(48)})
+    return create_app(settings).openapi()
 
 
 def write_openapi(path: Path) -> None:
@@ -84,18 +88,9 @@ def _start(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    import uvicorn
+    from app.core.server import serve
 
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=False,
-        log_config=None,
-    )
+    serve(get_settings(), host, port, workers)
 
 
 def _onboard(path: str) -> None:
@@ -119,6 +114,29 @@ def _prune_changes() -> None:
     deleted = asyncio.run(prune())
     days = get_settings().change_retention_days
     print(f"Pruned {deleted} change feed entries older than {days} days.")
+
+
+def _rotate_certificate_key() -> None:
+    from app.certificates.keys import CertificateKeyMissing
+    from app.certificates.rotation import rotate_certificate_key
+
+    try:
+        report = asyncio.run(rotate_certificate_key(get_settings()))
+    except CertificateKeyMissing as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"Re-encrypted {report.resealed} certificate(s) under key {report.key_id}.")
+    for certificate_id, organization_id in report.unreadable:
+        print(
+            f"Certificate {certificate_id} of organization {organization_id:09d} opens under no configured "
+            "key: left as it is (the organization must register it again)."
+        )
+    if report.remaining:
+        print(
+            f"{report.remaining} certificate(s) are still sealed under another key (registered by an "
+            "instance still on the old settings?): restart every instance, then run this again."
+        )
+    if report.unreadable or report.remaining:
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,6 +168,11 @@ def main(argv: list[str] | None = None) -> None:
         "prune-changes",
         help="delete change feed entries older than AINAS_CHANGE_RETENTION_DAYS (the server also does it hourly)",
     )
+    commands.add_parser(
+        "rotate-certificate-key",
+        help="re-encrypt every stored certificate under AINAS_CERTIFICATE_KEY "
+        "(opening them with AINAS_CERTIFICATE_PREVIOUS_KEYS); safe while the service runs",
+    )
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH))
@@ -168,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         _onboard(args.file)
     elif args.command == "prune-changes":
         _prune_changes()
+    elif args.command == "rotate-certificate-key":
+        _rotate_certificate_key()
     elif args.command == "openapi":
         write_openapi(Path(args.output))
         print(f"Wrote {args.output}")

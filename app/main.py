@@ -11,6 +11,7 @@ from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
+from app.certificates.keys import certificate_keys
 from app.changes.listener import ChangeListener
 from app.changes.service import prune_periodically
 from app.core.clock import Clock
@@ -20,6 +21,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.runtime import build_runtime
+from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
 from app.idempotency.service import IdempotentReplay, replay
 
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # which otherwise walk every schema, route and mapper again and again under load.
         gc.collect()
         gc.freeze()
+        # Fails the start when no certificate key can be had, rather than the first registration.
+        certificate_keys(settings)
         listener = app.state.change_listener = ChangeListener(settings)
         listener.start()
         restore_signals = listener.release_waiters_on_exit_signals()
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         restore_signals()
         await listener.stop()
         await app.state.runtime.engine.dispose()
+        app.state.runtime.hasher.close()
 
     app = FastAPI(
         title="AINAS requester administration API",
@@ -61,6 +66,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
+        # A path with a trailing slash is not found, rather than redirected to a URL built from
+        # the request's Host header (which the client chooses).
+        redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, clock)
 
@@ -80,9 +88,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "X-Request-ID",
                 "Accept-Language",
             ],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "Content-Disposition"],
         )
-    app.add_middleware(RequestContextMiddleware)
+    # CSV uploads take up to 5 MiB (SPEC §5.6); every other body 1 MiB.
+    app.add_middleware(RequestContextMiddleware, body_limits=[(UPLOAD_PATHS, MAX_UPLOAD_BODY_BYTES)])
     app.include_router(api_router)
     app.include_router(health_router)
     return app

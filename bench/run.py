@@ -6,10 +6,13 @@ loopback interface for a bounded time. Results are printed and saved under bench
 
 import argparse
 import asyncio
+import base64
+import importlib
 import json
 import os
 import platform
 import secrets
+import shutil
 import statistics
 import subprocess
 import time
@@ -24,8 +27,17 @@ from bench import cpu, data, load
 from bench.servers import ROOT, Database, Server, baseline, service
 from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 
+CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances", "feed")
+PARTS = ("compare", "scale", "instances", "csv", "feed")
+# The parts after the comparison: part -> (module of bench/ with a function of the same name, title).
+LATER_PARTS = {
+    "scale": ("scale", "scale"),
+    "instances": ("instances", "two instances"),
+    "csv": ("csv_transfer", "CSV downloads and uploads"),
+    "feed": ("feed", "change feed"),
+}
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
 
@@ -146,7 +158,9 @@ def argon2_report() -> dict[str, Any]:
     from app.core.config import Settings
     from app.core.security import PasswordHasher
 
-    settings = Settings(environment="production", secret_key=secrets.token_hex(32))
+    settings = Settings(
+        environment="production", secret_key=secrets.token_hex(32), certificate_key=CERTIFICATE_KEY
+    )
     hasher = PasswordHasher(settings)
     timings = []
     for _ in range(5):
@@ -170,7 +184,9 @@ async def hash_password() -> str:
     from app.core.config import Settings
     from app.core.security import PasswordHasher
 
-    settings = Settings(environment="production", secret_key=secrets.token_hex(32))
+    settings = Settings(
+        environment="production", secret_key=secrets.token_hex(32), certificate_key=CERTIFICATE_KEY
+    )
     return await PasswordHasher(settings).hash(PASSWORD)
 
 
@@ -180,6 +196,8 @@ def service_env(dsn: str, secret: str) -> dict[str, str]:
     Other `AINAS_*` settings of the caller's environment (argon2 cost, pool size...) pass through.
     """
     env = dict(os.environ)
+    # Production requires a certificate key; instances of one run share it.
+    env.setdefault("AINAS_CERTIFICATE_KEY", CERTIFICATE_KEY)
     env.update(
         DATABASE_URL=dsn,
         AINAS_SECRET_KEY=secret,
@@ -392,7 +410,8 @@ def print_table(table: dict[str, Any], argon2: dict[str, Any], verdicts: dict[st
 
 def environment() -> dict[str, Any]:
     """Where the figures come from."""
-    wrk = subprocess.run([load.wrk_path(), "-v"], capture_output=True, text=True, check=False)  # noqa: S603
+    found = shutil.which("wrk")
+    wrk = subprocess.run([found or "true", "-v"], capture_output=True, text=True, check=False)  # noqa: S603
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
@@ -406,7 +425,9 @@ def environment() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("parts", nargs="*", help="any of compare, scale, instances, feed (default: all four)")
+    parser.add_argument(
+        "parts", nargs="*", help="any of compare, scale, instances, csv, feed (default: all five)"
+    )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per scenario (default 1)")
@@ -422,7 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     args.parts = args.parts or list(PARTS)
     if args.duration > 60 or args.rounds > 5:
         parser.error("keep runs bounded: --duration at most 60 s and --rounds at most 5")
-    load.wrk_path()
+    if set(args.parts) - {"csv"}:
+        load.wrk_path()  # every part but csv loads the servers with wrk
     started = time.monotonic()
     results: dict[str, Any] = {"environment": environment(), "argon2": argon2_report(), "args": vars(args)}
     print(f"argon2id parameters: {results['argon2']}", flush=True)
@@ -437,21 +459,10 @@ def main(argv: list[str] | None = None) -> None:
         results["scenarios"] = table
         results["checks"] = checks(table)
         results["markdown"] = print_table(table, results["argon2"], results["checks"])
-    if "scale" in args.parts:
-        from bench.scale import scale
-
-        print("== scale ==", flush=True)
-        results["scale"] = scale(args)
-    if "instances" in args.parts:
-        from bench.instances import instances
-
-        print("== two instances ==", flush=True)
-        results["instances"] = instances(args)
-    if "feed" in args.parts:
-        from bench.feed import feed
-
-        print("== change feed ==", flush=True)
-        results["feed"] = feed(args)
+    for part, (module, title) in LATER_PARTS.items():
+        if part in args.parts:
+            print(f"== {title} ==", flush=True)
+            results[part] = getattr(importlib.import_module(f"bench.{module}"), module)(args)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"

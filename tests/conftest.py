@@ -82,6 +82,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "environment": "test",
         "database_url": database_url,
         "secret_key": secrets.token_urlsafe(48),
+        "certificate_key": secrets.token_urlsafe(32),
         "argon2_memory_kib": 64,
         "argon2_time_cost": 1,
         "log_level": "WARNING",

@@ -10,6 +10,7 @@ from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPas
 from app.audit.service import Actor
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
+from app.auth.linked_systems import LinkedSystemAuth
 from app.auth.principals import PrincipalKind
 from app.core.errors import FieldError, NotFound, Unprocessable
 from app.core.ids import parse_row_id
@@ -125,7 +126,8 @@ class ApiKeyService(Service):
     async def change_password(self, scope: OrganizationScope, body: ApiPasswordChange) -> ApiPasswordChanged:
         """Admins and operators set (or generate) the API password; a linked system proves the current one."""
         organization = await scope.organization()
-        if scope.principal.kind is PrincipalKind.LINKED_SYSTEM:
+        linked_system = scope.principal.kind is PrincipalKind.LINKED_SYSTEM
+        if linked_system:
             errors = [
                 FieldError(name, "missing")
                 for name in ("current_password", "new_password")
@@ -133,12 +135,6 @@ class ApiKeyService(Service):
             ]
             if errors:
                 raise Unprocessable(errors=errors)
-            assert body.current_password is not None
-            matches, _ = await self.runtime.hasher.verify(
-                body.current_password, organization.api_password_hash
-            )
-            if not matches:
-                raise Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")])
         generated = None
         new_password = body.new_password
         if new_password is None:
@@ -146,6 +142,13 @@ class ApiKeyService(Service):
         errors = password_errors(new_password, None, field="new_password")
         if errors:
             raise Unprocessable(errors=errors)
+        if linked_system:
+            # Checked last, once the rest is known to be acceptable: it is a counted attempt.
+            assert body.current_password is not None
+            assert scope.principal.api_key_id is not None
+            await LinkedSystemAuth(self.session, self.audit, self.runtime).check_current_password(
+                scope.principal.api_key_id, organization, body.current_password
+            )
         await self.set_password(organization, scope.principal.actor, new_password)
         assert organization.api_password_changed_at is not None
         return ApiPasswordChanged(

@@ -55,6 +55,15 @@ async def record_created(
     await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after)
 
 
+async def record_updated(
+    audit: AuditTrail, actor: Actor, action: str, ref: ResourceRef, before: BaseModel, after: BaseModel
+) -> None:
+    """Record a changed resource: the public fields that differ between its two forms."""
+    after_form = public_form(after)
+    changes = changed_fields(public_form(before), after_form)
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after_form)
+
+
 async def update_audited(
     repository: Repository[ModelT],
     obj: ModelT,
@@ -77,13 +86,10 @@ async def update_audited(
     changed = {name: value for name, value in values.items() if getattr(obj, name) != value}
     if not changed:
         return await present(obj)
-    before = public_form(await present(obj))
+    before = await present(obj)
     await repository.update(obj, {**changed, "updated_at": audit.clock.now()})
     resource = await present(obj)
-    after = public_form(resource)
-    await audit.record_change(
-        actor, action, ref.type, ref.id, ref.organization_id, changed_fields(before, after), after
-    )
+    await record_updated(audit, actor, action, ref, before, resource)
     return resource
 
 

@@ -27,7 +27,7 @@ readers on every instance are one statement (one round trip; data-modifying CTEs
 completion). `pg_notify` is delivered at commit, and not at all after a rollback.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Integer, String, Table, bindparam, func, insert, literal_column, select
@@ -35,6 +35,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.bulk import insert_rows
 from app.models import AuditEvent, Change, ChangeCounter
 
 # The channel of PostgreSQL's LISTEN/NOTIFY; the payload is the organization's numeric id.
@@ -52,6 +53,7 @@ FEED_ACTIONS: Mapping[str, str] = {
     "user.delete": "user.deleted",
 }
 
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
 _EVENTS = cast(Table, AuditEvent.__table__)
 _COUNTERS = cast(Table, ChangeCounter.__table__)
 _CHANGES = cast(Table, Change.__table__)
@@ -70,15 +72,17 @@ _EVENT_COLUMNS = (
 _ENTRY_COLUMNS = ("at", "action", "resource_type", "resource_id", "data")
 
 
-def _take_number(dialect: Any) -> Any:
-    """The upsert that raises an organization's counter and returns the new number (row-locked)."""
+def _take_numbers(dialect: Any, count: Any) -> Any:
+    """The upsert that raises an organization's counter by `count` and returns its new value, the
+    last of the numbers taken (the row stays locked until the transaction ends)."""
     statement = dialect.insert(_COUNTERS).values(
         organization_id=bindparam("organization_id", type_=Integer),
-        last=literal_column("1"),
+        last=count,
         pruned_through=literal_column("0"),
     )
     return statement.on_conflict_do_update(
-        index_elements=[_COUNTERS.c.organization_id], set_={"last": _COUNTERS.c.last + 1}
+        index_elements=[_COUNTERS.c.organization_id],
+        set_={"last": _COUNTERS.c.last + statement.excluded.last},
     ).returning(_COUNTERS.c.last)
 
 
@@ -96,7 +100,7 @@ def _postgresql_statement() -> Any:
     event = insert(_EVENTS).values(
         {name: bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS}
     )
-    counter = _take_number(postgresql).cte("counter")
+    counter = _take_numbers(postgresql, literal_column("1")).cte("counter")
     entry = (
         insert(_CHANGES)
         .from_select(["organization_id", "seq", *_ENTRY_COLUMNS], _entry_values(counter.c.last))
@@ -110,8 +114,12 @@ def _postgresql_statement() -> Any:
 # Built once: SQLAlchemy caches their compiled SQL, asyncpg their prepared statements.
 _POSTGRESQL = _postgresql_statement()
 _SQLITE_EVENT = insert(_EVENTS)
-_SQLITE_NUMBER = _take_number(sqlite)
-_SQLITE_ENTRY = insert(_CHANGES)
+_SQLITE_NUMBER = _take_numbers(sqlite, literal_column("1"))
+_INSERT_ENTRY = insert(_CHANGES)
+_TAKE = {
+    name: _take_numbers(dialect, bindparam("count", type_=Integer)) for name, dialect in _DIALECTS.items()
+}
+_NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
 
 
 async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], entry: dict[str, Any]) -> None:
@@ -128,4 +136,23 @@ async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], en
         return
     await session.execute(_SQLITE_EVENT, event)
     number = (await session.execute(_SQLITE_NUMBER, {"organization_id": organization_id})).scalar_one()
-    await session.execute(_SQLITE_ENTRY, {"organization_id": organization_id, "seq": number, **entry})
+    await session.execute(_INSERT_ENTRY, {"organization_id": organization_id, "seq": number, **entry})
+
+
+async def write_entries(
+    session: AsyncSession, organization_id: int, entries: Sequence[dict[str, Any]]
+) -> None:
+    """Write many feed entries of one organization (a bulk change, after its audit events): one
+    raise of the counter numbers them all, one COPY writes them, one NOTIFY announces them."""
+    if not entries:
+        return
+    dialect = session.bind.dialect.name
+    taken = await session.execute(_TAKE[dialect], {"organization_id": organization_id, "count": len(entries)})
+    first = taken.scalar_one() - len(entries) + 1
+    rows = [
+        {"organization_id": organization_id, "seq": first + offset, **entry}
+        for offset, entry in enumerate(entries)
+    ]
+    await insert_rows(session, _CHANGES, rows)
+    if dialect == "postgresql":
+        await session.execute(_NOTIFY, {"payload": str(organization_id)})

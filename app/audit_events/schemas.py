@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.ids import RowIdText
-from app.core.types import SearchText
+from app.core.types import InstantFilter, SearchText
 
 
 class AuditActor(BaseModel):
@@ -44,5 +44,5 @@ class AuditFilters(BaseModel):
     action: SearchText | None = Field(default=None, description="e.g. `location.update`; partial match")
     actor: SearchText | None = Field(default=None, description="Login ID or `key:<id>`; partial match")
     resource_type: SearchText | None = Field(default=None, description="e.g. `user`; exact")
-    since: AwareDatetime | None = Field(default=None, description="At or after (ISO 8601 with a time zone)")
-    until: AwareDatetime | None = Field(default=None, description="Before (ISO 8601 with a time zone)")
+    since: InstantFilter | None = Field(default=None, description="At or after (ISO 8601 with a time zone)")
+    until: InstantFilter | None = Field(default=None, description="Before (ISO 8601 with a time zone)")

@@ -6,10 +6,18 @@ stamp | password). A later request whose HMAC matches is accepted without argon2
 the database on every request together with `revoked_at` and the organization's password stamp,
 so a revoked key or a changed password stops working at once on every instance: the new stamp
 no longer matches the stored digest, and nothing is cached in process memory.
+
+Wrong passwords are throttled, not locked (SPEC §5.1): each attempt that needs argon2 is first
+claimed in the database (app/core/attempts.py), counted for the key and across the organization's
+keys, and while the key or any key of the organization is throttled it is refused unchecked
+(429). A linked system whose digest matches is not affected: it knows the password.
 """
 
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,8 +30,10 @@ from app.auth.principals import Principal, PrincipalKind
 from app.auth.repository import KeyCredentials, LinkedSystemRepository
 from app.auth.schemas import TokenResponse
 from app.core.clock import seconds_until
-from app.core.errors import OAuthError, TooManyRequests, Unauthorized
+from app.core.db import separate_transaction
+from app.core.errors import FieldError, OAuthError, TooManyRequests, Unauthorized, Unprocessable
 from app.core.security import PasswordHasher, constant_time_equals, parse_basic
+from app.models import Organization
 
 if TYPE_CHECKING:
     from app.auth.service import AuthService
@@ -50,9 +60,10 @@ def _rejected(oauth: bool) -> Exception:
     return Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'})
 
 
-def _throttled(retry_after: int, oauth: bool) -> TooManyRequests:
-    """429 with Retry-After; at the token endpoint with RFC 6749's `error` member too."""
-    error = TooManyRequests(retry_after)
+def _throttled(throttled_until: datetime | None, now: datetime, oauth: bool) -> TooManyRequests:
+    """429 with Retry-After (its audit event is kept); at the token endpoint with RFC 6749's
+    `error` member too."""
+    error = TooManyRequests(seconds_until(max(throttled_until or now, now), now), persist=True)
     if oauth:
         error.oauth_error = "temporarily_unavailable"
     return error
@@ -69,6 +80,26 @@ def linked_system_principal(key: KeyCredentials) -> Principal:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class KeyAttempt:
+    """One checked (or refused) API password attempt of a key."""
+
+    matches: bool
+    # Set when the key is throttled now: the attempt was refused unchecked, or it was the
+    # threshold's wrong password.
+    throttled_until: datetime | None
+    # The throttle this attempt's claim set; given back with the claim when the password is right.
+    claimed_throttle: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    """A key named by id, with its organization (a principal's key)."""
+
+    id: int
+    organization_id: int
+
+
 class LinkedSystemAuth(Service):
     """Checks an API key and API password, with throttling and the Basic fast path."""
 
@@ -83,61 +114,111 @@ class LinkedSystemAuth(Service):
         return self.runtime.hasher
 
     async def verify(self, key_value: str, password: str, *, oauth: bool) -> KeyCredentials:
-        """The key's credentials when the password is right; 401 (or 429 while throttled)."""
+        """The key's credentials when the password is right; 401, or 429 while throttled.
+
+        Right credentials known from an earlier argon2 check (the keyed digest matches) pass
+        at once, also while wrong guesses throttle the key id: the throttle limits guessing, not
+        the linked system that knows the password (SPEC §5.1). Any other password is one counted
+        attempt, checked only while the key is not throttled.
+        """
         now = self.clock.now()
         key = await self.keys.credentials(key=key_value) if is_api_key(key_value) else None
         if key is None or key.revoked_at is not None or key.api_password_hash is None:
             await self.hasher.verify(password, None)
-            await self._record_failure(None, "unknown_or_revoked_key", now)
+            async with self._bookkeeping(in_request=False) as (_, audit):
+                await audit.record(
+                    Actor("anonymous", None),
+                    "auth.api_key_failed",
+                    "api_key",
+                    None,
+                    None,
+                    {"reason": ["", "unknown_or_revoked_key"]},
+                )
             raise _rejected(oauth)
-        if key.throttled_until is not None and key.throttled_until > now:
-            raise _throttled(seconds_until(key.throttled_until, now), oauth)
-        stamp = key.api_password_stamp or ""
-        digest = credential_digest(self.settings.secret_key, key.id, stamp, password)
-        updates: dict[str, object] = {}
-        if key.credential_digest is None or not constant_time_equals(key.credential_digest, digest):
-            matches, _ = await self.hasher.verify(password, key.api_password_hash)
-            if not matches:
-                throttled_until = await self._record_failure(key, "wrong_api_password", now)
-                if throttled_until is not None and throttled_until > now:
-                    raise _throttled(seconds_until(throttled_until, now), oauth)
-                raise _rejected(oauth)
-            updates["credential_digest"] = digest
-        if key.failed_attempts:
-            updates["failed_attempts"] = 0
-            updates["throttled_until"] = None
-        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-            updates["last_used_at"] = now
-        if updates:
-            await self.keys.record_success(key.id, updates)
+        digest = credential_digest(self.settings.secret_key, key.id, key.api_password_stamp or "", password)
+        last_use: dict[str, object] = (
+            {"last_used_at": now}
+            if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
+            else {}
+        )
+        if key.credential_digest is not None and constant_time_equals(key.credential_digest, digest):
+            if last_use:
+                await self.keys.record_success(key.id, last_use)
+            return key
+        attempt = await self.attempt(
+            key, key.api_password_hash, password, "wrong_api_password", in_request=False
+        )
+        if attempt.throttled_until is not None:
+            raise _throttled(attempt.throttled_until, now, oauth)
+        if not attempt.matches:
+            raise _rejected(oauth)
+        async with self._bookkeeping(in_request=False) as (session, _):
+            await LinkedSystemRepository(session).give_back(
+                key.id, attempt.claimed_throttle, {"credential_digest": digest, **last_use}
+            )
         return key
 
-    async def _record_failure(
-        self, key: KeyCredentials | None, reason: str, now: datetime
-    ) -> datetime | None:
-        """Count the failure and audit it in a transaction of their own, committed whatever the
-        request does next (GET requests run without one); returns the key's throttle end."""
-        async with self.runtime.sessionmaker() as session:
-            audit = AuditTrail(session, self.clock, self.audit.request_id, self.audit.client_ip)
-            throttled_until = None
-            if key is not None:
-                throttled_until = await LinkedSystemRepository(session).register_failure(
-                    key.id,
-                    key.organization_id,
-                    now,
-                    self.settings.api_key_failure_threshold,
-                    now + timedelta(seconds=self.settings.api_key_throttle_seconds),
+    async def check_current_password(self, key_id: int, organization: Organization, password: str) -> None:
+        """A linked system proves the API password it wants to change: one counted attempt of its
+        key like any other, recorded in the request's transaction (422 when wrong, 429 while the
+        key is throttled)."""
+        now = self.clock.now()
+        key = KeyIdentity(key_id, organization.id)
+        attempt = await self.attempt(
+            key, organization.api_password_hash, password, "wrong_current_password", in_request=True
+        )
+        if attempt.throttled_until is not None:
+            raise _throttled(attempt.throttled_until, now, oauth=False)
+        if not attempt.matches:
+            raise Unprocessable(
+                errors=[FieldError("current_password", "current_password_incorrect")], persist=True
+            )
+        await self.keys.give_back(key_id, attempt.claimed_throttle, {})
+
+    async def attempt(
+        self,
+        key: KeyIdentity | KeyCredentials,
+        password_hash: str | None,
+        password: str,
+        reason: str,
+        *,
+        in_request: bool,
+    ) -> KeyAttempt:
+        """Claim one attempt of the key, check the password unless the key is throttled, and
+        audit a failure. The claim and its audit event go to the request's transaction, or to
+        transactions of their own committed at once (authentication, which a request's own
+        outcome must not undo). The hashing turn is taken first: no attempt is counted unchecked."""
+        now = self.clock.now()
+        throttle_until = now + timedelta(seconds=self.settings.api_key_throttle_seconds)
+        async with self.hasher.turn() as hashing:
+            async with self._bookkeeping(in_request) as (session, _):
+                claim = await LinkedSystemRepository(session).claim_attempt(
+                    key.id, key.organization_id, now, self.settings.api_key_failure_threshold, throttle_until
                 )
+            matches = claim.claimed and (await hashing.verify(password, password_hash))[0]
+        if matches:
+            return KeyAttempt(True, None, claim.throttled_until)
+        async with self._bookkeeping(in_request) as (_, audit):
             await audit.record(
-                Actor("linked_system", f"key:{key.id}") if key else Actor("anonymous", None),
+                Actor("linked_system", f"key:{key.id}"),
                 "auth.api_key_failed",
                 "api_key",
-                str(key.id) if key else None,
-                key.organization_id if key else None,
-                {"reason": ["", reason]},
+                str(key.id),
+                key.organization_id,
+                {"reason": ["", reason if claim.claimed else "throttled"]},
             )
-            await session.commit()
-        return throttled_until
+        # Refused unchecked: throttled (until a moment from now, if the throttle just ended).
+        return KeyAttempt(False, claim.throttled_until if claim.claimed else claim.throttled_until or now)
+
+    @asynccontextmanager
+    async def _bookkeeping(self, in_request: bool) -> AsyncIterator[tuple[AsyncSession, AuditTrail]]:
+        """The request's session and audit trail, or a transaction of their own committed when
+        the block ends (GET requests run without one, and a refused request rolls back)."""
+        if in_request:
+            yield self.session, self.audit
+            return
+        async with separate_transaction(self.runtime.sessionmaker) as session:
+            yield session, AuditTrail(session, self.clock, self.audit.request_id, self.audit.client_ip)
 
     async def client_credentials_grant(
         self, auth: "AuthService", key_value: str, password: str

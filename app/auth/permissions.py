@@ -21,10 +21,17 @@ class Permission(StrEnum):
     API_PASSWORD_SET = "api-password:set"
     AUDIT_READ = "audit:read"
     CHANGE_READ = "change:read"
+    # 各種ダウンロード (§5.6): CSV downloads and uploads
+    LOCATION_EXPORT = "location:export"
+    USER_EXPORT = "user:export"
+    LOCATION_IMPORT = "location:import"
+    USER_IMPORT = "user:import"
+    CERTIFICATE_MANAGE = "certificate:manage"  # register, list, read, delete an organization's
+    CERTIFICATE_LIST_ALL = "certificate:list-all"  # every organization's (operators)
 
 
 P = Permission
-_EVERYONE_READS = {P.ORGANIZATION_READ, P.LOCATION_READ}
+_EVERYONE_READS = {P.ORGANIZATION_READ, P.LOCATION_READ, P.LOCATION_EXPORT}
 # The key "linked_system" stands for a linked system, which has no role.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(Permission),
@@ -40,9 +47,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.API_PASSWORD_SET,
             P.AUDIT_READ,
             P.CHANGE_READ,
+            P.USER_EXPORT,
+            P.LOCATION_IMPORT,
+            P.USER_IMPORT,
+            P.CERTIFICATE_MANAGE,
         }
     ),
-    Role.LOCATION_ADMIN: frozenset(_EVERYONE_READS | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET}),
+    # Which rows of a users upload a location admin may change is decided row by row (may_manage_user).
+    Role.LOCATION_ADMIN: frozenset(
+        _EVERYONE_READS | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET, P.USER_EXPORT, P.USER_IMPORT}
+    ),
     Role.STAFF_SUBMITTER: frozenset(_EVERYONE_READS | {P.USER_READ}),
     Role.STAFF_PREPARER: frozenset(_EVERYONE_READS | {P.USER_READ}),
     "linked_system": frozenset(_EVERYONE_READS | {P.API_PASSWORD_SET, P.CHANGE_READ}),
@@ -79,6 +93,12 @@ class UserVisibility:
 
     self_id: int | None = None
     location_id: int | None = None
+
+    def sees(self, user_id: int, location_id: int | None) -> bool:
+        """Whether a user of the organization (its id and location) is among those seen."""
+        return (self.self_id is None or self.self_id == user_id) and (
+            self.location_id is None or self.location_id == location_id
+        )
 
 
 def user_visibility(principal: Principal) -> UserVisibility:

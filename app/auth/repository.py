@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, select, update
+from sqlalchemy.orm import aliased
 
-from app.core.orm import UTCDateTime
+from app.core.attempts import FailureCounter
 from app.core.prepared import PreparedSelect
 from app.core.repository import Repository
 from app.models import ApiKey, Location, Organization, RefreshToken, User
@@ -53,10 +54,38 @@ class PrincipalRow:
     location_code: str | None
     login_id: str
     security_stamp: str
-    locked_until: datetime | None
     password_temporary: bool
     password_expires_at: datetime | None
 
+
+@dataclass(frozen=True, slots=True)
+class LoginCandidate:
+    """A user whose password one claimed attempt may now check (see AccountRepository.claim_login)."""
+
+    id: int
+    organization_id: int | None
+    login_id: str
+    password_hash: str
+    password_temporary: bool
+    password_expires_at: datetime | None
+    security_stamp: str
+    # Failures in a row, this attempt counted as one until its password proves right.
+    failures: int
+    # The lock this attempt set by reaching the threshold (it is in force if the password is wrong).
+    claimed_lock: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LockedUser:
+    """A user whose login attempt was refused unchecked, and until when."""
+
+    organization_id: int | None
+    login_id: str
+    locked_until: datetime | None
+
+
+# Failed logins: the shared rule of app/core/attempts.py on the users' columns.
+LOGIN_FAILURES = FailureCounter(User.failed_login_count, User.locked_until)
 
 # Built once: the statement of every authenticated request.
 _PRINCIPAL_ROW = PreparedSelect(
@@ -68,7 +97,6 @@ _PRINCIPAL_ROW = PreparedSelect(
         Location.code,
         User.login_id,
         User.security_stamp,
-        User.locked_until,
         User.password_temporary,
         User.password_expires_at,
     )
@@ -82,54 +110,75 @@ class AccountRepository(Repository[User]):
 
     model = User
 
-    async def by_login_id(self, login_id: str) -> User | None:
-        """The user with this login ID, ignoring case."""
-        return await self.one_or_none(select(User).where(func.lower(User.login_id) == login_id.lower()))
-
     async def principal_row(self, user_id: int) -> PrincipalRow | None:
         """One cheap read of what decides whether a token still stands (on every request)."""
         row = await _PRINCIPAL_ROW.first(self.session, {"user_id": user_id})
         return PrincipalRow(*row) if row else None
 
-    async def register_failed_login(
-        self, user_id: int, now: datetime, threshold: int, lock_until: datetime
-    ) -> tuple[int, datetime | None]:
-        """Count one failure atomically and lock at the threshold; (failures in a row, locked_until).
-
-        One UPDATE, so that racing failures are counted exactly and the lock triggers once.
-        A lock that has ended starts a new count.
-        """
-        lock_ended = and_(User.locked_until.is_not(None), User.locked_until <= now)
-        failures = case((lock_ended, 1), else_=User.failed_login_count + 1)
+    async def claim_login(
+        self,
+        now: datetime,
+        threshold: int,
+        lock_until: datetime,
+        *,
+        login_id: str | None = None,
+        user_id: int | None = None,
+    ) -> LoginCandidate | None:
+        """Count one login attempt before its password is checked (SPEC §5.1): one conditional
+        UPDATE, so that racing attempts are counted exactly and at most `threshold` of them are
+        ever checked. None when there is no such user, or it is locked (see `locked`)."""
         row = (
             await self.session.execute(
                 update(User)
-                .where(User.id == user_id)
-                .values(
-                    failed_login_count=failures,
-                    locked_until=case(
-                        (failures >= threshold, literal(lock_until, UTCDateTime())),
-                        (lock_ended, literal(None, UTCDateTime())),
-                        else_=User.locked_until,
-                    ),
+                .where(_account(login_id, user_id), LOGIN_FAILURES.open(now))
+                .values(LOGIN_FAILURES.claim(now, threshold, lock_until))
+                .returning(
+                    User.id,
+                    User.organization_id,
+                    User.login_id,
+                    User.password_hash,
+                    User.password_temporary,
+                    User.password_expires_at,
+                    User.security_stamp,
+                    User.failed_login_count,
+                    User.locked_until,
                 )
-                .returning(User.failed_login_count, User.locked_until)
                 .execution_options(synchronize_session=False)
             )
-        ).one()
-        return int(row[0]), row[1]
+        ).one_or_none()
+        return LoginCandidate(*row) if row else None
 
-    async def record_login(self, user_id: int, now: datetime, new_hash: str | None) -> None:
-        """Clear the failure count and note the login; bookkeeping, so `version` stays."""
-        values: dict[str, object] = {"failed_login_count": 0, "locked_until": None, "last_login_at": now}
-        if new_hash is not None:
-            values["password_hash"] = new_hash
-        await self.session.execute(
+    async def locked(self, *, login_id: str | None = None, user_id: int | None = None) -> LockedUser | None:
+        """The user whose attempt `claim_login` refused, with its lock; None when there is none."""
+        row = (
+            await self.session.execute(
+                select(User.organization_id, User.login_id, User.locked_until).where(
+                    _account(login_id, user_id)
+                )
+            )
+        ).one_or_none()
+        return LockedUser(*row) if row else None
+
+    async def record_success(
+        self, user_id: int, now: datetime, claimed_lock: datetime | None, values: dict[str, object]
+    ) -> bool:
+        """Give back the claim of a right password, with bookkeeping `values` (last login, an
+        upgraded hash): the count starts again. False, and nothing written, while a lock that
+        another attempt set is in force: a success never clears it. `version` stays."""
+        result = await self.session.execute(
             update(User)
-            .where(User.id == user_id)
-            .values(**values)
+            .where(User.id == user_id, LOGIN_FAILURES.not_blocked_by_others(now, claimed_lock))
+            .values({**LOGIN_FAILURES.give_back(claimed_lock), **values})
             .execution_options(synchronize_session=False)
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _account(login_id: str | None, user_id: int | None) -> ColumnElement[bool]:
+    """The user with this id, or with this login ID ignoring case."""
+    if user_id is not None:
+        return User.id == user_id
+    return func.lower(User.login_id) == (login_id or "").lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +195,19 @@ class KeyCredentials:
     api_password_hash: str | None
     api_password_stamp: str | None
 
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """The outcome of claiming one API password attempt for a key (see claim_attempt)."""
+
+    claimed: bool
+    # Claimed: the throttle this attempt set by reaching the threshold (in force if it is wrong);
+    # refused: when the throttle in force ends.
+    throttled_until: datetime | None
+
+
+# Wrong API passwords: the shared rule of app/core/attempts.py on the keys' columns.
+KEY_FAILURES = FailureCounter(ApiKey.failed_attempts, ApiKey.throttled_until)
 
 _CREDENTIALS = select(
     ApiKey.id,
@@ -176,45 +238,51 @@ class LinkedSystemRepository(Repository[ApiKey]):
         row = await statement.first(self.session, {"value": value})
         return KeyCredentials(*row) if row else None
 
-    async def register_failure(
+    async def claim_attempt(
         self, key_id: int, organization_id: int, now: datetime, threshold: int, throttle_until: datetime
-    ) -> datetime | None:
-        """Count a wrong API password atomically and return when the key's throttle ends.
+    ) -> KeyClaim:
+        """Count one API password attempt of a key before the password is checked (SPEC §5.1).
 
-        The key is throttled from the threshold on, counted for the key or for all the
-        organization's keys together: the password is the organization's, so more keys must not
-        mean more guesses.
+        The threshold counts the failures of all the organization's keys together (the password
+        is the organization's: more keys must not mean more guesses), and while any of its keys
+        is throttled no attempt is claimed. Claims of one organization take turns on its row
+        (PostgreSQL; SQLite runs one writer at a time), the key's row first, as a request that
+        already wrote its key's last use does, so that they cannot deadlock.
         """
-        throttle_ended = and_(ApiKey.throttled_until.is_not(None), ApiKey.throttled_until <= now)
-        failures = case((throttle_ended, 1), else_=ApiKey.failed_attempts + 1)
+        await self.session.execute(select(ApiKey.id).where(ApiKey.id == key_id).with_for_update())
+        await self.session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
+        other = aliased(ApiKey)
+        others = FailureCounter(other.failed_attempts, other.throttled_until)
+        organization_failures = (
+            select(func.coalesce(func.sum(others.live(now)), 0))
+            .where(other.organization_id == organization_id)
+            .scalar_subquery()
+        )
+        any_throttled = exists().where(other.organization_id == organization_id, others.blocked(now))
         row = (
             await self.session.execute(
                 update(ApiKey)
-                .where(ApiKey.id == key_id)
-                .values(
-                    failed_attempts=failures,
-                    throttled_until=case(
-                        (failures >= threshold, literal(throttle_until, UTCDateTime())),
-                        (throttle_ended, literal(None, UTCDateTime())),
-                        else_=ApiKey.throttled_until,
-                    ),
-                )
+                .where(ApiKey.id == key_id, ~any_throttled)
+                .values(KEY_FAILURES.claim(now, threshold, throttle_until, counted=organization_failures))
                 .returning(ApiKey.throttled_until)
                 .execution_options(synchronize_session=False)
             )
-        ).one()
-        throttled_until: datetime | None = row[0]
-        if throttled_until is not None and throttled_until > now:
-            return throttled_until
-        organization_failures = await self.session.scalar(
-            select(func.coalesce(func.sum(ApiKey.failed_attempts), 0)).where(
-                ApiKey.organization_id == organization_id
-            )
+        ).one_or_none()
+        if row is not None:
+            return KeyClaim(True, row[0])
+        ends = await self.session.scalar(
+            select(func.max(ApiKey.throttled_until)).where(ApiKey.organization_id == organization_id)
         )
-        if int(organization_failures or 0) < threshold:
-            return throttled_until
-        await self.record_success(key_id, {"throttled_until": throttle_until})
-        return throttle_until
+        return KeyClaim(False, ends)
+
+    async def give_back(
+        self, key_id: int, claimed_throttle: datetime | None, values: dict[str, object]
+    ) -> None:
+        """The claim of a right password: the key's count starts again, a throttle this claim set
+        ends, and `values` (the digest of the checked password, last use) are written."""
+        await self.record_success(key_id, {**KEY_FAILURES.give_back(claimed_throttle), **values})
 
     async def record_success(self, key_id: int, values: dict[str, object]) -> None:
         """Bookkeeping of a key that does not change its version: failures, digest, last use."""

@@ -9,7 +9,7 @@ from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
 from app.auth.linked_systems import LinkedSystemAuthDep
 from app.auth.schemas import Me, PasswordChange, TokenResponse
 from app.auth.service import AuthServiceDep
-from app.core.errors import OAuthError
+from app.core.errors import OAuthError, ServiceUnavailable
 from app.core.ids import format_organization_id
 from app.core.openapi import problems
 from app.core.routing import ApiRoute
@@ -52,13 +52,19 @@ async def token(
     if repeated:
         # RFC 6749 §3.2: a parameter sent twice is an invalid request, not "the last one wins".
         raise OAuthError("invalid_request", "repeated_parameter", context={"parameter": sorted(repeated)[0]})
-    if grant_type == "password":
-        return await service.password_grant(_required("username", username), _required("password", password))
-    if grant_type == "refresh_token":
-        return await service.refresh_grant(_required("refresh_token", refresh_token))
-    if grant_type == "client_credentials":
-        key, secret = _client_credentials(request, client_id, client_secret)
-        return await linked_systems.client_credentials_grant(service, key, secret)
+    try:
+        if grant_type == "password":
+            return await service.password_grant(
+                _required("username", username), _required("password", password)
+            )
+        if grant_type == "refresh_token":
+            return await service.refresh_grant(_required("refresh_token", refresh_token))
+        if grant_type == "client_credentials":
+            key, secret = _client_credentials(request, client_id, client_secret)
+            return await linked_systems.client_credentials_grant(service, key, secret)
+    except ServiceUnavailable as busy:
+        busy.oauth_error = "temporarily_unavailable"  # every hashing turn taken: RFC 6749's form
+        raise
     if grant_type is None:
         _required("grant_type", None)
     raise OAuthError("unsupported_grant_type", "unsupported_grant_type")

@@ -1,7 +1,7 @@
 """Logins, token refresh and revocation, and changing one's own password."""
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor, AuditTrail
 from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal
-from app.auth.repository import AccountRepository, RefreshTokenRepository
+from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
 from app.core.clock import seconds_until
 from app.core.config import Settings
-from app.core.errors import FieldError, Forbidden, OAuthError, Unprocessable
+from app.core.db import separate_transaction
+from app.core.errors import FieldError, Forbidden, OAuthError, TooManyRequests, Unprocessable
 from app.core.passwords import password_errors
 from app.core.runtime import Runtime
 from app.core.security import digest, new_secret_token, new_stamp
@@ -21,15 +22,19 @@ from app.core.types import is_login_id
 from app.models import RefreshToken, User
 
 
-class CurrentPasswordRejected(Unprocessable):
-    """422 for a wrong current password; the failure it counts is kept."""
-
-    persist_changes = True
-
-
 def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthError:
     """RFC 6749 `invalid_grant`; the attempt's counters and audit event are kept."""
     return OAuthError("invalid_grant", code, persist=True, **kwargs)  # type: ignore[arg-type]
+
+
+def account_locked(locked_until: datetime | None, now: datetime) -> OAuthError:
+    """The login is refused, and for how long."""
+    return invalid_grant("account_locked", context={"retry_after": _retry_after(locked_until, now)})
+
+
+def visible_login_id(login_id: str) -> str:
+    """What was typed as a login ID, made safe to store and to show (no NUL or control characters)."""
+    return login_id if is_login_id(login_id) else ascii(login_id)[1:-1][:64]
 
 
 class AuthService(Service):
@@ -42,81 +47,112 @@ class AuthService(Service):
         self.users = AccountRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
 
+    async def _claim(self, now: datetime, **who: Any) -> LoginCandidate | None:
+        """Count one attempt in a transaction of its own, committed before the password is
+        checked, so that every racing attempt sees it (SPEC §5.1: the count is exact)."""
+        async with separate_transaction(self.runtime.sessionmaker) as session:
+            return await AccountRepository(session).claim_login(
+                now,
+                self.settings.lockout_threshold,
+                now + timedelta(minutes=self.settings.lockout_minutes),
+                **who,
+            )
+
     async def password_grant(self, login_id: str, password: str) -> TokenResponse:
-        """Log in with a login ID and password; lock after repeated failures (SPEC §5.1)."""
+        """Log in with a login ID and password; lock after repeated failures (SPEC §5.1).
+
+        The attempt is counted before its password is checked, and refused unchecked while the
+        account is locked: of any number of simultaneous wrong passwords at most the threshold
+        are checked. Unknown login IDs pay for a hash too, so that timing does not tell which
+        IDs exist. The hashing turn is taken first, so that no attempt is counted unchecked.
+        """
         now = self.clock.now()
-        user = await self.users.by_login_id(login_id) if is_login_id(login_id) else None
-        # Unknown login IDs pay for a hash too, so that timing does not tell which IDs exist.
-        matches, new_hash = await self.hasher.verify(password, user.password_hash if user else None)
+        known = is_login_id(login_id)
+        async with self.hasher.turn() as hashing:
+            user = await self._claim(now, login_id=login_id) if known else None
+            locked = await self.users.locked(login_id=login_id) if known and user is None else None
+            if user is None and locked is None:
+                await hashing.verify(password, None)
+            matches, new_hash = await hashing.verify(password, user.password_hash) if user else (False, None)
+        if locked is not None:
+            await self._login_failed(locked.login_id, locked.organization_id, "locked")
+            raise account_locked(locked.locked_until, now)
         if user is None:
-            await self.audit.record(
-                # What was typed, made safe to store and to show (no NUL or control characters).
-                Actor("anonymous", login_id if is_login_id(login_id) else ascii(login_id)[1:-1][:64]),
-                "auth.login_failed",
-                "user",
-                None,
-                None,
-                {"reason": ["", "unknown_login_id"]},
-            )
+            await self._login_failed(visible_login_id(login_id), None, "unknown_login_id", anonymous=True)
             raise invalid_grant()
-        actor = Actor("operator" if user.organization_id is None else "user", user.login_id)
-        if user.locked_until is not None and user.locked_until > now:
-            await self.audit.record(
-                actor,
-                "auth.login_failed",
-                "user",
-                user.login_id,
-                user.organization_id,
-                {"reason": ["", "locked"]},
-            )
-            raise invalid_grant(
-                "account_locked", context={"retry_after": seconds_until(user.locked_until, now)}
-            )
         if not matches:
-            await self._failed(user, actor, now)
-        expired = user.password_expires_at is not None and user.password_expires_at <= now
-        if expired and user.password_temporary:
-            # A one-time password is good for a limited time; after that an admin resets again.
-            await self.audit.record(
-                actor,
-                "auth.login_failed",
-                "user",
+            await self._login_failed(
                 user.login_id,
                 user.organization_id,
-                {"reason": ["", "temporary_password_expired"]},
+                "wrong_password",
+                {"failures": [user.failures - 1, user.failures]},
             )
+            if user.claimed_lock is not None:
+                await self._locked_out(user.login_id, user.organization_id, user.claimed_lock)
+                raise account_locked(user.claimed_lock, now)
+            raise invalid_grant()
+        expired = user.password_expires_at is not None and user.password_expires_at <= now
+        # A one-time password is good for a limited time; after that an admin resets again.
+        refused = expired and user.password_temporary
+        bookkeeping: dict[str, object] = {} if refused else {"last_login_at": now}
+        if new_hash is not None and not refused:
+            bookkeeping["password_hash"] = new_hash
+        if not await self.users.record_success(user.id, now, user.claimed_lock, bookkeeping):
+            # Right, but another attempt's lock is in force: no login succeeds while locked.
+            await self._login_failed(user.login_id, user.organization_id, "locked")
+            raise account_locked(await self._lock_end(user.id), now)
+        if refused:
+            await self._login_failed(user.login_id, user.organization_id, "temporary_password_expired")
             raise invalid_grant("temporary_password_expired")
-        await self.users.record_login(user.id, now, new_hash)
-        await self.audit.record(actor, "auth.login", "user", user.login_id, user.organization_id)
+        await self.audit.record(
+            self._actor(user.login_id, user.organization_id),
+            "auth.login",
+            "user",
+            user.login_id,
+            user.organization_id,
+        )
         return await self.issue_tokens(
             f"user:{user.id}", user.security_stamp, user.password_temporary or expired, user_id=user.id
         )
 
-    async def _failed(self, user: User, actor: Actor, now: datetime) -> None:
-        """Count a wrong password, lock at the threshold, and refuse."""
-        lock_until = now + timedelta(minutes=self.settings.lockout_minutes)
-        failures, locked_until = await self.users.register_failed_login(
-            user.id, now, self.settings.lockout_threshold, lock_until
-        )
+    async def _lock_end(self, user_id: int) -> datetime | None:
+        """When the lock now in force ends."""
+        locked = await self.users.locked(user_id=user_id)
+        return locked.locked_until if locked else None
+
+    @staticmethod
+    def _actor(login_id: str, organization_id: int | None) -> Actor:
+        return Actor("operator" if organization_id is None else "user", login_id)
+
+    async def _login_failed(
+        self,
+        login_id: str,
+        organization_id: int | None,
+        reason: str,
+        changes: dict[str, Any] | None = None,
+        *,
+        anonymous: bool = False,
+    ) -> None:
+        """Audit a refused login with its reason."""
         await self.audit.record(
-            actor,
+            Actor("anonymous", login_id) if anonymous else self._actor(login_id, organization_id),
             "auth.login_failed",
             "user",
-            user.login_id,
-            user.organization_id,
-            {"reason": ["", "wrong_password"], "failures": [failures - 1, failures]},
+            None if anonymous else login_id,
+            organization_id,
+            {"reason": ["", reason], **(changes or {})},
         )
-        if failures == self.settings.lockout_threshold and locked_until is not None:
-            await self.audit.record(
-                Actor("system", None),
-                "user.lockout",
-                "user",
-                user.login_id,
-                user.organization_id,
-                {"locked_until": [None, locked_until.isoformat()]},
-            )
-            raise invalid_grant("account_locked", context={"retry_after": seconds_until(locked_until, now)})
-        raise invalid_grant()
+
+    async def _locked_out(self, login_id: str, organization_id: int | None, locked_until: datetime) -> None:
+        """Audit the lock that the threshold's wrong password set."""
+        await self.audit.record(
+            Actor("system", None),
+            "user.lockout",
+            "user",
+            login_id,
+            organization_id,
+            {"locked_until": [None, locked_until.isoformat()]},
+        )
 
     async def refresh_grant(self, token: str) -> TokenResponse:
         """Trade a refresh token for new tokens; a token used twice ends its whole family."""
@@ -136,11 +172,8 @@ class AuthService(Service):
             )
             raise invalid_grant("invalid_refresh_token")
         row = await self.users.principal_row(stored.user_id)
-        if (
-            row is None
-            or row.security_stamp != stored.stamp
-            or (row.locked_until is not None and row.locked_until > now)
-        ):
+        # A lock from failed logins does not end a login that began before it (SPEC §5.1).
+        if row is None or row.security_stamp != stored.stamp:
             raise invalid_grant("invalid_refresh_token")
         # An expired password: the new token may only change it, and the login ends here.
         expired = row.password_expires_at is not None and row.password_expires_at <= now
@@ -187,39 +220,81 @@ class AuthService(Service):
         )
 
     async def change_own_password(self, principal: Principal, current: str, new: str) -> None:
-        """パスワード変更: the current password proves it is the user; all old tokens end."""
-        if principal.user_id is None:
+        """パスワード変更: the current password proves it is the user; all old tokens end.
+
+        A wrong current password counts as a failed login (a stolen token must not allow
+        unthrottled guessing), claimed before it is checked like any login; while the account
+        is locked the check is refused (429), also for the right password.
+        """
+        if principal.user_id is None or principal.login_id is None:
             raise Forbidden()
-        user = await self.users.get(principal.user_id)
-        if user is None:
-            raise Forbidden()
-        matches, _ = await self.hasher.verify(current, user.password_hash)
-        if not matches:
-            # A guess at the password with a stolen token counts like a failed login (and locks).
-            now = self.clock.now()
-            await self.users.register_failed_login(
-                user.id,
-                now,
-                self.settings.lockout_threshold,
-                now + timedelta(minutes=self.settings.lockout_minutes),
-            )
-            await self.audit.record(
-                principal.actor, "auth.password_change_failed", "user", user.login_id, user.organization_id
-            )
-            raise CurrentPasswordRejected(
-                errors=[FieldError("current_password", "current_password_incorrect")]
-            )
-        errors = password_errors(new, user.login_id, field="new_password")
+        errors = password_errors(new, principal.login_id, field="new_password")
         if not errors and new == current:
             errors = [FieldError("new_password", "password_unchanged")]
         if errors:
             raise Unprocessable(errors=errors)
-        await set_password(
-            self.users, user, await self.hasher.hash(new), self.settings, self.clock.now(), temporary=False
-        )
+        now = self.clock.now()
+        matches, new_hash = False, None
+        async with self.hasher.turn() as hashing:
+            claimed = await self._claim(now, user_id=principal.user_id)
+            if claimed is not None:
+                matches, _ = await hashing.verify(current, claimed.password_hash)
+                new_hash = await hashing.hash(new) if matches else None
+        if claimed is None:
+            locked = await self.users.locked(user_id=principal.user_id)
+            if locked is None:
+                raise Forbidden()
+            await self._password_change_failed(principal, locked.login_id, locked.organization_id, "locked")
+            raise TooManyRequests(_retry_after(locked.locked_until, now), "account_locked", persist=True)
+        if not matches:
+            await self._password_change_failed(
+                principal,
+                claimed.login_id,
+                claimed.organization_id,
+                "wrong_password",
+                {"failures": [claimed.failures - 1, claimed.failures]},
+            )
+            if claimed.claimed_lock is not None:
+                await self._locked_out(claimed.login_id, claimed.organization_id, claimed.claimed_lock)
+                raise TooManyRequests(_retry_after(claimed.claimed_lock, now), "account_locked", persist=True)
+            raise Unprocessable(
+                errors=[FieldError("current_password", "current_password_incorrect")], persist=True
+            )
+        if not await self.users.record_success(claimed.id, now, claimed.claimed_lock, {}):
+            await self._password_change_failed(principal, claimed.login_id, claimed.organization_id, "locked")
+            raise TooManyRequests(
+                _retry_after(await self._lock_end(claimed.id), now), "account_locked", persist=True
+            )
+        user = await self.users.get(claimed.id)
+        if user is None:
+            raise Forbidden()
+        assert new_hash is not None
+        await set_password(self.users, user, new_hash, self.settings, now, temporary=False)
         await self.audit.record(
             principal.actor, "user.password_change", "user", user.login_id, user.organization_id
         )
+
+    async def _password_change_failed(
+        self,
+        principal: Principal,
+        login_id: str,
+        organization_id: int | None,
+        reason: str,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        await self.audit.record(
+            principal.actor,
+            "auth.password_change_failed",
+            "user",
+            login_id,
+            organization_id,
+            {"reason": ["", reason], **(changes or {})},
+        )
+
+
+def _retry_after(locked_until: datetime | None, now: datetime) -> int:
+    """Seconds until a lock ends (at least one, also for a lock just ending)."""
+    return seconds_until(max(locked_until or now, now), now)
 
 
 async def set_password(

@@ -1,26 +1,44 @@
 """Settings: every environment variable the service reads, read once into one object."""
 
+import base64
+import binascii
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
-MIN_SECRET_KEY_LENGTH = 32
+from app.core.local_secrets import refuse_unusable_secret
+
+ENCRYPTION_KEY_BYTES = 32  # AES-256
+
+
+def decode_encryption_key(value: str) -> bytes | None:
+    """The 32 bytes of a base64 (standard or URL-safe) AES-256 key, or None when it is not one."""
+    text = value.strip().replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == ENCRYPTION_KEY_BYTES else None
 
 
 class Settings(BaseSettings):
     """Configuration from `AINAS_*` environment variables (and `DATABASE_URL`)."""
 
-    model_config = SettingsConfigDict(env_prefix="AINAS_", extra="ignore", populate_by_name=True)
+    # Errors never echo the input: it holds the keys.
+    model_config = SettingsConfigDict(
+        env_prefix="AINAS_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
         default="sqlite+aiosqlite:///./ainas.db",
         validation_alias="DATABASE_URL",
     )
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    # Empty: generated once and kept beside the SQLite database (app/core/local_secrets.py);
+    # required in production and with PostgreSQL.
+    secret_key: str = ""
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
     lockout_threshold: int = Field(default=5, ge=1, le=100)
@@ -32,12 +50,21 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # Hashes computed at once per process (19 MiB each at the default cost): one per core of a
+    # 2-core machine. A password check waits up to hash_wait_seconds for its turn, then 503.
+    hash_concurrency: int = Field(default=2, ge=1, le=64)
+    hash_wait_seconds: float = Field(default=3.0, ge=0, le=60)
     api_key_failure_threshold: int = Field(default=5, ge=1)
     api_key_throttle_seconds: int = Field(default=60, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
     # The change feed keeps entries at least this long (SPEC §5.5); older ones are pruned.
     change_retention_days: int = Field(default=30, ge=1, le=3650)
     cors_origins: list[str] = []
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; none by default, so that a client cannot choose the address the audit records.
+    trusted_proxies: list[str] = []
+    # Request line and headers together; larger requests answer 431 before the app sees them.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # At least the requests one process serves at once: a request that waits for a connection in
     # Python costs more CPU (asyncio's waiting machinery) than one that waits in PostgreSQL
@@ -45,6 +72,16 @@ class Settings(BaseSettings):
     # Two processes at 40 fit PostgreSQL's default max_connections of 100.
     db_pool_size: int = Field(default=40, ge=1)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Requester certificates (SPEC §2.6): the key-encryption key of their files and passwords,
+    # base64 of 32 random bytes; required in production. Without it, development keeps a generated
+    # one beside the SQLite database (app/certificates/keys.py).
+    certificate_key: SecretStr | None = None
+    # Keys that still open certificates sealed before a rotation (`ainas rotate-certificate-key`).
+    certificate_previous_keys: list[SecretStr] = []
+    # A PKCS#12 file names its own key-derivation work: opening one is bounded in time.
+    certificate_parse_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Files opened at once per process (each in a child process of its own); the rest wait.
+    certificate_parse_concurrency: int = Field(default=2, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod
@@ -61,15 +98,33 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> "Settings":
-        """A published or short signing key would let anyone forge tokens: it is accepted only in
-        development on the embedded SQLite database, never with PostgreSQL or in production."""
-        weak = self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
-        if weak and (self.environment != "development" or not self.is_sqlite):
-            raise ValueError(
-                f"AINAS_SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
-                f"characters (AINAS_ENVIRONMENT={self.environment}, database "
-                f"{'SQLite' if self.is_sqlite else 'PostgreSQL'}); e.g. openssl rand -base64 48"
-            )
+        """A guessable signing key would let anyone forge tokens (see app/core/local_secrets.py)."""
+        refuse_unusable_secret(
+            "AINAS_SECRET_KEY",
+            self.secret_key,
+            production=self.environment == "production",
+            database_url=self.database_url,
+        )
+        return self
+
+    @model_validator(mode="after")
+    def _check_certificate_keys(self) -> "Settings":
+        """Certificate keys are AES-256 keys, distinct from the token signing key, and a production
+        service cannot start without one (certificates sealed under a lost key are lost)."""
+        hint = "32 random bytes in base64, e.g. openssl rand -base64 32"
+        if self.certificate_key is None:
+            if self.environment == "production":
+                raise ValueError(f"AINAS_CERTIFICATE_KEY must be set in production ({hint})")
+        elif decode_encryption_key(self.certificate_key.get_secret_value()) is None:
+            raise ValueError(f"AINAS_CERTIFICATE_KEY must be {hint}")
+        for key in self.certificate_previous_keys:
+            if decode_encryption_key(key.get_secret_value()) is None:
+                raise ValueError(f"each of AINAS_CERTIFICATE_PREVIOUS_KEYS must be {hint}")
+        certificate_keys = [key.get_secret_value().strip() for key in self.certificate_previous_keys]
+        if self.certificate_key is not None:
+            certificate_keys.append(self.certificate_key.get_secret_value().strip())
+        if self.secret_key.strip() in certificate_keys:
+            raise ValueError("AINAS_CERTIFICATE_KEY must differ from AINAS_SECRET_KEY")
         return self
 
     @property

@@ -1,5 +1,7 @@
 """Engine, sessions, and the one commit point of a request."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,6 +23,7 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         engine = create_async_engine(
             settings.database_url,
             connect_args={"timeout": settings.db_timeout_seconds},
+            hide_parameters=True,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -33,6 +36,9 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         return engine
     return create_async_engine(
         settings.database_url,
+        # A failing statement's error (logged) must not carry its values: passwords' hashes,
+        # secrets' digests, what a caller typed.
+        hide_parameters=True,
         # A fixed pool: overflow connections would be opened and closed under load, each costing
         # a TCP and TLS handshake; requests beyond the pool wait up to db_timeout_seconds instead.
         pool_size=settings.db_pool_size,
@@ -53,6 +59,15 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (answers are built from them)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def separate_transaction(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A transaction of its own, committed when the block ends: for bookkeeping that must hold
+    whatever the request does next and must not wait for it (counted password attempts)."""
+    async with maker() as session:
+        yield session
+        await session.commit()
 
 
 # Where a request's session lives while its handler runs (see ApiRoute, app/core/routing.py).

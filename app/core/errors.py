@@ -10,6 +10,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -64,12 +65,15 @@ class ProblemError(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         members: dict[str, Any] | None = None,
+        persist: bool | None = None,
     ) -> None:
         self.code = code or self.default_code
         self.context = context or {}
         self.errors = errors or []
         self.headers = headers or {}
         self.members = members or {}
+        if persist is not None:
+            self.persist_changes = persist  # type: ignore[misc]
         super().__init__(self.code)
 
 
@@ -140,13 +144,10 @@ class TooManyRequests(ProblemError):
 class OAuthError(ProblemError):
     """An answer of the token endpoint, with RFC 6749's `error` member (400 unless stated)."""
 
-    def __init__(
-        self, oauth_error: str, code: str, *, status: int = 400, persist: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, oauth_error: str, code: str, *, status: int = 400, **kwargs: Any) -> None:
         super().__init__(code, **kwargs)
         self.oauth_error = oauth_error
         self.status = status  # type: ignore[misc]
-        self.persist_changes = persist  # type: ignore[misc]
         if status == 401:
             self.headers.setdefault("WWW-Authenticate", 'Basic realm="ainas"')
 
@@ -224,6 +225,11 @@ def _from_pydantic(error: dict[str, Any], method: str) -> FieldError:
     return FieldError(field_name, code, context, extra, fallback=str(error.get("msg", "")))
 
 
+def from_validation_error(exc: ValidationError) -> list[FieldError]:
+    """The errors of a model validated outside a request body (a CSV row), as a body's would be."""
+    return [_from_pydantic(dict(error), "POST") for error in exc.errors()]
+
+
 async def _problem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem_response(
@@ -254,7 +260,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
-    context = {"limit": MAX_BODY_BYTES} if exc.status_code == 413 else None
+    # The limit that applied to this path (see RequestContextMiddleware).
+    context = (
+        {"limit": getattr(request.state, "body_limit", MAX_BODY_BYTES)} if exc.status_code == 413 else None
+    )
     return problem_response(request, exc.status_code, code, context=context, headers=dict(exc.headers or {}))
 
 
@@ -321,6 +330,8 @@ _CONNECTION_FAILURE_NAMES = frozenset(
         "AdminShutdownError",
         "InterfaceError",
         "ProtocolViolationError",
+        # The server is there but takes no more connections (max_connections reached).
+        "TooManyConnectionsError",
     }
 )
 

@@ -128,6 +128,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "データベースに接続できません。しばらくしてから再試行してください。",
         "The database is unavailable. Retry shortly.",
     ),
+    "server_busy": (
+        "パスワードの確認が混み合っています。{retry_after}秒後に再試行してください。",
+        "Too many password checks at once. Retry after {retry_after} seconds.",
+    ),
+    "request_header_too_large": (
+        "リクエストヘッダーが大きすぎます（上限 {limit} バイト）。",
+        "The request headers are too large (limit {limit} bytes).",
+    ),
+    "datetime_out_of_range": (
+        "扱える範囲（西暦1年〜9999年、UTC）の日時で指定してください。",
+        "Give a date-time within years 1 to 9999 in UTC.",
+    ),
     "internal_error": (
         "内部エラーが発生しました。",
         "An internal error occurred.",
@@ -290,6 +302,134 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "新しいパスワードは現在のパスワードと異なるものを指定してください。",
         "The new password must differ from the current one.",
     ),
+    # CSV download and upload (SPEC §5.6)
+    "csv_media_type": (
+        "CSVファイルは Content-Type: text/csv の本文として、または multipart/form-data の file 項目として送信してください。",
+        "Send the CSV file as a text/csv body, or as the file field of multipart/form-data.",
+    ),
+    "unsupported_charset": (
+        "文字コード {charset} には対応していません。UTF-8 または Shift_JIS を指定してください。",
+        "The charset {charset} is not supported: use UTF-8 or Shift_JIS.",
+    ),
+    "csv_encoding": (
+        "ファイルの文字コードを読み取れません（{line}行目）。UTF-8 または Shift_JIS（CP932）で保存してください。",
+        "The file is neither UTF-8 nor Shift_JIS (CP932) (line {line}). Save it in one of them.",
+    ),
+    "csv_empty": (
+        "CSVファイルが空です。1行目に見出し行が必要です。",
+        "The CSV file is empty: its first line must be the heading row.",
+    ),
+    "csv_malformed": (
+        'CSVの形式が正しくありません（{line}行目）。引用符（"）の対応を確認してください。',
+        'The CSV is malformed at line {line}: check the quotes (").',
+    ),
+    "csv_too_many_rows": (
+        "CSVの行数が多すぎます（上限 {limit} 行）。ファイルを分割してください。",
+        "The CSV has too many rows (limit {limit}): split the file.",
+    ),
+    "csv_invalid": (
+        "CSVの内容に誤りがあります（{count}件）。各行のエラーを確認してください。何も変更されていません。",
+        "The CSV has {count} errors; see the errors of each row. Nothing was changed.",
+    ),
+    "csv_unknown_column": (
+        "列「{column}」は使用できません。使用できる列: {allowed_ja}",
+        'Unknown column "{column}". Columns: {allowed_en}',
+    ),
+    "csv_duplicate_column": (
+        "列「{column}」が2回以上あります。",
+        'The column "{column}" is given more than once.',
+    ),
+    "csv_missing_column": (
+        "列「{label}」が必要です。",
+        "The column {name} is required.",
+    ),
+    "csv_cell_count": (
+        "この行の項目数（{count}）が見出し行の列数（{expected}）と一致しません。",
+        "This row has {count} cells; the heading row has {expected}.",
+    ),
+    "csv_duplicate_row": (
+        "同じ値の行がファイルの{first}行目にもあります。",
+        "The same value is already given at line {first} of the file.",
+    ),
+    "csv_conflict": (
+        "アップロード中に、同じデータが別の操作で登録・変更されました。何も変更されていません。内容を確認して、もう一度アップロードしてください。",
+        "The same data was added or changed by someone else during the upload; nothing was changed. Check it and upload again.",
+    ),
+    "invalid_role": (
+        "管理者、拠点管理者、担当者（送信可）、担当者（送信不可） のいずれかを指定してください。",
+        "Must be one of admin, location_admin, staff_submitter, staff_preparer.",
+    ),
+    "not_shift_jis": (
+        "Shift_JIS（CP932）で表せない文字が含まれています。該当する文字は invalid_characters に示します。",
+        "Contains characters that Shift_JIS (CP932) cannot represent; see invalid_characters.",
+    ),
+    "download_not_shift_jis": (
+        "Shift_JIS（CP932）で表せない文字を含むデータが{count}件あります。encoding=utf-8 でダウンロードするか、データを修正してください。",
+        "{count} values cannot be written in Shift_JIS (CP932): download with encoding=utf-8, or correct them.",
+    ),
+    # Requester certificates (SPEC §2.6)
+    "multipart_required": (
+        "multipart/form-data で file（証明書ファイル）と password を送信してください。",
+        "Send multipart/form-data with the fields file (the certificate file) and password.",
+    ),
+    "certificate_too_large": (
+        "証明書ファイルが大きすぎます（上限 {limit} バイト）。",
+        "The certificate file is too large (limit {limit} bytes).",
+    ),
+    "certificate_unreadable": (
+        "PKCS#12形式（.p12/.pfx）の証明書ファイルとして読み込めません。ファイルが壊れているか、"
+        "PEM（-----BEGIN で始まるテキスト）など別の形式です。",
+        "The file cannot be read as a PKCS#12 (.p12/.pfx) certificate file: it is damaged, in another "
+        "format such as PEM (text beginning with -----BEGIN), or too costly to open.",
+    ),
+    "certificate_password_incorrect": (
+        "パスワードが正しくないため、証明書ファイルを開けません。",
+        "The password does not open the certificate file.",
+    ),
+    "certificate_key_missing": (
+        "証明書ファイルに秘密鍵が含まれていません。秘密鍵を含めて書き出したファイルを指定してください。",
+        "The file holds no private key. Export the certificate together with its private key.",
+    ),
+    "certificate_key_mismatch": (
+        "証明書ファイルに、秘密鍵に対応する証明書が含まれていません。",
+        "None of the certificates in the file belongs to its private key.",
+    ),
+    "certificate_expired": (
+        "証明書の有効期間は {not_after} に終了しています。更新後の証明書を登録してください。",
+        "The certificate expired at {not_after}. Register the renewed certificate.",
+    ),
+    "certificate_not_yet_valid": (
+        "証明書の有効期間は {not_before} からです。有効期間が始まってから登録してください。",
+        "The certificate is valid only from {not_before}. Register it once it is valid.",
+    ),
+    "certificate_key_too_weak": (
+        "鍵の強度が不足しています（{key_type}）。RSAは2048ビット以上、楕円曲線はP-256以上が必要です。",
+        "The key is too weak ({key_type}): RSA needs at least 2048 bits, elliptic curves P-256 or stronger.",
+    ),
+    "certificate_key_unsupported": (
+        "この種類の鍵（{key_type}）には対応していません。RSA（2048ビット以上）または楕円曲線（P-256以上）の鍵を使用してください。",
+        "Keys of this kind ({key_type}) are not supported: use RSA (2048 bits or more) or an elliptic "
+        "curve (P-256 or stronger).",
+    ),
+    "certificate_not_for_signing": (
+        "この証明書は署名に使用できません（鍵用途に digitalSignature がありません）。",
+        "The certificate may not be used for signing (its keyUsage lacks digitalSignature).",
+    ),
+    "certificate_already_registered": (
+        "この証明書は既に登録されており、使用中です。",
+        "This certificate is already registered and active.",
+    ),
+    "certificate_secret_unreadable": (
+        "保存されている証明書ファイルを復号できません（設定された鍵で開けないか、別の証明書のデータです）。"
+        "証明書を登録し直してください。",
+        "The stored file of this certificate cannot be decrypted with the configured keys (it belongs to "
+        "another certificate, is damaged, or was sealed under a key no longer configured). Register the "
+        "certificate again.",
+    ),
+    "certificate_check_busy": (
+        "証明書ファイルの確認が混み合っています。{retry_after}秒後に再試行してください。",
+        "Too many certificate files are being checked at once. Retry after {retry_after} seconds.",
+    ),
 }
 
 TITLES: dict[int, tuple[str, str]] = {
@@ -305,6 +445,7 @@ TITLES: dict[int, tuple[str, str]] = {
     415: ("未対応のメディアタイプ", "Unsupported Media Type"),
     422: ("入力エラー", "Unprocessable Content"),
     429: ("リクエスト過多", "Too Many Requests"),
+    431: ("リクエストヘッダーが大きすぎます", "Request Header Fields Too Large"),
     500: ("内部エラー", "Internal Server Error"),
     503: ("一時的に利用できません", "Service Unavailable"),
 }

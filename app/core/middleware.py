@@ -4,6 +4,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,11 +19,24 @@ access_log = logging.getLogger("ainas.access")
 
 class RequestContextMiddleware:
     """Gives every request an id (the caller's when it sends a sane one), echoes it in
-    `X-Request-ID`, refuses bodies over 1 MiB with 413, and writes one access-log line."""
+    `X-Request-ID`, refuses bodies over 1 MiB with 413 (or the limit of the first of
+    `body_limits` whose pattern matches the path: CSV uploads), and writes one access-log line."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        body_limits: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = tuple(body_limits)
+
+    def _limit_of(self, path: str) -> int:
+        for pattern, limit in self.body_limits:
+            if pattern.match(path):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request."""
@@ -33,7 +47,10 @@ class RequestContextMiddleware:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         # A caller's id that could break a log line or a header is replaced, not echoed.
         request_id = given if _REQUEST_ID_PATTERN.match(given) else os.urandom(16).hex()
-        scope.setdefault("state", {})["request_id"] = request_id
+        max_body_bytes = self._limit_of(scope["path"])
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["body_limit"] = max_body_bytes  # named by the 413 answer
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -53,8 +70,8 @@ class RequestContextMiddleware:
 
         try:
             declared = headers.get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._too_large(scope, send_with_id)
+            if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+                await self._too_large(scope, send_with_id, max_body_bytes)
                 return
             received = 0
 
@@ -63,7 +80,7 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > max_body_bytes:
                         # An HTTPException passes FastAPI's body parsing untouched and is
                         # rendered as problem+json by the app's handler.
                         raise HTTPException(413)
@@ -90,10 +107,8 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        response = problem_response(
-            Request(scope), 413, "payload_too_large", context={"limit": self.max_body_bytes}
-        )
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
+        response = problem_response(Request(scope), 413, "payload_too_large", context={"limit": limit})
         await response(scope, self._empty_receive, send)
 
     @staticmethod

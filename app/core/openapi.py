@@ -56,9 +56,10 @@ _DESCRIPTIONS = {
     410: "The cursor needs changes older than the retention period (cursor_expired): list again, then follow",
     412: "If-Match names an outdated version",
     413: "Request body over 1 MiB",
+    415: "Unsupported media type: the operation names the one it takes",
     422: "Validation failed; each field's error is listed",
     429: "Too many attempts; see Retry-After",
-    503: "Database unavailable; see Retry-After",
+    503: "Database unavailable, or too many password checks at once; see Retry-After",
 }
 
 

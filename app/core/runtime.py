@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
+from app.core.local_secrets import local_secret
 from app.core.security import PasswordHasher, TokenCodec
 
 
@@ -28,6 +29,10 @@ class Runtime:
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Create the engine and the helpers for these settings."""
+    if not settings.secret_key:
+        # Generated on first start and kept beside the SQLite database (app/core/local_secrets.py).
+        secret_key = local_secret("secret-key", settings.secret_key, settings.database_url)
+        settings = settings.model_copy(update={"secret_key": secret_key})
     engine = create_engine(settings)
     return Runtime(
         settings=settings,

@@ -3,9 +3,10 @@
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, AwareDatetime, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -175,6 +176,19 @@ SearchText = Annotated[
         description=f"部分一致検索（大文字小文字を区別しない）/ partial match ignoring case, up to {SEARCH_TEXT_MAX_LENGTH} characters",
     ),
 ]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC, as every timestamp is stored; one that UTC cannot express (year 1 at
+    +14:00, year 9999 at -14:00) is refused rather than failing in the database driver."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _error("datetime_out_of_range", {}) from None
+
+
+# A point in time given by a client (a filter's bound): with a time zone, representable in UTC.
+InstantFilter = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def is_location_code(value: str) -> bool:

@@ -23,6 +23,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from app.auth.dependencies import CurrentPrincipal
 from app.core.db import SessionDep
@@ -124,7 +125,10 @@ async def idempotency(
     scope = f"{principal.subject}:{principal.role}:{principal.location_id}"
     sealer = Sealer(runtime.settings.secret_key, scope, key)
     digest = sealer.request_digest(
-        request.method.encode(), request.url.path.encode(), request.url.query.encode(), await request.body()
+        request.method.encode(),
+        request.url.path.encode(),
+        request.url.query.encode(),
+        await _content(request),
     )
     if session.bind.dialect.name == "postgresql":
         # Held until this transaction ends: a concurrent retry sees it taken and answers 409.
@@ -149,6 +153,23 @@ async def idempotency(
                 pass  # a body that does not open (damaged) cannot be replayed: the request runs anew
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
     request.state.idempotency = PendingIdempotency(session, scope, sealer, digest, runtime)
+
+
+async def _content(request: Request) -> bytes:
+    """The body as the digest sees it. A multipart form counts by its fields' names and contents,
+    in any order: a client picks a new boundary for each attempt, and FastAPI has parsed the form
+    (consuming the body) before dependencies run."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return await request.body()
+    parts = []
+    for name, value in (await request.form()).multi_items():
+        if isinstance(value, UploadFile):
+            content = await value.read()
+            await value.seek(0)
+        else:
+            content = value.encode()
+        parts.append(hashlib.sha256(name.encode()).digest() + hashlib.sha256(content).digest())
+    return b"".join(sorted(parts))
 
 
 async def replay(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from app.core.orm import Base
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
+from app.models.certificate import Certificate
 from app.models.change import Change, ChangeCounter
 from app.models.idempotency_record import IdempotencyRecord
 from app.models.location import Location
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Certificate",
     "Change",
     "ChangeCounter",
     "IdempotencyRecord",

@@ -15,6 +15,7 @@ from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
+    OrganizationDetail,
     OrganizationFilters,
     OrganizationOnboard,
     OrganizationUpdate,
@@ -72,12 +73,13 @@ async def onboard_organization(
 @router.get(
     "/{org_id}",
     summary="Read an organization",
-    description="依頼人組織の参照.",
+    description="依頼人組織の参照, with its requester certificate (依頼人証明書) for operators and admins.",
     responses=problems(401, 403, 404),
+    response_model_exclude_unset=True,
 )
 async def get_organization(
     scope: CanRead, service: OrganizationServiceDep, response: Response
-) -> Organization:
+) -> OrganizationDetail:
     """One organization."""
     organization = await service.get(scope)
     set_etag(response, organization.version)
@@ -89,6 +91,7 @@ async def get_organization(
     summary="Rename an organization",
     description="依頼人組織名の変更: name and short name. Send If-Match with the ETag you read.",
     responses=problems(401, 403, 404, 412, 422),
+    response_model_exclude_unset=True,
 )
 async def update_organization(
     scope: CanUpdate,
@@ -96,8 +99,9 @@ async def update_organization(
     expected: IfMatch,
     service: OrganizationServiceDep,
     response: Response,
-) -> Organization:
-    """Change the name or short name."""
-    organization = await service.update(scope, body, expected)
+) -> OrganizationDetail:
+    """Change the name or short name; answers as GET does."""
+    await service.update(scope, body, expected)
+    organization = await service.get(scope)
     set_etag(response, organization.version)
     return organization

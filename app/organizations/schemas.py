@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.certificates.schemas import Certificate
 from app.core.ids import OrganizationIdText
 from app.core.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
 
@@ -24,6 +25,18 @@ class Organization(BaseModel):
     created_at: datetime = Field(description="登録日時")
     updated_at: datetime
     version: int = Field(description="Also sent as the ETag")
+
+
+class OrganizationDetail(Organization):
+    """依頼人組織, as its own answer: with the requester certificate for callers who may read it."""
+
+    certificate: Certificate | None = Field(
+        default=None,
+        description=(
+            "依頼人証明書: the certificate in use (`active`, or `expired` until a new one is registered), or "
+            "null when none is. Present for operators and admins only (SPEC §4)"
+        ),
+    )
 
 
 class OrganizationUpdate(BaseModel):

@@ -9,7 +9,9 @@ from app.audit.audited import ResourceRef, record_created, update_audited
 from app.audit.service import Actor
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
+from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, Role
+from app.certificates.service import CertificateService
 from app.core.errors import FieldError, Unprocessable
 from app.core.ids import format_organization_id, parse_organization_id
 from app.core.pagination import Page, PageRequest
@@ -20,6 +22,7 @@ from app.organizations.schemas import (
     NoticeAdmin,
     OnboardingResult,
     Organization,
+    OrganizationDetail,
     OrganizationFilters,
     OrganizationOnboard,
     OrganizationUpdate,
@@ -60,9 +63,16 @@ class OrganizationService(Service):
             items=[await present(row) for row in rows], total=total, limit=page.limit, offset=page.offset
         )
 
-    async def get(self, scope: OrganizationScope) -> Organization:
-        """依頼人組織の参照."""
-        return await present(await scope.organization())
+    async def get(self, scope: OrganizationScope) -> OrganizationDetail:
+        """依頼人組織の参照, with the certificate in use for callers who may read certificates; for
+        the others `certificate` is left out (unset), not null (see OrganizationDetail)."""
+        organization = dict(await present(await scope.organization()))
+        if not has_permission(scope.principal, Permission.CERTIFICATE_MANAGE):
+            return OrganizationDetail(**organization)
+        certificates = CertificateService(self.session, self.audit, self.runtime)
+        return OrganizationDetail(
+            **organization, certificate=await certificates.current(scope.organization_id)
+        )
 
     async def update(
         self, scope: OrganizationScope, body: OrganizationUpdate, expected: set[int] | None

@@ -1,5 +1,6 @@
 """All SQL about users and operators."""
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -43,6 +44,24 @@ class UserRepository(AccountRepository):
         )
         return found is not None
 
+    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[User]:
+        """Every user or operator whose login ID is one of these, ignoring case, with its location
+        loaded (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
+        lowered = sorted({login_id.lower() for login_id in login_ids})
+        found: list[User] = []
+        for start in range(0, len(lowered), LOGIN_IDS_PER_QUERY):
+            statement = (
+                select(User)
+                .outerjoin(Location, Location.id == User.location_id)
+                .options(contains_eager(User.location))
+                .where(func.lower(User.login_id).in_(lowered[start : start + LOGIN_IDS_PER_QUERY]))
+            )
+            if lock:
+                # In id order, as every upload locks them: concurrent uploads queue, never deadlock.
+                statement = statement.order_by(User.id).with_for_update(of=User)
+            found.extend((await self.session.scalars(statement)).unique())
+        return found
+
 
 class UserSearch:
     """Queries of users with their location code, confined to what a caller sees."""
@@ -50,14 +69,14 @@ class UserSearch:
     def __init__(self, repository: UserRepository) -> None:
         self.repository = repository
 
-    def _visible(self, organization_id: int, visibility: UserVisibility) -> Select[Any]:
+    def _visible(
+        self, organization_id: int, visibility: UserVisibility, columns: tuple[Any, ...] = ()
+    ) -> Select[Any]:
         """The one visibility rule of users, with each user's location loaded (outer join: users
-        of all locations have none)."""
-        statement: Select[Any] = (
-            select(User)
-            .outerjoin(Location, Location.id == User.location_id)
-            .options(contains_eager(User.location))
-            .where(User.organization_id == organization_id)
+        of all locations have none); given `columns`, just those columns of the visible users."""
+        chosen = select(*columns) if columns else select(User).options(contains_eager(User.location))
+        statement: Select[Any] = chosen.outerjoin(Location, Location.id == User.location_id).where(
+            User.organization_id == organization_id
         )
         if visibility.self_id is not None:
             statement = statement.where(User.id == visibility.self_id)
@@ -84,12 +103,7 @@ class UserSearch:
     ) -> tuple[list[User], int]:
         """Visible users matching the filters, with their locations."""
         statement = self._visible(organization_id, visibility).where(
-            *conditions(
-                contains(User.login_id, login_id),
-                contains_by_grams(User.name, name),
-                await self._at_locations(organization_id, location_code),
-                User.role.in_(roles) if roles else None,
-            )
+            *await self._matching(organization_id, login_id, name, location_code, roles)
         )
         rows, total = await self.repository.page_rows(
             statement,
@@ -101,6 +115,41 @@ class UserSearch:
             ids_first=True,
         )
         return [row[0] for row in rows], total
+
+    async def export_select(
+        self,
+        organization_id: int,
+        visibility: UserVisibility,
+        *,
+        login_id: str | None,
+        name: str | None,
+        location_code: str | None,
+        roles: list[str],
+    ) -> Select[Any]:
+        """The list's select (same filters, same visibility) of every matching user's CSV columns,
+        in login ID order: for a download to stream."""
+        columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
+        return (
+            self._visible(organization_id, visibility, columns)
+            .where(*await self._matching(organization_id, login_id, name, location_code, roles))
+            .order_by(User.login_id, User.id)
+        )
+
+    async def _matching(
+        self,
+        organization_id: int,
+        login_id: str | None,
+        name: str | None,
+        location_code: str | None,
+        roles: list[str],
+    ) -> list[ColumnElement[bool]]:
+        """The conditions of the list's filters that were given."""
+        return conditions(
+            contains(User.login_id, login_id),
+            contains_by_grams(User.name, name),
+            await self._at_locations(organization_id, location_code),
+            User.role.in_(roles) if roles else None,
+        )
 
     async def _at_locations(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
         """Users at the locations whose code contains `code`.
@@ -135,3 +184,5 @@ SORTABLE = {
     "last_login_at": User.last_login_at,
     "created_at": User.created_at,
 }
+# Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
+LOGIN_IDS_PER_QUERY = 1000

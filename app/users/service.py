@@ -1,7 +1,7 @@
 """User management (依頼人ユーザー, SPEC §2.3, §4) and operator accounts."""
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
@@ -12,7 +12,7 @@ from app.audit.service import Actor
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
-from app.auth.principals import Role
+from app.auth.principals import Principal, Role
 from app.auth.service import set_password
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageRequest
@@ -90,14 +90,14 @@ class UserService(Service):
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location
 
-    async def create(self, scope: OrganizationScope, body: UserCreate) -> User:
-        """担当者ユーザーの追加; admins only by operators. The given password is temporary."""
+    async def create(
+        self, scope: OrganizationScope, body: UserCreate, *, password_hash: str | None = None
+    ) -> User:
+        """担当者ユーザーの追加; admins only by operators. The given password is temporary (its hash
+        may come made: a CSV upload hashes its new users' passwords at once)."""
         role = Role(body.role.value)
         location = await self._location(scope, body.location_code)
-        location_id = location.id if location else None
-        _check_admin_location(role, location_id)
-        if not may_manage_user(scope.principal, role, location_id):
-            raise Forbidden("role_not_allowed")
+        check_user_change(scope.principal, role, location.id if location else None)
         errors = password_errors(body.password, body.login_id)
         if errors:
             raise Unprocessable(errors=errors)
@@ -110,6 +110,7 @@ class UserService(Service):
             role=role,
             password=body.password,
             temporary=True,
+            password_hash=password_hash,
         )
         return await present(user)
 
@@ -124,10 +125,14 @@ class UserService(Service):
         role: Role,
         password: str,
         temporary: bool,
+        password_hash: str | None = None,
     ) -> UserRow:
-        """Insert a user or operator (login ID unique ignoring case: 409) and audit it."""
+        """Insert a user or operator (login ID unique ignoring case: 409) and audit it; the
+        password's hash may come made."""
         if await self.users.login_id_taken(login_id):
             raise Conflict("login_id_taken", context={"login_id": login_id})
+        if password_hash is None:
+            password_hash = await self.runtime.hasher.hash(password)
         now = self.clock.now()
         try:
             user = await self.users.add(
@@ -137,7 +142,7 @@ class UserService(Service):
                     login_id=login_id,
                     name=name,
                     role=role.value,
-                    password_hash=await self.runtime.hasher.hash(password),
+                    password_hash=password_hash,
                     password_temporary=temporary,
                     password_changed_at=now,
                     password_expires_at=(
@@ -164,23 +169,28 @@ class UserService(Service):
     ) -> User:
         """管理者/担当者ユーザーの変更: name, location and role, within what the caller manages."""
         user = await self._row(scope, login_id)
-        values = body.model_dump(exclude_unset=True)
+        return await self.change(scope, user, body.model_dump(exclude_unset=True), expected)
+
+    async def change(
+        self,
+        scope: OrganizationScope,
+        user: UserRow,
+        values: dict[str, Any],
+        expected: set[int] | None = None,
+    ) -> User:
+        """Change a user the caller sees (its location loaded) to the given values of UserUpdate."""
         old_role = Role(user.role)
         new_role = Role(values.get("role", old_role))
         code = user.location.code if user.location else None
         new_code = values.get("location_code", code)
         new_location = await self._location(scope, new_code) if new_code != code else user.location
-        new_location_id = new_location.id if new_location else None
-        _check_admin_location(new_role, new_location_id)
         principal = scope.principal
-        if new_role is old_role and new_location_id == user.location_id:
-            allowed = may_rename_user(principal, old_role, user.location_id)
-        else:
-            allowed = may_manage_user(principal, old_role, user.location_id) and may_manage_user(
-                principal, new_role, new_location_id
-            )
-        if not allowed:
-            raise Forbidden("role_not_allowed")
+        check_user_change(
+            principal,
+            new_role,
+            new_location.id if new_location else None,
+            before=(old_role, user.location_id),
+        )
         if old_role is Role.ADMIN and new_role is not Role.ADMIN:
             await self._keep_one_admin(scope.organization_id)
         return await update_audited(
@@ -282,10 +292,23 @@ class UserService(Service):
         return await self.users.operator_exists()
 
 
-def _check_admin_location(role: Role, location_id: int | None) -> None:
-    """Admins cover the whole organization: they have no location."""
+def check_user_change(
+    principal: Principal, role: Role, location_id: int | None, before: tuple[Role, int | None] | None = None
+) -> None:
+    """§4 for a user created with (`before` None) or changed to this role and location: 422 for an
+    admin with a location; 403 `role_not_allowed` when the principal may not. Renaming is allowed
+    where managing is, and admins also rename admins."""
     if role is Role.ADMIN and location_id is not None:
+        # Admins cover the whole organization: they have no location.
         raise Unprocessable(errors=[FieldError("location_code", "admin_has_no_location")])
+    if before is None:
+        allowed = may_manage_user(principal, role, location_id)
+    elif before == (role, location_id):
+        allowed = may_rename_user(principal, *before)
+    else:
+        allowed = may_manage_user(principal, *before) and may_manage_user(principal, role, location_id)
+    if not allowed:
+        raise Forbidden("role_not_allowed")
 
 
 UserServiceDep = Annotated[UserService, Depends(provide(UserService))]

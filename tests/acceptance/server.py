@@ -34,11 +34,13 @@ def server_env(database_url: str, secret_key: str, **extra: str) -> dict[str, st
         DATABASE_URL=database_url,
         AINAS_ENVIRONMENT="production",
         AINAS_SECRET_KEY=secret_key,
+        # Required in production; instances that share a database pass the same one in `extra`.
+        AINAS_CERTIFICATE_KEY=secrets.token_urlsafe(32),
         AINAS_ARGON2_MEMORY_KIB="64",
         AINAS_ARGON2_TIME_COST="1",
         AINAS_LOG_LEVEL="WARNING",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

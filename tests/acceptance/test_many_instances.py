@@ -39,7 +39,7 @@ def two_instances() -> Iterator[tuple[str, str, TestDatabase]]:
 
 def operator_headers(base: str, database: TestDatabase) -> dict[str, str]:
     """Create an operator with `ainas create-operator` (password on standard input) and log in."""
-    env = server_env(database.url, "x" * 48)
+    env = server_env(database.url, new_secret())
     subprocess.run(  # noqa: S603
         [AINAS, "create-operator", "ops"],
         input="instances passphrase\n",

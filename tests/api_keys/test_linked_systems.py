@@ -1,6 +1,7 @@
 """SPEC §2.4, §5.1: API keys, the API password, and linked systems authenticating with them."""
 
 import base64
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -157,23 +158,32 @@ async def test_basic_requests_do_not_hash_every_time(
 async def test_wrong_passwords_are_throttled_not_locked(
     world: World, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
+    # The linked system has used its credentials before: its digest is known.
+    assert (await client.get(f"{world.a.path}/locations", headers=world.a.basic())).status_code == 200
     wrong = basic(world.a.api_key, "not the api password")
     statuses = [(await client.get(f"{world.a.path}/locations", headers=wrong)).status_code for _ in range(5)]
     assert statuses == [401, 401, 401, 401, 429]
-    throttled = await client.get(f"{world.a.path}/locations", headers=world.a.basic())
+    throttled = await client.get(f"{world.a.path}/locations", headers=wrong)
     assert throttled.status_code == 429
     assert int(throttled.headers["retry-after"]) == 60
     assert throttled.json()["code"] == "rate_limited"
-    token = await client_credentials(client, world.a.api_key, world.a.api_password)
-    assert token.status_code == 429
-    clock.advance(timedelta(seconds=61))
+    # Someone else's guesses do not shut out the linked system that knows the password.
     assert (await client.get(f"{world.a.path}/locations", headers=world.a.basic())).status_code == 200
+    token = await client_credentials(client, world.a.api_key, world.a.api_password)
+    assert token.status_code == 200
+    # A key whose right password was never checked needs argon2, and waits like any guess.
+    fresh = await issue(client, world)
+    waiting = await client.get(f"{world.a.path}/locations", headers=basic(fresh["key"], world.a.api_password))
+    assert waiting.status_code == 429
+    clock.advance(timedelta(seconds=61))
+    assert (await client.get(f"{world.a.path}/locations", headers=wrong)).status_code == 401
     events = await client.get(
         f"{world.a.path}/audit-events",
-        params={"action": "auth.api_key_failed"},
+        params={"action": "auth.api_key_failed", "limit": 200},
         headers=world.a.admin.headers,
     )
-    assert events.json()["total"] == 5
+    reasons = Counter(event["changes"]["reason"][1] for event in events.json()["items"])
+    assert reasons == {"wrong_api_password": 6, "throttled": 2}
 
 
 async def test_unknown_key_is_refused_alike(world: World, client: httpx.AsyncClient) -> None:
@@ -267,3 +277,74 @@ async def test_last_used_at_moves_at_most_once_a_minute(
     clock.advance(timedelta(seconds=31))
     await client.get(world.a.path, headers=world.a.basic())
     assert await last_used() != first
+
+
+async def test_a_wrong_current_api_password_counts_as_a_failure_of_the_key(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """SPEC §5.1: a linked system's wrong current_password is counted, throttled and audited as a
+    failure of its key; its right credentials keep authenticating it meanwhile."""
+    token = (await client_credentials(client, world.a.api_key, world.a.api_password)).json()["access_token"]
+    path = f"{world.a.path}/api-password"
+    answers = [
+        await client.put(
+            path,
+            json={"current_password": f"wrong guess {n}", "new_password": "another api secret"},
+            headers=world.a.basic() if n % 2 else {"Authorization": f"Bearer {token}"},
+        )
+        for n in range(7)
+    ]
+    assert [answer.status_code for answer in answers] == [422, 422, 422, 422, 429, 429, 429]
+    assert answers[0].json()["errors"][0]["code"] == "current_password_incorrect"
+    assert answers[-1].json()["code"] == "rate_limited"
+    assert 0 < int(answers[-1].headers["retry-after"]) <= 60
+    # Throttled: the right current password is not checked either, and nothing changed.
+    right = await client.put(
+        path,
+        json={"current_password": world.a.api_password, "new_password": "another api secret"},
+        headers=world.a.basic(),
+    )
+    assert right.status_code == 429
+    assert (await client.get(world.a.path, headers=world.a.basic())).status_code == 200
+    events = await client.get(
+        f"{world.a.path}/audit-events",
+        params={"action": "auth.api_key_failed", "limit": 200},
+        headers=world.a.admin.headers,
+    )
+    items = events.json()["items"]
+    key_id = (await client.get("/api/v1/me", headers=world.a.basic())).json()["key_id"]
+    assert {item["actor"]["id"] for item in items} == {f"key:{key_id}"}
+    assert Counter(item["changes"]["reason"][1] for item in items) == {
+        "wrong_current_password": 5,
+        "throttled": 3,
+    }
+    # Guesses through the key's own login are throttled too: the count is the key's.
+    assert (await client_credentials(client, world.a.api_key, "one more guess")).status_code == 429
+
+
+async def test_a_right_current_api_password_gives_its_attempt_back(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    path = f"{world.a.path}/api-password"
+    for n in range(4):
+        wrong = await client.put(
+            path,
+            json={"current_password": f"guess {n}", "new_password": "another api secret"},
+            headers=world.a.basic(),
+        )
+        assert wrong.status_code == 422
+    changed = await client.put(
+        path,
+        json={"current_password": world.a.api_password, "new_password": "another api secret"},
+        headers=world.a.basic(),
+    )
+    assert changed.status_code == 200
+    new = basic(world.a.api_key, "another api secret")
+    # The count started again: four more wrong attempts are answered 422, not 429.
+    for n in range(4):
+        wrong = await client.put(
+            path,
+            json={"current_password": f"again {n}", "new_password": "yet another api secret"},
+            headers=new,
+        )
+        assert wrong.status_code == 422, n

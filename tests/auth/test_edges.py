@@ -101,11 +101,18 @@ async def test_token_endpoint_speaks_rfc6749(world: World, client: httpx.AsyncCl
             headers=basic(world.a.api_key, "nope nope"),
         )
     throttled = await client.post(
-        "/api/v1/auth/token", data={"grant_type": "client_credentials"}, headers=encoded
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(world.a.api_key, "nope"),
     )
     assert throttled.status_code == 429
     assert throttled.headers["retry-after"]
     assert throttled.json()["error"] == "temporarily_unavailable"
+    # The linked system that knows the password is not shut out by the guesses (SPEC §5.1).
+    still = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials"}, headers=encoded
+    )
+    assert still.status_code == 200
 
 
 async def test_more_keys_do_not_mean_more_guesses(world: World, client: httpx.AsyncClient) -> None:
@@ -145,14 +152,27 @@ async def test_refresh_with_an_expired_password_only_allows_changing_it(
 async def test_guessing_the_current_password_locks_the_account(
     world: World, client: httpx.AsyncClient
 ) -> None:
+    """A stolen token does not allow unthrottled guessing: wrong current passwords count as failed
+    logins and lock the account; the token itself keeps working (a lock stops new logins only)."""
     caller = world["staff_submitter_l2"]
+    statuses = []
     for attempt in range(5):
         response = await client.put(
             "/api/v1/me/password",
             json={"current_password": f"guess {attempt}", "new_password": "whatever passphrase"},
             headers=caller.headers,
         )
-        assert response.status_code in (401, 422), attempt
-    assert (await client.get("/api/v1/me", headers=caller.headers)).status_code == 401
+        statuses.append(response.status_code)
+    assert statuses == [422, 422, 422, 422, 429]
+    assert (await client.get("/api/v1/me", headers=caller.headers)).status_code == 200
     locked = await token_response(client, caller.login_id, PASSWORD)
     assert locked.json()["code"] == "account_locked"
+    # While locked, the right current password is refused too, unchecked.
+    right = await client.put(
+        "/api/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": "whatever passphrase"},
+        headers=caller.headers,
+    )
+    assert right.status_code == 429
+    assert right.json()["code"] == "account_locked"
+    assert int(right.headers["retry-after"]) > 0

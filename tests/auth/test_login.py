@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.core.clock import ManualClock
 from app.models import AuditEvent
+from tests.fixtures.hashing import CountingContext
 from tests.fixtures.principals import OPERATOR_PASSWORD, create_operator, token_response
 
 
@@ -75,13 +76,47 @@ async def test_lockout_after_threshold_and_its_end(
     assert (await token_response(client, "operator1", OPERATOR_PASSWORD)).status_code == 200
 
 
-async def test_lock_ends_existing_tokens(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_a_lock_keeps_the_tokens_issued_before_it(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Guessing at someone's login ID must not throw them out (SPEC §5.1): the lock stops new
+    logins only; the access token and the refresh token of a login before it keep working."""
     await create_operator(app)
-    token = (await token_response(client, "operator1", OPERATOR_PASSWORD)).json()["access_token"]
+    tokens = (await token_response(client, "operator1", OPERATOR_PASSWORD)).json()
     for attempt in range(5):
         await token_response(client, "operator1", f"wrong-{attempt}")
-    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-    assert me.status_code == 401
+    assert (await token_response(client, "operator1", OPERATOR_PASSWORD)).json()["code"] == "account_locked"
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 200
+    refreshed = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+
+
+async def test_while_locked_no_password_is_checked(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Refused unchecked: a locked account costs no hash, whatever is sent (also the right one)."""
+    await create_operator(app)
+    for attempt in range(5):
+        await token_response(client, "operator1", f"wrong-{attempt}")
+    counting = CountingContext.install(app)
+    for password in ("wrong-6", OPERATOR_PASSWORD, "wrong-7"):
+        assert (await token_response(client, "operator1", password)).json()["code"] == "account_locked"
+    assert counting.calls == 0
+    actions = await audit_actions(app)
+    assert actions.count("user.lockout") == 1
+    assert actions.count("auth.login_failed") == 8
+
+
+async def test_unknown_login_ids_cost_one_hash_like_known_ones(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await create_operator(app)
+    counting = CountingContext.install(app)
+    await token_response(client, "operator1", "a wrong password")
+    known = counting.calls
+    await token_response(client, "nobody-here", "a wrong password")
+    await token_response(client, "not a login id!", "a wrong password")
+    assert known == 1
+    assert counting.calls == 3
 
 
 async def test_success_resets_the_failure_count(app: FastAPI, client: httpx.AsyncClient) -> None:

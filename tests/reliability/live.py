@@ -47,6 +47,7 @@ class LiveServer:
     secret_key: str
     port: int
     log_path: Path
+    certificate_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     process: subprocess.Popen[bytes] | None = None
     _log_file: IO[bytes] | None = field(default=None, repr=False)
 
@@ -67,6 +68,7 @@ class LiveServer:
                 "DATABASE_URL": self.database_url,
                 "AINAS_ENVIRONMENT": "test",
                 "AINAS_SECRET_KEY": self.secret_key,
+                "AINAS_CERTIFICATE_KEY": self.certificate_key,
                 "AINAS_ARGON2_MEMORY_KIB": "64",
                 "AINAS_ARGON2_TIME_COST": "1",
                 "AINAS_LOG_LEVEL": "INFO",

@@ -56,12 +56,29 @@ def _issued_values(document: Any) -> set[str]:
         for key, value in document.items():
             if key in _ISSUED_FIELDS and isinstance(value, str):
                 found.add(value)
+            elif key == "temporary_passwords" and isinstance(value, list):
+                # A CSV upload's new users: [{login_id, password, expires_at}].
+                found |= {item["password"] for item in value if isinstance(item.get("password"), str)}
             else:
                 found |= _issued_values(value)
     elif isinstance(document, list):
         for item in document:
             found |= _issued_values(item)
     return found
+
+
+def _multipart_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    """The text fields (not files) of a multipart/form-data body, as (name, value)."""
+    boundary = content_type.partition("boundary=")[2].strip('"').encode()
+    fields = []
+    for part in body.split(b"--" + boundary) if boundary else []:
+        head, _, value = part.partition(b"\r\n\r\n")
+        disposition = head.decode("latin-1")
+        if "filename=" in disposition or 'name="' not in disposition:
+            continue
+        name = disposition.partition('name="')[2].partition('"')[0]
+        fields.append((name, value.removesuffix(b"\r\n").decode("utf-8", errors="replace")))
+    return fields
 
 
 @dataclass
@@ -98,6 +115,10 @@ class LeakScanner:
             for name in _SECRET_FORM_FIELDS:
                 for value in form.get(name, []):
                     self.learn(value, f"form field {name}")
+        elif content_type.startswith("multipart/form-data"):
+            for name, value in _multipart_fields(content_type, body):
+                if name in _SECRET_FORM_FIELDS:
+                    self.learn(value, f"multipart field {name}")
         elif content_type.startswith("application/json"):
             try:
                 document = json.loads(body)
@@ -154,7 +175,8 @@ class LeakScanner:
         assert not found, "secrets leaked:\n" + "\n".join(sorted(set(found))[:50])
 
     async def on_request(self, request: httpx.Request) -> None:
-        """httpx event hook."""
+        """httpx event hook (reads a streamed body, such as multipart, so that it can be learned)."""
+        await request.aread()
         self.learn_from_request(request)
 
     async def on_response(self, response: httpx.Response) -> None:

@@ -23,8 +23,11 @@ After every call that is expected to change nothing, the database is compared wi
 taken before: a refused call must leave every table exactly as it was.
 """
 
+import csv
+import io
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,6 +36,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.core.clock import ManualClock
+from tests.fixtures import certificates
+from tests.fixtures.certificates import P12
 from tests.fixtures.world import World, add_location, add_user, token_response
 from tests.security.state import differences, snapshot
 
@@ -451,6 +456,119 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 200 404 403 401 401"},
         "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
     },
+    # §4 "download locations CSV": as reading locations (a linked system too); the rows are checked
+    # by check_visibility. "download users CSV": as reading users, but not staff.
+    ("GET", "/api/v1/organizations/{org_id}/exports/locations"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 200 200 200 200 200 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    ("GET", "/api/v1/organizations/{org_id}/exports/users"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 200 200 403 403 403 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    # §4 "upload locations CSV": operator, admin of own org; never a linked system.
+    ("POST", "/api/v1/organizations/{org_id}/imports/locations"): {
+        "own org": {
+            "path": {"org_id": "{A}"},
+            "csv": "code,name,short_name\r\nC{n},一括拠点,一括\r\n",
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "csv": "code,name,short_name\r\nC{n},一括拠点,一括\r\n",
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+    },
+    # §4 "upload users CSV": operator; admin own org but not admin rows; location admin staff rows
+    # within its scope. A row the caller may not write is a row error (422), and nothing changes.
+    ("POST", "/api/v1/organizations/{org_id}/imports/users"): {
+        "staff at own location": {
+            "path": {"org_id": "{A}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 利用者,L1,staff_submitter\r\n",
+            "expect": "200 200 200 200 403 403 403 404 403 401 401",
+        },
+        "staff at other location": {
+            "path": {"org_id": "{A}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 利用者,L2,担当者（送信不可）\r\n",
+            "expect": "200 200 422 200 403 403 403 404 403 401 401",
+        },
+        "admin": {
+            "path": {"org_id": "{A}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 管理者,,管理者\r\n",
+            "expect": "200 422 422 422 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "csv": "login_id,name,location_code,role\r\nu{n},一括 利用者,L1,staff_submitter\r\n",
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+    },
+    # §4 "register, list, read, delete the requester certificate": operator, admin own org. An
+    # unreadable file is the harmless probe (an allowed caller gets 422 and nothing is stored).
+    ("POST", "/api/v1/organizations/{org_id}/certificates"): {
+        "unreadable file": {
+            "path": {"org_id": "{A}"},
+            "upload": "unreadable",
+            "expect": "422 422 403 403 403 403 403 404 403 401 401",
+        },
+        "unreadable file, other org": {
+            "path": {"org_id": "{B}"},
+            "upload": "unreadable",
+            "expect": "422 404 404 404 404 404 404 422 403 401 401",
+        },
+        "new certificate": {
+            "path": {"org_id": "{A}"},
+            "upload": "new",
+            "expect": "201 201 403 403 403 403 403 404 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/certificates"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 403 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    ("GET", "/api/v1/organizations/{org_id}/certificates/{certificate_id}"): {
+        "own org": {
+            "path": {"org_id": "{A}", "certificate_id": "{cert_a}"},
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "certificate_id": "{cert_b}"},
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+        "own org's certificate under other org": {
+            "path": {"org_id": "{B}", "certificate_id": "{cert_a}"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/certificates/{certificate_id}/verification"): {
+        "own org": {
+            "path": {"org_id": "{A}", "certificate_id": "{cert_a}"},
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+        "own org's certificate under other org": {
+            "path": {"org_id": "{B}", "certificate_id": "{cert_a}"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
+    ("DELETE", "/api/v1/organizations/{org_id}/certificates/{certificate_id}"): {
+        "own org": {
+            "path": {"org_id": "{A}", "certificate_id": "{cert_a}"},
+            "if_match": STALE,
+            "expect": "412 412 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "certificate_id": "{cert_b}"},
+            "if_match": STALE,
+            "expect": "412 404 404 404 404 404 404 412 403 401 401",
+        },
+    },
+    # §4 "list certificates of every organization (expiring soon)": operators only.
+    ("GET", "/api/v1/certificates"): {
+        "expiring soon": {
+            "query": {"expires_within_days": "30"},
+            "expect": "200 403 403 403 403 403 403 403 403 401 401",
+        },
+    },
     # Load balancer probes: public.
     ("GET", "/healthz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
     ("GET", "/readyz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
@@ -525,6 +643,7 @@ class Setting:
     values: dict[str, str]
     headers: dict[str, dict[str, str]]
     counter: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+    uploads: dict[str, Callable[[], P12]] = field(default_factory=dict)  # certificate files by kind
 
 
 def operations_of(app: FastAPI) -> set[tuple[str, str]]:
@@ -581,6 +700,15 @@ async def send(client: httpx.AsyncClient, setting: Setting, call: Call) -> httpx
         kwargs["json"] = body
     if "form" in call.spec:
         kwargs["data"] = call.spec["form"]
+    if "csv" in call.spec:
+        kwargs["content"] = substitute(call.spec["csv"], values).encode()
+        headers["Content-Type"] = "text/csv"
+    if "query" in call.spec:
+        kwargs["params"] = call.spec["query"]
+    if "upload" in call.spec:
+        p12 = setting.uploads[call.spec["upload"]]()
+        kwargs["files"] = {"file": ("requester.p12", p12.data)}
+        kwargs["data"] = {"password": p12.password}
     return await client.request(method, path, **kwargs)
 
 
@@ -627,6 +755,13 @@ async def prepare(app: FastAPI, client: httpx.AsyncClient, world: World) -> Sett
         issued = await client.post(f"{org.path}/api-keys", json={"label": "spare"}, headers=org.admin.headers)
         assert issued.status_code == 201, issued.text
         spare[name] = issued.json()["id"]
+    # A certificate of each organization; uploads of a new file (each its own) or an unreadable one.
+    now = app.state.runtime.clock.now()
+    for org, name in ((a, "cert_a"), (b, "cert_b")):
+        registered = await certificates.upload(client, org.path, org.admin, certificates.ec_p256(now))
+        assert registered.status_code == 201, registered.text
+        spare[name] = registered.json()["id"]
+    uploads = {"new": lambda: certificates.ec_p256(now), "unreadable": lambda: certificates.garbage(now)}
     # The linked system's first request stores its fast-path digest; later ones change nothing.
     warm = await client.get("/api/v1/me", headers=a.basic())
     assert warm.status_code == 200, warm.text
@@ -644,7 +779,7 @@ async def prepare(app: FastAPI, client: httpx.AsyncClient, world: World) -> Sett
         "EXP": a.admin.headers,
     }
     values = {"A": a.id, "B": b.id, "api_pw_a": a.api_password, "api_pw_b": b.api_password, **spare}
-    return Setting(values, headers)
+    return Setting(values, headers, uploads=uploads)
 
 
 def check_answer(call: Call, response: httpx.Response, problems: list[str]) -> None:
@@ -670,8 +805,11 @@ def check_visibility(call: Call, response: httpx.Response, problems: list[str]) 
     expected = VISIBLE_IN_A[kind].get(call.column)
     if expected is None:
         return
-    key = "code" if kind == "locations" else "login_id"
-    seen = {item[key] for item in response.json()["items"]}
+    if "/exports/" in path:  # a CSV download: the first column of each row after the heading
+        seen = {row[0] for row in list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]}
+    else:
+        key = "code" if kind == "locations" else "login_id"
+        seen = {item[key] for item in response.json()["items"]}
     if seen != expected:
         problems.append(f"{call.label()}: sees {sorted(seen)}, expected {sorted(expected)}")
 

@@ -1,0 +1,139 @@
+"""All SQL about requester certificates."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+
+from app.certificates.schemas import CertificateStatus
+from app.core.pagination import PageRequest
+from app.core.repository import Repository
+from app.models import Certificate, Organization
+
+SORTABLE = {
+    "created_at": Certificate.created_at,
+    "not_after": Certificate.not_after,
+    "subject_name": Certificate.subject_name,
+}
+CURRENT = Certificate.replaced_at.is_(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A certificate's sealed file and password, and the key that sealed them."""
+
+    id: str
+    organization_id: int
+    key_id: str
+    file: bytes
+    password: bytes
+
+
+def status_condition(status: CertificateStatus, now: datetime) -> ColumnElement[bool]:
+    """The rows that have this status now (SPEC §2.6: computed when read)."""
+    if status is CertificateStatus.REPLACED:
+        return Certificate.replaced_at.is_not(None)
+    if status is CertificateStatus.EXPIRED:
+        return and_(CURRENT, Certificate.not_after < now)
+    return and_(CURRENT, Certificate.not_after >= now)
+
+
+class CertificateRepository(Repository[Certificate]):
+    """Certificates; their sealed columns only through `sealed` and `reseal`."""
+
+    model = Certificate
+
+    async def lock_organization(self, organization_id: int) -> None:
+        """Serialize registrations of one organization: each sees the one before it as current."""
+        await self.session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
+
+    async def current(self, organization_id: int) -> Certificate | None:
+        """The organization's certificate in use (not replaced), if any."""
+        return await self.one_or_none(
+            select(Certificate).where(Certificate.organization_id == organization_id, CURRENT)
+        )
+
+    async def of_organization(self, organization_id: int, certificate_id: str) -> Certificate | None:
+        """One certificate of the organization."""
+        return await self.one_or_none(
+            select(Certificate).where(
+                Certificate.organization_id == organization_id, Certificate.id == certificate_id
+            )
+        )
+
+    async def search(
+        self,
+        *,
+        organization_id: int | None,
+        statuses: Sequence[CertificateStatus],
+        expires_within_days: int | None,
+        now: datetime,
+        page: PageRequest,
+        default_sort: str,
+    ) -> tuple[list[Certificate], int]:
+        """Certificates of one organization (or all), by status and nearness of expiry."""
+        conditions: list[ColumnElement[bool]] = []
+        if organization_id is not None:
+            conditions.append(Certificate.organization_id == organization_id)
+        if statuses:
+            conditions.append(or_(*(status_condition(status, now) for status in statuses)))
+        if expires_within_days is not None:
+            # days_until_expiry = floor((not_after - now) / 1 day) <= N  <=>  not_after < now + N+1 days
+            conditions += [CURRENT, Certificate.not_after < now + timedelta(days=expires_within_days + 1)]
+        return await self.page(
+            select(Certificate).where(*conditions),
+            order_by=page.order_by(SORTABLE, default_sort, Certificate.id),
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    async def sealed(self, certificate_id: str) -> Sealed | None:
+        """The sealed file and password of a certificate."""
+        row = (
+            await self.session.execute(
+                select(
+                    Certificate.id,
+                    Certificate.organization_id,
+                    Certificate.key_id,
+                    Certificate.sealed_file,
+                    Certificate.sealed_password,
+                ).where(Certificate.id == certificate_id)
+            )
+        ).one_or_none()
+        return Sealed(*row) if row is not None else None
+
+    async def sealed_under_other_keys(self, key_id: str, after_id: str, limit: int) -> list[Sealed]:
+        """The next certificates (by id) sealed under another key than `key_id`."""
+        rows = await self.session.execute(
+            select(
+                Certificate.id,
+                Certificate.organization_id,
+                Certificate.key_id,
+                Certificate.sealed_file,
+                Certificate.sealed_password,
+            )
+            .where(Certificate.key_id != key_id, Certificate.id > after_id)
+            .order_by(Certificate.id)
+            .limit(limit)
+        )
+        return [Sealed(*row) for row in rows]
+
+    async def reseal(self, before: Sealed, key_id: str, file: bytes, password: bytes) -> bool:
+        """Replace the sealed values if the row is still sealed under `before`'s key (compare and
+        set: a row deleted or rotated meanwhile is left alone); the version stays, since
+        re-encryption changes nothing a client sees."""
+        result = await self.session.execute(
+            update(Certificate)
+            .where(Certificate.id == before.id, Certificate.key_id == before.key_id)
+            .values(key_id=key_id, sealed_file=file, sealed_password=password)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_under_other_keys(self, key_id: str) -> int:
+        """How many certificates are sealed under another key than `key_id`."""
+        count = select(func.count()).select_from(Certificate).where(Certificate.key_id != key_id)
+        return int(await self.session.scalar(count) or 0)

@@ -1,0 +1,85 @@
+"""`ainas rotate-certificate-key`: re-encrypt every stored certificate under the current key.
+
+How to rotate while the service runs:
+1. set AINAS_CERTIFICATE_KEY to the new key and AINAS_CERTIFICATE_PREVIOUS_KEYS to the old one,
+   and restart every instance (each then seals under the new key and still opens under the old);
+2. run this command with the same settings: it opens each certificate sealed under another key,
+   seals its file and password under the new key, and writes them back only if the row still
+   holds what it read (a certificate deleted meanwhile is left alone), in short transactions;
+3. when it reports nothing left under other keys, remove the old key from the settings.
+
+A certificate that opens under no configured key (sealed for another row, damaged, or under a
+key no longer configured) is reported by id and left as it is.
+"""
+
+from dataclasses import dataclass, field
+
+from app.audit.service import Actor
+from app.audit.unit_of_work import command_session
+from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.repository import CertificateRepository, Sealed
+from app.core.config import Settings
+from app.core.runtime import build_runtime
+
+BATCH = 100
+CLI_ACTOR = Actor("system", "cli")
+
+
+@dataclass
+class RotationReport:
+    """What a rotation did."""
+
+    key_id: str
+    resealed: int = 0
+    unreadable: list[tuple[str, int]] = field(default_factory=list)  # (certificate id, organization id)
+    remaining: int = 0  # still sealed under another key afterwards (e.g. registered by an old instance)
+
+
+def _resealed(keys: KeyRing, sealed: Sealed) -> tuple[bytes, bytes]:
+    """The file and password of a row, opened under their key and sealed under the current one."""
+    values = []
+    for purpose, value in (("file", sealed.file), ("password", sealed.password)):
+        aad = associated_data(purpose, sealed.organization_id, sealed.id)
+        values.append(keys.seal(keys.open(sealed.key_id, value, aad), aad))
+    return values[0], values[1]
+
+
+async def rotate_certificate_key(settings: Settings) -> RotationReport:
+    """Re-encrypt every certificate sealed under another key than the current one."""
+    keys = certificate_keys(settings)
+    report = RotationReport(keys.current_id)
+    runtime = build_runtime(settings)
+    try:
+        after = ""
+        while True:
+            async with command_session(runtime) as (session, _):
+                repository = CertificateRepository(session)
+                batch = await repository.sealed_under_other_keys(keys.current_id, after, BATCH)
+                for sealed in batch:
+                    after = sealed.id
+                    try:
+                        file, password = _resealed(keys, sealed)
+                    except SealedSecretUnreadable:
+                        report.unreadable.append((sealed.id, sealed.organization_id))
+                        continue
+                    if await repository.reseal(sealed, keys.current_id, file, password):
+                        report.resealed += 1
+            if len(batch) < BATCH:
+                break
+        async with command_session(runtime) as (session, audit):
+            report.remaining = await CertificateRepository(session).count_under_other_keys(keys.current_id)
+            await audit.record(
+                CLI_ACTOR,
+                "certificate_key.rotate",
+                "certificate_key",
+                keys.current_id,
+                None,
+                {
+                    "resealed": [None, report.resealed],
+                    "unreadable": [None, [certificate_id for certificate_id, _ in report.unreadable]],
+                    "remaining": [None, report.remaining],
+                },
+            )
+    finally:
+        await runtime.engine.dispose()
+    return report

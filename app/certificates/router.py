@@ -1,0 +1,157 @@
+"""/organizations/{org_id}/certificates and /certificates: thin handlers over CertificateService."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, status
+
+from app.auth.dependencies import OrganizationScope, organization_scope, require
+from app.auth.permissions import Permission
+from app.auth.principals import Principal
+from app.certificates.schemas import (
+    MAX_FILE_BYTES,
+    Certificate,
+    CertificateFilters,
+    CertificateUpload,
+    CertificateVerification,
+)
+from app.certificates.service import CertificateServiceDep
+from app.core.errors import ProblemError
+from app.core.etag import IfMatch, set_etag
+from app.core.http import created
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.idempotency.routing import ResourceRoute
+
+router = APIRouter(tags=["依頼人証明書 (certificates)"], route_class=ResourceRoute)
+
+CanManage = Annotated[OrganizationScope, Depends(organization_scope(Permission.CERTIFICATE_MANAGE))]
+CanListAll = Annotated[Principal, Depends(require(Permission.CERTIFICATE_LIST_ALL))]
+CertificateIdPath = Annotated[str, Path(max_length=64, description="証明書番号 (32 hexadecimal characters)")]
+COLLECTION = "/organizations/{org_id}/certificates"
+ITEM = COLLECTION + "/{certificate_id}"
+
+
+class UnsupportedMediaType(ProblemError):
+    """415: the body is not in the media type the operation takes."""
+
+    status = 415
+    default_code = "unsupported_media_type"
+
+
+async def multipart_form(request: Request) -> None:
+    """415 for a body that is not multipart/form-data (a JSON body would only say "file: missing")."""
+    content_type = request.headers.get("content-type", "").lower()
+    if not content_type.startswith("multipart/form-data"):
+        raise UnsupportedMediaType("multipart_required")
+
+
+@router.post(
+    COLLECTION,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a certificate",
+    description=(
+        "依頼人証明書登録: the PKCS#12 file (.p12/.pfx, at most "
+        f"{MAX_FILE_BYTES // 1024} KiB) and its password, as multipart/form-data. The file must open with the "
+        "password, hold one private key and its certificate, be valid now, use RSA of 2048 bits or more or "
+        "an elliptic curve P-256 or stronger, and allow digitalSignature. Each refusal is a 422 with its own "
+        "`code`, and nothing is stored. The new certificate becomes `active`; the previous one `replaced`. "
+        "The file and password are stored encrypted and never shown again."
+    ),
+    responses=problems(401, 403, 404, 409, 415, 422),
+)
+async def register_certificate(
+    scope: CanManage,
+    _multipart: Annotated[None, Depends(multipart_form)],
+    body: Annotated[CertificateUpload, File(media_type="multipart/form-data")],
+    service: CertificateServiceDep,
+    request: Request,
+    response: Response,
+) -> Certificate:
+    """Register a certificate."""
+    certificate = await service.register(scope, body)
+    created(request, response, certificate.id, certificate.version)
+    return certificate
+
+
+@router.get(
+    COLLECTION,
+    summary="List certificates",
+    description="依頼人証明書の一覧, newest first, replaced ones included.",
+    responses=problems(401, 403, 404, 422),
+)
+async def list_certificates(
+    scope: CanManage, service: CertificateServiceDep, page: PageDep
+) -> Page[Certificate]:
+    """The organization's certificates."""
+    return await service.search(scope, page)
+
+
+@router.get(
+    ITEM,
+    summary="Read a certificate",
+    description="依頼人証明書の参照.",
+    responses=problems(401, 403, 404),
+)
+async def get_certificate(
+    scope: CanManage, certificate_id: CertificateIdPath, service: CertificateServiceDep, response: Response
+) -> Certificate:
+    """One certificate."""
+    certificate = await service.get(scope, certificate_id)
+    set_etag(response, certificate.version)
+    return certificate
+
+
+@router.get(
+    ITEM + "/verification",
+    summary="Verify a stored certificate",
+    description=(
+        "Decrypts the stored file and password and opens the file with the password, as AINAS does to sign: "
+        "200 when it opens and is still this certificate; 409 `certificate_secret_unreadable` when it does "
+        "not (register the certificate again). Nothing secret is answered."
+    ),
+    responses=problems(401, 403, 404, 409),
+)
+async def verify_certificate(
+    scope: CanManage, certificate_id: CertificateIdPath, service: CertificateServiceDep
+) -> CertificateVerification:
+    """Check that the stored file still opens."""
+    return await service.verify(scope, certificate_id)
+
+
+@router.delete(
+    ITEM,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a certificate",
+    description=(
+        "依頼人証明書の削除: the encrypted file and password are destroyed; the audit event keeps the "
+        "certificate's metadata. Deleting the active certificate leaves the organization without one "
+        "(the replaced ones stay replaced). Send If-Match with the ETag you read."
+    ),
+    responses=problems(401, 403, 404, 412),
+)
+async def delete_certificate(
+    scope: CanManage, certificate_id: CertificateIdPath, expected: IfMatch, service: CertificateServiceDep
+) -> Response:
+    """Delete a certificate."""
+    await service.delete(scope, certificate_id, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/certificates",
+    summary="List every organization's certificates",
+    description=(
+        "Operators: the certificates of every organization, soonest expiry first by default. "
+        "`expires_within_days=30` lists the certificates in use that expire within 30 days or have expired "
+        "already, so that requesters can be reminded before their filings fail."
+    ),
+    responses=problems(401, 403, 422),
+)
+async def list_all_certificates(
+    principal: CanListAll,
+    service: CertificateServiceDep,
+    page: PageDep,
+    filters: Annotated[CertificateFilters, Query()],
+) -> Page[Certificate]:
+    """Search every organization's certificates."""
+    return await service.search_all(filters, page)

@@ -1,0 +1,340 @@
+"""依頼人証明書 (SPEC §2.6): register, list, read, verify and delete requester certificates.
+
+The file is opened in a child process (app/certificates/inspection.py); the rules of a
+registration are applied here, in the order SPEC §2.6 lists them, before anything is stored.
+The file and its password are stored sealed (app/certificates/keys.py) and leave the service
+nowhere: not in an answer, an audit event, a log line or an idempotency record.
+"""
+
+import logging
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from app.audit.audited import BOOKKEEPING, changed_fields, public_form
+from app.audit.service import Actor
+from app.audit.unit_of_work import Service, provide
+from app.auth.dependencies import OrganizationScope
+from app.certificates.inspection import (
+    KEY_MISMATCH,
+    KEY_MISSING,
+    PASSWORD_INCORRECT,
+    TOO_COSTLY,
+    UNREADABLE,
+    ChildrenBusy,
+    Facts,
+    Opened,
+    inspect_in_child,
+)
+from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.repository import CertificateRepository
+from app.certificates.schemas import (
+    MAX_FILE_BYTES,
+    Certificate,
+    CertificateFilters,
+    CertificateStatus,
+    CertificateUpload,
+    CertificateVerification,
+)
+from app.core.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
+from app.core.etag import check_version
+from app.core.ids import format_organization_id
+from app.core.pagination import Page, PageRequest
+from app.models import Certificate as CertificateRow
+
+logger = logging.getLogger("ainas.certificates")
+
+RESOURCE = "certificate"
+ONE_DAY = timedelta(days=1)
+JAPAN = timezone(timedelta(hours=9), "JST")  # no daylight saving; needs no tz database
+# Elliptic curves AINAS signs with: P-256 or stronger (SPEC §2.6), by cryptography's curve names.
+STRONG_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 256
+# What a refusal of the file names as the field to fix.
+_PASSWORD_FIELD = "password"
+_FILE_FIELD = "file"
+_OPENING_REFUSALS = {
+    UNREADABLE: "certificate_unreadable",
+    TOO_COSTLY: "certificate_unreadable",
+    PASSWORD_INCORRECT: "certificate_password_incorrect",
+    KEY_MISSING: "certificate_key_missing",
+    KEY_MISMATCH: "certificate_key_mismatch",
+}
+
+
+def status_of(row: CertificateRow, now: datetime) -> CertificateStatus:
+    """active, replaced or expired, as of now (a certificate is valid through its not_after)."""
+    if row.replaced_at is not None:
+        return CertificateStatus.REPLACED
+    if now > row.not_after:
+        return CertificateStatus.EXPIRED
+    return CertificateStatus.ACTIVE
+
+
+def days_until(moment: datetime, now: datetime) -> int:
+    """Whole days from now until `moment`, rounded down: negative as soon as it has passed."""
+    return (moment - now) // ONE_DAY
+
+
+def to_schema(row: CertificateRow, now: datetime) -> Certificate:
+    """The public form of a certificate: metadata and its status now."""
+    return Certificate(
+        id=row.id,
+        organization_id=format_organization_id(row.organization_id),
+        subject_name=row.subject_name,
+        representative_name=row.representative_name,
+        issuer=row.issuer,
+        serial_number=row.serial_number,
+        not_before=row.not_before,
+        not_after=row.not_after,
+        fingerprint_sha256=row.fingerprint_sha256,
+        key_type=row.key_type,
+        status=status_of(row, now),
+        days_until_expiry=days_until(row.not_after, now),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        replaced_at=row.replaced_at,
+        updated_at=row.updated_at,
+        version=row.version,
+    )
+
+
+# Fields of the public form that change by themselves: not what an event records.
+NOT_RECORDED = BOOKKEEPING | {"days_until_expiry"}
+
+
+def recorded(certificate: Certificate) -> dict[str, Any]:
+    """What the audit trail keeps of a certificate: its public form (its secrets are never in it)."""
+    return {name: value for name, value in public_form(certificate).items() if name not in NOT_RECORDED}
+
+
+def _japan_time(moment: datetime) -> str:
+    return moment.astimezone(JAPAN).strftime("%Y-%m-%d %H:%M JST")
+
+
+def refusal(code: str, field: str = _FILE_FIELD, **context: Any) -> Unprocessable:
+    """A refused registration: SPEC §2.6's code, and the field to fix."""
+    return Unprocessable(code, context=context, errors=[FieldError(field, code, context)])
+
+
+def key_type_of(facts: Facts) -> tuple[str, str | None]:
+    """`RSA-2048`, `EC-P256`...; and the code of the refusal when the key may not sign filings."""
+    if facts.key_algorithm == "RSA":
+        key_type = f"RSA-{facts.key_bits}"
+        return key_type, None if facts.key_bits >= MIN_RSA_BITS else "certificate_key_too_weak"
+    if facts.key_algorithm == "EC":
+        curve = facts.curve or "unknown"
+        if curve in STRONG_CURVES:
+            return f"EC-{STRONG_CURVES[curve]}", None
+        if facts.key_bits < MIN_EC_BITS:
+            return f"EC-{curve}", "certificate_key_too_weak"
+        return f"EC-{curve}", "certificate_key_unsupported"
+    return facts.key_algorithm, "certificate_key_unsupported"
+
+
+def check_rules(opened: Opened, now: datetime) -> Facts:
+    """The facts of a file that may be registered; the refusal of SPEC §2.6 otherwise."""
+    if opened.outcome in _OPENING_REFUSALS:
+        field = _PASSWORD_FIELD if opened.outcome == PASSWORD_INCORRECT else _FILE_FIELD
+        raise refusal(_OPENING_REFUSALS[opened.outcome], field)
+    facts = opened.facts
+    assert facts is not None
+    if now > facts.not_after:
+        raise refusal("certificate_expired", not_after=_japan_time(facts.not_after))
+    if now < facts.not_before:
+        raise refusal("certificate_not_yet_valid", not_before=_japan_time(facts.not_before))
+    key_type, weak = key_type_of(facts)
+    if weak is not None:
+        raise refusal(weak, key_type=key_type)
+    if facts.digital_signature is False:
+        raise refusal("certificate_not_for_signing")
+    return facts
+
+
+class CertificateService(Service):
+    """Certificates of organizations; their files and passwords sealed."""
+
+    @property
+    def certificates(self) -> CertificateRepository:
+        """The repository of this request's session."""
+        return CertificateRepository(self.session)
+
+    @property
+    def keys(self) -> KeyRing:
+        """The configured certificate keys."""
+        return certificate_keys(self.settings)
+
+    async def open_file(self, data: bytes, password: str) -> Opened:
+        """Open a PKCS#12 file in a child process, bounded in time (503 when every slot stays busy)."""
+        timeout = self.settings.certificate_parse_timeout_seconds
+        try:
+            opened = await inspect_in_child(
+                data, password, timeout, self.settings.certificate_parse_concurrency
+            )
+        except ChildrenBusy:
+            retry_after = max(1, int(timeout))
+            raise ServiceUnavailable(
+                "certificate_check_busy",
+                context={"retry_after": retry_after},
+                headers={"Retry-After": str(retry_after)},
+            ) from None
+        if opened.outcome == TOO_COSTLY:
+            logger.warning("a certificate file took longer than %s s to open and was refused", timeout)
+        return opened
+
+    async def register(self, scope: OrganizationScope, upload: CertificateUpload) -> Certificate:
+        """依頼人証明書登録: check the file, replace the current certificate, store this one sealed."""
+        data = await upload.file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise refusal("certificate_too_large", limit=MAX_FILE_BYTES)
+        facts = check_rules(await self.open_file(data, upload.password), self.clock.now())
+        key_type, _ = key_type_of(facts)
+        organization_id = scope.organization_id
+        actor = scope.principal.actor
+        await self.certificates.lock_organization(organization_id)
+        now = self.clock.now()
+        current = await self.certificates.current(organization_id)
+        if current is not None:
+            if current.fingerprint_sha256 == facts.fingerprint_sha256:
+                raise Conflict("certificate_already_registered")
+            await self._replace(current, actor, now)
+        certificate_id = secrets.token_hex(16).upper()
+        keys = self.keys
+        row = await self.certificates.add(
+            CertificateRow(
+                id=certificate_id,
+                organization_id=organization_id,
+                subject_name=_subject_name(facts),
+                representative_name=_representative_name(facts),
+                issuer=facts.issuer,
+                serial_number=facts.serial_number,
+                not_before=facts.not_before,
+                not_after=facts.not_after,
+                fingerprint_sha256=facts.fingerprint_sha256,
+                key_type=key_type,
+                created_by=actor.id or actor.kind,
+                created_at=now,
+                updated_at=now,
+                key_id=keys.current_id,
+                sealed_file=keys.seal(data, associated_data("file", organization_id, certificate_id)),
+                sealed_password=keys.seal(
+                    upload.password.encode(), associated_data("password", organization_id, certificate_id)
+                ),
+            )
+        )
+        certificate = to_schema(row, now)
+        changes: dict[str, Any] = {name: [None, value] for name, value in recorded(certificate).items()}
+        if current is not None:
+            changes["replaces"] = [None, current.id]
+        # Recorded with AuditTrail.record, not record_change: certificates are not change-feed resources.
+        await self.audit.record(actor, "certificate.register", RESOURCE, row.id, organization_id, changes)
+        return certificate
+
+    async def _replace(self, current: CertificateRow, actor: Actor, now: datetime) -> None:
+        """The current certificate steps down for a new one (flushed first: one current at a time)."""
+        before = recorded(to_schema(current, now))
+        await self.certificates.update(current, {"replaced_at": now, "updated_at": now})
+        changes = changed_fields(before, recorded(to_schema(current, now)))
+        await self.audit.record(
+            actor, "certificate.replace", RESOURCE, current.id, current.organization_id, changes
+        )
+
+    async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[Certificate]:
+        """The organization's certificates, newest first."""
+        return await self._page(scope.organization_id, [], None, page, "-created_at")
+
+    async def search_all(self, filters: CertificateFilters, page: PageRequest) -> Page[Certificate]:
+        """Every organization's certificates (operators), soonest expiry first."""
+        return await self._page(None, filters.status, filters.expires_within_days, page, "not_after")
+
+    async def _page(
+        self,
+        organization_id: int | None,
+        statuses: list[CertificateStatus],
+        expires_within_days: int | None,
+        page: PageRequest,
+        default_sort: str,
+    ) -> Page[Certificate]:
+        now = self.clock.now()
+        rows, total = await self.certificates.search(
+            organization_id=organization_id,
+            statuses=statuses,
+            expires_within_days=expires_within_days,
+            now=now,
+            page=page,
+            default_sort=default_sort,
+        )
+        items = [to_schema(row, now) for row in rows]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    async def _row(self, scope: OrganizationScope, certificate_id: str) -> CertificateRow:
+        """The row of one certificate of the organization; 404 otherwise (another organization's too)."""
+        row = None
+        if len(certificate_id) == 32 and certificate_id.isascii() and certificate_id.isalnum():
+            row = await self.certificates.of_organization(scope.organization_id, certificate_id.upper())
+        if row is None:
+            raise NotFound()
+        return row
+
+    async def get(self, scope: OrganizationScope, certificate_id: str) -> Certificate:
+        """依頼人証明書の参照."""
+        return to_schema(await self._row(scope, certificate_id), self.clock.now())
+
+    async def current(self, organization_id: int) -> Certificate | None:
+        """The organization's certificate in use (active, or expired and not yet replaced)."""
+        row = await self.certificates.current(organization_id)
+        return to_schema(row, self.clock.now()) if row is not None else None
+
+    async def delete(self, scope: OrganizationScope, certificate_id: str, expected: set[int] | None) -> None:
+        """Delete a certificate: its sealed file and password go with the row; the audit keeps its metadata."""
+        row = await self._row(scope, certificate_id)
+        check_version(expected, row.version)
+        certificate = to_schema(row, self.clock.now())
+        await self.certificates.delete(row)
+        changes = {name: [value, None] for name, value in recorded(certificate).items()}
+        await self.audit.record(
+            scope.principal.actor, "certificate.delete", RESOURCE, row.id, scope.organization_id, changes
+        )
+
+    async def unsealed(self, row: CertificateRow) -> tuple[bytes, str]:
+        """The certificate's file and password (what AINAS signs with); 409 when they do not open."""
+        sealed = await self.certificates.sealed(row.id)
+        if sealed is None:
+            raise NotFound()
+        keys = self.keys
+        try:
+            data = keys.open(sealed.key_id, sealed.file, associated_data("file", row.organization_id, row.id))
+            password = keys.open(
+                sealed.key_id, sealed.password, associated_data("password", row.organization_id, row.id)
+            ).decode()
+        except (SealedSecretUnreadable, UnicodeDecodeError):
+            logger.warning("certificate %s does not open under the configured keys", row.id)
+            raise Conflict("certificate_secret_unreadable") from None
+        return data, password
+
+    async def verify(self, scope: OrganizationScope, certificate_id: str) -> CertificateVerification:
+        """Open the stored file with the stored password: it must still be this certificate."""
+        row = await self._row(scope, certificate_id)
+        data, password = await self.unsealed(row)
+        opened = await self.open_file(data, password)
+        if opened.facts is None or opened.facts.fingerprint_sha256 != row.fingerprint_sha256:
+            raise Conflict("certificate_secret_unreadable")
+        return CertificateVerification(
+            certificate_id=row.id, fingerprint_sha256=row.fingerprint_sha256, checked_at=self.clock.now()
+        )
+
+
+def _subject_name(facts: Facts) -> str:
+    """氏名又は名称: O, else CN, else (neither: no real certificate of the kind) the whole subject."""
+    return facts.subject_organization or facts.subject_common_name or facts.subject
+
+
+def _representative_name(facts: Facts) -> str | None:
+    """代表者氏名: the CN of a subject that also has an O."""
+    return facts.subject_common_name if facts.subject_organization else None
+
+
+CertificateServiceDep = Annotated[CertificateService, Depends(provide(CertificateService))]

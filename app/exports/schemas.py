@@ -1,0 +1,85 @@
+"""Shapes of CSV downloads and uploads (各種ダウンロード, SPEC §5.6)."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from app.core.openapi import FieldProblem, Problem
+from app.users.schemas import UserCreate
+
+
+class ImportResult(BaseModel):
+    """A good upload: how many rows created, updated and left unchanged (with dry_run=true: would be)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"created": 12, "updated": 3, "unchanged": 85}]}
+    )
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class TemporaryPassword(BaseModel):
+    """The temporary password of a user the upload created: shown only in this answer."""
+
+    login_id: str
+    password: str = Field(description="Must be changed at first login")
+    expires_at: datetime = Field(
+        description="The temporary password stops working then (72 hours by default)"
+    )
+
+
+class UserImportResult(ImportResult):
+    """A good users upload; new users' temporary passwords are answered once (none with dry_run=true)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "created": 1,
+                    "updated": 0,
+                    "unchanged": 40,
+                    "temporary_passwords": [
+                        {
+                            "login_id": "tanaka.h",
+                            "password": "x7Kp2mQr9sTv4wYz",
+                            "expires_at": "2026-04-04T09:00:00Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    temporary_passwords: list[TemporaryPassword]
+
+
+def _without(model: type[BaseModel], *names: str) -> dict[str, Any]:
+    return {
+        name: (field.annotation, field) for name, field in model.model_fields.items() if name not in names
+    }
+
+
+# A row of a users upload that creates a user: UserCreate's fields and rules, without the password
+# (the service makes a temporary one).
+UserRowCreate: type[BaseModel] = create_model(
+    "UserRowCreate", __config__=ConfigDict(extra="forbid"), **_without(UserCreate, "password")
+)
+
+
+class CsvRowProblem(FieldProblem):
+    """One wrong cell or row of an upload (or value of a Shift_JIS download)."""
+
+    field: str | None = Field(
+        examples=["name"], description="JSON name of the column; null for the row as a whole"
+    )  # type: ignore[assignment]
+    row: int = Field(description="Line number in the file; the heading row is 1")
+    column: str | None = Field(default=None, description="The heading as the file wrote it")
+
+
+class CsvProblem(Problem):
+    """A refused upload: every error of every row (nothing was changed)."""
+
+    errors: list[CsvRowProblem] | None = None  # type: ignore[assignment]
