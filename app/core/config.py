@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     api_key_failure_threshold: int = Field(default=5, ge=1)
     api_key_throttle_seconds: int = Field(default=60, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
+    # The change feed keeps entries at least this long (SPEC §5.5); older ones are pruned.
+    change_retention_days: int = Field(default=30, ge=1, le=3650)
     cors_origins: list[str] = []
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
     # believed; none by default, so that a client cannot choose the address the audit records.
