@@ -6,6 +6,7 @@ from app.api_keys.router import router as api_keys_router
 from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.certificates.router import router as certificates_router
+from app.changes.router import router as changes_router
 from app.exports.router import router as exports_router
 from app.locations.router import router as locations_router
 from app.organizations.router import router as organizations_router
@@ -19,6 +20,7 @@ for router in (
     users_router,
     api_keys_router,
     audit_router,
+    changes_router,
     exports_router,
     certificates_router,
 ):

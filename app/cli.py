@@ -1,5 +1,5 @@
 """`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard,
-rotate-certificate-key, openapi)."""
+rotate-certificate-key, prune-changes, openapi)."""
 
 import argparse
 import asyncio
@@ -100,6 +100,22 @@ def _onboard(path: str) -> None:
     print(json.dumps(notice, ensure_ascii=False, indent=2))
 
 
+def _prune_changes() -> None:
+    from app.changes.service import prune_changes
+    from app.core.runtime import build_runtime
+
+    async def prune() -> int:
+        runtime = build_runtime(get_settings())
+        try:
+            return await prune_changes(runtime)
+        finally:
+            await runtime.engine.dispose()
+
+    deleted = asyncio.run(prune())
+    days = get_settings().change_retention_days
+    print(f"Pruned {deleted} change feed entries older than {days} days.")
+
+
 def _rotate_certificate_key() -> None:
     from app.certificates.keys import CertificateKeyMissing
     from app.certificates.rotation import rotate_certificate_key
@@ -149,6 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     onboard.add_argument("file", help="path of the JSON file, or - for standard input")
 
     commands.add_parser(
+        "prune-changes",
+        help="delete change feed entries older than AINAS_CHANGE_RETENTION_DAYS (the server also does it hourly)",
+    )
+    commands.add_parser(
         "rotate-certificate-key",
         help="re-encrypt every stored certificate under AINAS_CERTIFICATE_KEY "
         "(opening them with AINAS_CERTIFICATE_PREVIOUS_KEYS); safe while the service runs",
@@ -169,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         _create_operator(args.login_id, args.name, _read_password(args.generate_password))
     elif args.command == "onboard":
         _onboard(args.file)
+    elif args.command == "prune-changes":
+        _prune_changes()
     elif args.command == "rotate-certificate-key":
         _rotate_certificate_key()
     elif args.command == "openapi":

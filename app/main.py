@@ -1,5 +1,6 @@
 """create_app(): settings, engine, middleware, error handlers, routers."""
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,8 @@ from fastapi.responses import ORJSONResponse
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
 from app.certificates.keys import certificate_keys
+from app.changes.listener import ChangeListener
+from app.changes.service import prune_periodically
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -46,7 +49,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         gc.freeze()
         # Fails the start when no certificate key can be had, rather than the first registration.
         certificate_keys(settings)
+        listener = app.state.change_listener = ChangeListener(settings)
+        listener.start()
+        restore_signals = listener.release_waiters_on_exit_signals()
+        pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
         yield
+        pruning.cancel()
+        restore_signals()
+        await listener.stop()
         await app.state.runtime.engine.dispose()
         app.state.runtime.hasher.close()
 

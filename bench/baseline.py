@@ -74,6 +74,11 @@ LOCATION_FIELDS = {
 _FORMULA = frozenset("=+-@\t\r'")
 
 
+def _japan_minute(value: datetime) -> str:
+    local = value + timedelta(hours=9)  # asyncpg: aware UTC; Japan has no daylight saving time
+    return f"{local.year:04d}/{local.month:02d}/{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+
+
 def _csv(rows: list[list[str]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(
@@ -521,7 +526,7 @@ class Baseline:
                             row[2] or "",
                             row[3] or "",
                             ROLE_LABELS[row[4]],
-                            "" if last is None else f"{last.astimezone(JAPAN):%Y/%m/%d %H:%M}",
+                            "" if last is None else _japan_minute(last),
                         ]
                     )
                     if len(batch) == 1000:

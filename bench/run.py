@@ -7,6 +7,7 @@ loopback interface for a bounded time. Results are printed and saved under bench
 import argparse
 import asyncio
 import base64
+import importlib
 import json
 import os
 import platform
@@ -29,7 +30,14 @@ from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances", "csv")
+PARTS = ("compare", "scale", "instances", "csv", "feed")
+# The parts after the comparison: part -> (module of bench/ with a function of the same name, title).
+LATER_PARTS = {
+    "scale": ("scale", "scale"),
+    "instances": ("instances", "two instances"),
+    "csv": ("csv_transfer", "CSV downloads and uploads"),
+    "feed": ("feed", "change feed"),
+}
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
 
@@ -417,7 +425,9 @@ def environment() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("parts", nargs="*", help="any of compare, scale, instances, csv (default: all four)")
+    parser.add_argument(
+        "parts", nargs="*", help="any of compare, scale, instances, csv, feed (default: all five)"
+    )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per scenario (default 1)")
@@ -449,21 +459,10 @@ def main(argv: list[str] | None = None) -> None:
         results["scenarios"] = table
         results["checks"] = checks(table)
         results["markdown"] = print_table(table, results["argon2"], results["checks"])
-    if "scale" in args.parts:
-        from bench.scale import scale
-
-        print("== scale ==", flush=True)
-        results["scale"] = scale(args)
-    if "instances" in args.parts:
-        from bench.instances import instances
-
-        print("== two instances ==", flush=True)
-        results["instances"] = instances(args)
-    if "csv" in args.parts:
-        from bench.csv_transfer import csv_transfer
-
-        print("== CSV downloads and uploads ==", flush=True)
-        results["csv"] = csv_transfer(args)
+    for part, (module, title) in LATER_PARTS.items():
+        if part in args.parts:
+            print(f"== {title} ==", flush=True)
+            results[part] = getattr(importlib.import_module(f"bench.{module}"), module)(args)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     API_KEY_MANAGE = "api-key:manage"
     API_PASSWORD_SET = "api-password:set"
     AUDIT_READ = "audit:read"
+    CHANGE_READ = "change:read"
     # 各種ダウンロード (§5.6): CSV downloads and uploads
     LOCATION_EXPORT = "location:export"
     USER_EXPORT = "user:export"
@@ -45,6 +46,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.API_KEY_MANAGE,
             P.API_PASSWORD_SET,
             P.AUDIT_READ,
+            P.CHANGE_READ,
             P.USER_EXPORT,
             P.LOCATION_IMPORT,
             P.USER_IMPORT,
@@ -57,14 +59,23 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ),
     Role.STAFF_SUBMITTER: frozenset(_EVERYONE_READS | {P.USER_READ}),
     Role.STAFF_PREPARER: frozenset(_EVERYONE_READS | {P.USER_READ}),
-    "linked_system": frozenset(_EVERYONE_READS | {P.API_PASSWORD_SET}),
+    "linked_system": frozenset(_EVERYONE_READS | {P.API_PASSWORD_SET, P.CHANGE_READ}),
 }
+
+# Which resources' changes a caller of the change feed sees (§4, §5.5); None: all of them.
+_LINKED_SYSTEM_CHANGES = frozenset({"organization", "location"})
 
 
 def has_permission(principal: Principal, permission: Permission) -> bool:
     """Whether this kind of caller may ever perform the action."""
     key = "linked_system" if principal.kind is PrincipalKind.LINKED_SYSTEM else principal.role
     return key is not None and permission in ROLE_PERMISSIONS[key]
+
+
+def visible_changes(principal: Principal) -> frozenset[str] | None:
+    """Resource types of the change feed a caller sees: linked systems organization and location
+    changes only; operators and admins (the others may not read the feed) everything."""
+    return _LINKED_SYSTEM_CHANGES if principal.kind is PrincipalKind.LINKED_SYSTEM else None
 
 
 def in_scope(principal: Principal, location_id: int | None) -> bool:

@@ -9,21 +9,20 @@ previous ones (which still open); `ainas rotate-certificate-key` moves every row
 
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.engine import make_url
 
 from app.core.config import ENCRYPTION_KEY_BYTES, Settings, decode_encryption_key
+from app.core.local_secrets import local_secret
 
 NONCE_BYTES = 12
-KEY_FILE_SUFFIX = ".certificate-key"
+# Kept beside an SQLite database file as `ainas.db.certificate-key` when not configured.
+KEY_NAME = "certificate-key"
 
 
 class SealedSecretUnreadable(Exception):
@@ -67,39 +66,12 @@ class KeyRing:
             raise SealedSecretUnreadable() from None
 
 
-def _sqlite_file(settings: Settings) -> Path | None:
-    """The SQLite database file, or None (PostgreSQL, or SQLite in memory)."""
-    if not settings.is_sqlite:
-        return None
-    database = make_url(settings.database_url).database
-    if not database or database == ":memory:" or database.startswith("file::memory:"):
-        return None
-    return Path(database)
-
-
-def kept_secret(path: Path) -> str:
-    """The secret kept in `path`, generated there (readable by its owner only) on first use.
-
-    O_EXCL: processes starting at the same time agree on the one that wrote first.
-    """
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secrets.token_urlsafe(ENCRYPTION_KEY_BYTES) + "\n")
-    return path.read_text().strip()
-
-
 def _configured_key(settings: Settings) -> str:
     """AINAS_CERTIFICATE_KEY, or in development the key kept beside the SQLite database."""
     if settings.certificate_key is not None:
         return settings.certificate_key.get_secret_value()
-    database = _sqlite_file(settings)
-    if database is not None:
-        return _kept(str(database.with_name(database.name + KEY_FILE_SUFFIX)))
     if settings.is_sqlite:
-        return _process_key()  # an in-memory database lives as long as this process: so may its key
+        return _kept(settings.database_url)
     raise CertificateKeyMissing(
         "AINAS_CERTIFICATE_KEY must be set (32 random bytes in base64, e.g. openssl rand -base64 32): "
         "a generated key is kept only beside an SQLite database file"
@@ -107,13 +79,10 @@ def _configured_key(settings: Settings) -> str:
 
 
 @lru_cache(maxsize=8)
-def _kept(path: str) -> str:
-    return kept_secret(Path(path))
-
-
-@lru_cache(maxsize=1)
-def _process_key() -> str:
-    return secrets.token_urlsafe(ENCRYPTION_KEY_BYTES)
+def _kept(database_url: str) -> str:
+    """The key kept beside this SQLite database file (app/core/local_secrets.py), read once; an
+    in-memory database's lives as long as this process, as the database does."""
+    return local_secret(KEY_NAME, "", database_url, size=ENCRYPTION_KEY_BYTES)
 
 
 @lru_cache(maxsize=32)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.local_secrets import refuse_unusable_secret
+from app.core.local_secrets import refuse_unusable_secret, weakness
 
 ENCRYPTION_KEY_BYTES = 32  # AES-256
 
@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     api_key_failure_threshold: int = Field(default=5, ge=1)
     api_key_throttle_seconds: int = Field(default=60, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
+    # The change feed keeps entries at least this long (SPEC §5.5); older ones are pruned.
+    change_retention_days: int = Field(default=30, ge=1, le=3650)
     cors_origins: list[str] = []
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
     # believed; none by default, so that a client cannot choose the address the audit records.
@@ -117,8 +119,15 @@ class Settings(BaseSettings):
         if self.certificate_key is None:
             if self.environment == "production":
                 raise ValueError(f"AINAS_CERTIFICATE_KEY must be set in production ({hint})")
-        elif decode_encryption_key(self.certificate_key.get_secret_value()) is None:
-            raise ValueError(f"AINAS_CERTIFICATE_KEY must be {hint}")
+        else:
+            raw = decode_encryption_key(self.certificate_key.get_secret_value())
+            if raw is None:
+                raise ValueError(f"AINAS_CERTIFICATE_KEY must be {hint}")
+            # The key's bytes are judged, not their base64. Previous keys are not: a rotation away
+            # from a weak key must stay possible.
+            reason = weakness(raw.decode("latin-1"))
+            if reason is not None:
+                raise ValueError(f"AINAS_CERTIFICATE_KEY is refused: {reason} ({hint})")
         for key in self.certificate_previous_keys:
             if decode_encryption_key(key.get_secret_value()) is None:
                 raise ValueError(f"each of AINAS_CERTIFICATE_PREVIOUS_KEYS must be {hint}")

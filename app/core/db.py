@@ -118,4 +118,12 @@ async def end_unit_of_work(request: Request, failure: BaseException | None) -> N
             await session.close()  # a session that never began holds nothing to release
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """Give a reading request's connection back to the pool while it waits (a long poll); its
+    next statement takes one again. Only for sessions without writes of their own to keep."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release_connection would drop unflushed changes")
+    await session.close()
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

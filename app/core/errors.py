@@ -113,6 +113,13 @@ class Conflict(ProblemError):
     default_code = "conflict"
 
 
+class Gone(ProblemError):
+    """410: what the request needs existed once and was removed for good."""
+
+    status = 410
+    default_code = "gone"
+
+
 class PreconditionFailed(ProblemError):
     """412: If-Match names a version that is no longer current."""
 

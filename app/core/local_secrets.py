@@ -90,18 +90,19 @@ def refuse_unusable_secret(setting: str, value: str, *, production: bool, databa
         )
 
 
-def local_secret(name: str, configured: str, database_url: str) -> str:
+def local_secret(name: str, configured: str, database_url: str, *, size: int = GENERATED_BYTES) -> str:
     """The configured value; else the one kept beside the SQLite database file, generated on
-    first use; else (an in-memory database) a new one for this process."""
+    first use (`size` random bytes, URL-safe base64); else (an in-memory database) a new one,
+    which the caller keeps for as long as the database lives."""
     if configured:
         return configured
     path = secret_path(name, database_url)
     if path is None:
-        return secrets.token_urlsafe(GENERATED_BYTES)
+        return secrets.token_urlsafe(size)
     try:
         return _read(path)
     except FileNotFoundError:
-        return _create(path)
+        return _create(path, size)
 
 
 def _read(path: Path) -> str:
@@ -115,9 +116,9 @@ def _read(path: Path) -> str:
     return value
 
 
-def _create(path: Path) -> str:
+def _create(path: Path, size: int = GENERATED_BYTES) -> str:
     """Write a new secret (mode 0600) unless another process wins the race; either way, the one kept."""
-    value = secrets.token_urlsafe(GENERATED_BYTES)
+    value = secrets.token_urlsafe(size)
     draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -58,6 +58,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "他のデータと競合するため処理できません。",
         "The request conflicts with existing data.",
     ),
+    # The change feed (SPEC §5.5)
+    "gone": ("このリソースは既に存在しません。", "This resource no longer exists."),
+    "invalid_cursor": (
+        "カーソルが正しくありません。この組織の変更履歴が返したcursorまたはnext_cursorをそのまま指定してください。",
+        "The cursor is not valid here: send a cursor or next_cursor exactly as this organization's change feed answered it.",
+    ),
+    "cursor_expired": (
+        "カーソルの位置以降の変更履歴は保存期間（{days}日）を過ぎて削除されました。afterを指定せずに新しいカーソルを取得し、一覧を取得し直してから追跡してください。",
+        "The changes after this cursor are past the retention period ({days} days) and were removed: "
+        "take a new cursor (no `after`), list again, then follow.",
+    ),
     "location_code_taken": (
         "依頼人拠点コード {code} は既に使用されています。",
         "The location code {code} is already used in this organization.",
@@ -447,6 +458,7 @@ TITLES: dict[int, tuple[str, str]] = {
     404: ("見つかりません", "Not Found"),
     405: ("許可されていないメソッド", "Method Not Allowed"),
     409: ("競合", "Conflict"),
+    410: ("消去済み", "Gone"),
     412: ("前提条件エラー", "Precondition Failed"),
     413: ("リクエストが大きすぎます", "Content Too Large"),
     415: ("未対応のメディアタイプ", "Unsupported Media Type"),

@@ -82,11 +82,12 @@ class Problem(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request (token endpoint: RFC 6749 error)",
+    400: "Bad request (token endpoint: RFC 6749 error; change feed: invalid_cursor)",
     401: "Missing, invalid or expired credentials",
     403: "Not allowed for this caller, or the password must be changed first",
     404: "Not found, or not visible to this caller",
     409: "Conflict with existing data, or the same Idempotency-Key still in progress",
+    410: "The cursor needs changes older than the retention period (cursor_expired): list again, then follow",
     412: "If-Match names an outdated version",
     413: "Request body over 1 MiB",
     415: "Unsupported media type: the operation names the one it takes",

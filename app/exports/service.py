@@ -7,7 +7,6 @@ the JSON API writes it; the audit events of the whole upload are written togethe
 """
 
 import asyncio
-import os
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,8 +59,6 @@ SPOOL_MEMORY_BYTES: Final = 1024 * 1024
 READ_BYTES: Final = 64 * 1024
 # How many values a refused Shift_JIS download names at most.
 MAX_REPORTED: Final = 1000
-# Temporary passwords of a users upload hashed at once (argon2 takes a core each).
-HASHES_AT_ONCE: Final = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -473,8 +470,9 @@ class ImportService(Service):
         return _UserChange(user=user, values=values)
 
     async def _hash_all(self, passwords: list[str]) -> list[str]:
-        """argon2id hashes of the new users' temporary passwords, a few at a time."""
-        limit = asyncio.Semaphore(HASHES_AT_ONCE)
+        """argon2id hashes of the new users' temporary passwords, with all but one of the process's
+        hashing turns (PasswordHasher): logins keep one, and wait for no more than one hash."""
+        limit = asyncio.Semaphore(max(1, self.runtime.hasher.concurrency - 1))
 
         async def one(password: str) -> str:
             async with limit:

@@ -4,6 +4,7 @@ from app.core.orm import Base
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
 from app.models.certificate import Certificate
+from app.models.change import Change, ChangeCounter
 from app.models.idempotency_record import IdempotencyRecord
 from app.models.location import Location
 from app.models.organization import Organization
@@ -15,6 +16,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Certificate",
+    "Change",
+    "ChangeCounter",
     "IdempotencyRecord",
     "Location",
     "Organization",

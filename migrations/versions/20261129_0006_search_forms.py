@@ -10,7 +10,7 @@ covering list index for users. Codes, login IDs and digits are ASCII: their colu
 their search form up to case, which ILIKE ignores, and keep their indexes.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-29 12:00:00
 
 """
@@ -24,7 +24,7 @@ from app.core.text import search_form
 
 # revision identifiers, used by Alembic.
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

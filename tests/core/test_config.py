@@ -60,6 +60,24 @@ def test_signing_keys_are_refused_where_they_would_be_guessable(
             Settings(**values)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("certificate_key", "refusal"),
+    [
+        (base64.b64encode(bytes(32)).decode(), "too regular"),  # 32 zero bytes: AAAA…
+        (base64.b64encode(b"0123456789abcdef" * 2).decode(), "too regular"),
+        (base64.b64encode(b"sixteen bytes!!?" * 2).decode(), "repeats itself"),
+        (CERTIFICATE_KEY, None),
+    ],
+)
+def test_guessable_certificate_keys_are_refused_too(certificate_key: str, refusal: str | None) -> None:
+    values = {"database_url": POSTGRES, "secret_key": RANDOM, "certificate_key": certificate_key}
+    if refusal is None:
+        assert Settings(**values).certificate_key is not None  # type: ignore[arg-type]
+    else:
+        with pytest.raises(ValidationError, match=f"AINAS_CERTIFICATE_KEY is refused: .*{refusal}"):
+            Settings(**values)  # type: ignore[arg-type]
+
+
 def test_settings_alone_touch_no_file(tmp_path: Path) -> None:
     """Reading the configuration creates nothing; the key is made when a runtime is built."""
     Settings(database_url=f"sqlite:///{tmp_path / 'ainas.db'}")  # type: ignore[call-arg]

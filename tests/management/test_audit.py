@@ -127,7 +127,8 @@ async def test_a_change_whose_audit_write_fails_is_not_committed(
     engine = app.state.runtime.engine
 
     def fail_audit_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
+        # Also inside the one statement that writes event and feed entry on PostgreSQL (a CTE).
+        if "INSERT INTO AUDIT_EVENTS" in statement.upper():
             raise RuntimeError("audit store unavailable")
 
     event.listen(engine.sync_engine, "before_cursor_execute", fail_audit_insert)

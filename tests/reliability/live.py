@@ -28,7 +28,8 @@ from tests.fixtures.world import World, build_world
 from tests.security.leaks import LeakScanner
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_SECONDS = 30.0
+# Importing the app alone took 10-25 s on the shared 2-core machine under other runs' load.
+START_TIMEOUT_SECONDS = 90.0
 
 
 def free_port() -> int:

@@ -451,6 +451,11 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 403 404 403 401 401"},
         "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
     },
+    # §4 "read the change feed": operator any, admin own org, linked system own org.
+    ("GET", "/api/v1/organizations/{org_id}/changes"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 200 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
     # §4 "download locations CSV": as reading locations (a linked system too); the rows are checked
     # by check_visibility. "download users CSV": as reading users, but not staff.
     ("GET", "/api/v1/organizations/{org_id}/exports/locations"): {

@@ -1,0 +1,204 @@
+"""Waking long-polling feed readers when an organization's change commits, on any instance.
+
+On PostgreSQL each process keeps ONE connection of its own (outside the pool) that LISTENs on
+the writer's channel (app/audit/feed.py); a notification wakes the readers of that organization
+waiting in this process. A waiting reader holds an asyncio event and nothing else: no pooled
+connection, no thread. If the connection drops, it is opened again (with a growing pause);
+meanwhile, and on SQLite, readers look again every POLL_SECONDS instead.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Hashable
+from types import FrameType
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from app.audit.feed import CHANNEL
+from app.core.config import Settings
+
+logger = logging.getLogger("ainas.changes")
+T = TypeVar("T")
+
+# How often a waiting reader looks again when no notification can come (SQLite, or the
+# listening connection is down).
+POLL_SECONDS = 0.5
+_RECONNECT_FIRST_SECONDS = 0.5
+_RECONNECT_MAX_SECONDS = 15.0
+_CHECK_SECONDS = 30.0
+# How the listening connection shows in pg_stat_activity.
+APPLICATION_NAME = "ainas-change-listener"
+
+
+class ChangeSignals:
+    """One asyncio event per organization with waiting readers, set and replaced on each change."""
+
+    def __init__(self) -> None:
+        self._events: dict[int, asyncio.Event] = {}
+
+    def event(self, organization_id: int) -> asyncio.Event:
+        """The event the next change of this organization sets. Take it BEFORE reading: a change
+        that commits between the read and the wait has then already set it."""
+        event = self._events.get(organization_id)
+        if event is None:
+            event = self._events[organization_id] = asyncio.Event()
+        return event
+
+    def changed(self, organization_id: int) -> None:
+        """Wake every reader waiting for this organization."""
+        event = self._events.pop(organization_id, None)
+        if event is not None:
+            event.set()
+
+    def changed_everywhere(self) -> None:
+        """Wake every waiting reader (notifications may have been missed)."""
+        events, self._events = self._events, {}
+        for event in events.values():
+            event.set()
+
+
+class SharedReads:
+    """One database read for many identical waiting reads (single flight).
+
+    When a change wakes 200 readers of one organization they all ask the same thing (the same
+    cursor, limit and view): the first runs the read, the others await its result. A key holds
+    the event the readers took before reading, so a read is only shared by readers that took that
+    same event: its snapshot is younger than the event, and no change can fall between the two.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def run(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """The result of `read()`, run once for every caller with this key at the same time."""
+        future = self._running.get(key)
+        if future is None:
+            future = self._running[key] = asyncio.ensure_future(read())
+            future.add_done_callback(lambda _done: self._running.pop(key, None))
+        # Shielded: one caller going away (a client disconnects) does not cancel the others' read.
+        result: T = await asyncio.shield(future)
+        return result
+
+
+class ChangeListener:
+    """The process's LISTEN connection (PostgreSQL) and the signals it sets."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.signals = ChangeSignals()
+        self.shared = SharedReads()
+        self._settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None
+        self._closed = False
+
+    @property
+    def live(self) -> bool:
+        """True while notifications arrive; otherwise readers poll."""
+        return self._connection is not None and not self._connection.is_closed()
+
+    @property
+    def closed(self) -> bool:
+        """True once the process stops: waiting readers answer at once."""
+        return self._closed
+
+    def start(self) -> None:
+        """Begin listening in the background (PostgreSQL only; SQLite readers poll)."""
+        if not self._settings.is_sqlite and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._keep_listening(), name="change-listener"
+            )
+
+    def release_waiters_on_exit_signals(self) -> Callable[[], None]:
+        """Answer every waiting reader at once when the process is told to stop (SIGTERM, SIGINT).
+
+        A server stops taking connections and then waits for the requests in progress before its
+        shutdown runs: long polls would hold a stop (and a rolling deploy) for up to 30 seconds.
+        The signal handler in place (the server's own) still runs after ours. Returns a function
+        that puts the previous handlers back.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        loop = asyncio.get_running_loop()
+        previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+
+        def handle(number: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(self._release)
+            chained = previous[signal.Signals(number)]
+            if callable(chained):
+                chained(number, frame)
+            elif chained == signal.SIG_DFL:  # what the process would have done without us
+                signal.signal(number, signal.SIG_DFL)
+                signal.raise_signal(number)
+
+        for number in previous:
+            signal.signal(number, handle)
+
+        def restore() -> None:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+        return restore
+
+    def _release(self) -> None:
+        """From now on waiting readers answer at once."""
+        self._closed = True
+        self.signals.changed_everywhere()
+
+    async def stop(self) -> None:
+        """Stop listening and release every waiting reader."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.signals.changed_everywhere()
+
+    async def _keep_listening(self) -> None:
+        pause = _RECONNECT_FIRST_SECONDS
+        while True:
+            try:
+                await self._listen_until_dropped()
+                pause = _RECONNECT_FIRST_SECONDS
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: the connection is gone, open another
+                logger.warning("change feed listener: %s; retrying in %.1fs", type(exc).__name__, pause)
+            await asyncio.sleep(pause * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not a secret)
+            pause = min(pause * 2, _RECONNECT_MAX_SECONDS)
+
+    async def _listen_until_dropped(self) -> None:
+        dropped = asyncio.Event()
+        url = make_url(self._settings.database_url).set(drivername="postgresql")
+        connection = await asyncpg.connect(
+            url.render_as_string(hide_password=False),
+            timeout=self._settings.db_timeout_seconds,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
+        try:
+            connection.add_termination_listener(lambda _connection: dropped.set())
+            await connection.add_listener(CHANNEL, self._notified)
+            self._connection = connection
+            # Whatever committed while no connection listened has not been announced.
+            self.signals.changed_everywhere()
+            while not dropped.is_set():
+                try:
+                    await asyncio.wait_for(dropped.wait(), _CHECK_SECONDS)
+                except TimeoutError:
+                    # A network that fails silently closes nothing: ask, and fail if no answer.
+                    await connection.fetchval("SELECT 1", timeout=self._settings.db_timeout_seconds)
+            logger.warning("change feed listener: connection lost")
+        finally:
+            self._connection = None
+            if not connection.is_closed():
+                await connection.close(timeout=1)
+
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload.isdigit():
+            self.signals.changed(int(payload))
