@@ -21,6 +21,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.runtime import build_runtime
+from app.docs import install_docs
 from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
 from app.idempotency.service import IdempotentReplay, replay
@@ -66,6 +67,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
+        # Operation ids a client generator turns into method names: `list_locations`, not
+        # `list_locations_api_v1_organizations__org_id__locations_get` (handler names are unique).
+        generate_unique_id_function=lambda route: route.name,
+        # Served by app/docs.py with their own assets (no CDN), or not at all.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         # A path with a trailing slash is not found, rather than redirected to a URL built from
         # the request's Host header (which the client chooses).
         redirect_slashes=False,
@@ -94,4 +102,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RequestContextMiddleware, body_limits=[(UPLOAD_PATHS, MAX_UPLOAD_BODY_BYTES)])
     app.include_router(api_router)
     app.include_router(health_router)
+    install_docs(app, enabled=settings.docs_enabled)
     return app

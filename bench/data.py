@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from app.core.text import search_form
+
 SURNAMES = [
     ("佐藤", "sato"), ("鈴木", "suzuki"), ("高橋", "takahashi"), ("田中", "tanaka"), ("伊藤", "ito"),
     ("渡辺", "watanabe"), ("山本", "yamamoto"), ("中村", "nakamura"), ("小林", "kobayashi"), ("加藤", "kato"),
@@ -40,12 +42,12 @@ AUDIT_ACTIONS = ["auth.login", "auth.login", "auth.login", "location.update", "u
 
 LOCATION_COLUMNS = [
     "id", "organization_id", "code", "name", "short_name", "delegate_number", "created_at", "updated_at",
-    "version",
+    "version", "name_search", "short_name_search",
 ]  # fmt: skip
 USER_COLUMNS = [
     "id", "organization_id", "location_id", "login_id", "name", "role", "password_hash", "password_temporary",
     "password_changed_at", "password_expires_at", "security_stamp", "failed_login_count", "locked_until",
-    "last_login_at", "created_at", "updated_at", "version",
+    "last_login_at", "created_at", "updated_at", "version", "name_search",
 ]  # fmt: skip
 AUDIT_COLUMNS = [
     "at", "organization_id", "actor_kind", "actor_id", "action", "resource_type", "resource_id", "changes",
@@ -144,19 +146,34 @@ async def load(  # noqa: PLR0915 (one generator per table, in FK order)
                     city = CITIES[n % len(CITIES)][0]
                     industry = INDUSTRIES[(n // len(CITIES)) % len(INDUSTRIES)]
                     created = _when(rng, now)
-                    yield (
-                        id_,
+                    name, short_name = (
                         f"株式会社{city}{industry}{full_width(n + 1)}",
                         f"{city}{industry}"[:10],
+                    )
+                    yield (
+                        id_,
+                        name,
+                        short_name,
                         created,
                         created,
                         1,
+                        search_form(name),
+                        search_form(short_name),
                     )
 
             counts["organizations"] = await _copy(
                 connection,
                 "organizations",
-                ["id", "name", "short_name", "created_at", "updated_at", "version"],
+                [
+                    "id",
+                    "name",
+                    "short_name",
+                    "created_at",
+                    "updated_at",
+                    "version",
+                    "name_search",
+                    "short_name_search",
+                ],
                 organizations(),
             )
 
@@ -195,17 +212,12 @@ async def load(  # noqa: PLR0915 (one generator per table, in FK order)
                     locations_of.setdefault(organization_id, []).append(location_id)
                     created = _when(rng, now)
                     delegate = f"{rng.randrange(10**6, 10**7)}" if rng.random() < 0.5 else None
+                    name = f"{city}{AREAS[k % len(AREAS)]}第{full_width(k)}店"
+                    short_name = f"{city}{full_width(k)}"[:10]
                     yield (
-                        location_id,
-                        organization_id,
-                        code,
-                        f"{city}{AREAS[k % len(AREAS)]}第{full_width(k)}店",
-                        f"{city}{full_width(k)}"[:10],
-                        delegate,
-                        created,
-                        created,
-                        1,
-                    )
+                        location_id, organization_id, code, name, short_name, delegate, created, created, 1,
+                        search_form(name), search_form(short_name),
+                    )  # fmt: skip
                     location_id += 1
 
             counts["locations"] = await _copy(
@@ -239,10 +251,11 @@ async def load(  # noqa: PLR0915 (one generator per table, in FK order)
                     )
                     created = _when(rng, now)
                     last_login = _when(rng, now, 30) if rng.random() < 0.7 else None
+                    name = f"{surname} {given}"
                     yield (
-                        user_id, organization_id, location, login_id, f"{surname} {given}", role,
+                        user_id, organization_id, location, login_id, name, role,
                         password_hash, False, created, None, f"{user_id:032x}", 0, None, last_login,
-                        created, created, 1,
+                        created, created, 1, search_form(name),
                     )  # fmt: skip
                     user_id += 1
 

@@ -195,38 +195,37 @@ def _repository_calls(main_id: int) -> dict[str, Callable[[Any], Awaitable[Any]]
     from app.audit_events.schemas import AuditFilters
     from app.auth.permissions import UserVisibility
     from app.core.pagination import PageRequest
-    from app.locations.repository import LocationRepository
+    from app.locations.repository import LocationRepository, LocationScope
     from app.locations.schemas import LocationFilters
     from app.organizations.repository import OrganizationRepository
+    from app.organizations.schemas import OrganizationFilters
     from app.users.repository import UserRepository, UserSearch
+    from app.users.schemas import UserFilters
 
     page = PageRequest(50, 0, None)
+    everywhere = LocationScope(main_id, None)
 
-    def users(**kwargs: Any) -> Callable[[Any], Awaitable[Any]]:
-        arguments = {
-            "login_id": None,
-            "name": None,
-            "location_code": None,
-            "roles": [],
-            "page": page,
-            **kwargs,
-        }
+    def users(page: PageRequest = page, **filters: Any) -> Callable[[Any], Awaitable[Any]]:
         return lambda session: UserSearch(UserRepository(session)).search(
-            main_id, UserVisibility(), **arguments
+            main_id, UserVisibility(), UserFilters(**filters), page
         )
 
     return {
         "organizations?name=東京自動車": lambda session: OrganizationRepository(session).search(
-            only_id=None, exact_id=None, name="東京自動車", page=page
+            only_id=None, exact_id=None, filters=OrganizationFilters(name="東京自動車"), page=page
         ),
-        "locations": lambda session: LocationRepository(session).search(
-            main_id, None, LocationFilters(), page
-        ),
+        "locations": lambda session: LocationRepository(session).search(everywhere, LocationFilters(), page),
         "locations?name=大阪駅前": lambda session: LocationRepository(session).search(
-            main_id, None, LocationFilters(name="大阪駅前"), page
+            everywhere, LocationFilters(name="大阪駅前"), page
+        ),
+        "locations?name=ｵｵｻｶ (half-width kana: nothing, the names are kanji)": lambda session: LocationRepository(
+            session
+        ).search(everywhere, LocationFilters(name="ｵｵｻｶ"), page),
+        "locations?short_name=名古屋１２": lambda session: LocationRepository(session).search(
+            everywhere, LocationFilters(short_name="名古屋１２"), page
         ),
         "locations?offset=20000": lambda session: LocationRepository(session).search(
-            main_id, None, LocationFilters(), PageRequest(50, 20000, None)
+            everywhere, LocationFilters(), PageRequest(50, 20000, None)
         ),
         "users": users(),
         "users?login_id=tanaka.hanako": users(login_id="tanaka.hanako"),

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"users"},
     {"organizations"},
     {"exports"},
-    {"health", "operators", "api"},
+    {"health", "docs", "operators", "api"},
     {"main"},
     {"cli"},
 ]

@@ -2,14 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 
 from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
 from app.api_keys.service import ApiKeyServiceDep
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
+from app.core.errors import FieldError, Unprocessable
 from app.core.http import created
-from app.core.openapi import problems
+from app.core.openapi import invalid, problems
 from app.core.pagination import Page, PageDep
 from app.idempotency.routing import ResourceRoute
 
@@ -24,7 +25,7 @@ CanSetPassword = Annotated[OrganizationScope, Depends(organization_scope(Permiss
     "/api-keys",
     summary="List API keys",
     description="APIキーの一覧, revoked keys included.",
-    responses=problems(401, 403, 404, 422),
+    responses=problems(),
 )
 async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageDep) -> Page[ApiKey]:
     """The organization's keys."""
@@ -36,13 +37,17 @@ async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageD
     status_code=status.HTTP_201_CREATED,
     summary="Issue an API key",
     description=(
-        "APIキーの発行. Existing keys stay active, so a linked system can switch to the new key and the "
+        "APIキーの発行. The body (`{label}`) is optional. Existing keys stay active, so a linked system can switch to the new key and the "
         "old one can be revoked afterwards, without downtime. The key works with the organization's API password."
     ),
-    responses=problems(401, 403, 404, 422),
+    responses=problems(invalid(ApiKeyCreate, label="販売管理\tシステム")),
 )
 async def issue_api_key(
-    scope: CanManage, body: ApiKeyCreate, service: ApiKeyServiceDep, request: Request, response: Response
+    scope: CanManage,
+    body: Annotated[ApiKeyCreate, Body(default_factory=ApiKeyCreate)],
+    service: ApiKeyServiceDep,
+    request: Request,
+    response: Response,
 ) -> ApiKey:
     """Issue a key."""
     key = await service.create(scope, body)
@@ -54,7 +59,7 @@ async def issue_api_key(
     "/api-keys/{key_id}",
     summary="Read an API key",
     description="APIキーの参照 (revoked keys included).",
-    responses=problems(401, 403, 404),
+    responses=problems(),
 )
 async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
     """One key."""
@@ -66,7 +71,7 @@ async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServic
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an API key",
     description="APIキーの失効. The key stops working at once, on every instance.",
-    responses=problems(401, 403, 404),
+    responses=problems(),
 )
 async def revoke_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> Response:
     """Revoke a key."""
@@ -78,14 +83,19 @@ async def revoke_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeySer
     "/api-password",
     summary="Set the API password",
     description=(
-        "APIパスワードの設定/変更. Admins and operators send `{new_password}`, or `{}` to have one generated "
+        "APIパスワードの設定/変更. Admins and operators send `{new_password}`, or `{}` (or no body) to have one generated "
         "(answered once). A linked system sends `{current_password, new_password}`. Every linked-system "
         "token and Basic credential under the old password stops working at once."
     ),
-    responses=problems(401, 403, 404, 422),
+    responses=problems(
+        Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")]),
+        Unprocessable(errors=[FieldError("new_password", "password_too_short", {"min_length": 8})]),
+    ),
 )
 async def set_api_password(
-    scope: CanSetPassword, body: ApiPasswordChange, service: ApiKeyServiceDep
+    scope: CanSetPassword,
+    body: Annotated[ApiPasswordChange, Body(default_factory=ApiPasswordChange)],
+    service: ApiKeyServiceDep,
 ) -> ApiPasswordChanged:
     """Set or change the API password."""
     return await service.change_password(scope, body)

@@ -1,11 +1,12 @@
 """Shapes of API keys and the API password (APIキー, APIパスワード)."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.ids import RowIdText
-from app.core.types import Label
+from app.core.types import BlankIsNull, Label
 
 
 class ApiKey(BaseModel):
@@ -30,7 +31,7 @@ class ApiKey(BaseModel):
 
     id: RowIdText
     key: str = Field(description="APIキー: 32 upper-case hexadecimal characters")
-    label: str | None
+    label: str | None = Field(description="ラベル: what the key is for (free text)")
     created_at: datetime
     created_by: str = Field(description="Login ID of who issued it (or `cli`)")
     last_used_at: datetime | None = Field(description="Updated at most once a minute")
@@ -44,7 +45,10 @@ class ApiKeyCreate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"label": "販売管理システム 2026"}]}
     )
 
-    label: Label | None = Field(default=None, description="Free text, up to 50 characters")
+    label: Annotated[Label | None, BlankIsNull] = Field(
+        default=None,
+        description="ラベル: what the key is for, free text up to 50 characters (e.g. the linked system's name); optional",
+    )
 
 
 class ApiPasswordChange(BaseModel):

@@ -3,12 +3,13 @@
 from sqlalchemy import select
 
 from app.audit_events.schemas import AuditFilters
-from app.core.filters import conditions, contains, contains_lowercase
+from app.core.filters import FilterSet, contains_lowercase
 from app.core.pagination import PageRequest
 from app.core.repository import Repository
 from app.models import AuditEvent
 
-SORTABLE = {"at": AuditEvent.at, "action": AuditEvent.action}
+# The filters and sort keys of the audit trail, from AuditFilters.
+FILTERS = FilterSet(AuditFilters, AuditEvent)
 
 
 class AuditEventRepository(Repository[AuditEvent]):
@@ -22,17 +23,11 @@ class AuditEventRepository(Repository[AuditEvent]):
         """Events matching the filters, newest first by default."""
         statement = select(AuditEvent).where(
             AuditEvent.organization_id == organization_id,
-            *conditions(
-                contains_lowercase(AuditEvent.action, filters.action),
-                contains(AuditEvent.actor_id, filters.actor),
-                AuditEvent.resource_type == filters.resource_type if filters.resource_type else None,
-                AuditEvent.at >= filters.since if filters.since else None,
-                AuditEvent.at < filters.until if filters.until else None,
-            ),
+            *FILTERS.conditions(filters, action=contains_lowercase(AuditEvent.action, filters.action)),
         )
         return await self.page(
             statement,
-            order_by=page.order_by(SORTABLE, "-at", AuditEvent.id),
+            order_by=page.order_by(FILTERS.sortable, "-at", AuditEvent.id),
             limit=page.limit,
             offset=page.offset,
         )

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.audit_events.reader import AuditReaderDep
-from app.audit_events.schemas import AuditEvent, AuditFilters
+from app.audit_events.schemas import AuditEvent, AuditQuery
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.pagination import Page
 from app.core.routing import ApiRoute
 
 router = APIRouter(
@@ -23,10 +23,10 @@ CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.AUD
     "",
     summary="List audit events",
     description="監査ログ. Every change and security event of the organization, newest first.",
-    responses=problems(401, 403, 404, 422),
+    responses=problems(),
 )
 async def list_audit_events(
-    scope: CanRead, reader: AuditReaderDep, page: PageDep, filters: Annotated[AuditFilters, Query()]
+    scope: CanRead, reader: AuditReaderDep, query: Annotated[AuditQuery, Query()]
 ) -> Page[AuditEvent]:
     """Search the organization's audit trail."""
-    return await reader.search(scope, filters, page)
+    return await reader.search(scope, query, query.page())

@@ -1,11 +1,13 @@
 """Shapes of audit events (監査ログ)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.filters import Filter, Filters, Match
 from app.core.ids import RowIdText
+from app.core.pagination import PageQuery
 from app.core.types import InstantFilter, SearchText
 
 
@@ -38,11 +40,25 @@ class AuditEvent(BaseModel):
     client_ip: str | None
 
 
-class AuditFilters(BaseModel):
+class AuditFilters(Filters):
     """Filters of the audit trail."""
 
+    also_sortable = ("at",)
+
     action: SearchText | None = Field(default=None, description="e.g. `location.update`; partial match")
-    actor: SearchText | None = Field(default=None, description="Login ID or `key:<id>`; partial match")
-    resource_type: SearchText | None = Field(default=None, description="e.g. `user`; exact")
-    since: InstantFilter | None = Field(default=None, description="At or after (ISO 8601 with a time zone)")
-    until: InstantFilter | None = Field(default=None, description="Before (ISO 8601 with a time zone)")
+    actor: Annotated[SearchText | None, Filter(columns=("actor_id",), sortable=False)] = Field(
+        default=None, description="Login ID or `key:<id>`; partial match"
+    )
+    resource_type: Annotated[SearchText | None, Filter(Match.EXACT, sortable=False)] = Field(
+        default=None, description="e.g. `user`; exact"
+    )
+    since: Annotated[InstantFilter | None, Filter(Match.SINCE, columns=("at",))] = Field(
+        default=None, description="At or after (ISO 8601 with a time zone)"
+    )
+    until: Annotated[InstantFilter | None, Filter(Match.UNTIL, columns=("at",))] = Field(
+        default=None, description="Before (ISO 8601 with a time zone)"
+    )
+
+
+class AuditQuery(PageQuery, AuditFilters):
+    """The query string of the audit trail: its filters and the page."""

@@ -13,8 +13,9 @@ from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
 from app.auth.repository import AccountRepository
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from app.core.ids import OrganizationIdPath, parse_organization_id
+from app.core.openapi import raises
 from app.core.runtime import Runtime, runtime_of
 from app.models import Organization
 
@@ -27,6 +28,13 @@ SECURITY_SCHEMES = (
 )
 
 
+@raises(
+    Unauthorized("not_authenticated"),
+    Unauthorized("invalid_token"),
+    Unauthorized("token_expired"),
+    Unauthorized("invalid_client", headers={"WWW-Authenticate": 'Basic realm="ainas"'}),
+    TooManyRequests(60),
+)
 async def authenticated_principal(
     request: Request,
     session: SessionDep,
@@ -91,6 +99,7 @@ def usable(principal: Principal) -> Principal:
     return principal
 
 
+@raises(Forbidden("password_change_required"))
 async def current_principal(principal: AuthenticatedPrincipal) -> Principal:
     """The caller, refused while its password must be changed first."""
     return usable(principal)
@@ -102,6 +111,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through callers whose kind may perform `permission` (403 otherwise)."""
 
+    @raises(Forbidden())
     async def check(principal: CurrentPrincipal) -> Principal:
         if not has_permission(principal, permission):
             raise Forbidden()
@@ -137,6 +147,7 @@ class OrganizationScope:
 def organization_scope(permission: Permission) -> Callable[..., Awaitable[OrganizationScope]]:
     """A dependency: the path's organization, reachable by the caller, with `permission` checked."""
 
+    @raises(Forbidden("password_change_required"), NotFound(), Forbidden())
     async def resolve(
         org_id: OrganizationIdPath, authenticated: AuthenticatedPrincipal, session: SessionDep
     ) -> OrganizationScope:

@@ -7,20 +7,33 @@ from fastapi import APIRouter, Form, Request, Response, status
 
 from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
 from app.auth.linked_systems import LinkedSystemAuthDep
-from app.auth.schemas import Me, PasswordChange, TokenResponse
-from app.auth.service import AuthServiceDep
-from app.core.errors import OAuthError, ServiceUnavailable
+from app.auth.schemas import Me, PasswordChange, RevokeRequest, TokenRequest, TokenResponse
+from app.auth.service import AuthServiceDep, invalid_grant
+from app.core.errors import (
+    FieldError,
+    Forbidden,
+    OAuthError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unprocessable,
+)
 from app.core.ids import format_organization_id
 from app.core.openapi import problems
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, OAuthRoute
 from app.core.security import parse_basic
 
 router = APIRouter(tags=["認証 (authentication)"], route_class=ApiRoute)
+# A key throttled after wrong API passwords, as the token endpoint answers it.
+THROTTLED = TooManyRequests(60)
+THROTTLED.oauth_error = "temporarily_unavailable"
+# Every password-hashing turn of the process taken (SPEC §5.1: bounded hashing).
+BUSY = ServiceUnavailable("server_busy", context={"retry_after": 1})
+BUSY.oauth_error = "temporarily_unavailable"
+# The OAuth 2.0 endpoints (RFC 6749, RFC 7009): form-encoded, errors with RFC 6749's `error`.
+oauth_router = APIRouter(tags=["認証 (authentication)"], route_class=OAuthRoute)
 
-OptionalForm = Annotated[str | None, Form()]
 
-
-@router.post(
+@oauth_router.post(
     "/auth/token",
     summary="Get an access token",
     description=(
@@ -29,24 +42,31 @@ OptionalForm = Annotated[str | None, Form()]
         "- `grant_type=client_credentials` with `client_id` (API key) and `client_secret` "
         "(API password), or the same as HTTP Basic client authentication: a linked system's token;\n"
         "- `grant_type=refresh_token` with `refresh_token`: new tokens; the refresh token rotates.\n\n"
-        "By default, after 5 failed logins in a row an account is locked for 15 minutes (both configurable)."
+        "By default, after 5 failed logins in a row an account is locked for 15 minutes (both configurable). "
+        "A JSON body answers 415: send the fields form-encoded."
     ),
-    responses=problems(400, 401, 429),
+    responses=problems(
+        invalid_grant(),
+        invalid_grant("account_locked", context={"retry_after": 600}),
+        invalid_grant("temporary_password_expired"),
+        invalid_grant("invalid_refresh_token"),
+        OAuthError("invalid_request", "invalid_request", context={"parameter": "password"}),
+        OAuthError("invalid_request", "repeated_parameter", context={"parameter": "username"}),
+        OAuthError("unsupported_grant_type", "unsupported_grant_type"),
+        OAuthError("invalid_client", "invalid_client", status=401),
+        THROTTLED,
+        BUSY,
+    ),
 )
 async def token(
     request: Request,
     service: AuthServiceDep,
     linked_systems: LinkedSystemAuthDep,
-    grant_type: OptionalForm = None,
-    username: OptionalForm = None,
-    password: OptionalForm = None,
-    refresh_token: OptionalForm = None,
-    client_id: OptionalForm = None,
-    client_secret: OptionalForm = None,
-    scope: OptionalForm = None,
+    fields: Annotated[TokenRequest, Form()],
 ) -> TokenResponse:
     """Exchange credentials for tokens."""
-    del scope  # accepted for OAuth 2.0 clients that always send it; there are no scopes.
+    grant_type, username, password = fields.grant_type, fields.username, fields.password
+    refresh_token, client_id, client_secret = fields.refresh_token, fields.client_id, fields.client_secret
     form = await request.form()
     repeated = [name for name in set(form.keys()) if len(form.getlist(name)) > 1]
     if repeated:
@@ -93,17 +113,17 @@ def _client_credentials(
     return _required("client_id", client_id), _required("client_secret", client_secret)
 
 
-@router.post(
+@oauth_router.post(
     "/auth/revoke",
     status_code=status.HTTP_200_OK,
     response_class=Response,
     summary="Log out (revoke a refresh token)",
     description="ログアウト. Revokes the refresh token and every token rotated from the same login (RFC 7009: unknown tokens are not an error).",
-    responses=problems(400),
+    responses=problems(OAuthError("invalid_request", "invalid_request", context={"parameter": "token"})),
 )
-async def revoke(service: AuthServiceDep, token: OptionalForm = None) -> Response:
+async def revoke(service: AuthServiceDep, fields: Annotated[RevokeRequest, Form()]) -> Response:
     """Revoke a refresh token."""
-    await service.revoke(_required("token", token))
+    await service.revoke(_required("token", fields.token))
     return Response(status_code=status.HTTP_200_OK)
 
 
@@ -111,7 +131,7 @@ async def revoke(service: AuthServiceDep, token: OptionalForm = None) -> Respons
     "/me",
     summary="Who am I",
     description="ログイン中の利用者. The authenticated principal: kind, login ID or key id, organization, role, location.",
-    responses=problems(401, 403),
+    responses=problems(),
 )
 async def me(principal: CurrentPrincipal) -> Me:
     """The caller."""
@@ -139,7 +159,13 @@ async def me(principal: CurrentPrincipal) -> Me:
         "working; log in again with the new password. Allowed with a token that may only "
         "change the password."
     ),
-    responses=problems(401, 403, 422),
+    responses=problems(
+        Forbidden(),
+        Unprocessable(errors=[FieldError("current_password", "current_password_incorrect")]),
+        Unprocessable(errors=[FieldError("new_password", "password_too_common")]),
+        TooManyRequests(600, "account_locked"),
+        ServiceUnavailable("server_busy", context={"retry_after": 1}),
+    ),
 )
 async def change_my_password(
     principal: AuthenticatedPrincipal, body: PasswordChange, service: AuthServiceDep
@@ -147,3 +173,6 @@ async def change_my_password(
     """Change the caller's own password."""
     await service.change_own_password(principal, body.current_password, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+router.include_router(oauth_router)

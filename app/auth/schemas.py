@@ -7,6 +7,31 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth.principals import PrincipalKind, Role
 
 
+class TokenRequest(BaseModel):
+    """The token request (RFC 6749 §4.3, §4.4, §6), form-encoded; which fields depend on grant_type."""
+
+    grant_type: str | None = Field(
+        default=None, description="`password`, `client_credentials` or `refresh_token`", examples=["password"]
+    )
+    username: str | None = Field(default=None, description="ログインID (grant_type=password)")
+    password: str | None = Field(default=None, description="パスワード (grant_type=password)")
+    refresh_token: str | None = Field(default=None, description="grant_type=refresh_token")
+    client_id: str | None = Field(
+        default=None,
+        description="APIキー (grant_type=client_credentials; or HTTP Basic client authentication)",
+    )
+    client_secret: str | None = Field(
+        default=None, description="APIパスワード (grant_type=client_credentials)"
+    )
+    scope: str | None = Field(default=None, description="Accepted and ignored: there are no scopes")
+
+
+class RevokeRequest(BaseModel):
+    """Token revocation (RFC 7009), form-encoded."""
+
+    token: str | None = Field(default=None, description="The refresh token to revoke")
+
+
 class TokenResponse(BaseModel):
     """An access token (RFC 6749 §5.1) and, for a full session, a refresh token."""
 

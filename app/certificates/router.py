@@ -10,7 +10,7 @@ from app.auth.principals import Principal
 from app.certificates.schemas import (
     MAX_FILE_BYTES,
     Certificate,
-    CertificateFilters,
+    CertificateQuery,
     CertificateUpload,
     CertificateVerification,
 )
@@ -150,8 +150,7 @@ async def delete_certificate(
 async def list_all_certificates(
     principal: CanListAll,
     service: CertificateServiceDep,
-    page: PageDep,
-    filters: Annotated[CertificateFilters, Query()],
+    query: Annotated[CertificateQuery, Query()],
 ) -> Page[Certificate]:
     """Search every organization's certificates."""
-    return await service.search_all(filters, page)
+    return await service.search_all(query, query.page())

@@ -7,6 +7,8 @@ from enum import StrEnum
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from app.core.pagination import PageQuery
+
 MAX_FILE_BYTES = 64 * 1024
 MAX_PASSWORD_LENGTH = 1024
 
@@ -108,3 +110,8 @@ class CertificateFilters(BaseModel):
         ),
     )
     status: list[CertificateStatus] = Field(default_factory=list, description="May repeat (either)")
+
+
+class CertificateQuery(PageQuery, CertificateFilters):
+    """The query string of every organization's certificates: the filters and the page (one query
+    model, so that each is its own optional parameter in the OpenAPI document)."""

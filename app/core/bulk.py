@@ -9,6 +9,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.filters import with_search_forms
+
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows that all name the same columns: PostgreSQL's COPY through asyncpg on the
@@ -21,6 +23,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     """
     if not rows:
         return
+    rows = with_search_forms(table, rows)  # a COPY runs no column default
     connection = await session.connection()
     dialect = connection.dialect
     if dialect.driver != "asyncpg":
@@ -52,6 +55,7 @@ async def update_rows(
     asyncpg's own executemany, and 2 s and more through SQLAlchemy's."""
     if not rows:
         return
+    rows = with_search_forms(table, rows)  # a name set here sets its search form too
     connection = await session.connection()
     dialect = connection.dialect
     names = [name for name in rows[0] if name != key]

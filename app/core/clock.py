@@ -1,6 +1,10 @@
 """The service's clock: one place that says what time it is, so tests can move time instead of sleeping."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
+
+# Japan Standard Time: dates people read (登録日, CSV times) are Japan's; Japan has no daylight saving.
+JAPAN: Final = timezone(timedelta(hours=9), "JST")
 
 
 class Clock:

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Two processes at 40 fit PostgreSQL's default max_connections of 100.
     db_pool_size: int = Field(default=40, ge=1)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The interactive docs (/docs, /redoc); the OpenAPI document is served either way.
+    docs_enabled: bool = True
+    # The login page of AINAS's screens, printed on the registration notice (利用登録通知書).
+    login_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     # Requester certificates (SPEC §2.6): the key-encryption key of their files and passwords,
     # base64 of 32 random bytes; required in production. Without it, development keeps a generated
     # one beside the SQLite database (app/certificates/keys.py).

@@ -1,6 +1,8 @@
 """Errors as exceptions with a status and a stable code, rendered once as RFC 9457 problem+json."""
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, ClassVar
@@ -16,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.messages import Language, message, preferred_language, title
+from app.core.messages import Language, listed_values, message, preferred_language, title
 
 logger = logging.getLogger("ainas.errors")
 
@@ -25,6 +27,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 IMMUTABLE_FIELDS = frozenset({"id", "code", "login_id"})
 RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 MAX_BODY_BYTES = 1024 * 1024
+# A value quoted in pydantic's list of expected values.
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,13 @@ class PreconditionFailed(ProblemError):
     default_code = "precondition_failed"
 
 
+class UnsupportedMediaType(ProblemError):
+    """415: the body is not in a form the endpoint reads (JSON in UTF-8, or a form)."""
+
+    status = 415
+    default_code = "json_required"
+
+
 class Unprocessable(ProblemError):
     """422: the request is well-formed but its content is not acceptable."""
 
@@ -177,26 +188,54 @@ def problem_response(
 ) -> Response:
     """Render one problem in the caller's language."""
     language = preferred_language(request.headers.get("accept-language"))
+    body = problem_body(
+        status,
+        code,
+        language,
+        context=context,
+        errors=errors,
+        members=members,
+        oauth_error=oauth_error,
+        instance=request.url.path,
+    )
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_body(
+    status: int,
+    code: str,
+    language: Language,
+    *,
+    context: dict[str, Any] | None = None,
+    errors: list[FieldError] | None = None,
+    members: dict[str, Any] | None = None,
+    oauth_error: str | None = None,
+    instance: str | None = None,
+) -> dict[str, Any]:
+    """The members of one problem in one language (answers, and the OpenAPI document's examples)."""
     body: dict[str, Any] = {
         "type": f"urn:ainas:problem:{code}",
         "title": title(status, language),
         "status": status,
         "detail": message(code, language, context),
         "code": code,
-        "instance": request.url.path,
     }
+    if instance is not None:
+        body["instance"] = instance
     if errors:
         body["errors"] = [error.render(language) for error in errors]
     if members:
         body.update(members)
     if oauth_error:
-        # RFC 6749 limits error_description to ASCII, so it is always the English text.
         body["error"] = oauth_error
-        body["error_description"] = message(code, "en", context)
-    request_id = getattr(request.state, "request_id", None)
-    if request_id:
-        body["request_id"] = request_id
-    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+        if language == "en":
+            # RFC 6749 limits error_description to ASCII: an English answer carries it, a Japanese
+            # one does not (its `detail` says it), so that every message is in one language.
+            body["error_description"] = message(code, "en", context)
+    return body
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -208,7 +247,7 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return name or "body"
 
 
-def _from_pydantic(error: dict[str, Any], method: str) -> FieldError:
+def from_pydantic(error: Mapping[str, Any], method: str) -> FieldError:
     """Translate one pydantic error into a FieldError, keeping §3.2's character details."""
     context = dict(error.get("ctx") or {})
     field_name = _field_name(tuple(error.get("loc", ())))
@@ -221,13 +260,19 @@ def _from_pydantic(error: dict[str, Any], method: str) -> FieldError:
     extra: dict[str, Any] = {}
     if "invalid_characters" in context:
         extra["invalid_characters"] = context.pop("invalid_characters")
+    if code in ("enum", "literal_error") and isinstance(context.get("expected"), str):
+        # pydantic writes "'a', 'b' or 'c'": the values are listed anew in the answer's language.
+        values = [match.group(1) for match in _QUOTED.finditer(context.pop("expected"))]
+        context["expected_ja"] = listed_values(values, "ja")
+        context["expected_en"] = listed_values(values, "en")
+        extra["allowed"] = values
     context = {key: value for key, value in context.items() if isinstance(value, str | int | float)}
     return FieldError(field_name, code, context, extra, fallback=str(error.get("msg", "")))
 
 
 def from_validation_error(exc: ValidationError) -> list[FieldError]:
     """The errors of a model validated outside a request body (a CSV row), as a body's would be."""
-    return [_from_pydantic(dict(error), "POST") for error in exc.errors()]
+    return [from_pydantic(dict(error), "POST") for error in exc.errors()]
 
 
 async def _problem_error(request: Request, exc: Exception) -> Response:
@@ -252,7 +297,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
             position = (error.get("loc") or ("body", 0))[-1]
             return problem_response(request, 422, "malformed_json", context={"position": position})
     return problem_response(
-        request, 422, "validation_failed", errors=[_from_pydantic(error, request.method) for error in errors]
+        request, 422, "validation_failed", errors=[from_pydantic(error, request.method) for error in errors]
     )
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Response
 
 from app.core.errors import PreconditionFailed, field_errors
+from app.core.openapi import raises
 
 
 def etag(version: int) -> str:
@@ -17,6 +18,7 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
+@raises(PreconditionFailed(), field_errors("invalid_if_match", "If-Match"))
 async def expected_versions(
     if_match: Annotated[
         str | None,

@@ -20,6 +20,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "リクエスト本文が正しいJSONではありません（{position}文字目付近）。",
         "The request body is not valid JSON (near character {position}).",
     ),
+    "json_required": (
+        "リクエスト本文はJSON形式で送ってください（Content-Type: application/json、受け取った形式: {media_type}）。",
+        "Send the request body as JSON (Content-Type: application/json); received {media_type}.",
+    ),
+    "form_required": (
+        "このエンドポイントにはフォーム形式（Content-Type: application/x-www-form-urlencoded）で送ってください（受け取った形式: {media_type}）。",
+        "Send this endpoint's fields form-encoded (Content-Type: application/x-www-form-urlencoded); "
+        "received {media_type}.",
+    ),
+    "body_not_utf8": (
+        "リクエスト本文がUTF-8ではありません（先頭から{position}バイトの位置）。UTF-8で送ってください。",
+        "The request body is not UTF-8 (at byte offset {position}). Send it as UTF-8.",
+    ),
     "payload_too_large": (
         "リクエスト本文が大きすぎます（上限 {limit} バイト）。",
         "The request body is too large (limit {limit} bytes).",
@@ -204,10 +217,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "int_parsing": ("整数で指定してください。", "Must be an integer."),
     "bool_type": ("true または false を指定してください。", "Must be true or false."),
     "literal_error": (
-        "次のいずれかを指定してください: {expected}",
-        "Must be one of: {expected}",
+        "次のいずれかを指定してください: {expected_ja}",
+        "Must be one of: {expected_en}",
     ),
-    "enum": ("次のいずれかを指定してください: {expected}", "Must be one of: {expected}"),
+    "enum": ("次のいずれかを指定してください: {expected_ja}", "Must be one of: {expected_en}"),
     "greater_than_equal": ("{ge}以上で指定してください。", "Must be at least {ge}."),
     "less_than_equal": ("{le}以下で指定してください。", "Must be at most {le}."),
     "not_full_width": (
@@ -260,6 +273,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "list_type": ("配列で指定してください。", "Must be a list."),
     "model_type": ("オブジェクトで指定してください。", "Must be an object."),
+    "model_attributes_type": ("オブジェクトで指定してください。", "Must be an object."),
+    "bool_parsing": ("true または false を指定してください。", "Must be true or false."),
+    "datetime_object_invalid": (
+        "日時（ISO 8601）で指定してください。",
+        "Must be a date-time (ISO 8601).",
+    ),
     "dict_type": ("オブジェクトで指定してください。", "Must be an object."),
     "datetime_type": (
         "日時（ISO 8601）で指定してください。",
@@ -476,8 +495,9 @@ def message(
     """The message for `code`; an unknown code falls back to the given English text."""
     templates = MESSAGES.get(code)
     if templates is None:
-        text = fallback or code
-        return text if language == "en" else f"入力値が正しくありません（{text}）"
+        # A check without a message of its own: pydantic's English text, or a Japanese one that
+        # does not quote it (every message of an answer is in one language).
+        return (fallback or code) if language == "en" else "入力値が正しくありません。"
     template = templates[0] if language == "ja" else templates[1]
     try:
         return template.format(**(context or {}))
@@ -489,3 +509,27 @@ def title(status: int, language: Language) -> str:
     """The short, status-wide title of a problem."""
     ja, en = TITLES.get(status, ("エラー", "Error"))
     return ja if language == "ja" else en
+
+
+# Labels of enumerated values, shown beside each value where an answer lists the values allowed
+# (role `admin`: 管理者). Domains register theirs (`register_labels`).
+VALUE_LABELS: dict[str, tuple[str, str]] = {}
+
+
+def register_labels(labels: dict[str, tuple[str, str]]) -> None:
+    """Add labels of enumerated values: value -> (Japanese, English)."""
+    VALUE_LABELS.update(labels)
+
+
+def listed_values(values: list[str], language: Language) -> str:
+    """Allowed values as a list in one language: `admin：管理者、…` or `admin (administrator), …`."""
+    shown = []
+    for value in values:
+        labels = VALUE_LABELS.get(value)
+        if labels is None:
+            shown.append(value)
+        elif language == "ja":
+            shown.append(f"{value}：{labels[0]}")
+        else:
+            shown.append(f"{value} ({labels[1]})")
+    return ("、" if language == "ja" else ", ").join(shown)

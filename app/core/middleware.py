@@ -56,7 +56,8 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         # Answers of the API are one principal's data, some with secrets shown once: never cached.
-        extra_headers = [(b"x-request-id", request_id.encode())]
+        # No answer is sniffed into another type, and no page of the service may be framed.
+        extra_headers = [(b"x-request-id", request_id.encode()), (b"x-content-type-options", b"nosniff")]
         if scope["path"].startswith("/api/"):
             extra_headers.append((b"cache-control", b"no-store"))
 
@@ -65,7 +66,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), *extra_headers]
+                headers = [*message.get("headers", []), *extra_headers]
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                message["headers"] = headers
             await send(message)
 
         try:

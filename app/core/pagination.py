@@ -27,6 +27,11 @@ class Page(BaseModel, Generic[ItemT]):
     limit: int
     offset: int
 
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        """`LocationPage`, the name a developer would write (not pydantic's `Page[Location]`)."""
+        return f"{params[0].__name__}Page"
+
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
@@ -59,15 +64,34 @@ class PageRequest:
         return [key, tiebreaker]
 
 
+_LIMIT_DESCRIPTION = "Items per page (1 to 200)"
+_OFFSET_DESCRIPTION = "Items to skip"
+_SORT_DESCRIPTION = "A listed field to sort by; prefix `-` for descending"
+
+
+class PageQuery(BaseModel):
+    """The paging parameters, as fields of a list's query model (`Annotated[XQuery, Query()]`).
+
+    A list with filters takes one query model of its filters and these, so that FastAPI documents
+    every filter as its own optional query parameter (with a model and further parameters beside
+    it, the model would be one required object parameter).
+    """
+
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description=_OFFSET_DESCRIPTION)
+    sort: str | None = Field(default=None, max_length=40, description=_SORT_DESCRIPTION)
+
+    def page(self) -> PageRequest:
+        """The requested window and order."""
+        return PageRequest(self.limit, self.offset, self.sort)
+
+
 async def page_request(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
-    sort: Annotated[
-        str | None,
-        Query(max_length=40, description="A listed field to sort by; prefix `-` for descending"),
-    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=_OFFSET_DESCRIPTION)] = 0,
+    sort: Annotated[str | None, Query(max_length=40, description=_SORT_DESCRIPTION)] = None,
 ) -> PageRequest:
-    """Read the paging parameters."""
+    """Read the paging parameters of a list without filters."""
     return PageRequest(limit, offset, sort)
 
 

@@ -3,7 +3,7 @@
 import contextlib
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 # Unicode's White_Space property; str.strip() would also drop the controls U+001C..U+001F.
@@ -20,6 +20,12 @@ MAX_INSPECTED_LENGTH: Final = 1_000
 def normalize(value: str) -> str:
     """Return value in Unicode NFC without leading and trailing white space of any width."""
     return unicodedata.normalize("NFC", value).strip(_WHITE_SPACE)
+
+
+def search_form(value: str) -> str:
+    """The form in which text filters compare both sides (SPEC §5.2): NFKC, case-folded, so that
+    ﾃｽﾄ finds テスト, ００１ finds 001 and ＡＢＣ finds abc."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
 
 
 def _is_jis_x_0208(ch: str) -> bool:
@@ -157,9 +163,35 @@ def invalid_characters(
     ]
 
 
+# Half-width voiced and semi-voiced sound marks, and the combining marks NFKC turns them into.
+_HALF_WIDTH_MARKS: Final = {"\uff9e": "\u3099", "\uff9f": "\u309a"}
+
+
+def _composed(kana: str, mark: str) -> str | None:
+    """The one full-width character a half-width kana and a following ﾞ or ﾟ make (ｶﾞ → ガ), or
+    None when there is none in JIS X 0208 (ｱﾞ; ﾜﾞ and ｦﾞ, whose ヷ and ヺ JIS X 0208 lacks)."""
+    combining = _HALF_WIDTH_MARKS.get(mark)
+    if combining is None or not "\uff66" <= kana <= "\uff9d":
+        return None
+    composed = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", kana) + combining)
+    return composed if len(composed) == 1 and is_full_width(composed) else None
+
+
 def invalid_full_width_characters(normalized: str) -> list[InvalidCharacter]:
-    """Every character that is not full-width, with the full-width one to use instead."""
-    return invalid_characters(normalized, is_full_width, full_width_suggestion)
+    """Every character that is not full-width, with the full-width one to use instead.
+
+    A half-width kana and the sound mark after it are suggested as one composed character: the
+    kana's suggestion is that character, the mark's is "" (delete it), so that applying every
+    suggestion gives what was typed (SPEC §3.2). A mark that composes with nothing is ゛ or ゜.
+    """
+    found = invalid_characters(normalized, is_full_width, full_width_suggestion)
+    for index in range(len(found) - 1):
+        kana, mark = found[index], found[index + 1]
+        composed = _composed(kana.character, mark.character)
+        if composed is not None and mark.position == kana.position + 1:
+            found[index] = replace(kana, suggestion=composed)
+            found[index + 1] = replace(mark, suggestion="")
+    return found
 
 
 def invalid_ascii_characters(normalized: str, allowed: str) -> list[InvalidCharacter]:

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, AwareDatetime, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -160,8 +166,28 @@ UserName = Annotated[
     ),
 ]
 
-# A free-text label (an API key's): the same rule as a user name, 1 to 50 characters.
-Label = UserName
+LABEL_MAX_LENGTH: Final = 50
+
+# A free-text label (an API key's): 1 to 50 characters without control characters.
+Label = Annotated[
+    str,
+    _TextRule(
+        code="invalid_characters",
+        find_invalid=text.invalid_control_characters,
+        min_length=1,
+        max_length=LABEL_MAX_LENGTH,
+        description=f"ラベル：1〜{LABEL_MAX_LENGTH}文字の自由記述、制御文字不可 / label: free text, 1 to {LABEL_MAX_LENGTH} characters, no control characters",
+    ),
+]
+
+
+def _blank_is_null(value: object) -> object:
+    """HTML forms send blanks: a value of nothing but white space is no value (SPEC §5.3)."""
+    return None if isinstance(value, str) and not text.normalize(value) else value
+
+
+# Put on an optional nullable field, `Annotated[LocationCode | None, BlankIsNull]`: "" means null.
+BlankIsNull = BeforeValidator(_blank_is_null)
 
 SEARCH_TEXT_MAX_LENGTH: Final = 100
 

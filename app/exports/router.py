@@ -16,15 +16,18 @@ from app.core.openapi import problems
 from app.exports.csv_io import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_ROWS,
-    CsvEncoding,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from app.exports.schemas import CsvProblem, ImportResult, UserImportResult
+from app.exports.schemas import (
+    CsvProblem,
+    ImportResult,
+    LocationDownloadQuery,
+    UserDownloadQuery,
+    UserImportResult,
+)
 from app.exports.service import Download, ExportServiceDep, ImportServiceDep, Upload
 from app.idempotency.routing import ResourceRoute
-from app.locations.router import Filters as LocationFilters
-from app.users.router import Filters as UserFilters
 
 # The request bodies these paths take: the CSV, or a multipart form around it.
 UPLOAD_PATHS: Final = re.compile(r"^/api/v1/organizations/[^/]+/imports/")
@@ -41,21 +44,6 @@ CanImportLocations = Annotated[OrganizationScope, Depends(organization_scope(Per
 CanImportUsers = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_IMPORT))]
 
 
-async def encoding_param(
-    encoding: Annotated[
-        CsvEncoding,
-        Query(
-            description="`utf-8` (with a byte-order mark, so that Excel opens it) or `shift_jis` (CP932). "
-            "A value Shift_JIS cannot write answers 422 naming each one."
-        ),
-    ] = CsvEncoding.UTF_8,
-) -> CsvEncoding:
-    """The download's encoding (a dependency of its own: the list's filters stay the handler's only
-    query model, which FastAPI then reads as separate query parameters)."""
-    return encoding
-
-
-Encoding = Annotated[CsvEncoding, Depends(encoding_param)]
 DryRun = Annotated[bool, Query(description="Check the file and answer the counts, changing nothing")]
 
 
@@ -175,12 +163,11 @@ _UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = {
 )
 async def download_locations(
     scope: CanExportLocations,
-    filters: LocationFilters,
+    query: Annotated[LocationDownloadQuery, Query()],
     service: ExportServiceDep,
-    encoding: Encoding,
 ) -> CsvStream:
     """The locations as CSV."""
-    return _answer(await service.locations(scope, filters, encoding))
+    return _answer(await service.locations(scope, query, query.encoding))
 
 
 @router.get(
@@ -196,12 +183,11 @@ async def download_locations(
 )
 async def download_users(
     scope: CanExportUsers,
-    filters: UserFilters,
+    query: Annotated[UserDownloadQuery, Query()],
     service: ExportServiceDep,
-    encoding: Encoding,
 ) -> CsvStream:
     """The users as CSV."""
-    return _answer(await service.users(scope, filters, encoding))
+    return _answer(await service.users(scope, query, query.encoding))
 
 
 @router.post(

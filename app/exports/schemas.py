@@ -6,7 +6,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.core.openapi import FieldProblem, Problem
-from app.users.schemas import UserCreate
+from app.exports.csv_io import CsvEncoding
+from app.locations.schemas import LocationFilters
+from app.users.schemas import UserCreate, UserFilters
 
 
 class ImportResult(BaseModel):
@@ -83,3 +85,22 @@ class CsvProblem(Problem):
     """A refused upload: every error of every row (nothing was changed)."""
 
     errors: list[CsvRowProblem] | None = None  # type: ignore[assignment]
+
+
+_ENCODING_DESCRIPTION = (
+    "`utf-8` (with a byte-order mark, so that Excel opens it) or `shift_jis` (CP932). "
+    "A value Shift_JIS cannot write answers 422 naming each one."
+)
+
+
+class LocationDownloadQuery(LocationFilters):
+    """The query string of a locations download: the list's filters and the encoding (one query
+    model, so that each is its own optional parameter in the OpenAPI document)."""
+
+    encoding: CsvEncoding = Field(default=CsvEncoding.UTF_8, description=_ENCODING_DESCRIPTION)
+
+
+class UserDownloadQuery(UserFilters):
+    """The query string of a users download: the list's filters and the encoding."""
+
+    encoding: CsvEncoding = Field(default=CsvEncoding.UTF_8, description=_ENCODING_DESCRIPTION)

@@ -120,12 +120,7 @@ class ExportService(Service):
     async def users(self, scope: OrganizationScope, filters: UserFilters, encoding: CsvEncoding) -> Download:
         """The users the caller may read that match the filters, in login ID order."""
         statement = await UserSearch(UserRepository(self.session)).export_select(
-            scope.organization_id,
-            user_visibility(scope.principal),
-            login_id=filters.login_id,
-            name=filters.name,
-            location_code=filters.location_code,
-            roles=[role.value for role in filters.role],
+            scope.organization_id, user_visibility(scope.principal), filters
         )
         return await self._download(scope, USERS, statement, {}, _user_cells, encoding)
 

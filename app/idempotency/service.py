@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from app.auth.dependencies import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import Conflict, Unprocessable, field_errors
+from app.core.openapi import raises
 from app.core.runtime import RuntimeDep
 from app.models import IdempotencyRecord
 
@@ -102,6 +103,11 @@ class PendingIdempotency:
         await self.session.flush()
 
 
+@raises(
+    field_errors("invalid_idempotency_key", "Idempotency-Key"),
+    Unprocessable("idempotency_key_reused"),
+    Conflict("idempotency_in_progress"),
+)
 async def idempotency(
     request: Request,
     session: SessionDep,

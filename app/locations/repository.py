@@ -1,6 +1,6 @@
 """All SQL about locations."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
 
 from app.core.bulk import insert_rows, update_rows
-from app.core.filters import matches, needle
+from app.core.filters import FilterSet
 from app.core.pagination import PageRequest
 from app.core.prepared import PreparedSelect
 from app.core.repository import DEFERRED_JOIN_OFFSET, Repository
@@ -16,15 +16,8 @@ from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import Location, User
 
-SORTABLE = {
-    "code": Location.code,
-    "name": Location.name,
-    "short_name": Location.short_name,
-    "delegate_number": Location.delegate_number,
-    "created_at": Location.created_at,
-    "updated_at": Location.updated_at,
-}
-FILTERS = ("code", "name", "short_name", "delegate_number")
+# The filters and sort keys of the list, from LocationFilters.
+FILTERS = FilterSet(LocationFilters, Location)
 # What a list item shows, in the order of the Location schema's fields (see page_json).
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
 _TABLE = cast(Table, Location.__table__)
@@ -79,7 +72,7 @@ class LocationRepository(Repository[Location]):
         prepared, statement = _search_select(
             forms,
             scoped=scope.location_id is not None,
-            sort=page.sort_key(SORTABLE, "code"),
+            sort=page.sort_key(FILTERS.sortable, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
         rows, total = await self.page_prepared(
@@ -156,24 +149,16 @@ class LocationRepository(Repository[Location]):
         await update_rows(self.session, _TABLE, values, increments=("version",))
 
 
-def _filtered(
-    scope: LocationScope, filters: LocationFilters
-) -> tuple[tuple[bool | None, ...], dict[str, Any]]:
-    """The shape of a filtered select (each filter absent or its needle's form) and its values."""
-    needles = {name: needle(getattr(filters, name)) for name in FILTERS}
-    params = _params(scope)
-    params.update((name, found.pattern) for name, found in needles.items() if found is not None)
-    return tuple(found.indexed if found else None for found in needles.values()), params
+def _filtered(scope: LocationScope, filters: LocationFilters) -> tuple[tuple[Hashable, ...], dict[str, Any]]:
+    """The shape of a filtered select (see FilterSet.shape) and its bound values."""
+    return FILTERS.shape(filters), {**_params(scope), **FILTERS.parameters(filters)}
 
 
 @lru_cache(maxsize=512)
 def _search_select(
-    needle_forms: tuple[bool | None, ...], *, scoped: bool, sort: str, deep: bool
+    shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[PreparedSelect, Select[Any]]:
-    """The location search of one shape: each filter absent (None) or its needle's form."""
-    statement = visible(select(*LISTED), scoped)
-    for name, indexed in zip(FILTERS, needle_forms, strict=True):
-        if indexed is not None:
-            statement = statement.where(matches(getattr(Location, name), bindparam(name), indexed))
-    order_by = PageRequest(0, 0, sort).order_by(SORTABLE, "code", Location.id)
+    """The location search of one shape of filters (see FilterSet.shape)."""
+    statement = visible(select(*LISTED), scoped).where(*FILTERS.bound_conditions(shape))
+    order_by = PageRequest(0, 0, sort).order_by(FILTERS.sortable, "code", Location.id)
     return PreparedSelect(LocationRepository.paged(statement, order_by=order_by, deep=deep)), statement

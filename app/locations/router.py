@@ -2,16 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
+from app.core.errors import Conflict
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
-from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.openapi import invalid, problems
+from app.core.pagination import Page
 from app.idempotency.routing import ResourceRoute
-from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
+from app.locations.schemas import Location, LocationCreate, LocationQuery, LocationUpdate
 from app.locations.service import LocationServiceDep
 
 router = APIRouter(
@@ -21,21 +22,22 @@ router = APIRouter(
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_READ))]
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_WRITE))]
 LocationCodePath = Annotated[str, Path(max_length=64, description="依頼人拠点コード")]
-Filters = Annotated[LocationFilters, Query()]
+Filters = Annotated[LocationQuery, Query()]
 
 
 @router.get(
     "",
     response_model=Page[Location],
     summary="List locations",
-    description="依頼人拠点検索. Filters match partially, ignoring case. A caller assigned to a location sees only that location.",
-    responses=problems(401, 403, 404, 422),
+    description=(
+        "依頼人拠点検索. Each filter is optional and matches partially, ignoring width and case "
+        "(`ﾃｽﾄ` finds テスト, `００１` finds 001). A caller assigned to a location sees only that location."
+    ),
+    responses=problems(),
 )
-async def list_locations(
-    scope: CanRead, service: LocationServiceDep, page: PageDep, filters: Filters
-) -> Response:
+async def list_locations(scope: CanRead, service: LocationServiceDep, query: Filters) -> Response:
     """Search the organization's locations (linked systems poll it: JSON straight from the rows)."""
-    return Response(await service.search(scope, filters, page), media_type="application/json")
+    return Response(await service.search(scope, query, query.page()), media_type="application/json")
 
 
 @router.post(
@@ -43,7 +45,10 @@ async def list_locations(
     status_code=status.HTTP_201_CREATED,
     summary="Add a location",
     description="依頼人拠点の追加. The code is unique within the organization and never changes (409 when taken).",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problems(
+        Conflict("location_code_taken", context={"code": "TKY001"}),
+        invalid(LocationCreate, code="TKY001", name="ｶﾞﾚｰｼﾞ１", short_name="ガレージ"),
+    ),
 )
 async def create_location(
     scope: CanWrite, body: LocationCreate, service: LocationServiceDep, request: Request, response: Response
@@ -58,7 +63,7 @@ async def create_location(
     "/{code}",
     summary="Read a location",
     description="依頼人拠点の参照.",
-    responses=problems(401, 403, 404),
+    responses=problems(),
 )
 async def get_location(
     scope: CanRead, code: LocationCodePath, service: LocationServiceDep, response: Response
@@ -73,12 +78,12 @@ async def get_location(
     "/{code}",
     summary="Change a location",
     description="依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Send If-Match with the ETag you read.",
-    responses=problems(401, 403, 404, 412, 422),
+    responses=problems(invalid(LocationUpdate, delegate_number="１２３４")),
 )
 async def update_location(
     scope: CanWrite,
     code: LocationCodePath,
-    body: LocationUpdate,
+    body: Annotated[LocationUpdate, Body(default_factory=LocationUpdate)],
     expected: IfMatch,
     service: LocationServiceDep,
     response: Response,
@@ -94,7 +99,7 @@ async def update_location(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a location",
     description="依頼人拠点の削除. Refused (409) while users are assigned to it.",
-    responses=problems(401, 403, 404, 409, 412),
+    responses=problems(Conflict("location_in_use", context={"count": 3})),
 )
 async def delete_location(
     scope: CanWrite, code: LocationCodePath, expected: IfMatch, service: LocationServiceDep

@@ -1,10 +1,20 @@
 """Shapes of locations (依頼人拠点)."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.core.types import DelegateNumber, FullWidthName, FullWidthShortName, LocationCode, SearchText
+from app.core.filters import Filters
+from app.core.pagination import PageQuery
+from app.core.types import (
+    BlankIsNull,
+    DelegateNumber,
+    FullWidthName,
+    FullWidthShortName,
+    LocationCode,
+    SearchText,
+)
 
 _EXAMPLE: dict[str, JsonValue] = {
     "code": "TKY001",
@@ -38,7 +48,9 @@ class LocationCreate(BaseModel):
     code: LocationCode
     name: FullWidthName
     short_name: FullWidthShortName
-    delegate_number: DelegateNumber | None = None
+    delegate_number: Annotated[DelegateNumber | None, BlankIsNull] = Field(
+        default=None, description='記録等事務代行者委託番号; optional (`""` or null: none)'
+    )
 
 
 class LocationUpdate(BaseModel):
@@ -50,13 +62,21 @@ class LocationUpdate(BaseModel):
 
     name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
     short_name: FullWidthShortName = None  # type: ignore[assignment]
-    delegate_number: DelegateNumber | None = Field(default=None, description="null removes the number")
+    delegate_number: Annotated[DelegateNumber | None, BlankIsNull] = Field(
+        default=None, description='記録等事務代行者委託番号; `""` or null removes the number'
+    )
 
 
-class LocationFilters(BaseModel):
-    """依頼人拠点検索: each filter matches partially, ignoring case."""
+class LocationFilters(Filters):
+    """依頼人拠点検索: each filter matches partially, ignoring width and case."""
 
-    code: SearchText | None = None
-    name: SearchText | None = None
-    short_name: SearchText | None = None
-    delegate_number: SearchText | None = None
+    also_sortable = ("created_at", "updated_at")
+
+    code: SearchText | None = Field(default=None, description="依頼人拠点コード")
+    name: SearchText | None = Field(default=None, description="依頼人拠点名")
+    short_name: SearchText | None = Field(default=None, description="依頼人拠点名（略称）")
+    delegate_number: SearchText | None = Field(default=None, description="記録等事務代行者委託番号")
+
+
+class LocationQuery(PageQuery, LocationFilters):
+    """The query string of the location list: its filters and the page."""

@@ -3,6 +3,7 @@
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.filters import search_form_column
 from app.core.orm import Base, Timestamped, trigram_indexes
 
 
@@ -12,7 +13,7 @@ class Location(Timestamped, Base):
     __tablename__ = "locations"
     __table_args__ = (
         UniqueConstraint("organization_id", "code"),
-        *trigram_indexes("locations", "code", "name", "short_name", "delegate_number"),
+        *trigram_indexes("locations", "code", "name_search", "short_name_search", "delegate_number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -23,3 +24,6 @@ class Location(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(50))
     short_name: Mapped[str] = mapped_column(String(10))
     delegate_number: Mapped[str | None] = mapped_column(String(20))
+    # What name filters compare (NFKC, case-folded); last, as migration 0006 adds them.
+    name_search: Mapped[str] = search_form_column("name")
+    short_name_search: Mapped[str] = search_form_column("short_name")

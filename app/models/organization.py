@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.filters import search_form_column
 from app.core.orm import Base, Timestamped, UTCDateTime, trigram_indexes
 
 
@@ -14,7 +15,7 @@ class Organization(Timestamped, Base):
     __tablename__ = "organizations"
     # AUTOINCREMENT on SQLite (a sequence on PostgreSQL): an id is never handed out twice.
     __table_args__ = (
-        *trigram_indexes("organizations", "name", "short_name"),
+        *trigram_indexes("organizations", "name_search", "short_name_search"),
         {"sqlite_autoincrement": True},
     )
 
@@ -26,3 +27,6 @@ class Organization(Timestamped, Base):
     # Changes with the API password: linked-system tokens and cached Basic checks under the
     # old one stop working at once.
     api_password_stamp: Mapped[str | None] = mapped_column(String(32))
+    # What name filters compare (NFKC, case-folded); last, as migration 0006 adds them.
+    name_search: Mapped[str] = search_form_column("name")
+    short_name_search: Mapped[str] = search_form_column("short_name")

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.filters import search_form_column
 from app.core.orm import Base, Timestamped, UTCDateTime, trigram_indexes
 from app.models.location import Location
 
@@ -31,9 +32,9 @@ class User(Timestamped, Base):
             "organization_id",
             "login_id",
             "id",
-            postgresql_include=["name", "role", "location_id"],
+            postgresql_include=["name_search", "role", "location_id"],
         ),
-        *trigram_indexes("users", "login_id", "name"),
+        *trigram_indexes("users", "login_id"),
         # Most recent logins first (migration 0003); plain columns on SQLite.
         Index(
             "ix_users_organization_id_last_login_at_id",
@@ -44,11 +45,11 @@ class User(Timestamped, Base):
         Index("ix_users_organization_id_last_login_at_id", "organization_id", "last_login_at", "id").ddl_if(
             dialect="sqlite"
         ),
-        # Name search by grams, PostgreSQL only (migration 0003, app/core/filters.contains_by_grams).
+        # Name search by grams, PostgreSQL only (migrations 0003 and 0006, app/core/filters.contains_by_grams).
         Index(
             "ix_users_organization_id_name_grams",
             "organization_id",
-            text("ainas_grams(name)"),
+            text("ainas_grams(name_search)"),
             postgresql_using="gin",
         ).ddl_if(dialect="postgresql"),
         # Ids are never reused (tokens and idempotency records name principals by id).
@@ -75,3 +76,5 @@ class User(Timestamped, Base):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the name filter compares (NFKC, case-folded); last, as migration 0006 adds it.
+    name_search: Mapped[str] = search_form_column("name")

@@ -2,17 +2,14 @@
 
 from sqlalchemy import select
 
-from app.core.filters import conditions, contains_any
+from app.core.filters import FilterSet, conditions
 from app.core.pagination import PageRequest
 from app.core.repository import Repository
 from app.models import Organization
+from app.organizations.schemas import OrganizationFilters
 
-SORTABLE = {
-    "id": Organization.id,
-    "name": Organization.name,
-    "short_name": Organization.short_name,
-    "created_at": Organization.created_at,
-}
+# The filters and sort keys of the organization list, from OrganizationFilters.
+FILTERS = FilterSet(OrganizationFilters, Organization)
 
 
 class OrganizationRepository(Repository[Organization]):
@@ -21,19 +18,19 @@ class OrganizationRepository(Repository[Organization]):
     model = Organization
 
     async def search(
-        self, *, only_id: int | None, exact_id: int | None, name: str | None, page: PageRequest
+        self, *, only_id: int | None, exact_id: int | None, filters: OrganizationFilters, page: PageRequest
     ) -> tuple[list[Organization], int]:
-        """Organizations matching the filters; `only_id` confines the search to one organization."""
+        """Organizations matching the filters; `only_id` confines the search to one organization.
+
+        `exact_id` is the `id` filter as a row id (the public id is 9 digits).
+        """
         statement = select(Organization).where(
-            *conditions(
-                Organization.id == only_id if only_id is not None else None,
-                Organization.id == exact_id if exact_id is not None else None,
-                contains_any([Organization.name, Organization.short_name], name),
-            )
+            *conditions(Organization.id == only_id if only_id is not None else None),
+            *FILTERS.conditions(filters, id=Organization.id == exact_id if exact_id is not None else None),
         )
         return await self.page(
             statement,
-            order_by=page.order_by(SORTABLE, "id", Organization.id),
+            order_by=page.order_by(FILTERS.sortable, "id", Organization.id),
             limit=page.limit,
             offset=page.offset,
         )

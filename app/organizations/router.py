@@ -2,22 +2,23 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from app.auth.dependencies import OrganizationScope, organization_scope, require
 from app.auth.permissions import Permission
 from app.auth.principals import Principal
+from app.core.errors import Conflict, FieldError, Unprocessable
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
-from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.openapi import invalid, problems
+from app.core.pagination import Page
 from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
     Organization,
     OrganizationDetail,
-    OrganizationFilters,
     OrganizationOnboard,
+    OrganizationQuery,
     OrganizationUpdate,
 )
 from app.organizations.service import OrganizationServiceDep
@@ -34,16 +35,15 @@ CanUpdate = Annotated[OrganizationScope, Depends(organization_scope(Permission.O
     "",
     summary="List organizations",
     description="依頼人組織の一覧. Operators see and search all organizations; everyone else sees their own.",
-    responses=problems(401, 403, 422),
+    responses=problems(),
 )
 async def list_organizations(
     principal: CanList,
     service: OrganizationServiceDep,
-    page: PageDep,
-    filters: Annotated[OrganizationFilters, Query()],
+    query: Annotated[OrganizationQuery, Query()],
 ) -> Page[Organization]:
     """Search organizations."""
-    return await service.search(principal, filters, page)
+    return await service.search(principal, query, query.page())
 
 
 @router.post(
@@ -55,7 +55,16 @@ async def list_organizations(
         "its first API key and its initial API password, and answers the registration notice "
         "(利用登録通知書). The secrets appear in this answer only."
     ),
-    responses=problems(401, 403, 409, 422),
+    responses=problems(
+        Conflict("login_id_taken", context={"login_id": "ainas.admin"}),
+        Unprocessable(errors=[FieldError("admins[1].login_id", "duplicate_login_id")]),
+        invalid(
+            OrganizationOnboard,
+            name="株式会社ＡＩＮＡＳ自動車販売",
+            short_name="AINAS自販",
+            admins=[{"login_id": "ainas.admin", "name": "山田 太郎"}],
+        ),
+    ),
 )
 async def onboard_organization(
     principal: CanOnboard,
@@ -74,7 +83,7 @@ async def onboard_organization(
     "/{org_id}",
     summary="Read an organization",
     description="依頼人組織の参照, with its requester certificate (依頼人証明書) for operators and admins.",
-    responses=problems(401, 403, 404),
+    responses=problems(),
     response_model_exclude_unset=True,
 )
 async def get_organization(
@@ -90,12 +99,12 @@ async def get_organization(
     "/{org_id}",
     summary="Rename an organization",
     description="依頼人組織名の変更: name and short name. Send If-Match with the ETag you read.",
-    responses=problems(401, 403, 404, 412, 422),
+    responses=problems(invalid(OrganizationUpdate, short_name="株式会社ＡＩＮＡＳ自動車販売")),
     response_model_exclude_unset=True,
 )
 async def update_organization(
     scope: CanUpdate,
-    body: OrganizationUpdate,
+    body: Annotated[OrganizationUpdate, Body(default_factory=OrganizationUpdate)],
     expected: IfMatch,
     service: OrganizationServiceDep,
     response: Response,

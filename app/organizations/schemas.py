@@ -1,12 +1,14 @@
 """Shapes of organizations and onboarding (依頼人組織, 利用登録通知書)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.certificates.schemas import Certificate
+from app.core.filters import Filter, Filters, Match
 from app.core.ids import OrganizationIdText
+from app.core.pagination import PageQuery
 from app.core.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
@@ -51,13 +53,22 @@ class OrganizationUpdate(BaseModel):
     short_name: FullWidthShortName = None  # type: ignore[assignment]
 
 
-class OrganizationFilters(BaseModel):
+class OrganizationFilters(Filters):
     """Search of organizations (operators)."""
 
-    id: str | None = Field(default=None, max_length=9, description="依頼人組織ID, exact (9 digits)")
-    name: SearchText | None = Field(
-        default=None, description="依頼人組織名 or its abbreviation, partial match ignoring case"
+    also_sortable = ("short_name", "created_at")
+
+    id: Annotated[str | None, Filter(Match.EXACT)] = Field(
+        default=None, max_length=9, description="依頼人組織ID, exact (9 digits)"
     )
+    name: Annotated[SearchText | None, Filter(Match.CONTAINS, columns=("name", "short_name"))] = Field(
+        default=None,
+        description="依頼人組織名 or its abbreviation (略称), partial match ignoring width and case",
+    )
+
+
+class OrganizationQuery(PageQuery, OrganizationFilters):
+    """The query string of the organization list: its filters and the page."""
 
 
 class AdminSeed(BaseModel):
@@ -103,8 +114,13 @@ class NoticeAdmin(BaseModel):
 class RegistrationNotice(BaseModel):
     """利用登録通知書: shown once; the service keeps only hashes of the secrets."""
 
-    organization_id: str
-    organization_name: str
+    registration_date: date = Field(description="登録日, in Japan time", examples=["2026-04-01"])
+    organization_id: str = Field(description="依頼人組織ID")
+    organization_name: str = Field(description="依頼人組織名")
+    login_url: str | None = Field(
+        description="ログインURL of AINAS (configured: AINAS_LOGIN_URL); null when not configured",
+        examples=["https://ainas.example.jp/login"],
+    )
     api_key: str = Field(description="APIキー")
     api_initial_password: str = Field(description="API初期パスワード")
     admins: list[NoticeAdmin]

@@ -12,6 +12,7 @@ from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, Role
 from app.certificates.service import CertificateService
+from app.core.clock import JAPAN
 from app.core.errors import FieldError, Unprocessable
 from app.core.ids import format_organization_id, parse_organization_id
 from app.core.pagination import Page, PageRequest
@@ -56,7 +57,7 @@ class OrganizationService(Service):
         rows, total = await self.organizations.search(
             only_id=None if principal.is_operator else principal.organization_id,
             exact_id=exact_id,
-            name=filters.name,
+            filters=filters,
             page=page,
         )
         return Page(
@@ -132,8 +133,10 @@ class OrganizationService(Service):
         return OnboardingResult(
             organization=await present(organization),
             registration_notice=RegistrationNotice(
+                registration_date=now.astimezone(JAPAN).date(),
                 organization_id=organization_id,
                 organization_name=organization.name,
+                login_url=self.settings.login_url,
                 api_key=key.key,
                 api_initial_password=api_password,
                 admins=notice_admins,

@@ -1,16 +1,21 @@
 """All SQL about users and operators."""
 
+import unicodedata
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
-from app.core.filters import conditions, contains, contains_by_grams
+from app.core.filters import FilterSet, contains_by_grams
 from app.core.pagination import PageRequest
 from app.models import Location, Organization, User
+from app.users.schemas import UserFilters
+
+# The filters and sort keys of the user list, from UserFilters; the location code is the joined one.
+FILTERS = FilterSet(UserFilters, User, columns={"location_code": Location.code})
 
 
 class UserRepository(AccountRepository):
@@ -91,23 +96,15 @@ class UserSearch:
         )
 
     async def search(
-        self,
-        organization_id: int,
-        visibility: UserVisibility,
-        *,
-        login_id: str | None,
-        name: str | None,
-        location_code: str | None,
-        roles: list[str],
-        page: PageRequest,
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters, page: PageRequest
     ) -> tuple[list[User], int]:
         """Visible users matching the filters, with their locations."""
         statement = self._visible(organization_id, visibility).where(
-            *await self._matching(organization_id, login_id, name, location_code, roles)
+            *await self._matching(organization_id, filters)
         )
         rows, total = await self.repository.page_rows(
             statement,
-            order_by=page.order_by(SORTABLE, "login_id", User.id),
+            order_by=page.order_by(FILTERS.sortable, "login_id", User.id),
             limit=page.limit,
             offset=page.offset,
             # The location code is joined to the page's 50 users, not to the thousands a name
@@ -117,72 +114,44 @@ class UserSearch:
         return [row[0] for row in rows], total
 
     async def export_select(
-        self,
-        organization_id: int,
-        visibility: UserVisibility,
-        *,
-        login_id: str | None,
-        name: str | None,
-        location_code: str | None,
-        roles: list[str],
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters
     ) -> Select[Any]:
         """The list's select (same filters, same visibility) of every matching user's CSV columns,
         in login ID order: for a download to stream."""
         columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
         return (
             self._visible(organization_id, visibility, columns)
-            .where(*await self._matching(organization_id, login_id, name, location_code, roles))
+            .where(*await self._matching(organization_id, filters))
             .order_by(User.login_id, User.id)
         )
 
-    async def _matching(
-        self,
-        organization_id: int,
-        login_id: str | None,
-        name: str | None,
-        location_code: str | None,
-        roles: list[str],
-    ) -> list[ColumnElement[bool]]:
-        """The conditions of the list's filters that were given."""
-        return conditions(
-            contains(User.login_id, login_id),
-            contains_by_grams(User.name, name),
-            await self._at_locations(organization_id, location_code),
-            User.role.in_(roles) if roles else None,
+    async def _matching(self, organization_id: int, filters: UserFilters) -> list[ColumnElement[bool]]:
+        """The conditions of the list's filters that were given (see UserFilters)."""
+        return FILTERS.conditions(
+            filters,
+            name=contains_by_grams(User.name_search, filters.name),
+            location_code=await self._at_location(organization_id, filters.location_code),
         )
 
-    async def _at_locations(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
-        """Users at the locations whose code contains `code`.
+    async def _at_location(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
+        """Users of the location with exactly this code (its width aside: ＴＫＹ００１ is TKY001);
+        an empty code: the users of all locations (全拠点, no location).
 
-        The matching locations are looked up first and named by id: planning the join instead,
-        PostgreSQL cannot tell how many users a code pattern reaches, guesses thousands, and walks
-        the whole login_id order of a large organization to fill one page (250 ms at 200,000
-        users for a code that reaches 4). With the ids in the statement it knows. Many matching
-        locations (a one-character code) stay a join: the walk is then the right plan.
+        The location is looked up first and named by id, so that PostgreSQL plans the few users it
+        reaches instead of guessing from a join.
         """
-        matches = contains(Location.code, code)
-        if matches is None:
+        if code is None:
             return None
-        ids = (
-            await self.repository.session.scalars(
-                select(Location.id)
-                .where(Location.organization_id == organization_id, matches)
-                .limit(LOCATION_IDS_INLINE + 1)
+        if not code:
+            return User.location_id.is_(None)
+        location_id = await self.repository.session.scalar(
+            select(Location.id).where(
+                Location.organization_id == organization_id,
+                Location.code == unicodedata.normalize("NFKC", code),
             )
-        ).all()
-        return User.location_id.in_(ids) if len(ids) <= LOCATION_IDS_INLINE else matches
+        )
+        return false() if location_id is None else User.location_id == location_id
 
 
-# Up to this many locations matching a location_code filter are named by id (see _at_locations).
-LOCATION_IDS_INLINE = 100
-
-SORTABLE = {
-    "login_id": User.login_id,
-    "name": User.name,
-    "role": User.role,
-    "location_code": Location.code,
-    "last_login_at": User.last_login_at,
-    "created_at": User.created_at,
-}
 # Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
 LOGIN_IDS_PER_QUERY = 1000

@@ -2,16 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
+from app.core.errors import Conflict, FieldError, Forbidden, Unprocessable
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
-from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.core.openapi import invalid, problems
+from app.core.pagination import Page
 from app.idempotency.routing import ResourceRoute
-from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
+from app.users.schemas import PasswordReset, User, UserCreate, UserQuery, UserUpdate
 from app.users.service import UserServiceDep
 
 router = APIRouter(
@@ -22,21 +23,23 @@ CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.USE
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_WRITE))]
 CanReset = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_PASSWORD_RESET))]
 LoginIdPath = Annotated[str, Path(max_length=64, description="ログインID (case does not matter)")]
-Filters = Annotated[UserFilters, Query()]
+Filters = Annotated[UserQuery, Query()]
 
 
 @router.get(
     "",
     summary="List users",
     description=(
-        "依頼人ユーザー検索. Text filters match partially, ignoring case; `role` may be given more than "
-        "once (either). Admins see everyone; location admins the users of their scope; staff only themselves."
+        "依頼人ユーザー検索. Each filter is optional. Text filters match partially, ignoring width and case; "
+        "`location_code` matches exactly, and an empty `location_code=` finds the users of all locations "
+        "(全拠点); `role` may be given more than once (either). Admins see everyone; location admins the "
+        "users of their scope; staff only themselves."
     ),
-    responses=problems(401, 403, 404, 422),
+    responses=problems(),
 )
-async def list_users(scope: CanRead, service: UserServiceDep, page: PageDep, filters: Filters) -> Page[User]:
+async def list_users(scope: CanRead, service: UserServiceDep, query: Filters) -> Page[User]:
     """Search the organization's users."""
-    return await service.search(scope, filters, page)
+    return await service.search(scope, query, query.page())
 
 
 @router.post(
@@ -48,7 +51,20 @@ async def list_users(scope: CanRead, service: UserServiceDep, page: PageDep, fil
         "location admins add staff within their location. The password is temporary: it must be changed "
         "at first login and expires after 72 hours by default."
     ),
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problems(
+        Forbidden("role_not_allowed"),
+        Conflict("login_id_taken", context={"login_id": "tanaka.h"}),
+        Unprocessable(errors=[FieldError("location_code", "unknown_location")]),
+        Unprocessable(errors=[FieldError("location_code", "admin_has_no_location")]),
+        Unprocessable(errors=[FieldError("password", "password_too_common")]),
+        invalid(
+            UserCreate,
+            login_id="tanaka.h",
+            name="田中 花子",
+            password="initial-pass-2026",  # noqa: S106 (an example)
+            role="manager",
+        ),
+    ),
 )
 async def create_user(
     scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request, response: Response
@@ -63,7 +79,7 @@ async def create_user(
     "/{login_id}",
     summary="Read a user",
     description="依頼人ユーザーの参照.",
-    responses=problems(401, 403, 404),
+    responses=problems(),
 )
 async def get_user(
     scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
@@ -81,12 +97,17 @@ async def get_user(
         "管理者/担当者ユーザーの変更: name, location, role. Admins may rename admins; only operators change "
         "an admin's role. The last admin cannot be demoted. Send If-Match with the ETag you read."
     ),
-    responses=problems(401, 403, 404, 409, 412, 422),
+    responses=problems(
+        Forbidden("role_not_allowed"),
+        Conflict("last_admin"),
+        Unprocessable(errors=[FieldError("location_code", "unknown_location")]),
+        invalid(UserUpdate, role="manager"),
+    ),
 )
 async def update_user(
     scope: CanWrite,
     login_id: LoginIdPath,
-    body: UserUpdate,
+    body: Annotated[UserUpdate, Body(default_factory=UserUpdate)],
     expected: IfMatch,
     service: UserServiceDep,
     response: Response,
@@ -102,7 +123,7 @@ async def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a user",
     description="担当者ユーザーの削除 (管理者ユーザーの削除: operators only). Nobody deletes themselves; the last admin stays.",
-    responses=problems(401, 403, 404, 409, 412),
+    responses=problems(Forbidden("role_not_allowed"), Conflict("cannot_delete_self"), Conflict("last_admin")),
 )
 async def delete_user(
     scope: CanWrite, login_id: LoginIdPath, expected: IfMatch, service: UserServiceDep
@@ -119,7 +140,7 @@ async def delete_user(
         "ログインパスワードの初期化. Answers a one-time temporary password, shown only here: it must be "
         "changed at first login and expires after 72 hours by default. Unlocks the account and ends the user's sessions."
     ),
-    responses=problems(401, 403, 404),
+    responses=problems(),
 )
 async def reset_password(scope: CanReset, login_id: LoginIdPath, service: UserServiceDep) -> PasswordReset:
     """Reset a user's password."""

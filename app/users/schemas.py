@@ -2,10 +2,14 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
-from app.core.types import LocationCode, LoginId, SearchText, UserName
+from app.core.filters import Filter, Filters, Match
+from app.core.messages import register_labels
+from app.core.pagination import PageQuery
+from app.core.types import BlankIsNull, LocationCode, LoginId, SearchText, UserName
 
 
 class OrganizationRole(StrEnum):
@@ -17,6 +21,15 @@ class OrganizationRole(StrEnum):
     STAFF_PREPARER = "staff_preparer"
 
 
+# 権限 as the screens name them (also in CSV files and in answers that list the roles).
+ROLE_LABELS: dict[str, tuple[str, str]] = {
+    "admin": ("管理者", "administrator"),
+    "location_admin": ("拠点管理者", "location administrator"),
+    "staff_submitter": ("担当者（送信可）", "staff (may submit)"),
+    "staff_preparer": ("担当者（送信不可）", "staff (may not submit)"),
+}
+register_labels(ROLE_LABELS)
+
 _ROLE_DESCRIPTION = (
     "権限: `admin` 管理者, `location_admin` 拠点管理者, `staff_submitter` 担当者（送信可）, "
     "`staff_preparer` 担当者（送信不可）"
@@ -27,6 +40,7 @@ _USER_EXAMPLE = {
     "location_code": "TKY001",
     "role": "staff_submitter",
 }
+_LOCATION_NAME_EXAMPLE = "東京本店"
 
 
 class User(BaseModel):
@@ -36,7 +50,9 @@ class User(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_serialization_defaults_required=True,
-        json_schema_extra={"examples": [{**_USER_EXAMPLE, "version": 1}]},
+        json_schema_extra={
+            "examples": [{**_USER_EXAMPLE, "location_name": _LOCATION_NAME_EXAMPLE, "version": 1}]
+        },
     )
 
     login_id: str = Field(description="ログインID: never changes")
@@ -44,7 +60,12 @@ class User(BaseModel):
     location_code: str | None = Field(
         default=None,
         validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
-        description="依頼人拠点; null = all locations",
+        description="依頼人拠点コード; null = all locations (全拠点)",
+    )
+    location_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("location_name", AliasPath("location", "name")),
+        description="依頼人拠点名 (read only); null = all locations (全拠点)",
     )
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
     password_expires_at: datetime | None = Field(description="パスワード有効期限")
@@ -72,7 +93,9 @@ class UserCreate(BaseModel):
         max_length=1024,
         description="Initial password, 8 to 128 characters; temporary: changed at first login, expires after 72 hours by default (configurable)",
     )
-    location_code: LocationCode | None = Field(default=None, description="null = all locations")
+    location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
+        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+    )
     role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
 
 
@@ -84,17 +107,30 @@ class UserUpdate(BaseModel):
     )
 
     name: UserName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
-    location_code: LocationCode | None = Field(default=None, description="null = all locations")
+    location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
+        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+    )
     role: OrganizationRole = Field(default=None, description=_ROLE_DESCRIPTION)  # type: ignore[assignment]
 
 
-class UserFilters(BaseModel):
-    """依頼人ユーザー検索: text filters match partially ignoring case; `role` may repeat (either)."""
+class UserFilters(Filters):
+    """依頼人ユーザー検索: text filters match partially ignoring width and case; `role` may repeat."""
 
-    login_id: SearchText | None = None
-    name: SearchText | None = None
-    location_code: SearchText | None = None
-    role: list[OrganizationRole] = Field(default_factory=list)
+    also_sortable = ("last_login_at", "created_at")
+
+    login_id: SearchText | None = Field(default=None, description="ログインID")
+    name: SearchText | None = Field(default=None, description="ユーザー名")
+    location_code: Annotated[SearchText | None, Filter(Match.EXACT)] = Field(
+        default=None,
+        description="依頼人拠点コード, exact; empty (`location_code=`) finds the users of all locations (全拠点)",
+    )
+    role: Annotated[list[OrganizationRole], Filter(Match.ANY)] = Field(
+        default_factory=list, description="権限; give it more than once for either"
+    )
+
+
+class UserQuery(PageQuery, UserFilters):
+    """The query string of the user list: its filters and the page."""
 
 
 class PasswordReset(BaseModel):

@@ -47,13 +47,7 @@ class UserService(Service):
     async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
         """依頼人ユーザー検索."""
         rows, total = await UserSearch(self.users).search(
-            scope.organization_id,
-            user_visibility(scope.principal),
-            login_id=filters.login_id,
-            name=filters.name,
-            location_code=filters.location_code,
-            roles=[role.value for role in filters.role],
-            page=page,
+            scope.organization_id, user_visibility(scope.principal), filters, page
         )
         return Page(
             items=[User.model_validate(user) for user in rows],

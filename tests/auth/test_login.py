@@ -133,7 +133,11 @@ async def test_token_endpoint_errors_follow_rfc6749(client: httpx.AsyncClient) -
     unsupported = await client.post("/api/v1/auth/token", data={"grant_type": "implicit"})
     assert unsupported.status_code == 400
     assert unsupported.json()["error"] == "unsupported_grant_type"
-    missing = await client.post("/api/v1/auth/token", data={"grant_type": "password", "username": "x"})
+    missing = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "x"},
+        headers={"Accept-Language": "en"},
+    )
     assert missing.status_code == 400
     assert missing.json()["error"] == "invalid_request"
     assert "password" in missing.json()["error_description"]

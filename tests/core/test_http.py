@@ -71,7 +71,7 @@ async def test_streamed_body_over_limit_gets_413(app: FastAPI, client: httpx.Asy
     assert response.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize("body", [b"{", b'{"current_password": }', b"\xff\xfe", b"[1, 2"])
+@pytest.mark.parametrize("body", [b"{", b'{"current_password": }', b"[1, 2"])
 async def test_malformed_json_gets_problem_422(app: FastAPI, client: httpx.AsyncClient, body: bytes) -> None:
     caller = await operator(app, client)
     response = await client.put(

@@ -141,18 +141,28 @@ def test_full_width_short_name_accepts(value: str, expected: str) -> None:
         pytest.param(
             "ｶﾞ",
             "not_full_width",
-            _characters((0, "ｶ", "U+FF76", "カ"), (1, "ﾞ", "U+FF9E", "゛")),
-            id="half-width voiced katakana",
+            _characters((0, "ｶ", "U+FF76", "ガ"), (1, "ﾞ", "U+FF9E", "")),
+            id="half-width voiced katakana composes",
         ),
         pytest.param(
             "ﾊﾟｰ",
             "not_full_width",
             _characters(
-                (0, "ﾊ", "U+FF8A", "ハ"),
-                (1, "ﾟ", "U+FF9F", "゜"),
+                (0, "ﾊ", "U+FF8A", "パ"),
+                (1, "ﾟ", "U+FF9F", ""),
                 (2, "ｰ", "U+FF70", "ー"),
             ),
-            id="half-width semi-voiced mark and long vowel",
+            id="half-width semi-voiced mark composes, long vowel",
+        ),
+        pytest.param(
+            "ﾜﾞﾞ",
+            "not_full_width",
+            _characters(
+                (0, "ﾜ", "U+FF9C", "ワ"),
+                (1, "ﾞ", "U+FF9E", "゛"),
+                (2, "ﾞ", "U+FF9E", "゛"),
+            ),
+            id="marks that compose into nothing in JIS X 0208",
         ),
         pytest.param("①", "not_full_width", _characters((0, "①", "U+2460", "１")), id="NEC ①"),
         pytest.param("Ⅰ", "not_full_width", _characters((0, "Ⅰ", "U+2160", "Ｉ")), id="NEC Ⅰ"),

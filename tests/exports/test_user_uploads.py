@@ -100,8 +100,9 @@ async def test_updates_name_location_and_role_and_an_empty_location_is_all(
             "name": ["利用者 submitter.l1", "改名 一郎"],
             "role": ["staff_submitter", "staff_preparer"],
             "location_code": ["L1", "L2"],
+            "location_name": ["第一拠点", "第二拠点"],  # part of a user's public form, read only
         },
-        "preparer.l1": {"location_code": ["L1", None]},
+        "preparer.l1": {"location_code": ["L1", None], "location_name": ["第一拠点", None]},
     }
 
 

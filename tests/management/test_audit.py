@@ -212,7 +212,11 @@ async def test_an_update_records_the_public_fields_it_changed(
     moved = await client.patch(path, json={"location_code": "L2"}, headers=headers)
     assert moved.status_code == 200, moved.text
     event_ = await _single(client, world, "user.update", "preparer.l1")
-    assert event_["changes"] == {"location_code": [before["location_code"], "L2"]}
+    # The location's name is part of the public form too (read only: it moves with the code).
+    assert event_["changes"] == {
+        "location_code": [before["location_code"], "L2"],
+        "location_name": [before["location_name"], "第二拠点"],
+    }
     same = await client.patch(path, json={"location_code": "L2"}, headers=headers)
     assert same.json()["version"] == moved.json()["version"]
     assert len(await events(client, world, action="user.update")) == 1

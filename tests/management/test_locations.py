@@ -43,7 +43,7 @@ async def test_input_is_normalized_before_it_is_stored(world: World, client: htt
             {"code": "X1", "name": "ｶﾞﾚｰｼﾞ", "short_name": "拠点"},
             "name",
             "not_full_width",
-            {"position": 0, "character": "ｶ", "code_point": "U+FF76", "suggestion": "カ"},
+            {"position": 0, "character": "ｶ", "code_point": "U+FF76", "suggestion": "ガ"},
         ),
         (
             {"code": "X1", "name": "拠点", "short_name": "本店-1"},

@@ -5,7 +5,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.users import repository as users_repository
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import PASSWORD, World, add_user, first_login
 
@@ -149,7 +148,7 @@ async def test_search_filters_with_repeatable_role(world: World, client: httpx.A
         "submitter.l2",
     }
     assert by_role.json()["total"] == 3
-    by_location = await client.get(f"{world.a.path}/users", params={"location_code": "l2"}, headers=headers)
+    by_location = await client.get(f"{world.a.path}/users", params={"location_code": "L2"}, headers=headers)
     assert [item["login_id"] for item in by_location.json()["items"]] == ["submitter.l2"]
     by_login = await client.get(
         f"{world.a.path}/users", params={"login_id": "L1", "sort": "-login_id"}, headers=headers
@@ -316,21 +315,27 @@ async def test_add_user_helper_logs_in(world: World, client: httpx.AsyncClient) 
     assert (await client.get("/api/v1/me", headers=caller.headers)).json()["login_id"] == "helper.user"
 
 
-@pytest.mark.parametrize("named_by_id", [True, False], ids=["locations-by-id", "locations-joined"])
-async def test_location_code_filter_finds_the_same_users_either_way(
-    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, named_by_id: bool
+async def test_location_code_filter_is_exact_and_blank_means_all_locations(
+    world: World, client: httpx.AsyncClient
 ) -> None:
-    """Few matching locations are named by id, many are joined (UserSearch._at_locations)."""
-    monkeypatch.setattr(users_repository, "LOCATION_IDS_INLINE", 100 if named_by_id else 1)
+    """SPEC §5.2: `location_code` matches exactly (its width aside); `location_code=` finds the
+    users of all locations (全拠点)."""
     headers = world.a.admin.headers
-    both = await client.get(f"{world.a.path}/users", params={"location_code": "l"}, headers=headers)
-    assert both.status_code == 200
-    assert {item["location_code"] for item in both.json()["items"]} == {"L1", "L2"}
-    assert (
-        both.json()["total"] == len(both.json()["items"]) == 4
-    )  # la.l1, submitter.l1, preparer.l1, submitter.l2
-    none = await client.get(f"{world.a.path}/users", params={"location_code": "ZZ"}, headers=headers)
-    assert none.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+    async def found(code: str) -> list[str]:
+        response = await client.get(f"{world.a.path}/users", params={"location_code": code}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == len(response.json()["items"])
+        return sorted(item["login_id"] for item in response.json()["items"])
+
+    assert await found("L1") == ["la.l1", "preparer.l1", "submitter.l1"]
+    assert await found("Ｌ１") == ["la.l1", "preparer.l1", "submitter.l1"]
+    assert await found("L") == []  # not a partial match
+    assert await found("l1") == []  # codes are case-sensitive
+    assert await found("ZZ") == []
+    assert await found("") == ["a.admin", "la.all"]
+    everyone = await client.get(f"{world.a.path}/users", headers=headers)
+    assert everyone.json()["total"] == 6
 
 
 async def test_name_search_matches_any_part_of_any_length(world: World, client: httpx.AsyncClient) -> None:
