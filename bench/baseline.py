@@ -38,15 +38,19 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from app.core.text import search_form
+
 ISSUER = "ainas"
 ACCESS_MINUTES = 30
 _CODE = re.compile(r"^[0-9A-Za-z]{1,10}$")
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 
 LOCATION_COLUMNS = "code, name, short_name, delegate_number, created_at, updated_at, version"
+# With the search forms of the names (migration of the width-insensitive search), as the service writes them.
 _INSERT_LOCATION = (
     "INSERT INTO locations (organization_id, code, name, short_name, delegate_number, created_at, "
-    "updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $6, 1) RETURNING "
+    "updated_at, version, name_search, short_name_search) VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8) "
+    "RETURNING "
 )
 INSERT_LOCATION = _INSERT_LOCATION + LOCATION_COLUMNS
 USER_COLUMNS = (
@@ -370,6 +374,8 @@ class Baseline:
                     short_name,
                     delegate,
                     now,
+                    search_form(name),
+                    search_form(short_name),
                 )
             except asyncpg.UniqueViolationError:
                 return _problem(409, "location_code_taken")
@@ -597,7 +603,16 @@ class Baseline:
                 old = existing.get(code)
                 if old is None:
                     creates.append(
-                        (org_id, code, values["name"], values["short_name"], values["delegate_number"], now)
+                        (
+                            org_id,
+                            code,
+                            values["name"],
+                            values["short_name"],
+                            values["delegate_number"],
+                            now,
+                            search_form(values["name"]),
+                            search_form(values["short_name"]),
+                        )
                     )
                     changes = {
                         "code": [None, code],
@@ -609,7 +624,15 @@ class Baseline:
                 changes = {name: [old[name], value] for name, value in values.items() if old[name] != value}
                 if changes:
                     updates.append(
-                        (old["id"], values["name"], values["short_name"], values["delegate_number"], now)
+                        (
+                            old["id"],
+                            values["name"],
+                            values["short_name"],
+                            values["delegate_number"],
+                            now,
+                            search_form(values["name"]),
+                            search_form(values["short_name"]),
+                        )
                     )
                     events.append((now, org_id, principal.actor_kind, principal.actor_id, "location.update", code,
                                    orjson.dumps(changes).decode(), request_id, client_ip))  # fmt: skip
@@ -617,7 +640,7 @@ class Baseline:
                 await connection.executemany(_INSERT_LOCATION + "id", creates)
                 await connection.executemany(
                     "UPDATE locations SET name = $2, short_name = $3, delegate_number = $4, updated_at = $5, "
-                    "version = version + 1 WHERE id = $1",
+                    "version = version + 1, name_search = $6, short_name_search = $7 WHERE id = $1",
                     updates,
                 )
                 await connection.executemany(
