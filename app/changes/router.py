@@ -8,6 +8,7 @@ from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.changes.schemas import ChangeFeed, ChangeQuery
 from app.changes.service import ChangeFeedServiceDep, ChangeListenerDep
+from app.core.errors import Gone, ProblemError, Unprocessable
 from app.core.openapi import problems
 from app.core.routing import ApiRoute
 
@@ -30,7 +31,14 @@ CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.CHA
         "400 `invalid_cursor` for a cursor not issued for this organization; 410 `cursor_expired` "
         "when the changes after it are past the retention period."
     ),
-    responses=problems(400, 401, 403, 404, 410, 422),
+    responses=problems(
+        ProblemError("invalid_cursor"),
+        Gone("cursor_expired", context={"days": 30}),
+        401,
+        403,
+        404,
+        Unprocessable("validation_failed"),
+    ),
 )
 async def list_changes(
     scope: CanRead,

@@ -57,7 +57,7 @@ class InvalidCharacterDetail(BaseModel):
 class FieldProblem(BaseModel):
     """One rejected field."""
 
-    field: str
+    field: str | None = Field(description="The field; null where the error is of a whole CSV row or file")
     code: str = Field(description="Stable code of the rule the field breaks")
     message: str
     invalid_characters: list[InvalidCharacterDetail] | None = None

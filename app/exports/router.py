@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
-from app.core.errors import PROBLEM_MEDIA_TYPE, field_errors
+from app.core.errors import PROBLEM_MEDIA_TYPE, Unprocessable, field_errors
 from app.core.openapi import problems
 from app.exports.csv_io import (
     MAX_UPLOAD_BYTES,
@@ -128,7 +128,7 @@ def _csv_download(example: str) -> dict[int | str, dict[str, Any]]:
             "description": "The CSV file (`Content-Disposition: attachment`), streamed",
             "content": {"text/csv": {"schema": {"type": "string"}, "example": example}},
         },
-        **problems(401, 403, 404),
+        **problems(401, 403, 404, Unprocessable("validation_failed")),
     }
 
 

@@ -76,8 +76,11 @@ class CsvRowProblem(FieldProblem):
 
     field: str | None = Field(
         examples=["name"], description="JSON name of the column; null for the row as a whole"
-    )  # type: ignore[assignment]
-    row: int = Field(description="Line number in the file; the heading row is 1")
+    )
+    row: int | None = Field(
+        default=None,
+        description="Line number in the file; the heading row is 1; null for the request as a whole (e.g. a query parameter)",
+    )
     column: str | None = Field(default=None, description="The heading as the file wrote it")
 
 
