@@ -18,28 +18,58 @@ order (app/changes/ relies on this):
   number: there is none. A global sequence or an id column would not give that (a transaction
   can take 100, another 101 and commit first; a reader then moves past 100 for ever).
 - The price is that an organization's audited writes are serialized from the moment they take a
-  number until they commit. The number is taken by the last statement of a change (after the
-  row itself is written), so the lock is held for about one commit; other organizations are
-  not affected. SQLite serializes all writers anyway.
+  number until they commit. On PostgreSQL the number is therefore taken AT the commit: the entry
+  is written with a negative placeholder (unique, below every cursor, from the sequence
+  `change_placeholders`) and the deferred constraint trigger `number_change` (migration 0008)
+  raises the counter, numbers the entry and sends the NOTIFY while COMMIT runs. The lock is held
+  for the commit alone, with no round trip to this process in between; taken by a statement
+  before the COMMIT it was held across the client's next turn of its event loop too, which under
+  load serialized each organization's writes for milliseconds each. Other organizations are never
+  affected. SQLite serializes all writers anyway: there the number is taken by a statement.
+- A bulk change (a CSV upload) takes its numbers with one raise of the counter by a statement
+  before its commit (`write_entries`): the trigger leaves entries with a number alone.
 
-On PostgreSQL the audit event, the counter, the entry and the `NOTIFY` that wakes long-polling
-readers on every instance are one statement (one round trip; data-modifying CTEs always run to
-completion). `pg_notify` is delivered at commit, and not at all after a rollback.
+On PostgreSQL the audit event and the entry are one statement (one round trip; data-modifying
+CTEs always run to completion). `pg_notify` is delivered at commit, and not at all after a
+rollback. Its payload is `"<organization id>:<newest number>"` (`notice`; the trigger writes it
+too): a process that hears it knows how far the organization's feed reaches without reading it.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Integer, String, Table, bindparam, func, insert, literal_column, select
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.bulk import insert_rows
 from app.models import AuditEvent, Change, ChangeCounter
 
-# The channel of PostgreSQL's LISTEN/NOTIFY; the payload is the organization's numeric id.
+# The channel of PostgreSQL's LISTEN/NOTIFY (migration 0008's trigger names it too); the payload
+# is written by `notice`.
 CHANNEL = "ainas_changes"
+
+
+_NOTICE = re.compile(r"([0-9]{1,18})(?::([0-9]{1,18}))?")
+
+
+def notice(organization_id: int, last: int) -> str:
+    """The NOTIFY payload of a change: `"<organization id>:<newest number>"`."""
+    return f"{organization_id}:{last}"
+
+
+def read_notice(payload: str) -> tuple[int, int | None] | None:
+    """(organization id, newest number) of a payload; the number is None in the older payload of
+    the organization id alone (an instance of the previous release, during a rolling deploy); None
+    for anything else."""
+    match = _NOTICE.fullmatch(payload)
+    if match is None:
+        return None
+    organization, last = match.groups()
+    return int(organization), int(last) if last is not None else None
+
 
 # Audit action -> feed action, for every audited change that is a feed entry. Logins, lockouts,
 # keys and passwords are audited but are not in the feed.
@@ -70,6 +100,8 @@ _EVENT_COLUMNS = (
     "client_ip",
 )
 _ENTRY_COLUMNS = ("at", "action", "resource_type", "resource_id", "data")
+# Where an entry's number comes from until its commit numbers it (PostgreSQL; migration 0008).
+_PLACEHOLDERS = DatabaseSequence("change_placeholders")
 
 
 def _take_numbers(dialect: Any, count: Any) -> Any:
@@ -96,19 +128,16 @@ def _entry_values(number: Any) -> Any:
 
 
 def _postgresql_statement() -> Any:
-    """Audit event, number, entry and NOTIFY in one statement."""
+    """Audit event and entry in one statement; the entry's placeholder number is numbered at commit."""
     event = insert(_EVENTS).values(
         {name: bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS}
     )
-    counter = _take_numbers(postgresql, literal_column("1")).cte("counter")
-    entry = (
+    placeholder = -_PLACEHOLDERS.next_value()
+    return (
         insert(_CHANGES)
-        .from_select(["organization_id", "seq", *_ENTRY_COLUMNS], _entry_values(counter.c.last))
-        .returning(_CHANGES.c.organization_id)
-        .cte("entry")
+        .from_select(["organization_id", "seq", *_ENTRY_COLUMNS], _entry_values(placeholder))
+        .add_cte(event.cte("event"))
     )
-    notify = func.pg_notify(CHANNEL, sql_cast(entry.c.organization_id, String))
-    return select(notify).select_from(entry).add_cte(event.cte("event"))
 
 
 # Built once: SQLAlchemy caches their compiled SQL, asyncpg their prepared statements.
@@ -148,11 +177,12 @@ async def write_entries(
         return
     dialect = session.bind.dialect.name
     taken = await session.execute(_TAKE[dialect], {"organization_id": organization_id, "count": len(entries)})
-    first = taken.scalar_one() - len(entries) + 1
+    last = taken.scalar_one()
+    first = last - len(entries) + 1
     rows = [
         {"organization_id": organization_id, "seq": first + offset, **entry}
         for offset, entry in enumerate(entries)
     ]
     await insert_rows(session, _CHANGES, rows)
     if dialect == "postgresql":
-        await session.execute(_NOTIFY, {"payload": str(organization_id)})
+        await session.execute(_NOTIFY, {"payload": notice(organization_id, last)})

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.audit.feed import CHANNEL
+from app.audit.feed import CHANNEL, read_notice
 from app.core.config import Settings
 
 logger = logging.getLogger("ainas.changes")
@@ -37,10 +37,12 @@ APPLICATION_NAME = "ainas-change-listener"
 
 
 class ChangeSignals:
-    """One asyncio event per organization with waiting readers, set and replaced on each change."""
+    """One asyncio event per organization with waiting readers, set and replaced on each change;
+    and, per organization, the newest number announced since the listening connection opened."""
 
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
+        self._announced: dict[int, int] = {}
 
     def event(self, organization_id: int) -> asyncio.Event:
         """The event the next change of this organization sets. Take it BEFORE reading: a change
@@ -50,14 +52,29 @@ class ChangeSignals:
             event = self._events[organization_id] = asyncio.Event()
         return event
 
-    def changed(self, organization_id: int) -> None:
-        """Wake every reader waiting for this organization."""
+    def announced(self, organization_id: int) -> int | None:
+        """The newest number of this organization that a notification announced (None: none heard).
+
+        Every number above it is either not committed yet or committed with its notification still
+        on the way: either way the event taken now will be set. So a reader whose cursor is here
+        may wait without reading first (the long poll's common case: the next poll after an
+        answer). Only while notifications arrive; `forget` is called when they may have stopped.
+        """
+        return self._announced.get(organization_id)
+
+    def changed(self, organization_id: int, last: int | None = None) -> None:
+        """Wake every reader waiting for this organization; `last` is its newest number (None: unknown)."""
+        if last is None:
+            self._announced.pop(organization_id, None)
+        elif last > self._announced.get(organization_id, 0):
+            self._announced[organization_id] = last
         event = self._events.pop(organization_id, None)
         if event is not None:
             event.set()
 
     def changed_everywhere(self) -> None:
         """Wake every waiting reader (notifications may have been missed)."""
+        self._announced.clear()
         events, self._events = self._events, {}
         for event in events.values():
             event.set()
@@ -101,6 +118,11 @@ class ChangeListener:
     def live(self) -> bool:
         """True while notifications arrive; otherwise readers poll."""
         return self._connection is not None and not self._connection.is_closed()
+
+    def nothing_after(self, organization_id: int, position: int) -> bool:
+        """True when notifications say the organization has nothing after `position` yet (see
+        ChangeSignals.announced); False when they cannot say."""
+        return self.live and self.signals.announced(organization_id) == position
 
     @property
     def closed(self) -> bool:
@@ -196,9 +218,12 @@ class ChangeListener:
             logger.warning("change feed listener: connection lost")
         finally:
             self._connection = None
+            # Nothing is announced from now on: readers must read (and poll) until reconnected.
+            self.signals.changed_everywhere()
             if not connection.is_closed():
                 await connection.close(timeout=1)
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        if payload.isdigit():
-            self.signals.changed(int(payload))
+        notice = read_notice(payload)
+        if notice is not None:
+            self.signals.changed(*notice)

@@ -58,6 +58,18 @@ class ChangeFeedService(Service):
         while True:
             # Taken before reading: a change that commits after the read has set it already.
             event = listener.signals.event(organization_id) if listener is not None and query.wait else None
+            remaining = deadline - loop.time()
+            if (
+                listener is not None
+                and event is not None
+                and remaining > 0
+                and listener.nothing_after(organization_id, after)
+            ):
+                # The next poll after an answer: nothing to read yet. The cursor was checked when it
+                # was issued; it is checked again by the read after the wait.
+                await release_connection(self.session)
+                await _wait(event, remaining)
+                continue
             if listener is not None and event is not None:
                 read = functools.partial(self._answer, organization_id, after, query.limit, types, None)
                 answer = await listener.shared.run((event, organization_id, after, query.limit, types), read)

@@ -13,7 +13,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.audit.feed import CHANNEL, notice, read_notice
 from app.changes.listener import APPLICATION_NAME, ChangeListener, SharedReads
+from app.changes.repository import ChangeRepository
 from app.core.config import Settings
 from tests.changes.feed import changes_path, current_cursor, summary
 from tests.conftest import make_settings
@@ -179,6 +181,85 @@ async def test_the_listener_reconnects_after_losing_its_connection(
     body, seconds = await waiting
     assert summary(body["items"]) == [("location.created", "location", "W5")]
     assert seconds < 10
+
+
+@pytest.fixture
+def feed_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The `after` of every read of the feed (the real read runs; it is only counted)."""
+    seen: list[int] = []
+    real = ChangeRepository.read
+
+    async def counted(self: ChangeRepository, organization_id: int, after: int, *args: Any) -> Any:
+        seen.append(after)
+        return await real(self, organization_id, after, *args)
+
+    monkeypatch.setattr(ChangeRepository, "read", counted)
+    return seen
+
+
+@pytest.mark.postgres_only
+async def test_the_poll_after_an_answer_waits_without_reading_and_wakes_on_the_next_change(
+    served: FastAPI, world: World, client: httpx.AsyncClient, feed_reads: list[int]
+) -> None:
+    """A change's notification carries its number: a reader at that number has nothing to read."""
+    listener: ChangeListener = served.state.change_listener
+    admin = world.a.admin.headers
+    organization_id = int(world.a.id)
+    start = await current_cursor(client, world.a, admin)
+    first = asyncio.create_task(wait_for_changes(client, world, start, admin, wait=25))
+    await asyncio.sleep(0.3)
+    await add_location(client, world.a, "W6", "番号通知")
+    body, _ = await first
+    assert summary(body["items"]) == [("location.created", "location", "W6")]
+    await until(lambda: listener.signals.announced(organization_id) is not None)
+    position = listener.signals.announced(organization_id)
+    reads = len(feed_reads)
+    second = asyncio.create_task(wait_for_changes(client, world, body["next_cursor"], admin, wait=25))
+    await asyncio.sleep(0.5)
+    assert not second.done()
+    assert len(feed_reads) == reads  # waiting, with nothing read
+    await add_location(client, world.a, "W7", "番号通知後")
+    body, seconds = await second
+    assert summary(body["items"]) == [("location.created", "location", "W7")]
+    assert seconds < 10
+    assert feed_reads[reads:] == [position]  # one read, after the change woke it
+    assert listener.signals.announced(organization_id) == position + 1
+
+
+@pytest.mark.postgres_only
+async def test_a_notification_without_a_number_makes_waiting_readers_read(
+    served: FastAPI, world: World, client: httpx.AsyncClient, feed_reads: list[int]
+) -> None:
+    """The payload of the previous release (the organization id alone), as an instance of it sends
+    during a rolling deploy: the number is no longer known, so the next poll reads first."""
+    listener: ChangeListener = served.state.change_listener
+    admin = world.a.admin.headers
+    organization_id = int(world.a.id)
+    start = await current_cursor(client, world.a, admin)
+    await add_location(client, world.a, "W8", "旧通知")
+    body = (await wait_for_changes(client, world, start, admin, wait=0))[0]
+    await until(lambda: listener.signals.announced(organization_id) is not None)
+    waiting = asyncio.create_task(wait_for_changes(client, world, body["next_cursor"], admin, wait=25))
+    await asyncio.sleep(0.3)
+    reads = len(feed_reads)
+    async with served.state.runtime.engine.connect() as connection:
+        await connection.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": world.a.id}
+        )
+        await connection.commit()
+    await until(lambda: len(feed_reads) > reads)  # woken, and read
+    assert listener.signals.announced(organization_id) is None
+    assert not waiting.done()  # nothing new for it: it waits on
+    await add_location(client, world.a, "W9", "旧通知後")
+    body, _ = await waiting
+    assert summary(body["items"]) == [("location.created", "location", "W9")]
+
+
+def test_notices_are_read_as_written() -> None:
+    assert read_notice(notice(12, 3456)) == (12, 3456)
+    assert read_notice("12") == (12, None)
+    for payload in ("", ":", "12:", ":5", "x", "12:x", "12:3:4", "-1:2", "１２:3", "1" * 19):
+        assert read_notice(payload) is None, payload
 
 
 async def test_identical_waiting_reads_run_once() -> None:
