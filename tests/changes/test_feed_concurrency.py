@@ -22,7 +22,7 @@ import pytest
 
 from tests.changes.feed import changes_path
 from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
-from tests.fixtures.world import Org, World
+from tests.fixtures.world import Org, World, full_width_number
 from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
 from tests.security.leaks import LeakScanner
 
@@ -59,15 +59,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServ
 
 @pytest.fixture
 async def live(servers: tuple[LiveServer, LiveServer], leaks: LeakScanner) -> AsyncIterator[LiveSession]:
-    session = LiveSession(servers[0], leaks)
-    try:
+    async with LiveSession(servers[0], leaks) as session:
         yield session
-    finally:
-        await session.close()
-
-
-def full_width(number: int) -> str:
-    return "".join(chr(0xFF10 + int(digit)) for digit in str(number))
 
 
 def write(base_url: str, org: Org, writer: int, start: threading.Barrier) -> list[Ack]:
@@ -89,7 +82,9 @@ def write(base_url: str, org: Org, writer: int, start: threading.Barrier) -> lis
             assert created.status_code == 201, created.text
             acks.append((code, "location.created", created.json()["version"]))
             for rename in range(2):
-                changed = http.patch(path, json={"name": f"並行拠点{full_width(rename)}"}, headers=headers)
+                changed = http.patch(
+                    path, json={"name": f"並行拠点{full_width_number(rename)}"}, headers=headers
+                )
                 assert changed.status_code == 200, changed.text
                 acks.append((code, "location.updated", changed.json()["version"]))
             if number % 2 == 0:
