@@ -9,19 +9,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.fixtures import certificates as files
 from tests.fixtures.bursts import Attempt, at_once
 from tests.fixtures.certificates import P12
 from tests.fixtures.world import Org
-from tests.reliability.live import LiveServer, LiveSession, started_server
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 PARALLEL = 12
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @pytest.fixture(scope="module")

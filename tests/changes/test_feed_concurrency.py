@@ -21,19 +21,15 @@ import httpx
 import pytest
 
 from tests.changes.feed import changes_path
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.fixtures.world import Org, World, full_width_number
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, fresh_database, new_server
 from tests.security.leaks import LeakScanner
 
 WRITERS = 12
 LOCATIONS_PER_WRITER = 8
 FOLLOWERS = 4
 FOLLOW_LIMIT = 10
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 Ack = tuple[str, str, int | None]  # location code, feed action, version the answer showed (None: deleted)
 

@@ -11,18 +11,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.exports.files import LOCATION_HEADER, csv_text
 from tests.fixtures.world import full_width_number
-from tests.reliability.live import LiveServer, LiveSession, started_server
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 PARALLEL = 12
 ROWS = 100
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @pytest.fixture(scope="module")

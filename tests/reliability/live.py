@@ -29,6 +29,11 @@ from tests.fixtures.world import World, build_world
 from tests.security.leaks import LeakScanner
 
 ROOT = Path(__file__).resolve().parents[2]
+# For a module whose server runs on PostgreSQL alone (races, row locks): skipped where it does not answer.
+POSTGRES_ONLY = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
+]
 # Importing the app alone took 10-25 s on the shared 2-core machine under other runs' load.
 START_TIMEOUT_SECONDS = 90.0
 

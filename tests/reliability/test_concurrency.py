@@ -14,17 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import World, first_login, full_width_number
-from tests.reliability.live import LiveServer, LiveSession, started_server
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 PARALLEL = 24
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @pytest.fixture(scope="module")
