@@ -89,11 +89,16 @@ def run(args: list[str], env: dict[str, str], port: int) -> Iterator[RunningServ
                 raise AssertionError(log.read()[-4000:]) from None
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, and SIGKILL if the process has not ended 10 seconds later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def new_secret() -> str:
