@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 
 from app.certificates.schemas import CertificateStatus
 from app.core.pagination import PageRequest
@@ -28,6 +28,17 @@ class Sealed:
     key_id: str
     file: bytes
     password: bytes
+
+
+def _select_sealed() -> Select[tuple[str, int, str, bytes, bytes]]:
+    """The columns of `Sealed`, in its order."""
+    return select(
+        Certificate.id,
+        Certificate.organization_id,
+        Certificate.key_id,
+        Certificate.sealed_file,
+        Certificate.sealed_password,
+    )
 
 
 def status_condition(status: CertificateStatus, now: datetime) -> ColumnElement[bool]:
@@ -93,28 +104,14 @@ class CertificateRepository(Repository[Certificate]):
     async def sealed(self, certificate_id: str) -> Sealed | None:
         """The sealed file and password of a certificate."""
         row = (
-            await self.session.execute(
-                select(
-                    Certificate.id,
-                    Certificate.organization_id,
-                    Certificate.key_id,
-                    Certificate.sealed_file,
-                    Certificate.sealed_password,
-                ).where(Certificate.id == certificate_id)
-            )
+            await self.session.execute(_select_sealed().where(Certificate.id == certificate_id))
         ).one_or_none()
         return Sealed(*row) if row is not None else None
 
     async def sealed_under_other_keys(self, key_id: str, after_id: str, limit: int) -> list[Sealed]:
         """The next certificates (by id) sealed under another key than `key_id`."""
         rows = await self.session.execute(
-            select(
-                Certificate.id,
-                Certificate.organization_id,
-                Certificate.key_id,
-                Certificate.sealed_file,
-                Certificate.sealed_password,
-            )
+            _select_sealed()
             .where(Certificate.key_id != key_id, Certificate.id > after_id)
             .order_by(Certificate.id)
             .limit(limit)

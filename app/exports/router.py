@@ -1,10 +1,12 @@
 """/organizations/{org_id}/exports and /imports: CSV downloads and uploads (各種ダウンロード, SPEC §5.6)."""
 
 import re
+from collections.abc import Callable
 from email.message import Message
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.types import DecoratedCallable
 from starlette.datastructures import UploadFile
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -13,6 +15,7 @@ from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.core.errors import PROBLEM_MEDIA_TYPE, Unprocessable, field_errors
 from app.core.openapi import problems
+from app.exports.columns import LOCATIONS, USERS, Sheet
 from app.exports.csv_io import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_ROWS,
@@ -96,7 +99,12 @@ async def upload(request: Request) -> Upload:
 
 UploadDep = Annotated[Upload, Depends(upload)]
 
-_CSV_EXAMPLE = "依頼人拠点コード,依頼人拠点名,依頼人拠点名（略称）,記録等事務代行者委託番号\r\nTKY001,東京本店,東京本店,1234567\r\n"
+
+def _heading_row(sheet: Sheet) -> str:
+    return ",".join(sheet.header) + "\r\n"
+
+
+_CSV_EXAMPLE = _heading_row(LOCATIONS) + "TKY001,東京本店,東京本店,1234567\r\n"
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -122,14 +130,23 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-def _csv_download(example: str) -> dict[int | str, dict[str, Any]]:
-    return {
-        200: {
-            "description": "The CSV file (`Content-Disposition: attachment`), streamed",
-            "content": {"text/csv": {"schema": {"type": "string"}, "example": example}},
+def _download_route(
+    path: str, sheet: Sheet, *, summary: str, description: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """GET a CSV download: streamed, its heading row the example."""
+    return router.get(
+        path,
+        summary=summary,
+        description=description,
+        response_class=CsvStream,
+        responses={
+            200: {
+                "description": "The CSV file (`Content-Disposition: attachment`), streamed",
+                "content": {"text/csv": {"schema": {"type": "string"}, "example": _heading_row(sheet)}},
+            },
+            **problems(401, 403, 404, Unprocessable("validation_failed")),
         },
-        **problems(401, 403, 404, Unprocessable("validation_failed")),
-    }
+    )
 
 
 def _csv_problem(description: str) -> dict[str, Any]:
@@ -148,17 +165,23 @@ _UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
+def _upload_route(
+    path: str, *, summary: str, description: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """POST a CSV upload: the body or form described by hand (the handler reads it itself)."""
+    return router.post(
+        path, summary=summary, description=description, openapi_extra=_UPLOAD_BODY, responses=_UPLOAD_PROBLEMS
+    )
+
+
+@_download_route(
     "/exports/locations",
+    LOCATIONS,
     summary="Download locations as CSV",
     description=(
         "各種ダウンロード: 依頼人拠点. The list's filters and scope; in code order. Columns: 依頼人拠点コード, "
         "依頼人拠点名, 依頼人拠点名（略称）, 記録等事務代行者委託番号. CRLF, RFC 4180 quoting; a cell "
         "starting with = + - @ ' tab or CR gets a leading `'`."
-    ),
-    response_class=CsvStream,
-    responses=_csv_download(
-        "依頼人拠点コード,依頼人拠点名,依頼人拠点名（略称）,記録等事務代行者委託番号\r\n"
     ),
 )
 async def download_locations(
@@ -170,16 +193,15 @@ async def download_locations(
     return _answer(await service.locations(scope, query, query.encoding))
 
 
-@router.get(
+@_download_route(
     "/exports/users",
+    USERS,
     summary="Download users as CSV",
     description=(
         "各種ダウンロード: 依頼人ユーザー. The list's filters and what the caller sees; in login ID order. "
         "Columns: ログインID, ユーザー名, 依頼人拠点コード, 依頼人拠点名, 権限 (管理者, 拠点管理者, "
         "担当者（送信可）, 担当者（送信不可）), 最終ログイン日時 (Japan time, YYYY/MM/DD HH:MM)."
     ),
-    response_class=CsvStream,
-    responses=_csv_download("ログインID,ユーザー名,依頼人拠点コード,依頼人拠点名,権限,最終ログイン日時\r\n"),
 )
 async def download_users(
     scope: CanExportUsers,
@@ -190,7 +212,7 @@ async def download_users(
     return _answer(await service.users(scope, query, query.encoding))
 
 
-@router.post(
+@_upload_route(
     "/imports/locations",
     summary="Upload locations as CSV",
     description=(
@@ -198,8 +220,6 @@ async def download_users(
         "clears it; locations absent from the file stay. All or nothing: any wrong row answers 422 "
         "listing every error, and nothing changes. A downloaded file uploaded again changes nothing."
     ),
-    openapi_extra=_UPLOAD_BODY,
-    responses=_UPLOAD_PROBLEMS,
 )
 async def upload_locations(
     scope: CanImportLocations, csv: UploadDep, service: ImportServiceDep, dry_run: DryRun = False
@@ -208,7 +228,7 @@ async def upload_locations(
     return await service.locations(scope, csv, dry_run)
 
 
-@router.post(
+@_upload_route(
     "/imports/users",
     summary="Upload users as CSV",
     description=(
@@ -217,8 +237,6 @@ async def upload_locations(
         "allowed as the JSON API allows them (location admins: staff within their location; admins: no "
         "admin roles). New users get temporary passwords, answered here only. All or nothing."
     ),
-    openapi_extra=_UPLOAD_BODY,
-    responses=_UPLOAD_PROBLEMS,
 )
 async def upload_users(
     scope: CanImportUsers, csv: UploadDep, service: ImportServiceDep, dry_run: DryRun = False

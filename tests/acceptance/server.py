@@ -1,4 +1,5 @@
-"""Real `ainas` processes on local ports, for tests that must cross a real socket."""
+"""Real `ainas` processes on local ports, for tests that must cross a real socket, and what an
+operator does with them: commands, an operator login, an onboarded organization."""
 
 import os
 import secrets
@@ -11,8 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+
+from app.cli import migrate
+from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
 
 ROOT = Path(__file__).resolve().parents[2]
 AINAS = str(Path(sys.executable).with_name("ainas"))
@@ -83,13 +89,83 @@ def run(args: list[str], env: dict[str, str], port: int) -> Iterator[RunningServ
                 raise AssertionError(log.read()[-4000:]) from None
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, and SIGKILL if the process has not ended 10 seconds later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def new_secret() -> str:
     """A random signing key long enough for production mode."""
     return secrets.token_urlsafe(48)
+
+
+@contextmanager
+def two_instances(database_prefix: str) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """Two `ainas serve` processes on one new PostgreSQL database, as behind a load balancer:
+    their base URLs and the environment they share. Skips where PostgreSQL does not answer."""
+    available, why = postgres_available()
+    if not available:
+        pytest.skip(f"PostgreSQL not available: {why}")
+    database = create_postgres_database(database_prefix)
+    try:
+        migrate(database.url)
+        env = server_env(database.url, new_secret())
+        first_port, second_port = free_port(), free_port()
+        with (
+            run(["serve", "--port", str(first_port)], env, first_port) as first,
+            run(["serve", "--port", str(second_port)], env, second_port) as second,
+        ):
+            yield first.base_url, second.base_url, env
+    finally:
+        drop_postgres_database(database)
+
+
+def run_command(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `ainas ARGS` to its end, as an operator would; a failing command fails the test."""
+    return subprocess.run(  # noqa: S603 (our own executable, fixed arguments)
+        [AINAS, *args],
+        input=stdin,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+
+
+def operator_headers(base_url: str, env: dict[str, str], login_id: str, password: str) -> dict[str, str]:
+    """Create an operator with `ainas create-operator` (password on standard input) and log in."""
+    run_command(["create-operator", login_id], env, stdin=f"{password}\n")
+    token = httpx.post(
+        f"{base_url}/api/v1/auth/token",
+        data={"grant_type": "password", "username": login_id, "password": password},
+    )
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def onboard(
+    base_url: str, operator: dict[str, str], name: str, short_name: str, admin_login: str, admin_name: str
+) -> dict[str, Any]:
+    """POST /organizations as the operator; the registration notice."""
+    onboarded = httpx.post(
+        f"{base_url}/api/v1/organizations",
+        json={
+            "name": name,
+            "short_name": short_name,
+            "admins": [{"login_id": admin_login, "name": admin_name}],
+        },
+        headers=operator,
+    )
+    assert onboarded.status_code == 201
+    notice: dict[str, Any] = onboarded.json()["registration_notice"]
+    return notice

@@ -1,78 +1,26 @@
 """Two server processes on one PostgreSQL database: what must hold across instances holds."""
 
 import base64
-import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from app.cli import migrate
-from tests.acceptance.server import AINAS, ROOT, free_port, new_secret, run, server_env
-from tests.fixtures.database import (
-    TestDatabase,
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_available,
-)
+from tests.acceptance.server import onboard, operator_headers, two_instances
 
 
 @pytest.fixture(scope="module")
-def two_instances() -> Iterator[tuple[str, str, TestDatabase]]:
-    available, why = postgres_available()
-    if not available:
-        pytest.skip(f"PostgreSQL not available: {why}")
-    database = create_postgres_database("ainas_instances")
-    try:
-        migrate(database.url)
-        env = server_env(database.url, new_secret())
-        first_port, second_port = free_port(), free_port()
-        with (
-            run(["serve", "--port", str(first_port)], env, first_port) as first,
-            run(["serve", "--port", str(second_port)], env, second_port) as second,
-        ):
-            yield first.base_url, second.base_url, database
-    finally:
-        drop_postgres_database(database)
-
-
-def operator_headers(base: str, database: TestDatabase) -> dict[str, str]:
-    """Create an operator with `ainas create-operator` (password on standard input) and log in."""
-    env = server_env(database.url, new_secret())
-    subprocess.run(  # noqa: S603
-        [AINAS, "create-operator", "ops"],
-        input="instances passphrase\n",
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=60,
-        capture_output=True,
-    )
-    token = httpx.post(
-        f"{base}/api/v1/auth/token",
-        data={"grant_type": "password", "username": "ops", "password": "instances passphrase"},
-    )
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+def instances() -> Iterator[tuple[str, str, dict[str, str]]]:
+    with two_instances("ainas_instances") as started:
+        yield started
 
 
 def test_lockout_idempotency_and_revocation_hold_across_instances(
-    two_instances: tuple[str, str, TestDatabase],
+    instances: tuple[str, str, dict[str, str]],
 ) -> None:
-    first, second, database = two_instances
-    op = operator_headers(first, database)
-    onboarded = httpx.post(
-        f"{first}/api/v1/organizations",
-        json={
-            "name": "株式会社二台構成",
-            "short_name": "二台構成",
-            "admins": [{"login_id": "twin.admin", "name": "二台 管理"}],
-        },
-        headers=op,
-    )
-    assert onboarded.status_code == 201
-    notice: dict[str, Any] = onboarded.json()["registration_notice"]
+    first, second, env = instances
+    op = operator_headers(first, env, "ops", "instances passphrase")
+    notice = onboard(first, op, "株式会社二台構成", "二台構成", "twin.admin", "二台 管理")
     org = f"/api/v1/organizations/{notice['organization_id']}"
 
     # Lockout: failures spread over both instances lock the account on both.

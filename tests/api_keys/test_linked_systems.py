@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.clock import ManualClock
-from tests.fixtures.world import World
+from tests.fixtures.world import Org, World
 
 
 def basic(key: str, password: str) -> dict[str, str]:
@@ -31,6 +31,19 @@ async def issue(client: httpx.AsyncClient, world: World, label: str | None = Non
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def put_api_password(
+    client: httpx.AsyncClient,
+    org: Org,
+    current: str,
+    headers: dict[str, str],
+    new: str = "another api secret",
+) -> httpx.Response:
+    """PUT the organization's API password from `current` to `new`; the answer, unchecked."""
+    return await client.put(
+        f"{org.path}/api-password", json={"current_password": current, "new_password": new}, headers=headers
+    )
 
 
 async def test_issue_list_and_revoke(world: World, client: httpx.AsyncClient) -> None:
@@ -227,17 +240,9 @@ async def test_linked_system_changes_its_own_password(world: World, client: http
     missing = await client.put(path, json={"new_password": "another api secret"}, headers=world.a.basic())
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "current_password"
-    wrong = await client.put(
-        path,
-        json={"current_password": "nope nope", "new_password": "another api secret"},
-        headers=world.a.basic(),
-    )
+    wrong = await put_api_password(client, world.a, "nope nope", world.a.basic())
     assert wrong.status_code == 422
-    changed = await client.put(
-        path,
-        json={"current_password": world.a.api_password, "new_password": "another api secret"},
-        headers=world.a.basic(),
-    )
+    changed = await put_api_password(client, world.a, world.a.api_password, world.a.basic())
     assert changed.status_code == 200
     assert (
         await client.get(world.a.path, headers=basic(world.a.api_key, "another api secret"))
@@ -285,12 +290,12 @@ async def test_a_wrong_current_api_password_counts_as_a_failure_of_the_key(
     """SPEC §5.1: a linked system's wrong current_password is counted, throttled and audited as a
     failure of its key; its right credentials keep authenticating it meanwhile."""
     token = (await client_credentials(client, world.a.api_key, world.a.api_password)).json()["access_token"]
-    path = f"{world.a.path}/api-password"
     answers = [
-        await client.put(
-            path,
-            json={"current_password": f"wrong guess {n}", "new_password": "another api secret"},
-            headers=world.a.basic() if n % 2 else {"Authorization": f"Bearer {token}"},
+        await put_api_password(
+            client,
+            world.a,
+            f"wrong guess {n}",
+            world.a.basic() if n % 2 else {"Authorization": f"Bearer {token}"},
         )
         for n in range(7)
     ]
@@ -299,11 +304,7 @@ async def test_a_wrong_current_api_password_counts_as_a_failure_of_the_key(
     assert answers[-1].json()["code"] == "rate_limited"
     assert 0 < int(answers[-1].headers["retry-after"]) <= 60
     # Throttled: the right current password is not checked either, and nothing changed.
-    right = await client.put(
-        path,
-        json={"current_password": world.a.api_password, "new_password": "another api secret"},
-        headers=world.a.basic(),
-    )
+    right = await put_api_password(client, world.a, world.a.api_password, world.a.basic())
     assert right.status_code == 429
     assert (await client.get(world.a.path, headers=world.a.basic())).status_code == 200
     events = await client.get(
@@ -325,26 +326,13 @@ async def test_a_wrong_current_api_password_counts_as_a_failure_of_the_key(
 async def test_a_right_current_api_password_gives_its_attempt_back(
     world: World, client: httpx.AsyncClient
 ) -> None:
-    path = f"{world.a.path}/api-password"
     for n in range(4):
-        wrong = await client.put(
-            path,
-            json={"current_password": f"guess {n}", "new_password": "another api secret"},
-            headers=world.a.basic(),
-        )
+        wrong = await put_api_password(client, world.a, f"guess {n}", world.a.basic())
         assert wrong.status_code == 422
-    changed = await client.put(
-        path,
-        json={"current_password": world.a.api_password, "new_password": "another api secret"},
-        headers=world.a.basic(),
-    )
+    changed = await put_api_password(client, world.a, world.a.api_password, world.a.basic())
     assert changed.status_code == 200
     new = basic(world.a.api_key, "another api secret")
     # The count started again: four more wrong attempts are answered 422, not 429.
     for n in range(4):
-        wrong = await client.put(
-            path,
-            json={"current_password": f"again {n}", "new_password": "yet another api secret"},
-            headers=new,
-        )
+        wrong = await put_api_password(client, world.a, f"again {n}", new, "yet another api secret")
         assert wrong.status_code == 422, n

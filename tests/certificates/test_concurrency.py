@@ -2,71 +2,50 @@
 from threads at a real server on PostgreSQL leave exactly one active certificate, each earlier one
 replaced exactly once, and the same file registered once."""
 
-import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.fixtures import certificates as files
+from tests.fixtures.bursts import Attempt, at_once
 from tests.fixtures.certificates import P12
 from tests.fixtures.world import Org
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 PARALLEL = 12
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    directory = Path(tmp_path_factory.mktemp("certificate-bursts"))
-    with fresh_database("postgresql", directory) as url:
-        live = new_server(url, directory)
-        # Every file of a burst opened at once, so that the registrations race for real.
-        live.start({"AINAS_CERTIFICATE_PARSE_CONCURRENCY": str(PARALLEL)})
-        try:
-            yield live
-        finally:
-            live.stop()
+    # Every file of a burst opened at once, so that the registrations race for real.
+    parsing = {"AINAS_CERTIFICATE_PARSE_CONCURRENCY": str(PARALLEL)}
+    with started_server("postgresql", tmp_path_factory.mktemp("certificate-bursts"), parsing) as server:
+        yield server
 
 
 @pytest.fixture
 async def live(server: LiveServer) -> AsyncIterator[LiveSession]:
-    session = LiveSession(server, LeakScanner())
-    try:
+    async with LiveSession(server, LeakScanner()) as session:
         yield session
-    finally:
-        await session.close()
 
 
 def burst(base_url: str, org: Org, uploads: list[P12]) -> list[httpx.Response]:
     """Every upload from a thread of its own, released at the same moment."""
-    start = threading.Barrier(len(uploads))
 
-    def send(p12: P12) -> httpx.Response:
-        with httpx.Client(base_url=base_url, timeout=60) as http:
-            http.get("/healthz")  # connected before the barrier
-            start.wait()
-            return http.post(
-                f"{org.path}/certificates",
-                files={"file": ("requester.p12", p12.data, "application/x-pkcs12")},
-                data={"password": p12.password},
-                headers=org.admin.headers,
-            )
+    def register(p12: P12) -> Attempt:
+        return lambda http, _: http.post(
+            f"{org.path}/certificates",
+            files={"file": ("requester.p12", p12.data, "application/x-pkcs12")},
+            data={"password": p12.password},
+            headers=org.admin.headers,
+        )
 
-    with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
-        responses = list(pool.map(send, uploads))
-    assert [response.status_code for response in responses if response.status_code >= 500] == []
-    return responses
+    return at_once(base_url, [register(p12) for p12 in uploads], org.admin.headers)
 
 
 async def test_simultaneous_registrations_leave_one_active_and_replace_each_other_once(

@@ -15,7 +15,7 @@ from app.changes.service import prune_changes
 from app.core.clock import ManualClock
 from tests.changes.feed import changes_path, current_cursor, follow, page, summary
 from tests.fixtures.principals import login
-from tests.fixtures.world import PASSWORD, World, add_location
+from tests.fixtures.world import PASSWORD, World, add_location, post_user
 
 
 async def read(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -63,16 +63,15 @@ async def test_each_change_carries_the_resource_as_its_get_answered(
     as_linked = await read(client, a.path, a.basic())
     assert {**as_linked, "certificate": None} == await read(client, a.path, admin)
     expected.append(("organization.updated", "organization", a.id, as_linked))
-    added = await client.post(
-        f"{a.path}/users",
-        json={
-            "login_id": "feed.user",
-            "name": "追跡 太郎",
-            "password": "a temporary passphrase",
-            "location_code": "F1",
-            "role": "staff_preparer",
-        },
-        headers=admin,
+    added = await post_user(
+        client,
+        a,
+        admin,
+        "feed.user",
+        "追跡 太郎",
+        "staff_preparer",
+        "a temporary passphrase",
+        location_code="F1",
     )
     assert added.status_code == 201
     expected.append(("user.created", "user", "feed.user", await read(client, user, admin)))
@@ -131,16 +130,15 @@ async def test_linked_systems_see_organization_and_location_changes_only(
         linked = {"Authorization": f"Bearer {token.json()['access_token']}"}
     start = await current_cursor(client, a, linked)
     await add_location(client, a, "LS1", "連携拠点")
-    added = await client.post(
-        f"{a.path}/users",
-        json={
-            "login_id": "hidden.user",
-            "name": "見えない",
-            "password": "a temporary passphrase",
-            "role": "staff_submitter",
-            "location_code": None,
-        },
-        headers=admin,
+    added = await post_user(
+        client,
+        a,
+        admin,
+        "hidden.user",
+        "見えない",
+        "staff_submitter",
+        "a temporary passphrase",
+        location_code=None,
     )
     assert added.status_code == 201
     renamed = await client.patch(

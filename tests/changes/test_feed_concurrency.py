@@ -21,19 +21,15 @@ import httpx
 import pytest
 
 from tests.changes.feed import changes_path
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
-from tests.fixtures.world import Org, World
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
+from tests.fixtures.world import Org, World, full_width_number
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, fresh_database, new_server
 from tests.security.leaks import LeakScanner
 
 WRITERS = 12
 LOCATIONS_PER_WRITER = 8
 FOLLOWERS = 4
 FOLLOW_LIMIT = 10
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 Ack = tuple[str, str, int | None]  # location code, feed action, version the answer showed (None: deleted)
 
@@ -59,15 +55,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServ
 
 @pytest.fixture
 async def live(servers: tuple[LiveServer, LiveServer], leaks: LeakScanner) -> AsyncIterator[LiveSession]:
-    session = LiveSession(servers[0], leaks)
-    try:
+    async with LiveSession(servers[0], leaks) as session:
         yield session
-    finally:
-        await session.close()
-
-
-def full_width(number: int) -> str:
-    return "".join(chr(0xFF10 + int(digit)) for digit in str(number))
 
 
 def write(base_url: str, org: Org, writer: int, start: threading.Barrier) -> list[Ack]:
@@ -89,7 +78,9 @@ def write(base_url: str, org: Org, writer: int, start: threading.Barrier) -> lis
             assert created.status_code == 201, created.text
             acks.append((code, "location.created", created.json()["version"]))
             for rename in range(2):
-                changed = http.patch(path, json={"name": f"並行拠点{full_width(rename)}"}, headers=headers)
+                changed = http.patch(
+                    path, json={"name": f"並行拠点{full_width_number(rename)}"}, headers=headers
+                )
                 assert changed.status_code == 200, changed.text
                 acks.append((code, "location.updated", changed.json()["version"]))
             if number % 2 == 0:

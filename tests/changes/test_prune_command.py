@@ -2,7 +2,6 @@
 about once an hour)."""
 
 import asyncio
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from app.core.clock import ManualClock
 from app.core.config import Settings
-from tests.acceptance.server import AINAS, ROOT, server_env
+from tests.acceptance.server import run_command, server_env
 from tests.changes.feed import changes_path, current_cursor, page
 from tests.fixtures.principals import login
 from tests.fixtures.world import PASSWORD, World, add_location
@@ -35,16 +34,7 @@ async def test_prune_changes_removes_entries_past_the_retention_period(
     await add_location(client, world.a, "NEW", "新しい拠点")
 
     env = server_env(settings.database_url, settings.secret_key)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [AINAS, "prune-changes"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = await asyncio.to_thread(run_command, ["prune-changes"], env)
     assert "older than 30 days" in done.stdout
     assert int(done.stdout.split()[1]) >= 1
 

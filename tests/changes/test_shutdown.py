@@ -5,15 +5,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.changes.feed import changes_path
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
+from tests.reliability.live import LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 WAITERS = 5
@@ -22,16 +20,8 @@ WAITERS = 5
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A running server on a database of its own (made outside the test's event loop)."""
-    if request.param == "postgresql" and not _POSTGRES_OK:
-        pytest.skip(f"PostgreSQL not available: {_POSTGRES_WHY}")
-    directory = Path(tmp_path_factory.mktemp(f"shutdown-{request.param}"))
-    with fresh_database(request.param, directory) as url:
-        live = new_server(url, directory)
-        live.start()
-        try:
-            yield live
-        finally:
-            live.stop()
+    with started_server(request.param, tmp_path_factory.mktemp(f"shutdown-{request.param}")) as server:
+        yield server
 
 
 async def test_stopping_a_server_answers_its_long_polls(server: LiveServer, leaks: LeakScanner) -> None:

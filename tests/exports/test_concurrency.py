@@ -6,50 +6,34 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.exports.files import LOCATION_HEADER, csv_text
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
+from tests.fixtures.world import full_width_number
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 PARALLEL = 12
 ROWS = 100
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    directory = Path(tmp_path_factory.mktemp("csv-concurrency"))
-    with fresh_database("postgresql", directory) as url:
-        live = new_server(url, directory)
-        # A pool as large as the race: the uploads queue on row locks, not for connections, and
-        # the shared PostgreSQL of a test run keeps connections for others.
-        live.start({"AINAS_DB_POOL_SIZE": str(PARALLEL)})
-        try:
-            yield live
-        finally:
-            live.stop()
+    # A pool as large as the race: the uploads queue on row locks, not for connections, and
+    # the shared PostgreSQL of a test run keeps connections for others.
+    pool = {"AINAS_DB_POOL_SIZE": str(PARALLEL)}
+    with started_server("postgresql", tmp_path_factory.mktemp("csv-concurrency"), pool) as server:
+        yield server
 
 
 @pytest.fixture
 async def live(server: LiveServer, leaks: LeakScanner) -> AsyncIterator[LiveSession]:
-    session = LiveSession(server, leaks)
-    try:
+    async with LiveSession(server, leaks) as session:
         yield session
-    finally:
-        await session.close()
-
-
-def full_width(number: int) -> str:
-    return "".join(chr(0xFF10 + int(digit)) for digit in str(number))
 
 
 async def at_once(live: LiveSession, requests: list[object]) -> list[httpx.Response]:
@@ -76,7 +60,8 @@ async def test_the_same_new_codes_are_created_once(live: LiveSession) -> None:
     await warm(live, world.a.admin.headers)
     files = [
         csv_text(
-            [LOCATION_HEADER] + [[f"RACE{n:03d}", f"競合{full_width(i)}", "競合", ""] for n in range(ROWS)]
+            [LOCATION_HEADER]
+            + [[f"RACE{n:03d}", f"競合{full_width_number(i)}", "競合", ""] for n in range(ROWS)]
         )
         for i in range(PARALLEL)
     ]
@@ -122,7 +107,9 @@ async def test_changes_of_the_same_rows_queue_up(live: LiveSession) -> None:
     assert created.json()["created"] == ROWS, created.text
     await warm(live, world.a.admin.headers)
     files = [
-        csv_text([LOCATION_HEADER] + [[f"Q{n:03d}", f"更新{full_width(i)}", "元", ""] for n in range(ROWS)])
+        csv_text(
+            [LOCATION_HEADER] + [[f"Q{n:03d}", f"更新{full_width_number(i)}", "元", ""] for n in range(ROWS)]
+        )
         for i in range(PARALLEL)
     ]
     responses = await at_once(

@@ -7,7 +7,7 @@ import httpx
 from app.core.clock import ManualClock
 from tests.exports.files import LOCATION_HEADER, USER_HEADER, csv_text, download, parse, upload
 from tests.fixtures.principals import login
-from tests.fixtures.world import PASSWORD, World, add_location
+from tests.fixtures.world import PASSWORD, World, add_location, post_user
 
 
 async def test_locations_as_excel_reads_them(
@@ -76,15 +76,8 @@ async def test_users_with_role_labels_and_japan_time(
     assert by_login["preparer.l1"][4] == "担当者（送信不可）"
     assert [row[0] for row in rows[1:]] == sorted(by_login)  # login ID order
     # A user who never logged in has an empty 最終ログイン日時.
-    created = await client.post(
-        f"{world.a.path}/users",
-        json={
-            "login_id": "never.in",
-            "name": "未 ログイン",
-            "password": "first day passphrase",
-            "role": "staff_preparer",
-        },
-        headers=world.a.admin.headers,
+    created = await post_user(
+        client, world.a, world.a.admin.headers, "never.in", "未 ログイン", "staff_preparer"
     )
     assert created.status_code == 201, created.text
     rows = parse((await download(client, world.a, "users", world.a.admin.headers)).content)
@@ -150,16 +143,7 @@ async def test_formula_cells_are_written_as_text_and_read_back(
         "-f.dash": "- 田中",
     }
     for login_id, name in names.items():
-        created = await client.post(
-            f"{world.a.path}/users",
-            json={
-                "login_id": login_id,
-                "name": name,
-                "password": "first day passphrase",
-                "role": "staff_preparer",
-            },
-            headers=world.a.admin.headers,
-        )
+        created = await post_user(client, world.a, world.a.admin.headers, login_id, name, "staff_preparer")
         assert created.status_code == 201, created.text
     response = await download(client, world.a, "users", world.a.admin.headers)
     rows = {row[0]: row for row in parse(response.content)[1:]}
@@ -180,16 +164,7 @@ async def test_a_value_shift_jis_cannot_write_is_named_before_anything_streams(
     world: World, client: httpx.AsyncClient
 ) -> None:
     for login_id, name in (("kichi", "𠮷田 太郎"), ("smile", "笑顔 😀")):
-        created = await client.post(
-            f"{world.a.path}/users",
-            json={
-                "login_id": login_id,
-                "name": name,
-                "password": "first day passphrase",
-                "role": "staff_preparer",
-            },
-            headers=world.a.admin.headers,
-        )
+        created = await post_user(client, world.a, world.a.admin.headers, login_id, name, "staff_preparer")
         assert created.status_code == 201, created.text
     response = await download(
         client, world.a, "users", {**world.a.admin.headers, "Accept-Language": "en"}, encoding="shift_jis"

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from app.core.clock import ManualClock
 from tests.exports.files import USER_HEADER, audit_actions, csv_text, download, upload
 from tests.fixtures.principals import token_response
-from tests.fixtures.world import World, first_login
+from tests.fixtures.world import World, first_login, post_user
 from tests.security.state import differences, snapshot
 
 
@@ -146,16 +146,7 @@ async def test_every_wrong_row_is_named_and_nothing_changes(
 
 
 async def test_admins_may_not_touch_admin_roles(world: World, client: httpx.AsyncClient) -> None:
-    created = await client.post(
-        f"{world.a.path}/users",
-        json={
-            "login_id": "a.admin2",
-            "name": "管理 次郎",
-            "password": "first day passphrase",
-            "role": "admin",
-        },
-        headers=world.operator.headers,
-    )
+    created = await post_user(client, world.a, world.operator.headers, "a.admin2", "管理 次郎", "admin")
     assert created.status_code == 201, created.text
     header = ["login_id", "name", "location_code", "role"]
     refused = csv_text(

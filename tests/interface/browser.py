@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from tests.acceptance.server import free_port
+from tests.acceptance.server import free_port, stop
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -109,11 +109,7 @@ def chromium() -> Iterator[Page]:
                     page.call(f"{domain}.enable")
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 def _page_target(port: int) -> str:

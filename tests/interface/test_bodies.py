@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.world import World
+from tests.fixtures.world import World, post_user
 
 JSON_ENDPOINTS = [
     ("POST", "{org}/locations"),
@@ -127,16 +127,8 @@ async def test_blank_means_null(world: World, client: httpx.AsyncClient) -> None
     )
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["delegate_number"] is None
-    user = await client.post(
-        f"{world.a.path}/users",
-        json={
-            "login_id": "blank.location",
-            "name": "全拠点 担当",
-            "password": "first day passphrase",
-            "location_code": "",
-            "role": "location_admin",
-        },
-        headers=headers,
+    user = await post_user(
+        client, world.a, headers, "blank.location", "全拠点 担当", "location_admin", location_code=""
     )
     assert user.status_code == 201, user.text
     assert (user.json()["location_code"], user.json()["location_name"]) == (None, None)

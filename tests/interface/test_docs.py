@@ -17,6 +17,7 @@ from app.main import create_app
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase
 from tests.fixtures.principals import operator
+from tests.fixtures.world import post_organization
 
 
 class _Assets(HTMLParser):
@@ -141,15 +142,7 @@ async def test_registration_notice_has_the_japan_date_and_the_login_url(
 ) -> None:
     app, client = late_evening
     caller = await operator(app, client)
-    response = await client.post(
-        "/api/v1/organizations",
-        json={
-            "name": "株式会社登録",
-            "short_name": "登録",
-            "admins": [{"login_id": "r.admin", "name": "登録 太郎"}],
-        },
-        headers=caller.headers,
-    )
+    response = await post_organization(client, caller, "株式会社登録", "登録", "r.admin", "登録 太郎")
     assert response.status_code == 201, response.text
     notice = response.json()["registration_notice"]
     assert notice["registration_date"] == "2026-04-01"  # UTC would say 2026-03-31
@@ -159,15 +152,7 @@ async def test_registration_notice_has_the_japan_date_and_the_login_url(
 
 async def test_login_url_is_null_until_configured(app: FastAPI, client: httpx.AsyncClient) -> None:
     caller = await operator(app, client)
-    response = await client.post(
-        "/api/v1/organizations",
-        json={
-            "name": "株式会社登録",
-            "short_name": "登録",
-            "admins": [{"login_id": "r.admin", "name": "登録 太郎"}],
-        },
-        headers=caller.headers,
-    )
+    response = await post_organization(client, caller, "株式会社登録", "登録", "r.admin", "登録 太郎")
     notice = response.json()["registration_notice"]
     assert notice["login_url"] is None
     assert notice["registration_date"] == "2026-04-01"  # 09:00 UTC: 18:00 in Japan

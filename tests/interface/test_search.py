@@ -17,7 +17,7 @@ from app.core.text import search_form
 from app.locations.schemas import LocationFilters
 from app.models import Location
 from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
-from tests.fixtures.world import World
+from tests.fixtures.world import World, post_user
 from tests.test_migrations import _config
 
 
@@ -62,14 +62,10 @@ async def test_users_organizations_and_login_ids_ignore_width_and_case(
     headers = world.a.admin.headers
     users = f"{world.a.path}/users"
     for login_id, name in (("kana.user", "ﾃｽﾄ 太郎"), ("latin.user", "ＹＡＭＡＤＡ Hanako")):
-        body = {
-            "login_id": login_id,
-            "name": name,
-            "password": "first day passphrase",
-            "role": "staff_preparer",
-            "location_code": "L1",
-        }
-        assert (await client.post(users, json=body, headers=headers)).status_code == 201
+        created = await post_user(
+            client, world.a, headers, login_id, name, "staff_preparer", location_code="L1"
+        )
+        assert created.status_code == 201
     cases = {
         ("name", "テスト"): ["kana.user"],  # stored half-width, searched full-width
         ("name", "ﾃｽﾄ"): ["kana.user"],
@@ -137,16 +133,8 @@ async def test_users_carry_their_location_name(world: World, client: httpx.Async
         headers={**headers, "If-Match": etag},
     )
     assert (moved.json()["location_code"], moved.json()["location_name"]) == ("L1", "第一拠点")
-    created = await client.post(
-        f"{world.a.path}/users",
-        json={
-            "login_id": "new.staff",
-            "name": "新人",
-            "password": "first day passphrase",
-            "role": "staff_preparer",
-            "location_code": "L2",
-        },
-        headers=headers,
+    created = await post_user(
+        client, world.a, headers, "new.staff", "新人", "staff_preparer", location_code="L2"
     )
     assert created.json()["location_name"] == "第二拠点"
 

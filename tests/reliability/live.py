@@ -18,16 +18,22 @@ from types import SimpleNamespace
 from typing import IO, Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from app.cli import migrate
 from app.core.runtime import build_runtime
-from tests.conftest import make_settings
+from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY, make_settings
 from tests.fixtures.database import create_postgres_database, drop_postgres_database, empty_all_tables
 from tests.fixtures.world import World, build_world
 from tests.security.leaks import LeakScanner
 
 ROOT = Path(__file__).resolve().parents[2]
+# For a module whose server runs on PostgreSQL alone (races, row locks): skipped where it does not answer.
+POSTGRES_ONLY = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
+]
 # Importing the app alone took 10-25 s on the shared 2-core machine under other runs' load.
 START_TIMEOUT_SECONDS = 90.0
 
@@ -146,6 +152,24 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         drop_postgres_database(database)
 
 
+@contextmanager
+def started_server(
+    backend: str, directory: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """A running server on a new database of its own (made outside any test's event loop), for a
+    module's tests; stopped, and the database dropped, afterwards. Skips where PostgreSQL is
+    wanted but does not answer."""
+    if backend == "postgresql" and not _POSTGRES_OK:
+        pytest.skip(f"PostgreSQL not available: {_POSTGRES_WHY}")
+    with fresh_database(backend, directory) as url:
+        server = new_server(url, directory)
+        server.start(extra_env)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 class LiveSession:
     """One test's view of a live server: an HTTP client whose traffic the leak scanner sees,
     a runtime on the same database for direct checks, and the world built through HTTP."""
@@ -175,6 +199,12 @@ class LiveSession:
         """One value from the database."""
         async with self.runtime.engine.connect() as connection:
             return (await connection.execute(text(sql), params)).scalar()
+
+    async def __aenter__(self) -> "LiveSession":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Close the client and engine; hand the server's new log lines to the leak scanner."""

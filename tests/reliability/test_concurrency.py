@@ -9,50 +9,31 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
 from tests.fixtures.principals import token_response
-from tests.fixtures.world import World, first_login
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
+from tests.fixtures.world import World, first_login, full_width_number
+from tests.reliability.live import POSTGRES_ONLY, LiveServer, LiveSession, started_server
 from tests.security.leaks import LeakScanner
 
 PARALLEL = 24
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(not _POSTGRES_OK, reason=f"PostgreSQL not available: {_POSTGRES_WHY}"),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server process on a database of its own for the whole module."""
-    directory = Path(tmp_path_factory.mktemp("concurrency"))
-    with fresh_database("postgresql", directory) as url:
-        live = new_server(url, directory)
-        live.start()
-        try:
-            yield live
-        finally:
-            live.stop()
+    with started_server("postgresql", tmp_path_factory.mktemp("concurrency")) as server:
+        yield server
 
 
 @pytest.fixture
 async def live(server: LiveServer, leaks: LeakScanner) -> AsyncIterator[LiveSession]:
-    session = LiveSession(server, leaks)
-    try:
+    async with LiveSession(server, leaks) as session:
         yield session
-    finally:
-        await session.close()
-
-
-def full_width_number(number: int) -> str:
-    """１２ for 12: names must be full-width."""
-    return "".join(chr(0xFF10 + int(digit)) for digit in str(number))
 
 
 async def warm(http: httpx.AsyncClient, headers: dict[str, str]) -> None:

@@ -1,45 +1,11 @@
-"""Simultaneous requests from threads, each on a connection of its own, released together."""
+"""Guessing attempts for bursts, and what the audit trail says of them."""
 
 import json
-import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-
+from tests.fixtures.bursts import Attempt
 from tests.reliability.live import LiveSession
-
-Attempt = Callable[[httpx.Client, int], httpx.Response]
-
-
-def at_once(base_url: str, attempts: list[Attempt], warm_headers: dict[str, str]) -> list[httpx.Response]:
-    """Run every attempt in a thread of its own. Each thread first opens its connection and
-    makes one authenticated read (so that the server's database pool is warm too), then all
-    wait at a barrier and send together."""
-    barrier = threading.Barrier(len(attempts))
-    answers: list[httpx.Response | BaseException | None] = [None] * len(attempts)
-
-    def run(index: int) -> None:
-        try:
-            with httpx.Client(base_url=base_url, timeout=60) as client:
-                client.get("/api/v1/me", headers=warm_headers)
-                barrier.wait(timeout=60)
-                answers[index] = attempts[index](client, index)
-        except BaseException as exc:  # reported below, in the test's thread
-            answers[index] = exc
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(attempts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    failed = [answer for answer in answers if not isinstance(answer, httpx.Response)]
-    assert not failed, failed
-    responses = [answer for answer in answers if isinstance(answer, httpx.Response)]
-    server_errors = [f"{r.status_code} {r.text[:200]}" for r in responses if r.status_code >= 500]
-    assert not server_errors, server_errors
-    return responses
 
 
 def password_login(login_id: str, password: str) -> Attempt:

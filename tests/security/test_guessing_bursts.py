@@ -10,15 +10,14 @@ recorded as `locked` (`throttled`).
 
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY
+from tests.fixtures.bursts import at_once
 from tests.fixtures.world import PASSWORD
-from tests.reliability.live import LiveServer, LiveSession, fresh_database, new_server
-from tests.security.bursts import at_once, audit_reasons, basic_read, password_login
+from tests.reliability.live import LiveServer, LiveSession, started_server
+from tests.security.bursts import audit_reasons, basic_read, password_login
 from tests.security.leaks import LeakScanner
 
 BURST = 30
@@ -28,28 +27,19 @@ THRESHOLD = 5  # the default of AINAS_LOCKOUT_THRESHOLD and AINAS_API_KEY_FAILUR
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server process per database, on a database of its own, for the whole module."""
-    if request.param == "postgresql" and not _POSTGRES_OK:
-        pytest.skip(f"PostgreSQL not available: {_POSTGRES_WHY}")
-    directory = Path(tmp_path_factory.mktemp(f"bursts-{request.param}"))
-    with fresh_database(request.param, directory) as url:
-        live = new_server(url, directory)
-        # Hashing turns for every attempt of a burst: the claims race each other for real, rather
-        # than two at a time behind the default two turns.
-        # A pool of 16 still lets 16 claims race, and leaves the shared PostgreSQL connections.
-        live.start({"AINAS_HASH_CONCURRENCY": str(BURST + 10), "AINAS_DB_POOL_SIZE": "16"})
-        try:
-            yield live
-        finally:
-            live.stop()
+    # Hashing turns for every attempt of a burst: the claims race each other for real, rather
+    # than two at a time behind the default two turns.
+    # A pool of 16 still lets 16 claims race, and leaves the shared PostgreSQL connections.
+    racing = {"AINAS_HASH_CONCURRENCY": str(BURST + 10), "AINAS_DB_POOL_SIZE": "16"}
+    directory = tmp_path_factory.mktemp(f"bursts-{request.param}")
+    with started_server(request.param, directory, racing) as server:
+        yield server
 
 
 @pytest.fixture
 async def live(server: LiveServer, leaks: LeakScanner) -> AsyncIterator[LiveSession]:
-    session = LiveSession(server, leaks)
-    try:
+    async with LiveSession(server, leaks) as session:
         yield session
-    finally:
-        await session.close()
 
 
 async def test_thirty_wrong_passwords_at_once_check_at_most_the_threshold(live: LiveSession) -> None:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from tests.fixtures.hashing import CountingContext
 from tests.fixtures.principals import OPERATOR_PASSWORD, create_operator, login, token_response
-from tests.fixtures.world import World
+from tests.fixtures.world import World, post_user
 
 PARALLEL = 12
 
@@ -67,17 +67,7 @@ async def test_every_kind_of_password_work_takes_a_turn(
     admin = await login(client, "a.admin", "correct horse battery staple")
     work = [
         token_response(client, "a.admin", "correct horse battery staple"),
-        client.post(
-            f"{world.a.path}/users",
-            json={
-                "login_id": "new.staff",
-                "name": "新人",
-                "password": "first day passphrase",
-                "role": "staff_preparer",
-                "location_code": "L1",
-            },
-            headers=admin.headers,
-        ),
+        post_user(client, world.a, admin.headers, "new.staff", "新人", "staff_preparer", location_code="L1"),
         client.post(f"{world.a.path}/users/submitter.l1/password-reset", headers=admin.headers),
         client.get(f"{world.a.path}/locations", headers=world.a.basic()),
         client.put(
