@@ -13,6 +13,10 @@ with one raise of the counter) are left as they are.
 The NOTIFY payload is `"<organization id>:<number>"` (app.audit.feed.notice). SQLite numbers
 entries as before: its writers are serialized anyway.
 
+Rolling deploy: run this migration first. Instances of the previous release keep working after
+it (they write numbered entries, which the trigger leaves alone, and their NOTIFY of the
+organization id alone makes the new release's readers read); the new release needs it.
+
 Revision ID: 0008
 Revises: 0006
 Create Date: 2026-11-30 00:00:00
