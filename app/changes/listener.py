@@ -58,7 +58,8 @@ class ChangeSignals:
         Every number above it is either not committed yet or committed with its notification still
         on the way: either way the event taken now will be set. So a reader whose cursor is here
         may wait without reading first (the long poll's common case: the next poll after an
-        answer). Only while notifications arrive; `forget` is called when they may have stopped.
+        answer). Only while notifications arrive: `changed_everywhere` forgets every number when
+        they may have stopped (and when they start again).
         """
         return self._announced.get(organization_id)
 

@@ -32,6 +32,8 @@ class Change(Base):
     __table_args__ = (Index("ix_changes_at", "at"),)
 
     organization_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # 1, 2, 3, ... per organization. On PostgreSQL a negative placeholder until the entry's commit
+    # numbers it (migration 0008's trigger; why: app/audit/feed.py); readers never see one.
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     action: Mapped[str] = mapped_column(String(32))
