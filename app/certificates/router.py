@@ -15,7 +15,6 @@ from app.certificates.schemas import (
     CertificateVerification,
 )
 from app.certificates.service import CertificateServiceDep
-from app.core.errors import ProblemError
 from app.core.etag import IfMatch, set_etag
 from app.core.http import created
 from app.core.openapi import problems
@@ -29,20 +28,6 @@ CanListAll = Annotated[Principal, Depends(require(Permission.CERTIFICATE_LIST_AL
 CertificateIdPath = Annotated[str, Path(max_length=64, description="証明書番号 (32 hexadecimal characters)")]
 COLLECTION = "/organizations/{org_id}/certificates"
 ITEM = COLLECTION + "/{certificate_id}"
-
-
-class UnsupportedMediaType(ProblemError):
-    """415: the body is not in the media type the operation takes."""
-
-    status = 415
-    default_code = "unsupported_media_type"
-
-
-async def multipart_form(request: Request) -> None:
-    """415 for a body that is not multipart/form-data (a JSON body would only say "file: missing")."""
-    content_type = request.headers.get("content-type", "").lower()
-    if not content_type.startswith("multipart/form-data"):
-        raise UnsupportedMediaType("multipart_required")
 
 
 @router.post(
@@ -61,7 +46,6 @@ async def multipart_form(request: Request) -> None:
 )
 async def register_certificate(
     scope: CanManage,
-    _multipart: Annotated[None, Depends(multipart_form)],
     body: Annotated[CertificateUpload, File(media_type="multipart/form-data")],
     service: CertificateServiceDep,
     request: Request,

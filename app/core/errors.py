@@ -127,6 +127,13 @@ class PreconditionFailed(ProblemError):
     default_code = "precondition_failed"
 
 
+class PayloadTooLarge(ProblemError):
+    """413: a body over its limit (an upload's size or rows; the middleware refuses the rest)."""
+
+    status = 413
+    default_code = "payload_too_large"
+
+
 class UnsupportedMediaType(ProblemError):
     """415: the body is not in a form the endpoint reads (JSON in UTF-8, or a form)."""
 

@@ -15,7 +15,13 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from app.core.errors import FieldError, ProblemError, Unprocessable, from_validation_error
+from app.core.errors import (
+    FieldError,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    from_validation_error,
+)
 from app.core.text import InvalidCharacter, normalize
 from app.exports.columns import Column, Sheet
 
@@ -52,20 +58,6 @@ class CsvEncoding(StrEnum):
     def preamble(self) -> bytes:
         """What a file starts with: UTF-8's byte-order mark, so that Excel reads it as UTF-8."""
         return UTF8_BOM if self is CsvEncoding.UTF_8 else b""
-
-
-class PayloadTooLarge(ProblemError):
-    """413: an upload over 5 MiB or 10,000 rows."""
-
-    status = 413
-    default_code = "payload_too_large"
-
-
-class UnsupportedMediaType(ProblemError):
-    """415: an upload in a form or charset this service does not read."""
-
-    status = 415
-    default_code = "csv_media_type"
 
 
 def guard(cell: str) -> str:

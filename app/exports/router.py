@@ -13,15 +13,16 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
-from app.core.errors import PROBLEM_MEDIA_TYPE, Unprocessable, field_errors
+from app.core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    field_errors,
+)
 from app.core.openapi import problems
 from app.exports.columns import LOCATIONS, USERS, Sheet
-from app.exports.csv_io import (
-    MAX_UPLOAD_BYTES,
-    MAX_UPLOAD_ROWS,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
+from app.exports.csv_io import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 from app.exports.schemas import (
     CsvProblem,
     ImportResult,
@@ -91,7 +92,7 @@ async def upload(request: Request) -> Upload:
             data = await file.read(MAX_UPLOAD_BYTES + 1)
             charset = _parameters(file.content_type or "")[1].get("charset")
     else:
-        raise UnsupportedMediaType()
+        raise UnsupportedMediaType("csv_media_type")
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(context={"limit": MAX_UPLOAD_BYTES})
     return Upload(data, charset)
