@@ -5,7 +5,6 @@ answers it), never from a hand-written field list: a field added to the schema i
 create, update and delete without another change here.
 """
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -69,7 +68,7 @@ async def update_audited(
     obj: ModelT,
     values: dict[str, Any],
     *,
-    present: Callable[[ModelT], Awaitable[SchemaT]],
+    schema: type[SchemaT],
     expected_versions: set[int] | None,
     audit: AuditTrail,
     actor: Actor,
@@ -78,17 +77,17 @@ async def update_audited(
 ) -> SchemaT:
     """Check If-Match, apply the values that differ, and record what changed in the public form.
 
-    An unchanged row stays as it is (same version, no event). `present` gives the public form of
-    the row, before and after: its differences are the event's changes (a location id stored, its
-    code shown).
+    An unchanged row stays as it is (same version, no event). `schema` is the resource's public
+    form, read from the row before and after: its differences are the event's changes (a location
+    id stored, its code shown).
     """
     check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
     changed = {name: value for name, value in values.items() if getattr(obj, name) != value}
     if not changed:
-        return await present(obj)
-    before = await present(obj)
+        return schema.model_validate(obj)
+    before = schema.model_validate(obj)
     await repository.update(obj, {**changed, "updated_at": audit.clock.now()})
-    resource = await present(obj)
+    resource = schema.model_validate(obj)
     await record_updated(audit, actor, action, ref, before, resource)
     return resource
 

@@ -27,11 +27,6 @@ def location_scope(scope: OrganizationScope) -> LocationScope:
     return LocationScope(scope.organization_id, scope.principal.location_id)
 
 
-async def present(row: LocationRow) -> Location:
-    """The public form of a location row."""
-    return Location.model_validate(row)
-
-
 class LocationService(Service):
     """Lists, reads and changes locations; a caller assigned to a location sees only that one."""
 
@@ -56,7 +51,7 @@ class LocationService(Service):
 
     async def get(self, scope: OrganizationScope, code: str) -> Location:
         """One location within the caller's scope; 404 otherwise."""
-        return await present(await self._row(scope, code))
+        return Location.model_validate(await self._row(scope, code))
 
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> Location:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
@@ -86,7 +81,7 @@ class LocationService(Service):
             self.locations,
             location,
             body.model_dump(exclude_unset=True),
-            present=present,
+            schema=Location,
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
@@ -103,7 +98,7 @@ class LocationService(Service):
         await delete_audited(
             self.locations,
             location,
-            await present(location),
+            Location.model_validate(location),
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,

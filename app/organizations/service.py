@@ -34,11 +34,6 @@ from app.users.service import UserService
 RESOURCE = "organization"
 
 
-async def present(organization: OrganizationRow) -> Organization:
-    """The public form of an organization: its id as 9 digits, never the API password hash."""
-    return Organization.model_validate(organization)
-
-
 class OrganizationService(Service):
     """Reads and changes organizations; operators onboard new ones."""
 
@@ -61,13 +56,16 @@ class OrganizationService(Service):
             page=page,
         )
         return Page(
-            items=[await present(row) for row in rows], total=total, limit=page.limit, offset=page.offset
+            items=[Organization.model_validate(row) for row in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
         )
 
     async def get(self, scope: OrganizationScope) -> OrganizationDetail:
         """依頼人組織の参照, with the certificate in use for callers who may read certificates; for
         the others `certificate` is left out (unset), not null (see OrganizationDetail)."""
-        organization = dict(await present(await scope.organization()))
+        organization = dict(Organization.model_validate(await scope.organization()))
         if not has_permission(scope.principal, Permission.CERTIFICATE_MANAGE):
             return OrganizationDetail(**organization)
         certificates = CertificateService(self.session, self.audit, self.runtime)
@@ -84,7 +82,7 @@ class OrganizationService(Service):
             self.organizations,
             organization,
             body.model_dump(exclude_unset=True),
-            present=present,
+            schema=Organization,
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
@@ -108,7 +106,9 @@ class OrganizationService(Service):
         )
         organization_id = format_organization_id(organization.id)
         ref = ResourceRef(RESOURCE, organization_id, organization.id)
-        await record_created(self.audit, actor, "organization.create", ref, await present(organization))
+        await record_created(
+            self.audit, actor, "organization.create", ref, Organization.model_validate(organization)
+        )
         users = UserService(self.session, self.audit, self.runtime)
         notice_admins = []
         for admin in body.admins:
@@ -131,7 +131,7 @@ class OrganizationService(Service):
         api_password = generate_password(GENERATED_API_PASSWORD_LENGTH)
         await keys.set_password(organization, actor, api_password)
         return OnboardingResult(
-            organization=await present(organization),
+            organization=Organization.model_validate(organization),
             registration_notice=RegistrationNotice(
                 registration_date=now.astimezone(JAPAN).date(),
                 organization_id=organization_id,

@@ -31,11 +31,6 @@ _login_id = TypeAdapter(LoginId)
 _user_name = TypeAdapter(UserName)
 
 
-async def present(user: UserRow) -> User:
-    """The public form of a user row whose location is loaded: never a password or hash."""
-    return User.model_validate(user)
-
-
 class UserService(Service):
     """Lists, reads and changes users within what the caller may see and manage."""
 
@@ -58,7 +53,7 @@ class UserService(Service):
 
     async def get(self, scope: OrganizationScope, login_id: str) -> User:
         """A user the caller may see; 404 otherwise."""
-        return await present(await self._row(scope, login_id))
+        return User.model_validate(await self._row(scope, login_id))
 
     async def _row(self, scope: OrganizationScope, login_id: str) -> UserRow:
         """The row of a user the caller may see, with its location; 404 otherwise."""
@@ -106,7 +101,7 @@ class UserService(Service):
             temporary=True,
             password_hash=password_hash,
         )
-        return await present(user)
+        return User.model_validate(user)
 
     async def insert(
         self,
@@ -155,7 +150,7 @@ class UserService(Service):
             await self.audit.record(actor, "operator.create", RESOURCE, login_id, None, changes)
         else:
             ref = ResourceRef(RESOURCE, login_id, organization_id)
-            await record_created(self.audit, actor, "user.create", ref, await present(user))
+            await record_created(self.audit, actor, "user.create", ref, User.model_validate(user))
         return user
 
     async def update(
@@ -191,7 +186,7 @@ class UserService(Service):
             self.users,
             user,
             {"name": values.get("name", user.name), "role": new_role.value, "location": new_location},
-            present=present,
+            schema=User,
             expected_versions=expected,
             audit=self.audit,
             actor=principal.actor,
@@ -212,7 +207,7 @@ class UserService(Service):
         await delete_audited(
             self.users,
             user,
-            await present(user),
+            User.model_validate(user),
             expected_versions=expected,
             audit=self.audit,
             actor=scope.principal.actor,
