@@ -58,29 +58,27 @@ class ChangeFeedService(Service):
         while True:
             # Taken before reading: a change that commits after the read has set it already.
             event = listener.signals.event(organization_id) if listener is not None and query.wait else None
-            remaining = deadline - loop.time()
-            if (
+            # The next poll after an answer usually has nothing to read yet: notifications say so,
+            # and it waits first. The read after the wait checks the cursor again (400, 410).
+            skip_read = (
                 listener is not None
                 and event is not None
-                and remaining > 0
+                and deadline > loop.time()
                 and listener.nothing_after(organization_id, after)
-            ):
-                # The next poll after an answer: nothing to read yet. The cursor was checked when it
-                # was issued; it is checked again by the read after the wait.
-                await release_connection(self.session)
-                await _wait(event, remaining)
-                continue
-            if listener is not None and event is not None:
-                read = functools.partial(self._answer, organization_id, after, query.limit, types, None)
-                answer = await listener.shared.run((event, organization_id, after, query.limit, types), read)
-            else:
-                answer = await self._answer(organization_id, after, query.limit, types, self.session)
-            remaining = deadline - loop.time()
-            if answer.entries or remaining <= 0 or (listener is not None and listener.closed):
-                return answer.document
-            # Nothing this caller sees yet; what it cannot see (users, for a linked system) is behind it.
-            after = answer.position
+            )
+            if not skip_read:
+                if listener is not None and event is not None:
+                    read = functools.partial(self._answer, organization_id, after, query.limit, types, None)
+                    key = (event, organization_id, after, query.limit, types)
+                    answer = await listener.shared.run(key, read)
+                else:
+                    answer = await self._answer(organization_id, after, query.limit, types, self.session)
+                if answer.entries or deadline <= loop.time() or (listener is not None and listener.closed):
+                    return answer.document
+                # Nothing this caller sees yet; what it cannot see (users, for a linked system) is behind it.
+                after = answer.position
             await release_connection(self.session)
+            remaining = deadline - loop.time()
             live = listener is not None and listener.live
             await _wait(event, remaining if live else min(remaining, POLL_SECONDS))
 
