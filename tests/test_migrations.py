@@ -3,7 +3,6 @@
 import asyncio
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.cli import ROOT, migrate
 from app.core.orm import exists_on
 from app.models import Base
-from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
+from tests.fixtures.database import scratch_postgres_database
 
 
 def _config(url: str) -> Config:
@@ -47,14 +46,8 @@ def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
 
 
 def test_postgresql_upgrade_downgrade_upgrade() -> None:
-    available, why = postgres_available()
-    if not available:
-        pytest.skip(f"PostgreSQL not available: {why}")
-    database = create_postgres_database("ainas_migration")
-    try:
-        _check_up_and_down(database.url)
-    finally:
-        drop_postgres_database(database)
+    with scratch_postgres_database("ainas_migration") as url:
+        _check_up_and_down(url)
 
 
 def _drift(url: str) -> list[object]:
@@ -85,11 +78,5 @@ def test_sqlite_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_postgresql_models_match_migrations() -> None:
-    available, why = postgres_available()
-    if not available:
-        pytest.skip(f"PostgreSQL not available: {why}")
-    database = create_postgres_database("ainas_drift")
-    try:
-        assert _drift(database.url) == []
-    finally:
-        drop_postgres_database(database)
+    with scratch_postgres_database("ainas_drift") as url:
+        assert _drift(url) == []

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from app.cli import migrate
-from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
+from tests.fixtures.database import scratch_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 AINAS = str(Path(sys.executable).with_name("ainas"))
@@ -110,21 +109,15 @@ def new_secret() -> str:
 def two_instances(database_prefix: str) -> Iterator[tuple[str, str, dict[str, str]]]:
     """Two `ainas serve` processes on one new PostgreSQL database, as behind a load balancer:
     their base URLs and the environment they share. Skips where PostgreSQL does not answer."""
-    available, why = postgres_available()
-    if not available:
-        pytest.skip(f"PostgreSQL not available: {why}")
-    database = create_postgres_database(database_prefix)
-    try:
-        migrate(database.url)
-        env = server_env(database.url, new_secret())
+    with scratch_postgres_database(database_prefix) as url:
+        migrate(url)
+        env = server_env(url, new_secret())
         first_port, second_port = free_port(), free_port()
         with (
             run(["serve", "--port", str(first_port)], env, first_port) as first,
             run(["serve", "--port", str(second_port)], env, second_port) as second,
         ):
             yield first.base_url, second.base_url, env
-    finally:
-        drop_postgres_database(database)
 
 
 def run_command(

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -16,7 +15,7 @@ from app.core.filters import FilterSet, search_column
 from app.core.text import search_form
 from app.locations.schemas import LocationFilters
 from app.models import Location
-from tests.fixtures.database import create_postgres_database, drop_postgres_database, postgres_available
+from tests.fixtures.database import scratch_postgres_database
 from tests.fixtures.world import World, post_user
 from tests.test_migrations import _config
 
@@ -240,14 +239,8 @@ def test_migration_backfills_search_forms_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_migration_backfills_search_forms_on_postgresql() -> None:
-    available, why = postgres_available()
-    if not available:
-        pytest.skip(f"PostgreSQL not available: {why}")
-    database = create_postgres_database("ainas_backfill")
-    try:
-        _check_backfill(database.url)
-    finally:
-        drop_postgres_database(database)
+    with scratch_postgres_database("ainas_backfill") as url:
+        _check_backfill(url)
 
 
 async def test_names_written_by_a_csv_upload_are_searchable_by_their_search_form(
