@@ -143,7 +143,6 @@ def _postgresql_statement() -> Any:
 # Built once: SQLAlchemy caches their compiled SQL, asyncpg their prepared statements.
 _POSTGRESQL = _postgresql_statement()
 _SQLITE_EVENT = insert(_EVENTS)
-_SQLITE_NUMBER = _take_numbers(sqlite, literal_column("1"))
 _INSERT_ENTRY = insert(_CHANGES)
 _TAKE = {
     name: _take_numbers(dialect, bindparam("count", type_=Integer)) for name, dialect in _DIALECTS.items()
@@ -164,7 +163,8 @@ async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], en
         await session.execute(_POSTGRESQL, parameters)
         return
     await session.execute(_SQLITE_EVENT, event)
-    number = (await session.execute(_SQLITE_NUMBER, {"organization_id": organization_id})).scalar_one()
+    taken = await session.execute(_TAKE["sqlite"], {"organization_id": organization_id, "count": 1})
+    number = taken.scalar_one()
     await session.execute(_INSERT_ENTRY, {"organization_id": organization_id, "seq": number, **entry})
 
 
