@@ -13,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 
-from app.core.config import get_settings
+from app.config.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
@@ -88,7 +88,7 @@ def _start(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    from app.core.server import serve
+    from app.http.server import serve
 
     serve(get_settings(), host, port, workers)
 
@@ -102,7 +102,7 @@ def _onboard(path: str) -> None:
 
 def _prune_changes() -> None:
     from app.changes.service import prune_changes
-    from app.core.runtime import build_runtime
+    from app.runtime import build_runtime
 
     async def prune() -> int:
         runtime = build_runtime(get_settings())

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from app.audit.service import Actor, AuditTrail
-from app.core.etag import check_version
-from app.core.orm import Base
-from app.core.repository import Repository
+from app.db.orm import Base
+from app.db.repository import Repository
+from app.http.etag import check_version
 
 ModelT = TypeVar("ModelT", bound=Base)
 SchemaT = TypeVar("SchemaT", bound=BaseModel)

@@ -44,7 +44,7 @@ from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.bulk import insert_rows
+from app.db.bulk import insert_rows
 from app.models import AuditEvent, Change, ChangeCounter
 
 # The channel of PostgreSQL's LISTEN/NOTIFY (migration 0008's trigger names it too); the payload

@@ -11,11 +11,11 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.feed import FEED_ACTIONS, write_entries, write_event_and_entry
-from app.core.bulk import insert_rows
-from app.core.clock import Clock
-from app.core.db import SessionDep
-from app.core.runtime import runtime_of
+from app.config.clock import Clock
+from app.db.bulk import insert_rows
+from app.db.session import SessionDep
 from app.models import AuditEvent
+from app.runtime import runtime_of
 
 _EVENTS = cast(Table, AuditEvent.__table__)
 _INSERT_EVENT = insert(_EVENTS)

@@ -9,8 +9,8 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import AuditTrail, request_audit_trail
-from app.core.db import SessionDep
-from app.core.runtime import Runtime, runtime_of
+from app.db.session import SessionDep
+from app.runtime import Runtime, runtime_of
 
 ServiceT = TypeVar("ServiceT", bound="Service")
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 
 from app.certificates.schemas import CertificateStatus
-from app.core.pagination import PageRequest
-from app.core.repository import Repository
+from app.db.repository import Repository
+from app.http.pagination import PageRequest
 from app.models import Certificate, Organization
 
 SORTABLE = {

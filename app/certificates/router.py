@@ -15,10 +15,10 @@ from app.certificates.schemas import (
     CertificateVerification,
 )
 from app.certificates.service import CertificateServiceDep
-from app.core.etag import IfMatch, set_etag
-from app.core.http import created
-from app.core.openapi import problems
-from app.core.pagination import Page, PageDep
+from app.http.etag import IfMatch, set_etag
+from app.http.headers import created
+from app.http.openapi import problems
+from app.http.pagination import Page, PageDep
 from app.idempotency.routing import ResourceRoute
 
 router = APIRouter(tags=["依頼人証明書 (certificates)"], route_class=ResourceRoute)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.core.pagination import PageQuery
+from app.http.pagination import PageQuery
 
 MAX_FILE_BYTES = 64 * 1024
 MAX_PASSWORD_LENGTH = 1024

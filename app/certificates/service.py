@@ -38,10 +38,10 @@ from app.certificates.schemas import (
     CertificateUpload,
     CertificateVerification,
 )
-from app.core.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
-from app.core.etag import check_version
-from app.core.ids import format_organization_id
-from app.core.pagination import Page, PageRequest
+from app.http.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
+from app.http.etag import check_version
+from app.http.ids import format_organization_id
+from app.http.pagination import Page, PageRequest
 from app.models import Certificate as CertificateRow
 
 logger = logging.getLogger("ainas.certificates")

@@ -21,7 +21,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from app.audit.feed import CHANNEL, read_notice
-from app.core.config import Settings
+from app.config.settings import Settings
 
 logger = logging.getLogger("ainas.changes")
 T = TypeVar("T")

@@ -26,9 +26,9 @@ from app.changes.cursor import decode_cursor, encode_cursor
 from app.changes.listener import POLL_SECONDS, ChangeListener
 from app.changes.repository import ChangeRepository, FeedPage
 from app.changes.schemas import ChangeQuery
-from app.core.db import release_connection
-from app.core.errors import Gone, ProblemError
-from app.core.runtime import Runtime
+from app.db.session import release_connection
+from app.http.errors import Gone, ProblemError
+from app.runtime import Runtime
 
 logger = logging.getLogger("ainas.changes")
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.orm import Base, Timestamped, UTCDateTime
+from app.db.orm import Base, Timestamped, UTCDateTime
 
 
 class Certificate(Timestamped, Base):

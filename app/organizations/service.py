@@ -12,11 +12,10 @@ from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, Role
 from app.certificates.service import CertificateService
-from app.core.clock import JAPAN
-from app.core.errors import FieldError, Unprocessable
-from app.core.ids import format_organization_id, parse_organization_id
-from app.core.pagination import Page, PageRequest
-from app.core.passwords import generate_password
+from app.config.clock import JAPAN
+from app.http.errors import FieldError, Unprocessable
+from app.http.ids import format_organization_id, parse_organization_id
+from app.http.pagination import Page, PageRequest
 from app.models import Organization as OrganizationRow
 from app.organizations.repository import OrganizationRepository
 from app.organizations.schemas import (
@@ -29,6 +28,7 @@ from app.organizations.schemas import (
     OrganizationUpdate,
     RegistrationNotice,
 )
+from app.security.passwords import generate_password
 from app.users.service import UserService
 
 RESOURCE = "organization"

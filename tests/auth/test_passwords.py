@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from app.audit.service import Actor
 from app.audit.unit_of_work import command_session
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from app.users.service import UserService
 from tests.fixtures.principals import OPERATOR_PASSWORD, login, operator, token_response
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.certificates.helpers import refused_without_a_trace, register
 from tests.fixtures import certificates as files
 from tests.fixtures.certificates import P12, upload

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from app.audit.feed import CHANNEL, notice, read_notice
 from app.changes.listener import APPLICATION_NAME, ChangeListener, SharedReads
 from app.changes.repository import ChangeRepository
-from app.core.config import Settings
+from app.config.settings import Settings
 from tests.changes.feed import changes_path, current_cursor, summary
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase

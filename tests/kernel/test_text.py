@@ -5,14 +5,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from app.core.text import (
+from app.text.rules import (
     InvalidCharacter,
     full_width_suggestion,
     invalid_full_width_characters,
     is_full_width,
     normalize,
 )
-from app.core.types import (
+from app.text.types import (
     DelegateNumber,
     FullWidthName,
     FullWidthShortName,

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Response
 
-from app.core.errors import PreconditionFailed, field_errors
-from app.core.openapi import raises
+from app.http.errors import PreconditionFailed, field_errors
+from app.http.openapi import raises
 
 
 def etag(version: int) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, String, TypeDecorator, bindparam, select, type_co
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 
-from app.core.prepared import PreparedSelect
+from app.db.prepared import PreparedSelect
 from app.models import Location, User
 from tests.fixtures.world import World
 

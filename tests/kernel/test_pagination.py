@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.core.pagination import Page, PageRequest, page_json
+from app.http.pagination import Page, PageRequest, page_json
 from app.locations.schemas import Location
 
 COLUMNS = (

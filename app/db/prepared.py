@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.util import greenlet_spawn
 
-from app.core.errors import is_connection_failure
+from app.db.faults import is_connection_failure
 
 
 @dataclass(frozen=True, slots=True)

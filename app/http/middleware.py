@@ -10,8 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import MAX_BODY_BYTES, problem_response, render_unexpected
-from app.core.logging import request_id_var
+from app.config.logging import request_id_var
+from app.http.errors import MAX_BODY_BYTES, problem_response, render_unexpected
 
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 access_log = logging.getLogger("ainas.access")

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field, ValidationError
 
-from app.core.errors import (
+from app.http.errors import (
     MAX_BODY_BYTES,
     PROBLEM_MEDIA_TYPE,
     Conflict,
@@ -40,7 +40,7 @@ from app.core.errors import (
     from_pydantic,
     problem_body,
 )
-from app.core.pagination import MAX_LIMIT
+from app.http.pagination import MAX_LIMIT
 
 
 class InvalidCharacterDetail(BaseModel):

@@ -6,11 +6,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.clock import Clock
-from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
-from app.core.local_secrets import local_secret
-from app.core.security import PasswordHasher, TokenCodec
+from app.config.clock import Clock
+from app.config.local_secrets import local_secret
+from app.config.settings import Settings
+from app.db.session import create_engine, create_sessionmaker
+from app.security.credentials import PasswordHasher, TokenCodec
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Runtime:
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Create the engine and the helpers for these settings."""
     if not settings.secret_key:
-        # Generated on first start and kept beside the SQLite database (app/core/local_secrets.py).
+        # Generated on first start and kept beside the SQLite database (app/config/local_secrets.py).
         secret_key = local_secret("secret-key", settings.secret_key, settings.database_url)
         settings = settings.model_copy(update={"secret_key": secret_key})
     engine = create_engine(settings)

@@ -6,8 +6,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.orm import Base
-from app.core.prepared import PreparedSelect
+from app.db.orm import Base
+from app.db.prepared import PreparedSelect
 
 ModelT = TypeVar("ModelT", bound=Base)
 # From this offset on, a page is read by its ids first (see Repository.paged).
@@ -102,7 +102,7 @@ class Repository(Generic[ModelT]):
         limit: int,
         offset: int,
     ) -> tuple[Sequence[Sequence[Any]], int]:
-        """`page_rows` for a PreparedSelect made by `paged` from `statement` (see app/core/prepared.py)."""
+        """`page_rows` for a PreparedSelect made by `paged` from `statement` (see app/db/prepared.py)."""
         rows = await paged.all(self.session, {**params, "page_limit": limit, "page_offset": offset})
         return rows, await self._total(rows, statement, params, offset)
 

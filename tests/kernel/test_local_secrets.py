@@ -1,4 +1,4 @@
-"""Secrets generated on first start and kept beside the SQLite database (app/core/local_secrets.py)."""
+"""Secrets generated on first start and kept beside the SQLite database (app/config/local_secrets.py)."""
 
 import asyncio
 import os
@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.config import Settings
-from app.core.local_secrets import UnusableSecret, local_secret, secret_path
-from app.core.runtime import build_runtime
+from app.config.local_secrets import UnusableSecret, local_secret, secret_path
+from app.config.settings import Settings
 from app.main import create_app
+from app.runtime import build_runtime
 
 
 def sqlite_url(directory: Path) -> str:
@@ -81,7 +81,7 @@ def test_a_kept_key_that_was_edited_into_a_weak_one_is_refused(tmp_path: Path) -
 
 def test_racing_first_starts_agree_on_one_key(tmp_path: Path) -> None:
     """Two processes starting at once: the second finds the first's key (an atomic link)."""
-    from app.core import local_secrets
+    from app.config import local_secrets
 
     url = sqlite_url(tmp_path)
     path = secret_path("secret-key", url)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.local_secrets import refuse_unusable_secret, weakness
+from app.config.local_secrets import refuse_unusable_secret, weakness
 
 ENCRYPTION_KEY_BYTES = 32  # AES-256
 
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./ainas.db",
         validation_alias="DATABASE_URL",
     )
-    # Empty: generated once and kept beside the SQLite database (app/core/local_secrets.py);
+    # Empty: generated once and kept beside the SQLite database (app/config/local_secrets.py);
     # required in production and with PostgreSQL.
     secret_key: str = ""
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -102,7 +102,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> "Settings":
-        """A guessable signing key would let anyone forge tokens (see app/core/local_secrets.py)."""
+        """A guessable signing key would let anyone forge tokens (see app/config/local_secrets.py)."""
         refuse_unusable_secret(
             "AINAS_SECRET_KEY",
             self.secret_key,

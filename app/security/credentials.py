@@ -19,8 +19,8 @@ import anyio
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
-from app.core.config import Settings
-from app.core.errors import ServiceUnavailable
+from app.config.settings import Settings
+from app.http.errors import ServiceUnavailable
 
 T = TypeVar("T")
 

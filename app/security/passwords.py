@@ -5,7 +5,7 @@ import secrets
 from functools import lru_cache
 from importlib.resources import files
 
-from app.core.errors import FieldError
+from app.http.errors import FieldError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -17,7 +17,7 @@ GENERATED_LENGTH = 16
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     """The shipped list of commonly used passwords, lower-cased."""
-    raw = files("app.core").joinpath("data/common-passwords.txt.gz").read_bytes()
+    raw = files("app.security").joinpath("data/common-passwords.txt.gz").read_bytes()
     return frozenset(line.strip() for line in gzip.decompress(raw).decode().splitlines() if line.strip())
 
 

@@ -1,7 +1,7 @@
 """List filters, derived from each list's filter schema; text filters compare search forms.
 
 A text filter matches partially and ignores width and case (SPEC §5.2): both sides are compared
-in their search form (`app.core.text.search_form`: NFKC, case-folded). The needle is folded here;
+in their search form (`app.text.rules.search_form`: NFKC, case-folded). The needle is folded here;
 a column whose values are not search forms already (names, full-width) has a companion column
 that holds them (`search_form_column`), written with it on every insert and change, and indexed.
 Columns of half-width ASCII (codes, login IDs, digits) are their own search form up to case,
@@ -22,7 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import MappedColumn, Mapper, mapped_column
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from app.core.text import normalize, search_form
+from app.text.rules import normalize, search_form
 
 # pg_trgm indexes serve needles of three characters or more.
 TRIGRAM_LENGTH = 3

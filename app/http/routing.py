@@ -9,8 +9,8 @@ from fastapi import Request, Response, params
 from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from fastapi.routing import APIRoute
 
-from app.core.db import begin_unit_of_work, end_unit_of_work
-from app.core.errors import ProblemError, Unprocessable, UnsupportedMediaType
+from app.db.session import begin_unit_of_work, end_unit_of_work
+from app.http.errors import ProblemError, Unprocessable, UnsupportedMediaType
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

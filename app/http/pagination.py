@@ -9,7 +9,7 @@ import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
-from app.core.errors import field_errors
+from app.http.errors import field_errors
 
 ItemT = TypeVar("ItemT")
 

@@ -18,7 +18,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.messages import Language, listed_values, message, preferred_language, title
+from app.db.faults import is_connection_failure
+from app.text.messages import Language, listed_values, message, preferred_language, title
 
 logger = logging.getLogger("ainas.errors")
 
@@ -355,37 +356,6 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         return await _database_unavailable(request, exc)
     logger.error("unhandled error", exc_info=exc)
     return problem_response(request, 500, "internal_error")
-
-
-def is_connection_failure(exc: BaseException) -> bool:
-    """True when the database could not be reached (refused, reset, restarting, timed out)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, OSError | PoolTimeoutError | TimeoutError):
-            return True
-        if type(current).__name__ in _CONNECTION_FAILURE_NAMES:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-# asyncpg's and aiosqlite's names for "the server is not there" (matched by name: no import).
-_CONNECTION_FAILURE_NAMES = frozenset(
-    {
-        "CannotConnectNowError",
-        "ConnectionDoesNotExistError",
-        "ConnectionFailureError",
-        "AdminShutdownError",
-        "InterfaceError",
-        "ProtocolViolationError",
-        # The server is there but takes no more connections (max_connections reached).
-        "TooManyConnectionsError",
-    }
-)
 
 
 def install_error_handlers(app: FastAPI) -> None:

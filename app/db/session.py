@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from app.core.config import Settings
+from app.config.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -70,7 +70,7 @@ async def separate_transaction(maker: async_sessionmaker[AsyncSession]) -> Async
         await session.commit()
 
 
-# Where a request's session lives while its handler runs (see ApiRoute, app/core/routing.py).
+# Where a request's session lives while its handler runs (see ApiRoute, app/http/routing.py).
 _SESSION = "ainas.session"
 _UNIT_OF_WORK = "ainas.unit_of_work"
 
@@ -90,7 +90,7 @@ async def get_session(request: Request) -> AsyncSession:
     `yield`: FastAPI's exit stacks cost a tenth of a list request).
     """
     if not request.scope.get(_UNIT_OF_WORK):
-        raise RuntimeError("a session is only available to routes of ApiRoute (app/core/routing.py)")
+        raise RuntimeError("a session is only available to routes of ApiRoute (app/http/routing.py)")
     runtime = request.app.state.runtime
     maker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker
     session: AsyncSession = maker()

@@ -2,7 +2,7 @@
 
 from fastapi import Request, Response
 
-from app.core.etag import set_etag
+from app.http.etag import set_etag
 
 
 def created(request: Request, response: Response, identifier: str, version: int | None = None) -> None:

@@ -1,5 +1,5 @@
 """The signing key rule: never a published or guessable key; configured in production and with
-PostgreSQL; otherwise generated once beside the SQLite database (app/core/local_secrets.py)."""
+PostgreSQL; otherwise generated once beside the SQLite database (app/config/local_secrets.py)."""
 
 import base64
 import hashlib
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import Settings
-from app.core.local_secrets import PUBLISHED
+from app.config.local_secrets import PUBLISHED
+from app.config.settings import Settings
 
 POSTGRES = "postgresql://postgres@127.0.0.1/ainas"
 PUBLISHED_KEY = next(iter(PUBLISHED))

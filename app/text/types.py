@@ -1,4 +1,4 @@
-"""Reusable validated string types (SPEC §2, §3); the character rules live in app.core.text."""
+"""Reusable validated string types (SPEC §2, §3); the character rules live in app.text.rules."""
 
 import string
 from collections.abc import Callable
@@ -16,8 +16,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from app.core import text
-from app.core.messages import MESSAGES
+from app.text import rules as text
+from app.text.messages import MESSAGES
 
 NAME_MAX_LENGTH: Final = 50
 SHORT_NAME_MAX_LENGTH: Final = 10

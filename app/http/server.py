@@ -6,9 +6,9 @@ import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from app.core.config import Settings
-from app.core.errors import PROBLEM_MEDIA_TYPE
-from app.core.messages import message, title
+from app.config.settings import Settings
+from app.http.errors import PROBLEM_MEDIA_TYPE
+from app.text.messages import message, title
 
 _HEAD_END = b"\r\n\r\n"
 
