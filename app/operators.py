@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.audit.service import Actor
-from app.audit.unit_of_work import command_session
 from app.config.settings import get_settings
+from app.journal.audit_trail import Actor
+from app.journal.unit_of_work import command_session
 from app.runtime import build_runtime
 from app.users.service import UserService
 

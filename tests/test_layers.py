@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"security"},
     {"runtime"},
     {"models"},
-    {"audit"},
+    {"journal"},
     {"auth"},
     {"idempotency"},
     {"locations", "api_keys", "certificates", "audit_events", "changes"},

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor, AuditTrail
-from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal, PrincipalKind
 from app.auth.repository import KeyCredentials, LinkedSystemRepository
 from app.auth.schemas import TokenResponse
 from app.config.clock import seconds_until
 from app.db.session import separate_transaction
 from app.http.errors import FieldError, OAuthError, TooManyRequests, Unauthorized, Unprocessable
+from app.journal.audit_trail import Actor, AuditTrail
+from app.journal.unit_of_work import Service, provide
 from app.models import Organization
 from app.security.credentials import PasswordHasher, constant_time_equals, parse_basic
 

@@ -6,8 +6,6 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor, AuditTrail
-from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal
 from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
@@ -15,6 +13,8 @@ from app.config.clock import seconds_until
 from app.config.settings import Settings
 from app.db.session import separate_transaction
 from app.http.errors import FieldError, Forbidden, OAuthError, TooManyRequests, Unprocessable
+from app.journal.audit_trail import Actor, AuditTrail
+from app.journal.unit_of_work import Service, provide
 from app.models import RefreshToken, User
 from app.runtime import Runtime
 from app.security.credentials import digest, new_secret_token, new_stamp

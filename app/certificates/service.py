@@ -13,9 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from app.audit.audited import BOOKKEEPING, changed_fields, public_form
-from app.audit.service import Actor
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.certificates.inspection import (
     KEY_MISMATCH,
@@ -42,6 +39,9 @@ from app.http.errors import Conflict, FieldError, NotFound, ServiceUnavailable, 
 from app.http.etag import check_version
 from app.http.ids import format_organization_id
 from app.http.pagination import Page, PageRequest
+from app.journal.audit_trail import Actor
+from app.journal.audited import BOOKKEEPING, changed_fields, public_form
+from app.journal.unit_of_work import Service, provide
 from app.models import Certificate as CertificateRow
 
 logger = logging.getLogger("ainas.certificates")

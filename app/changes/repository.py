@@ -1,4 +1,4 @@
-"""All SQL of the change feed's reader and of its pruning (the writer is app/audit/feed.py)."""
+"""All SQL of the change feed's reader and of its pruning (the writer is app/journal/feed.py)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -17,7 +17,6 @@ from fastapi import Depends
 from pydantic import ValidationError
 from sqlalchemy import Row, Select
 
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import UserVisibility, user_visibility
 from app.auth.principals import Role
@@ -39,6 +38,7 @@ from app.exports.repository import stream_rows
 from app.exports.schemas import ImportResult, TemporaryPassword, UserImportResult, UserRowCreate
 from app.http.errors import FieldError, ProblemError, Unprocessable
 from app.http.ids import format_organization_id
+from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository
 from app.locations.schemas import LocationCreate, LocationFilters, LocationUpdate
 from app.locations.service import LocationService, location_scope

@@ -7,11 +7,11 @@ from fastapi import Depends
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.http.errors import Conflict, NotFound
 from app.http.pagination import PageRequest, page_json
+from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
+from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.models import Location as LocationRow

@@ -7,15 +7,15 @@ from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.audited import ResourceRef, delete_audited, record_created, update_audited
-from app.audit.service import Actor
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
 from app.auth.principals import Principal, Role
 from app.auth.service import set_password
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.http.pagination import Page, PageRequest
+from app.journal.audit_trail import Actor
+from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
+from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository
 from app.locations.service import location_scope
 from app.models import Location as LocationRow

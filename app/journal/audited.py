@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from app.audit.service import Actor, AuditTrail
 from app.db.orm import Base
 from app.db.repository import Repository
 from app.http.etag import check_version
+from app.journal.audit_trail import Actor, AuditTrail
 
 ModelT = TypeVar("ModelT", bound=Base)
 SchemaT = TypeVar("SchemaT", bound=BaseModel)

@@ -10,10 +10,10 @@ from fastapi import Request
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.feed import FEED_ACTIONS, write_entries, write_event_and_entry
 from app.config.clock import Clock
 from app.db.bulk import insert_rows
 from app.db.session import SessionDep
+from app.journal.feed import FEED_ACTIONS, write_entries, write_event_and_entry
 from app.models import AuditEvent
 from app.runtime import runtime_of
 

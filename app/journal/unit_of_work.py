@@ -8,8 +8,8 @@ from typing import TypeVar
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import AuditTrail, request_audit_trail
 from app.db.session import SessionDep
+from app.journal.audit_trail import AuditTrail, request_audit_trail
 from app.runtime import Runtime, runtime_of
 
 ServiceT = TypeVar("ServiceT", bound="Service")
