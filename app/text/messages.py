@@ -470,6 +470,14 @@ TITLES: dict[int, tuple[str, str]] = {
 }
 
 
+def register_messages(messages: dict[str, tuple[str, str]]) -> None:
+    """Add a package's messages: code -> (Japanese, English). A code keeps one text everywhere."""
+    for code, texts in messages.items():
+        if MESSAGES.setdefault(code, texts) != texts:
+            raise ValueError(f"message code {code!r} is registered twice with different texts")
+    MESSAGES.update(messages)
+
+
 def preferred_language(accept_language: str | None) -> Language:
     """Japanese unless Accept-Language prefers English over Japanese (RFC 9110 q-values)."""
     best: tuple[float, Language] = (0.0, "ja")
