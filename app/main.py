@@ -11,7 +11,6 @@ from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
-from app.certificates.keys import certificate_keys
 from app.changes.listener import ChangeListener
 from app.changes.service import prune_periodically
 from app.config.clock import Clock
@@ -25,6 +24,7 @@ from app.http.middleware import RequestContextMiddleware
 from app.http.openapi import install_openapi
 from app.idempotency.service import IdempotentReplay, replay
 from app.runtime import build_runtime
+from app.security.sealing import sealing_keys
 
 DESCRIPTION = """
 AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —
@@ -47,8 +47,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # which otherwise walk every schema, route and mapper again and again under load.
         gc.collect()
         gc.freeze()
-        # Fails the start when no certificate key can be had, rather than the first registration.
-        certificate_keys(settings)
+        # Fails the start when no sealing key can be had, rather than the first registration.
+        sealing_keys(settings)
         listener = app.state.change_listener = ChangeListener(settings)
         listener.start()
         restore_signals = listener.release_waiters_on_exit_signals()

@@ -14,12 +14,13 @@ key no longer configured) is reported by id and left as it is.
 
 from dataclasses import dataclass, field
 
-from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.keys import associated_data
 from app.certificates.repository import CertificateRepository, Sealed
 from app.config.settings import Settings
 from app.journal.audit_trail import Actor
 from app.journal.unit_of_work import command_session
 from app.runtime import build_runtime
+from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
 
 BATCH = 100
 CLI_ACTOR = Actor("system", "cli")
@@ -46,7 +47,7 @@ def _resealed(keys: KeyRing, sealed: Sealed) -> tuple[bytes, bytes]:
 
 async def rotate_certificate_key(settings: Settings) -> RotationReport:
     """Re-encrypt every certificate sealed under another key than the current one."""
-    keys = certificate_keys(settings)
+    keys = sealing_keys(settings)
     report = RotationReport(keys.current_id)
     runtime = build_runtime(settings)
     try:

@@ -2,7 +2,7 @@
 
 The file is opened in a child process (app/certificates/inspection.py); the rules of a
 registration are applied here, in the order SPEC §2.6 lists them, before anything is stored.
-The file and its password are stored sealed (app/certificates/keys.py) and leave the service
+The file and its password are stored sealed (app/security/sealing.py) and leave the service
 nowhere: not in an answer, an audit event, a log line or an idempotency record.
 """
 
@@ -25,7 +25,7 @@ from app.certificates.inspection import (
     Opened,
     inspect_in_child,
 )
-from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.keys import associated_data
 from app.certificates.repository import CertificateRepository
 from app.certificates.schemas import (
     MAX_FILE_BYTES,
@@ -43,6 +43,7 @@ from app.journal.audit_trail import Actor
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form
 from app.journal.unit_of_work import Service, provide
 from app.models import Certificate as CertificateRow
+from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
 
 logger = logging.getLogger("ainas.certificates")
 
@@ -165,7 +166,7 @@ class CertificateService(Service):
     @property
     def keys(self) -> KeyRing:
         """The configured certificate keys."""
-        return certificate_keys(self.settings)
+        return sealing_keys(self.settings)
 
     async def open_file(self, data: bytes, password: str) -> Opened:
         """Open a PKCS#12 file in a child process, bounded in time (503 when every slot stays busy)."""

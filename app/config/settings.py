@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     login_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     # Requester certificates (SPEC §2.6): the key-encryption key of their files and passwords,
     # base64 of 32 random bytes; required in production. Without it, development keeps a generated
-    # one beside the SQLite database (app/certificates/keys.py).
+    # one beside the SQLite database (app/security/sealing.py).
     certificate_key: SecretStr | None = None
     # Keys that still open certificates sealed before a rotation (`ainas rotate-certificate-key`).
     certificate_previous_keys: list[SecretStr] = []
