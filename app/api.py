@@ -11,6 +11,7 @@ from app.exports.router import router as exports_router
 from app.locations.router import router as locations_router
 from app.organizations.router import router as organizations_router
 from app.users.router import router as users_router
+from app.webhooks.router import router as webhooks_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -23,5 +24,6 @@ for router in (
     changes_router,
     exports_router,
     certificates_router,
+    webhooks_router,
 ):
     api_router.include_router(router)

@@ -1,5 +1,5 @@
 """`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard,
-rotate-certificate-key, prune-changes, openapi)."""
+rotate-certificate-key, prune-changes, webhook-worker, openapi)."""
 
 import argparse
 import asyncio
@@ -114,6 +114,30 @@ def _prune_changes() -> None:
     deleted = asyncio.run(prune())
     days = get_settings().change_retention_days
     print(f"Pruned {deleted} change feed entries older than {days} days.")
+    attempts = asyncio.run(_prune_webhook_deliveries())
+    print(f"Pruned {attempts} webhook attempts older than {days} days.")
+
+
+async def _prune_webhook_deliveries() -> int:
+    """Webhook attempts are kept as long as the feed (SPEC §5.7)."""
+    from app.runtime import build_runtime
+    from app.webhooks.worker import prune_deliveries
+
+    runtime = build_runtime(get_settings())
+    try:
+        return await prune_deliveries(runtime)
+    finally:
+        await runtime.engine.dispose()
+
+
+def _webhook_worker() -> None:
+    from app.runtime import build_runtime
+    from app.webhooks.worker import run_worker
+
+    async def work() -> None:
+        await run_worker(build_runtime(get_settings()))
+
+    asyncio.run(work())
 
 
 def _rotate_certificate_key() -> None:
@@ -169,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         help="delete change feed entries older than AINAS_CHANGE_RETENTION_DAYS (the server also does it hourly)",
     )
     commands.add_parser(
+        "webhook-worker",
+        help="deliver webhook messages (SPEC §5.7) without serving HTTP; `serve` delivers too",
+    )
+    commands.add_parser(
         "rotate-certificate-key",
         help="re-encrypt every stored certificate under AINAS_CERTIFICATE_KEY "
         "(opening them with AINAS_CERTIFICATE_PREVIOUS_KEYS); safe while the service runs",
@@ -191,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         _onboard(args.file)
     elif args.command == "prune-changes":
         _prune_changes()
+    elif args.command == "webhook-worker":
+        _webhook_worker()
     elif args.command == "rotate-certificate-key":
         _rotate_certificate_key()
     elif args.command == "openapi":

@@ -25,6 +25,7 @@ from app.http.openapi import install_openapi
 from app.idempotency.service import IdempotentReplay, replay
 from app.runtime import build_runtime
 from app.security.sealing import sealing_keys
+from app.webhooks.worker import WebhookWorker
 
 DESCRIPTION = """
 AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —
@@ -53,7 +54,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         listener.start()
         restore_signals = listener.release_waiters_on_exit_signals()
         pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
+        # Webhook delivery (SPEC §5.7), woken by the same listener.
+        webhooks = WebhookWorker(app.state.runtime, listener=listener) if settings.webhook_worker else None
+        if webhooks is not None:
+            webhooks.start()
         yield
+        if webhooks is not None:
+            await webhooks.stop()
         pruning.cancel()
         restore_signals()
         await listener.stop()

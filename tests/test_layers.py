@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"users"},
     {"organizations"},
     {"exports"},
+    {"webhooks"},
     {"health", "docs", "operators", "api"},
     {"main"},
     {"cli"},

@@ -10,6 +10,9 @@ from app.models.location import Location
 from app.models.organization import Organization
 from app.models.refresh_token import RefreshToken
 from app.models.user import User
+from app.models.webhook_delivery import WebhookDelivery
+from app.models.webhook_endpoint import WebhookEndpoint
+from app.models.webhook_progress import WebhookProgress
 
 __all__ = [
     "ApiKey",
@@ -23,4 +26,7 @@ __all__ = [
     "Organization",
     "RefreshToken",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookProgress",
 ]
