@@ -24,7 +24,7 @@ REFUSED = [
     "::1",
     "::ffff:127.0.0.1",
     "fd00::1",
-    "0.0.0.0",
+    "0.0.0.0",  # noqa: S104 (an address refused, not bound)
     "224.0.0.1",
 ]
 
