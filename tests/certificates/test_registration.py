@@ -19,7 +19,13 @@ from tests.fixtures.world import PASSWORD, World
 
 ISSUER = "CN=商業登記認証局３,O=法務省,C=JP"
 # What an audit event leaves out of a certificate's public form: it changes by itself.
-NOT_RECORDED = {"updated_at", "version", "days_until_expiry"}
+NOT_RECORDED = {
+    "updated_at",
+    "version",
+    "days_until_expiry",
+    "organization_name",
+    "subject_matches_organization",
+}
 Factory = Callable[[datetime], P12]
 
 
@@ -55,8 +61,10 @@ async def test_a_good_file_registers_with_its_fields(
     assert body == {
         "id": body["id"],
         "organization_id": world.a.id,
+        "organization_name": "株式会社テスト自動車",
         "subject_name": subject_name,
         "representative_name": representative_name,
+        "subject_matches_organization": False,  # the files are ＡＩＮＡＳ自動車販売's
         "issuer": ISSUER,
         "serial_number": p12.serial_number,
         "not_before": "2026-03-02T09:00:00Z",
@@ -286,11 +294,36 @@ async def test_operators_list_what_expires_soon_across_organizations(
         await client.get("/api/v1/certificates", params={"expires_within_days": 0}, headers=operator)
     ).json()
     assert body["items"][0]["organization_id"] == world.a.id
+    assert body["items"][0]["organization_name"] == "株式会社テスト自動車"  # whom to remind
     assert body["items"][0]["days_until_expiry"] == -1
     refused = await client.get("/api/v1/certificates", params={"expires_within_days": -1}, headers=operator)
     assert refused.status_code == 422
     admin = await login(client, "a.admin", PASSWORD)
     assert (await client.get("/api/v1/certificates", headers=admin.headers)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("organization_name", "matches"),
+    [
+        ("株式会社ＡＩＮＡＳ自動車販売", True),
+        ("ＡＩＮＡＳ自動車販売", True),  # without the legal form
+        ("（株）ＡＩＮＡＳ自動車販売", True),
+        ("株式会社ａｉｎａｓ　自動車販売", True),  # case and spaces
+        ("株式会社テスト自動車", False),  # another company: flagged, not refused
+    ],
+)
+async def test_a_subject_of_another_company_is_flagged_not_refused(
+    client: httpx.AsyncClient, world: World, clock: ManualClock, organization_name: str, matches: bool
+) -> None:
+    renamed = await client.patch(
+        world.a.path, json={"name": organization_name}, headers=world.a.admin.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    registered = await register(client, world.a, files.good(files.ec_key(), clock.now()))
+    assert registered["organization_name"] == organization_name
+    assert registered["subject_matches_organization"] is matches
+    organization = await client.get(world.a.path, headers=world.a.admin.headers)
+    assert organization.json()["certificate"]["subject_matches_organization"] is matches
 
 
 async def test_deleting_destroys_the_sealed_secrets_and_audits_the_metadata(
