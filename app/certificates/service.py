@@ -161,6 +161,21 @@ def refusal(code: str, field: str = _FILE_FIELD, **context: Any) -> Unprocessabl
     return Unprocessable(code, context=context, errors=[FieldError(field, code, context)])
 
 
+# Each refusal of §2.6 as the OpenAPI document shows it (one example each, with example context).
+REGISTRATION_REFUSALS = (
+    refusal("certificate_too_large", limit=MAX_FILE_BYTES),
+    refusal("certificate_unreadable"),
+    refusal("certificate_password_incorrect", _PASSWORD_FIELD),
+    refusal("certificate_key_missing"),
+    refusal("certificate_key_mismatch"),
+    refusal("certificate_expired", not_after="2026-03-31 23:59 JST"),
+    refusal("certificate_not_yet_valid", not_before="2026-04-01 00:00 JST"),
+    refusal("certificate_key_too_weak", key_type="RSA-1024"),
+    refusal("certificate_key_unsupported", key_type="Ed25519"),
+    refusal("certificate_not_for_signing"),
+)
+
+
 def key_type_of(facts: Facts) -> tuple[str, str | None]:
     """`RSA-2048`, `EC-P256`...; and the code of the refusal when the key may not sign filings."""
     if facts.key_algorithm == "RSA":

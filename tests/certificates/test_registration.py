@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.cli import openapi_document
 from app.config.clock import ManualClock
 from tests.certificates.helpers import refused_without_a_trace, register
 from tests.fixtures import certificates as files
@@ -17,6 +18,7 @@ from tests.fixtures.certificates import P12, upload
 from tests.fixtures.principals import OPERATOR_PASSWORD, login
 from tests.fixtures.world import PASSWORD, World
 
+REGISTER_OPERATION = openapi_document()["paths"]["/api/v1/organizations/{org_id}/certificates"]["post"]
 ISSUER = "CN=商業登記認証局３,O=法務省,C=JP"
 # What an audit event leaves out of a certificate's public form: it changes by itself.
 NOT_RECORDED = {
@@ -124,6 +126,13 @@ async def test_a_bad_file_is_refused_with_its_code_and_nothing_is_stored(
 ) -> None:
     problem = await refused_without_a_trace(app, client, world.a, factory(clock.now()), 422, code)
     assert problem["status"] == 422
+    # The OpenAPI document shows this very answer among the operation's examples.
+    documented = REGISTER_OPERATION["responses"]["422"]["content"]["application/problem+json"]["examples"]
+    assert {"code": code, "field": field} in [
+        {"code": example["value"]["code"], "field": example["value"]["errors"][0]["field"]}
+        for example in documented.values()
+        if example["value"].get("errors")
+    ]
     assert problem["type"] == f"urn:ainas:problem:{code}"
     (error,) = problem["errors"]
     assert error["field"] == field
@@ -208,6 +217,8 @@ async def test_the_same_certificate_twice_is_a_conflict(
     first = await register(client, world.a, p12)
     problem = await refused_without_a_trace(app, client, world.a, p12, 409, "certificate_already_registered")
     assert problem["status"] == 409
+    documented = REGISTER_OPERATION["responses"]["409"]["content"]["application/problem+json"]["examples"]
+    assert "certificate_already_registered" in [example["value"]["code"] for example in documented.values()]
     # Another organization may hold the same file (a group's shared certificate), and once
     # replaced, a certificate may be registered again (as a new registration).
     await register(client, world.b, p12)
