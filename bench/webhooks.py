@@ -62,7 +62,7 @@ async def _serve(port_file: str, stop_file: str, out_file: str) -> None:
                 writer.write(_OK)
                 resource = json.loads(body)["data"].get("resource", {}).get("id", "")
                 seen.append((headers.get("webhook-id", ""), resource, arrived))
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
