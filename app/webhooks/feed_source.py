@@ -8,7 +8,20 @@ from app.changes.cursor import decode_cursor, encode_cursor
 from app.changes.listener import POLL_SECONDS, ChangeListener
 from app.journal.feed import CHANNEL, FEED_ACTIONS
 
-__all__ = ["CHANNEL", "POLL_SECONDS", "ChangeListener", "decode_cursor", "encode_cursor", "feed_actions"]
+__all__ = [
+    "CHANNEL",
+    "POLL_SECONDS",
+    "WORKERS",
+    "ChangeListener",
+    "decode_cursor",
+    "encode_cursor",
+    "feed_actions",
+]
+
+# The pseudo-organization whose notification wakes every instance's webhook worker (organization
+# ids start at 1, so no feed reader waits on it): sent when an endpoint is created, enabled or
+# recovered, so that a worker not yet waiting on that organization's changes looks again at once.
+WORKERS = 0
 
 
 def feed_actions() -> frozenset[str]:

@@ -11,7 +11,7 @@ from sqlalchemy import String, bindparam, delete, func, insert, select, update
 from app.db.repository import Repository
 from app.http.pagination import PageRequest
 from app.models import Change, ChangeCounter, Organization, WebhookDelivery, WebhookEndpoint, WebhookProgress
-from app.webhooks.feed_source import CHANNEL
+from app.webhooks.feed_source import CHANNEL, WORKERS
 
 _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
 
@@ -130,10 +130,12 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         )
 
     async def wake(self, organization_id: int) -> None:
-        """Wake every instance's worker (PostgreSQL: a notification on the feed's channel, sent at
-        commit; the organization id alone makes feed readers look, harmlessly)."""
+        """Wake every instance's worker (PostgreSQL: notifications on the feed's channel, sent at
+        commit: the organization's, which workers already waiting on it hear, and WORKERS', which
+        every worker hears; feed readers of the organization look again, harmlessly)."""
         if self.session.bind.dialect.name == "postgresql":
             await self.session.execute(_NOTIFY, {"payload": str(organization_id)})
+            await self.session.execute(_NOTIFY, {"payload": str(WORKERS)})
 
     # Attempts
 

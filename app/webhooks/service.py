@@ -180,6 +180,7 @@ class WebhookService(Service):
         await self.webhooks.add(row)
         last, _ = await self.webhooks.feed_position(organization_id)
         await self.webhooks.add_progress(row.id, organization_id, last)
+        await self.webhooks.wake(organization_id)
         endpoint = WebhookEndpoint.model_validate(row)
         changes = {name: [None, value] for name, value in recorded(endpoint).items()}
         await self.audit.record(

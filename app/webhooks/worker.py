@@ -29,7 +29,7 @@ from app.runtime import Runtime
 from app.security.sealing import SealedSecretUnreadable, sealing_keys
 from app.webhooks import signing
 from app.webhooks.client import DeliveryClient, Outcome
-from app.webhooks.feed_source import POLL_SECONDS, ChangeListener, encode_cursor
+from app.webhooks.feed_source import POLL_SECONDS, WORKERS, ChangeListener, encode_cursor
 from app.webhooks.repository import DeliveryState, WebhookRepository
 from app.webhooks.service import RESOURCE, signing_secrets
 
@@ -162,7 +162,8 @@ class WebhookWorker:
             limit = max(0.01, min(limit, (due - self.clock.now()).total_seconds()))
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._nudge.wait())]
         if live and self.listener is not None:
-            waits += [asyncio.ensure_future(self.listener.signals.event(org).wait()) for org in organizations]
+            watched = [WORKERS, *organizations]
+            waits += [asyncio.ensure_future(self.listener.signals.event(org).wait()) for org in watched]
         try:
             await asyncio.wait(waits, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         finally:
