@@ -2,10 +2,10 @@
 
 from sqlalchemy import select
 
-from app.audit_events.schemas import AuditFilters
 from app.db.filters import FilterSet, contains_lowercase
 from app.db.repository import Repository
 from app.http.pagination import PageRequest
+from app.journal.audit_schemas import AuditFilters
 from app.models import AuditEvent
 
 # The filters and sort keys of the audit trail, from AuditFilters.
