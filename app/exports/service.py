@@ -124,10 +124,10 @@ class ExportService:
 
     async def users(self, scope: OrganizationScope, filters: UserFilters, encoding: CsvEncoding) -> Download:
         """The users the caller may read that match the filters, in login ID order."""
-        statement = await UserSearch(UserRepository(self.context.session)).export_select(
+        statement, params = await UserSearch(UserRepository(self.context.session)).export_select(
             scope.organization_id, user_visibility(scope.principal), filters
         )
-        return await self._download(scope, USERS, statement, {}, _user_cells, encoding)
+        return await self._download(scope, USERS, statement, params, _user_cells, encoding)
 
     async def _download(
         self,
