@@ -1,12 +1,11 @@
 """What webhooks take from the change feed: its actions, its cursors and its listener.
 
-The one module of app/webhooks that names the feed's reader side (the feed's reader and listener
-are moving to app/journal: only these imports change).
+The one module of app/webhooks that names the feed's reader side (app/journal).
 """
 
-from app.changes.cursor import decode_cursor, encode_cursor
-from app.changes.listener import POLL_SECONDS, ChangeListener
+from app.journal.cursor import decode_cursor, encode_cursor
 from app.journal.feed import CHANNEL, FEED_ACTIONS
+from app.journal.listener import POLL_SECONDS, ChangeListener
 
 __all__ = [
     "CHANNEL",

@@ -4,16 +4,38 @@ they deliver (read from the feed's tables, in feed order)."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, select, update
 
-from app.db.repository import Repository
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest
 from app.models import Change, ChangeCounter, Organization, WebhookDelivery, WebhookEndpoint, WebhookProgress
 from app.webhooks.feed_source import CHANNEL, WORKERS
 
 _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
+SORTABLE = {"created_at": WebhookEndpoint.created_at}
+
+
+@lru_cache(maxsize=8)
+def _endpoints_select(sort: str, deep: bool) -> ListSelect:
+    """An organization's endpoints, in one order (a list select built once per shape)."""
+    column = SORTABLE[sort.removeprefix("-")]
+    key = column.desc() if sort.startswith("-") else column.asc()
+    statement = select(WebhookEndpoint).where(
+        WebhookEndpoint.organization_id == bindparam("organization_id", type_=Integer)
+    )
+    return WebhookRepository.listed(statement, order_by=[key, WebhookEndpoint.id], deep=deep)
+
+
+@lru_cache(maxsize=2)
+def _deliveries_select(deep: bool) -> ListSelect:
+    """An endpoint's attempts, newest first."""
+    statement = select(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == bindparam("endpoint_id", type_=String)
+    )
+    return WebhookRepository.listed(statement, order_by=[WebhookDelivery.id.desc()], deep=deep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +91,11 @@ class WebhookRepository(Repository[WebhookEndpoint]):
 
     async def search(self, organization_id: int, page: PageRequest) -> tuple[list[WebhookEndpoint], int]:
         """The organization's endpoints, oldest first."""
-        return await self.page(
-            select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id),
-            order_by=page.order_by(
-                {"created_at": WebhookEndpoint.created_at}, "created_at", WebhookEndpoint.id
-            ),
-            limit=page.limit,
-            offset=page.offset,
+        listed = _endpoints_select(page.sort_key(SORTABLE, "created_at"), page.offset >= DEFERRED_JOIN_OFFSET)
+        rows, total = await self.page(
+            listed, {"organization_id": organization_id}, limit=page.limit, offset=page.offset
         )
+        return [row[0] for row in rows], total
 
     async def sealed(self, endpoint_id: str) -> Sealed | None:
         """The endpoint's sealed secrets."""
@@ -141,9 +160,9 @@ class WebhookRepository(Repository[WebhookEndpoint]):
 
     async def deliveries(self, endpoint_id: str, page: PageRequest) -> tuple[list[WebhookDelivery], int]:
         """The endpoint's attempts, newest first."""
-        statement = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-        rows, total = await self.page_rows(
-            statement, order_by=[WebhookDelivery.id.desc()], limit=page.limit, offset=page.offset
+        listed = _deliveries_select(page.offset >= DEFERRED_JOIN_OFFSET)
+        rows, total = await self.page(
+            listed, {"endpoint_id": endpoint_id}, limit=page.limit, offset=page.offset
         )
         return [row[0] for row in rows], total
 

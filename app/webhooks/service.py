@@ -19,7 +19,7 @@ from app.http.errors import Conflict, FieldError, Gone, NotFound, ProblemError, 
 from app.http.etag import check_version
 from app.http.pagination import Page, PageRequest
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.models import WebhookEndpoint as EndpointRow
 from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
 from app.webhooks import signing
@@ -120,8 +120,15 @@ def delivery_schema(row: Any, secret_key: str, organization_id: int) -> WebhookD
     )
 
 
-class WebhookService(Service):
+class WebhookService:
     """An organization's webhook endpoints."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+        self.session = context.session
+        self.audit = context.audit
+        self.settings = context.settings
+        self.clock = context.clock
 
     @property
     def webhooks(self) -> WebhookRepository:
