@@ -1,7 +1,7 @@
 """All SQL about users and operators."""
 
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, select
@@ -114,11 +114,12 @@ class UserSearch:
         return [row[0] for row in rows], total
 
     async def export_select(
-        self, organization_id: int, visibility: UserVisibility, filters: UserFilters
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters, names: Sequence[str]
     ) -> Select[Any]:
-        """The list's select (same filters, same visibility) of every matching user's CSV columns,
-        in login ID order: for a download to stream."""
-        columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
+        """The list's select (same filters, same visibility) of every matching user's columns of
+        these names (a sheet's: fields of the User schema; the location's are the joined ones), in
+        login ID order: for a download to stream."""
+        columns = tuple(_EXPORTED.get(name) or getattr(User, name) for name in names)
         return (
             self._visible(organization_id, visibility, columns)
             .where(*await self._matching(organization_id, filters))
@@ -153,5 +154,7 @@ class UserSearch:
         return false() if location_id is None else User.location_id == location_id
 
 
+# The User schema's fields that are columns of the joined location.
+_EXPORTED: dict[str, Any] = {"location_code": Location.code, "location_name": Location.name}
 # Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
 LOGIN_IDS_PER_QUERY = 1000
