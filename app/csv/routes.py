@@ -91,6 +91,7 @@ def download_responses(sheet: Sheet) -> dict[int | str, dict[str, Any]]:
                 401,
                 403,
                 404,
+                Unprocessable("validation_failed"),
                 Unprocessable(
                     "download_not_shift_jis",
                     context={"count": 1},
