@@ -2,6 +2,7 @@
 (issue 25, item 1): errors are listed up to a cap with their counts, a heading row of millions of
 columns is refused at once, and the file is parsed and planned off the event loop."""
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -95,15 +96,15 @@ async def test_a_heading_row_of_millions_of_columns_leaves_the_server_answering(
             )
 
     health: list[float] = []
-    with httpx.Client(base_url=live.server.base_url, timeout=30) as http:
-        http.get("/healthz")  # the connection is open before the upload starts
+    async with httpx.AsyncClient(base_url=live.server.base_url, timeout=30) as http:
+        await http.get("/healthz")  # the connection is open before the upload starts
         uploader = threading.Thread(target=send)
         uploader.start()
         while uploader.is_alive() or not health:
             started = time.monotonic()
-            assert http.get("/healthz").status_code == 200
+            assert (await http.get("/healthz")).status_code == 200
             health.append(time.monotonic() - started)
-            time.sleep(0.02)
+            await asyncio.sleep(0.02)
         uploader.join()
     (response,) = answers
     assert response.status_code == 422, response.text[:300]
