@@ -42,6 +42,8 @@ def japan_time(value: datetime) -> str:
 
 
 def _plain(value: Any) -> str:
+    if value.__class__ is str:  # most cells: no further checks (a download writes millions)
+        return value  # type: ignore[no-any-return]
     if value is None:
         return ""
     if isinstance(value, datetime):
