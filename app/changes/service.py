@@ -28,6 +28,7 @@ from app.changes.schemas import ChangeQuery
 from app.db.session import release_connection
 from app.http.errors import Gone, ProblemError
 from app.journal.unit_of_work import Service, provide
+from app.operations.metrics import LONG_POLLS_WAITING
 from app.runtime import Runtime
 
 logger = logging.getLogger("ainas.changes")
@@ -145,11 +146,12 @@ def next_position(page: FeedPage, limit: int) -> int:
 
 async def _wait(event: asyncio.Event | None, seconds: float) -> None:
     """Until the event is set or the time is up."""
-    if event is None:
-        await asyncio.sleep(seconds)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+    with LONG_POLLS_WAITING.track_inprogress():
+        if event is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
 
 
 def change_listener(request: Request) -> ChangeListener | None:
