@@ -136,6 +136,23 @@ class Process:
             self.wait(10)
 
 
+# The same as deploy/pgbouncer.ini, on the addresses of this run (tests/shape/test_compose.py
+# compares): stock settings but for the pooling mode and where things are.
+PGBOUNCER_CONFIG = """\
+[databases]
+* = host={upstream_host} port={upstream_port}
+
+[pgbouncer]
+listen_addr = {listen_addr}
+listen_port = {listen_port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {auth_file}
+admin_users = {user}
+pool_mode = transaction
+"""
+
+
 @dataclass
 class PgBouncer(Process):
     """PgBouncer in transaction pooling mode in front of one PostgreSQL server."""
@@ -150,16 +167,14 @@ class PgBouncer(Process):
         userlist.write_text(f'"{user}" ""\n')
         ini = directory / "pgbouncer.ini"
         ini.write_text(
-            "[databases]\n"
-            f"* = host={upstream[0]} port={upstream[1]}\n"
-            "[pgbouncer]\n"
-            "listen_addr = 127.0.0.1\n"
-            f"listen_port = {port}\n"
-            "unix_socket_dir =\n"
-            "auth_type = trust\n"
-            f"auth_file = {userlist}\n"
-            "pool_mode = transaction\n"
-            f"admin_users = {user}\n"
+            PGBOUNCER_CONFIG.format(
+                upstream_host=upstream[0],
+                upstream_port=upstream[1],
+                listen_addr="127.0.0.1",
+                listen_port=port,
+                auth_file=userlist,
+                user=user,
+            )
         )
         for path in (directory, userlist, ini):
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -190,7 +205,7 @@ class HAProxy(Process):
             for number, backend in enumerate(backends, start=1)
         )
         config = directory / "haproxy.cfg"
-        config.write_text(HAPROXY_CONFIG.format(port=port, servers=servers))
+        config.write_text(HAPROXY_CONFIG.format(bind=f"127.0.0.1:{port}", servers=servers))
         command = [program, "-db", "-f", str(config)]
         return cls(name="haproxy", command=command, log=directory / "haproxy.log", port=port)
 
@@ -215,9 +230,11 @@ defaults
     retries 3
     option redispatch 1
     # A request that never reached an instance (refused: it drains or restarts) goes to another.
-    retry-on conn-failure empty-response response-timeout
+    # One that reached it and got no answer (killed) is not resent here: it answers 502, and the
+    # client retries (a write with its Idempotency-Key, which makes the retry safe).
+    retry-on conn-failure
 frontend api
-    bind 127.0.0.1:{port}
+    bind {bind}
     default_backend instances
 backend instances
     balance roundrobin

@@ -176,11 +176,15 @@ class ChangeListener:
             url.render_as_string(hide_password=False),
             timeout=self._settings.db_timeout_seconds,
             server_settings={"application_name": APPLICATION_NAME},
+            # Its few statements unnamed: nothing left behind, should the URL lead to a pooler.
+            statement_cache_size=0,
         )
         try:
             connection.add_termination_listener(lambda _connection: dropped.set())
             await connection.add_listener(CHANNEL, self._notified)
-            await _check_delivery(connection, self._settings.db_timeout_seconds)
+            await _check_delivery(
+                connection, url.render_as_string(hide_password=False), self._settings.db_timeout_seconds
+            )
             self._connection = connection
             logger.info("change feed listener: listening")
             # Whatever committed while no connection listened has not been announced.
@@ -208,9 +212,10 @@ class ChangeListener:
 _PROBE_CHANNEL = "ainas_listen_probe"
 
 
-async def _check_delivery(connection: asyncpg.Connection, seconds: float) -> None:
-    """Fail unless a notification sent now comes back on this connection: LISTEN through a pooler
-    in transaction mode is accepted, and then hears nothing (its session went to another client)."""
+async def _check_delivery(connection: asyncpg.Connection, dsn: str, seconds: float) -> None:
+    """Fail unless a notification sent from another connection arrives on this one. Through a
+    pooler in transaction mode LISTEN is accepted and then hears nothing: the session that
+    listens goes back to the pooler's pool, and a notification for it is dropped."""
     heard = asyncio.Event()
 
     def hear(*_args: object) -> None:
@@ -218,7 +223,11 @@ async def _check_delivery(connection: asyncpg.Connection, seconds: float) -> Non
 
     await connection.add_listener(_PROBE_CHANNEL, hear)
     try:
-        await connection.execute(f"NOTIFY {_PROBE_CHANNEL}")
+        sender = await asyncpg.connect(dsn, timeout=seconds, statement_cache_size=0)
+        try:
+            await sender.execute(f"NOTIFY {_PROBE_CHANNEL}")
+        finally:
+            await sender.close(timeout=seconds)
         try:
             await asyncio.wait_for(heard.wait(), seconds)
         except TimeoutError:
