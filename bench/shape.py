@@ -257,7 +257,15 @@ class Instance(Process):
 
     def start(self) -> None:
         """Start it and wait (bounded) until /healthz answers."""
+        self.launch()
+        self.wait_until_up()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it."""
         super().start()
+
+    def wait_until_up(self) -> None:
+        """Until /healthz answers (bounded); fail with the log if the process ended."""
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if not self.running:
@@ -349,9 +357,11 @@ def production_shape(
                 env=shared,
                 port=port,
             )
-            instance.start()
+            instance.launch()  # all at once: each takes seconds to import the application
             stack.callback(instance.stop)
             started.append(instance)
+        for instance in started:
+            instance.wait_until_up()
         haproxy = HAProxy.configure(programs["haproxy"], directory, [instance.port for instance in started])
         haproxy.start()
         stack.callback(haproxy.stop)
