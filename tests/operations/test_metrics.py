@@ -57,7 +57,9 @@ async def test_requests_are_counted_by_route_template_method_and_status(
     before = await scrape(client)
     key = ("ainas_http_requests_total", (("method", "GET"), ("route", LOCATIONS), ("status", "200")))
     for _ in range(3):
-        assert (await client.get(f"{world.a.path}/locations", headers=world.a.admin.headers)).status_code == 200
+        assert (
+            await client.get(f"{world.a.path}/locations", headers=world.a.admin.headers)
+        ).status_code == 200
     assert (await client.get(f"{world.b.path}/locations", headers=world.a.admin.headers)).status_code == 404
     await add_location(client, world.a, "MET1", "計測拠点")
     after = await scrape(client)
@@ -69,10 +71,15 @@ async def test_requests_are_counted_by_route_template_method_and_status(
     histogram = ("ainas_http_request_duration_seconds_count", (("method", "GET"), ("route", LOCATIONS)))
     assert after[histogram] - before.get(histogram, 0) == 4
     # One feed entry for the created location.
-    assert after[("ainas_feed_entries_written_total", ())] - before[("ainas_feed_entries_written_total", ())] == 1
+    assert (
+        after[("ainas_feed_entries_written_total", ())] - before[("ainas_feed_entries_written_total", ())]
+        == 1
+    )
 
 
-async def test_no_label_carries_input_an_organization_or_a_login(world: World, client: httpx.AsyncClient) -> None:
+async def test_no_label_carries_input_an_organization_or_a_login(
+    world: World, client: httpx.AsyncClient
+) -> None:
     await client.get(f"{world.a.path}/locations/SECRETCODE9", headers=world.a.admin.headers)
     await client.get("/no/such/path/with-input-7731", headers=world.a.admin.headers)
     await client.request("BREW", f"{world.a.path}/locations", headers=world.a.admin.headers)
@@ -133,7 +140,9 @@ async def test_pool_and_hash_gauges_follow_the_load(app: FastAPI, client: httpx.
     "authorization",
     [None, "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"],
 )
-async def test_anyone_without_the_token_finds_nothing(client: httpx.AsyncClient, authorization: str | None) -> None:
+async def test_anyone_without_the_token_finds_nothing(
+    client: httpx.AsyncClient, authorization: str | None
+) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     response = await client.get("/metrics", headers=headers)
     assert response.status_code == 404
@@ -147,4 +156,3 @@ async def test_without_a_token_configured_metrics_are_off(database: TestDatabase
         assert (await http.get("/metrics", headers={"Authorization": "Bearer "})).status_code == 404
         assert (await http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 404
     await application.state.runtime.engine.dispose()
-

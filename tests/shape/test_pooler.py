@@ -18,46 +18,34 @@ from app.config.settings import Settings
 from app.db.session import create_engine
 from app.main import create_app
 from tests.auth.test_login import (
-    test_lockout_after_threshold_and_its_end,
     test_login_success_answers_tokens,
     test_wrong_password_and_unknown_login_id_answer_alike,
 )
 from tests.changes.test_long_poll import (
     served,
-    test_a_wait_with_nothing_new_answers_the_same_cursor_when_the_time_is_up,
     test_a_waiting_reader_answers_when_a_change_commits,
-    test_waiting_readers_hold_no_connection_and_others_are_served,
     until,
 )
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase
 from tests.fixtures.world import World, add_location
 from tests.kernel.test_prepared import (
-    test_once_the_session_holds_a_connection_the_read_runs_in_its_transaction,
     test_rows_are_those_sqlalchemy_reads,
 )
 from tests.management.test_locations import (
     test_add_location_answers_201_with_location_and_etag,
-    test_change_name_and_commission_number,
-    test_duplicate_code_is_a_conflict_but_other_organizations_may_reuse_it,
     test_every_listed_location_reads_as_it_does_on_its_own,
     test_search_filters_total_sort_and_paging,
 )
 
 __all__ = [
     "served",
-    "test_a_wait_with_nothing_new_answers_the_same_cursor_when_the_time_is_up",
     "test_a_waiting_reader_answers_when_a_change_commits",
     "test_add_location_answers_201_with_location_and_etag",
-    "test_change_name_and_commission_number",
-    "test_duplicate_code_is_a_conflict_but_other_organizations_may_reuse_it",
     "test_every_listed_location_reads_as_it_does_on_its_own",
-    "test_lockout_after_threshold_and_its_end",
     "test_login_success_answers_tokens",
-    "test_once_the_session_holds_a_connection_the_read_runs_in_its_transaction",
     "test_rows_are_those_sqlalchemy_reads",
     "test_search_filters_total_sort_and_paging",
-    "test_waiting_readers_hold_no_connection_and_others_are_served",
     "test_wrong_password_and_unknown_login_id_answer_alike",
 ]
 
