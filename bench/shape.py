@@ -7,7 +7,7 @@ installed with apt-get when missing. The instances reach PostgreSQL through PgBo
 (`AINAS_LISTEN_DATABASE_URL`). Used by the tests (tests/shape/), the benchmark
 (`python -m bench compare --through pgbouncer|haproxy`) and scripts/production_shape.sh.
 
-    python -m bench.shape run [--database-url postgresql://postgres@127.0.0.1:5432/ainas]
+    python -m bench.shape run [--database-url postgresql://postgres@127.0.0.1:5432/ainas_shape]
 
 PgBouncer keeps its stock settings except the pooling mode and where things are: nothing here
 makes it accept what a default installation refuses (no `ignore_startup_parameters`, no
@@ -15,6 +15,7 @@ makes it accept what a default installation refuses (no `ignore_startup_paramete
 """
 
 import argparse
+import asyncio
 import os
 import secrets
 import shutil
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,6 +329,7 @@ def production_shape(
     upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
     directory = Path(tempfile.mkdtemp(prefix="ainas-shape-"))
     with ExitStack() as stack:
+        stack.callback(shutil.rmtree, directory, ignore_errors=True)  # runs last
         pgbouncer = PgBouncer.configure(
             programs["pgbouncer"], directory, upstream, parts.username or "postgres"
         )
@@ -368,7 +371,6 @@ def production_shape(
         shape = Shape(directory, plain, pooled, shared, pgbouncer, started, haproxy)
         wait_until_ready(shape.url)
         yield shape
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def wait_until_ready(url: str, seconds: float = 30) -> None:
@@ -384,14 +386,27 @@ def wait_until_ready(url: str, seconds: float = 30) -> None:
     raise RuntimeError(f"{url}/readyz did not answer 200 within {seconds}s")
 
 
+async def ensure_database(url: str) -> None:
+    """CREATE DATABASE when the URL's database does not exist yet (asked of the server's `postgres`)."""
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    parts = urlsplit(plain)
+    name = parts.path.lstrip("/")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     """`python -m bench.shape run`: start the shape, print where it answers, stop on Ctrl-C/SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m bench.shape", description=__doc__)
     parser.add_argument("command", choices=["run", "install"])
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="PostgreSQL, direct (migrated first)",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/ainas_shape"),
+        help="PostgreSQL, direct: created when missing, then migrated (default: ainas_shape on the local server)",
     )
     parser.add_argument("--instances", type=int, default=2)
     args = parser.parse_args(argv)
@@ -406,6 +421,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
+    asyncio.run(ensure_database(args.database_url))
     with production_shape(args.database_url, instances=args.instances) as shape:
         print(f"load balancer (HAProxy): {shape.url}", flush=True)
         print(f"PgBouncer: 127.0.0.1:{shape.pgbouncer.port} (transaction pooling)", flush=True)

@@ -12,6 +12,7 @@ a `direct` run says what PgBouncer or the load balancer costs (or gives). The se
 request counts the instances; PgBouncer's and HAProxy's own CPU shows under "others".
 """
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ class Route:
         for part in reversed(self.running):
             part.stop()
         self.running.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @dataclass
