@@ -11,6 +11,7 @@ About a minute on the shared 2-core machine (mostly instances starting); `AINAS_
 import os
 import secrets
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.cli import migrate
 from bench.shape import Shape, production_shape
-from tests.acceptance.server import onboard, operator_headers
+from tests.acceptance.server import AINAS, onboard
 from tests.fixtures.database import scratch_postgres_database
 
 SOAK = os.environ.get("AINAS_SHAPE_SOAK") == "1"
@@ -29,6 +31,8 @@ WRITERS = 3
 WRITES = 120 if SOAK else 14
 RETRY_SECONDS = 60  # one write may retry this long (an instance restarts in 10-25 s when loaded)
 RETRYABLE = {502, 503, 504}
+OPERATOR = "shape.ops"
+OPERATOR_PASSWORD = "shape operator passphrase"
 
 
 @dataclass
@@ -74,13 +78,40 @@ def shape(programs: dict[str, str]) -> Iterator[Shape]:
             "AINAS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
         }
     )
-    with scratch_postgres_database("ainas_shape") as url, production_shape(url, env) as started:
-        yield started
+    env["AINAS_SECRET_KEY"] = secrets.token_urlsafe(48)
+    env["AINAS_CERTIFICATE_KEY"] = secrets.token_urlsafe(32)
+    with scratch_postgres_database("ainas_shape") as url:
+        migrate(url)
+        # The operator is made while the instances start (each command imports the application).
+        operator = subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
+            [AINAS, "create-operator", OPERATOR],
+            env={**env, "DATABASE_URL": url},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert operator.stdin is not None
+        assert operator.stdout is not None
+        operator.stdin.write(f"{OPERATOR_PASSWORD}\n")
+        operator.stdin.close()
+        try:
+            with production_shape(url, env, migrate=False) as started:
+                assert operator.wait(120) == 0, operator.stdout.read()
+                yield started
+        finally:
+            if operator.poll() is None:
+                operator.kill()
 
 
 def test_writes_survive_a_drain_and_a_crash_and_reach_the_follower_once_in_order(shape: Shape) -> None:
     url = shape.url
-    operator = operator_headers(url, {**shape.env}, "shape.ops", "shape operator passphrase")
+    issued = httpx.post(
+        f"{url}/api/v1/auth/token",
+        data={"grant_type": "password", "username": OPERATOR, "password": OPERATOR_PASSWORD},
+        timeout=30,
+    )
+    operator = {"Authorization": f"Bearer {issued.json()['access_token']}"}
     notice = onboard(url, operator, "株式会社構成試験", "構成試験", "shape.admin", "構成 管理")
     org = f"{url}/api/v1/organizations/{notice['organization_id']}"
     basic = (notice["api_key"], notice["api_initial_password"])
