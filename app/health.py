@@ -5,9 +5,9 @@ import hmac
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
-from app.changes.listener import ChangeListener
 from app.http.errors import NotFound, ServiceUnavailable
 from app.http.openapi import problems
+from app.journal.listener import ChangeListener
 from app.operations.metrics import CONTENT_TYPE
 from app.runtime import RuntimeDep
 from app.text.messages import register_messages

@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.changes.listener import ChangeListener
 from app.config.clock import ManualClock
 from app.config.settings import Settings
 from app.db.session import create_engine
+from app.journal.listener import APPLICATION_NAME, ChangeListener
 from app.main import create_app
 from tests.auth.test_login import (
     test_login_success_answers_tokens,
@@ -112,6 +112,7 @@ async def test_listen_through_the_pooler_is_found_out_and_readers_poll(
     world: World,
     client: httpx.AsyncClient,
     database: TestDatabase,
+    direct_database: TestDatabase,
     clock: ManualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -144,6 +145,18 @@ async def test_listen_through_the_pooler_is_found_out_and_readers_poll(
         assert [item["resource"]["id"] for item in answered.json()["items"]] == ["POLL1"]
     changes_log.removeHandler(caplog.handler)
     await pooled_listen.state.runtime.engine.dispose()
+    # PgBouncer's server connections keep the application_name the listener gave them; other
+    # tests count the listener's connections by that name.
+    plain = direct_database.url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(plain)
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()",
+            APPLICATION_NAME,
+        )
+    finally:
+        await connection.close()
 
 
 async def test_listen_on_the_direct_url_listens_and_readyz_says_so(
