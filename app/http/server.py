@@ -1,5 +1,6 @@
 """The HTTP server (uvicorn) as the service runs it: trusted proxies and a bound on request heads."""
 
+import math
 from typing import Any
 
 import orjson
@@ -95,4 +96,6 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         forwarded_allow_ips=settings.trusted_proxies or None,
         access_log=False,
         log_config=None,
+        # SIGTERM: no new connections, then in-flight requests get this long (app/operations/drain.py).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )
