@@ -20,6 +20,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "リクエスト本文が正しいJSONではありません（{position}文字目付近）。",
         "The request body is not valid JSON (near character {position}).",
     ),
+    "malformed_multipart": (
+        "リクエスト本文を multipart/form-data として読み取れません。各パートに Content-Disposition ヘッダー（name 付き）を付け、境界文字列で区切って送ってください。",
+        "The request body cannot be read as multipart/form-data: each part needs a Content-Disposition "
+        "header with a name, between boundary lines.",
+    ),
     "json_required": (
         "リクエスト本文はJSON形式で送ってください（Content-Type: application/json、受け取った形式: {media_type}）。",
         "Send the request body as JSON (Content-Type: application/json); received {media_type}.",
