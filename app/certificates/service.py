@@ -51,6 +51,8 @@ ONE_DAY = timedelta(days=1)
 JAPAN = timezone(timedelta(hours=9), "JST")  # no daylight saving; needs no tz database
 # Elliptic curves AINAS signs with: P-256 or stronger (SPEC §2.6), by cryptography's curve names.
 STRONG_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
+# RFC 5280 allows serial numbers of 20 bytes; up to 64 are kept (serial_number is String(128)).
+MAX_SERIAL_NUMBER_BYTES = 64
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 # What a refusal of the file names as the field to fix.
@@ -142,6 +144,8 @@ def check_rules(opened: Opened, now: datetime) -> Facts:
         raise refusal(_OPENING_REFUSALS[opened.outcome], field)
     facts = opened.facts
     assert facts is not None
+    if len(facts.serial_number.lstrip("-")) > 2 * MAX_SERIAL_NUMBER_BYTES:
+        raise refusal("certificate_serial_number_too_long", limit=MAX_SERIAL_NUMBER_BYTES)
     if now > facts.not_after:
         raise refusal("certificate_expired", not_after=_japan_time(facts.not_after))
     if now < facts.not_before:

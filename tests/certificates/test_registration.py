@@ -144,6 +144,30 @@ async def test_refusals_name_what_is_wrong_in_english_too(
         assert response.json()["detail"] == detail
 
 
+async def test_a_serial_number_up_to_64_bytes_registers_and_a_longer_one_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, world: World, clock: ManualClock
+) -> None:
+    """RFC 5280 allows 20 bytes; 64 are kept (128 hexadecimal digits); more is a clear 422, not a 500."""
+    longest = files.long_serial(clock.now(), 64)
+    registered = await register(client, world.a, longest)
+    assert registered["serial_number"] == longest.serial_number
+    assert len(registered["serial_number"]) == 128
+    read = await client.get(f"{world.a.path}/certificates/{registered['id']}", headers=world.a.admin.headers)
+    assert read.json()["serial_number"] == longest.serial_number
+    problem = await refused_without_a_trace(
+        app, client, world.b, files.long_serial(clock.now(), 65), 422, "certificate_serial_number_too_long"
+    )
+    (error,) = problem["errors"]
+    assert error["field"] == "file"
+    response = await upload(
+        client, world.b.path, world.b.admin, files.long_serial(clock.now(), 65), **{"Accept-Language": "en"}
+    )
+    assert response.json()["detail"] == (
+        "The certificate's serial number is longer than 64 bytes (RFC 5280 allows 20): it is not a "
+        "certificate AINAS can sign with."
+    )
+
+
 async def test_a_file_too_costly_to_open_is_refused_in_bounded_time(
     app: FastAPI, client: httpx.AsyncClient, world: World, clock: ManualClock
 ) -> None:
