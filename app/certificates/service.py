@@ -17,6 +17,7 @@ from app.audit.audited import BOOKKEEPING, changed_fields, public_form
 from app.audit.service import Actor
 from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
+from app.certificates.derivation import affordable
 from app.certificates.inspection import (
     KEY_MISMATCH,
     KEY_MISSING,
@@ -171,12 +172,22 @@ class CertificateService(Service):
         """The configured certificate keys."""
         return certificate_keys(self.settings)
 
-    async def open_file(self, data: bytes, password: str) -> Opened:
-        """Open a PKCS#12 file in a child process, bounded in time (503 when every slot stays busy)."""
+    async def open_file(self, data: bytes, password: str, organization_id: int) -> Opened:
+        """Open a PKCS#12 file in a child process, bounded in time and in number, also per
+        organization (503 when no turn or slot frees); a file that names more key-derivation work than real exports do
+        is refused before any child starts."""
+        if not affordable(data):
+            logger.warning("a certificate file names more key-derivation work than allowed and was refused")
+            return Opened(UNREADABLE)
         timeout = self.settings.certificate_parse_timeout_seconds
         try:
             opened = await inspect_in_child(
-                data, password, timeout, self.settings.certificate_parse_concurrency
+                data,
+                password,
+                timeout,
+                self.settings.certificate_parse_concurrency,
+                owner=organization_id,
+                per_owner=self.settings.certificate_parse_per_organization,
             )
         except ChildrenBusy:
             retry_after = max(1, int(timeout))
@@ -194,7 +205,8 @@ class CertificateService(Service):
         data = await upload.file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise refusal("certificate_too_large", limit=MAX_FILE_BYTES)
-        facts = check_rules(await self.open_file(data, upload.password), self.clock.now())
+        opened = await self.open_file(data, upload.password, scope.organization_id)
+        facts = check_rules(opened, self.clock.now())
         key_type, _ = key_type_of(facts)
         organization_id = scope.organization_id
         actor = scope.principal.actor
@@ -323,7 +335,7 @@ class CertificateService(Service):
         """Open the stored file with the stored password: it must still be this certificate."""
         row = await self._row(scope, certificate_id)
         data, password = await self.unsealed(row)
-        opened = await self.open_file(data, password)
+        opened = await self.open_file(data, password, row.organization_id)
         if opened.facts is None or opened.facts.fingerprint_sha256 != row.fingerprint_sha256:
             raise Conflict("certificate_secret_unreadable")
         return CertificateVerification(
