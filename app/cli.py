@@ -15,7 +15,7 @@ from alembic.config import Config
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from app.core.config import Settings, get_settings
+from app.config.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
@@ -91,7 +91,7 @@ def _start(host: str, port: int) -> None:
 
 def _serve(host: str, port: int, workers: int) -> None:
     from app.certificates.keys import CertificateKeyMissing, certificate_keys
-    from app.core.server import serve
+    from app.http.server import serve
 
     settings = get_settings()
     try:
@@ -110,7 +110,7 @@ def _onboard(path: str) -> None:
 
 def _prune_changes() -> None:
     from app.changes.service import prune_changes
-    from app.core.runtime import build_runtime
+    from app.runtime import build_runtime
 
     async def prune() -> int:
         runtime = build_runtime(get_settings())

@@ -3,9 +3,9 @@
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from app.core.errors import ServiceUnavailable
-from app.core.openapi import problems
-from app.core.runtime import RuntimeDep
+from app.http.errors import ServiceUnavailable
+from app.http.openapi import problems
+from app.runtime import RuntimeDep
 
 router = APIRouter(tags=["運用 (operations)"])
 

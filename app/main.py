@@ -14,17 +14,17 @@ from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
 from app.certificates.keys import certificate_keys
 from app.changes.listener import ChangeListener
 from app.changes.service import prune_periodically
-from app.core.clock import Clock
-from app.core.config import Settings, get_settings
-from app.core.errors import install_error_handlers
-from app.core.logging import configure_logging
-from app.core.middleware import RequestContextMiddleware
-from app.core.openapi import install_openapi
-from app.core.runtime import build_runtime
+from app.config.clock import Clock
+from app.config.logging import configure_logging
+from app.config.settings import Settings, get_settings
 from app.docs import install_docs
 from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
+from app.http.errors import install_error_handlers
+from app.http.middleware import RequestContextMiddleware
+from app.http.openapi import install_openapi
 from app.idempotency.service import IdempotentReplay, replay
+from app.runtime import build_runtime
 
 DESCRIPTION = """
 AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —

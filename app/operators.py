@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.audit.service import Actor
-from app.audit.unit_of_work import command_session
-from app.core.config import get_settings
-from app.core.runtime import build_runtime
+from app.config.settings import get_settings
+from app.journal.audit_trail import Actor
+from app.journal.unit_of_work import command_session
+from app.runtime import build_runtime
 from app.users.service import UserService
 
 FIRST_OPERATOR_LOGIN_ID = "operator"

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from app.core.text import search_form
+from app.text.rules import search_form
 
 ISSUER = "ainas"
 ACCESS_MINUTES = 30

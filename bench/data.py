@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from app.core.text import search_form
+from app.text.rules import search_form
 
 SURNAMES = [
     ("佐藤", "sato"), ("鈴木", "suzuki"), ("高橋", "takahashi"), ("田中", "tanaka"), ("伊藤", "ito"),

@@ -155,8 +155,8 @@ def _summary(runs: list[load.Figures]) -> dict[str, Any]:
 
 def argon2_report() -> dict[str, Any]:
     """The service's argon2 parameters (its own settings) and what one hash costs here."""
-    from app.core.config import Settings
-    from app.core.security import PasswordHasher
+    from app.config.settings import Settings
+    from app.security.credentials import PasswordHasher
 
     settings = Settings(
         environment="production", secret_key=secrets.token_hex(32), certificate_key=CERTIFICATE_KEY
@@ -181,8 +181,8 @@ def argon2_report() -> dict[str, Any]:
 
 async def hash_password() -> str:
     """The benchmark password hashed once with the service's own hasher and settings."""
-    from app.core.config import Settings
-    from app.core.security import PasswordHasher
+    from app.config.settings import Settings
+    from app.security.credentials import PasswordHasher
 
     settings = Settings(
         environment="production", secret_key=secrets.token_hex(32), certificate_key=CERTIFICATE_KEY

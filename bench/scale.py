@@ -171,7 +171,7 @@ class _Capture:
 @contextmanager
 def _capturing_prepared_selects() -> Iterator[None]:
     """PreparedSelect runs on the driver, past the session: record its statement instead."""
-    from app.core.prepared import PreparedSelect
+    from app.db.prepared import PreparedSelect
 
     async def record(self: PreparedSelect, session: _Capture, params: Any) -> list[Any]:
         session.statements.append((self.statement, dict(params)))
@@ -194,7 +194,7 @@ def _repository_calls(main_id: int) -> dict[str, Callable[[Any], Awaitable[Any]]
     from app.audit_events.repository import AuditEventRepository
     from app.audit_events.schemas import AuditFilters
     from app.auth.permissions import UserVisibility
-    from app.core.pagination import PageRequest
+    from app.http.pagination import PageRequest
     from app.locations.repository import LocationRepository, LocationScope
     from app.locations.schemas import LocationFilters
     from app.organizations.repository import OrganizationRepository

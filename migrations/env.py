@@ -8,9 +8,9 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.core.config import get_settings
-from app.core.db import create_engine
-from app.core.orm import exists_on
+from app.config.settings import get_settings
+from app.db.orm import exists_on
+from app.db.session import create_engine
 from app.models import Base
 
 config = context.config
@@ -50,7 +50,7 @@ def _run(connection: Connection) -> None:
 
 async def run_migrations_online() -> None:
     """Migrate the configured database."""
-    from app.core.config import Settings
+    from app.config.settings import Settings
 
     # Migrations sign nothing: the key only satisfies the settings' rule for non-SQLite URLs.
     engine = create_engine(

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from app.cli import migrate
-from app.core.clock import ManualClock
-from app.core.config import Settings
+from app.config.clock import ManualClock
+from app.config.settings import Settings
 from app.main import create_app
 from tests.fixtures.database import (
     TestDatabase,

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.cli import ROOT, migrate
-from app.core.orm import exists_on
+from app.db.orm import exists_on
 from app.models import Base
 from tests.fixtures.database import scratch_postgres_database
 

@@ -3,8 +3,8 @@
 from sqlalchemy import select
 
 from app.auth.repository import LinkedSystemRepository
-from app.core.pagination import PageRequest
-from app.core.repository import Repository
+from app.db.repository import Repository
+from app.http.pagination import PageRequest
 from app.models import ApiKey, Organization
 
 SORTABLE = {

@@ -8,10 +8,10 @@ from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPas
 from app.api_keys.service import ApiKeyServiceDep
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
-from app.core.errors import FieldError, Unprocessable
-from app.core.http import created
-from app.core.openapi import invalid, problems
-from app.core.pagination import Page, PageDep
+from app.http.errors import FieldError, Unprocessable
+from app.http.headers import created
+from app.http.openapi import invalid, problems
+from app.http.pagination import Page, PageDep
 from app.idempotency.routing import ResourceRoute
 
 router = APIRouter(prefix="/organizations/{org_id}", tags=["APIキー (API keys)"], route_class=ResourceRoute)

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.ids import RowIdText
-from app.core.types import BlankIsNull, Label
+from app.http.ids import RowIdText
+from app.text.types import BlankIsNull, Label
 
 
 class ApiKey(BaseModel):

@@ -7,18 +7,18 @@ from fastapi import Depends
 
 from app.api_keys.repository import ApiKeyRepository, ApiPasswordRepository
 from app.api_keys.schemas import ApiKey, ApiKeyCreate, ApiPasswordChange, ApiPasswordChanged
-from app.audit.service import Actor
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.linked_systems import LinkedSystemAuth
 from app.auth.principals import PrincipalKind
-from app.core.errors import FieldError, NotFound, Unprocessable
-from app.core.ids import parse_row_id
-from app.core.pagination import Page, PageRequest
-from app.core.passwords import generate_password, password_errors
-from app.core.security import new_stamp
+from app.http.errors import FieldError, NotFound, Unprocessable
+from app.http.ids import parse_row_id
+from app.http.pagination import Page, PageRequest
+from app.journal.audit_trail import Actor
+from app.journal.unit_of_work import Service, provide
 from app.models import ApiKey as ApiKeyRow
 from app.models import Organization
+from app.security.credentials import new_stamp
+from app.security.passwords import generate_password, password_errors
 
 RESOURCE = "api_key"
 GENERATED_API_PASSWORD_LENGTH = 24

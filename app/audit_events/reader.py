@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.audit.unit_of_work import Service, provide
 from app.audit_events.repository import AuditEventRepository
 from app.audit_events.schemas import AuditEvent, AuditFilters
 from app.auth.dependencies import OrganizationScope
-from app.core.pagination import Page, PageRequest
+from app.http.pagination import Page, PageRequest
+from app.journal.unit_of_work import Service, provide
 
 
 class AuditReader(Service):

@@ -3,9 +3,9 @@
 from sqlalchemy import select
 
 from app.audit_events.schemas import AuditFilters
-from app.core.filters import FilterSet, contains_lowercase
-from app.core.pagination import PageRequest
-from app.core.repository import Repository
+from app.db.filters import FilterSet, contains_lowercase
+from app.db.repository import Repository
+from app.http.pagination import PageRequest
 from app.models import AuditEvent
 
 # The filters and sort keys of the audit trail, from AuditFilters.

@@ -8,9 +8,9 @@ from app.audit_events.reader import AuditReaderDep
 from app.audit_events.schemas import AuditEvent, AuditQuery
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
-from app.core.openapi import problems
-from app.core.pagination import Page
-from app.core.routing import ApiRoute
+from app.http.openapi import problems
+from app.http.pagination import Page
+from app.http.routing import ApiRoute
 
 router = APIRouter(
     prefix="/organizations/{org_id}/audit-events", tags=["監査ログ (audit events)"], route_class=ApiRoute

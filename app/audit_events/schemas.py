@@ -5,10 +5,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.filters import Filter, Filters, Match
-from app.core.ids import RowIdText
-from app.core.pagination import PageQuery
-from app.core.types import InstantFilter, SearchText
+from app.db.filters import Filter, Filters, Match
+from app.http.ids import RowIdText
+from app.http.pagination import PageQuery
+from app.text.types import InstantFilter, SearchText
 
 
 class AuditActor(BaseModel):

@@ -7,17 +7,17 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import request_audit_trail
 from app.auth.linked_systems import LinkedSystemAuth, authenticate_basic, principal_for_key
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
 from app.auth.repository import AccountRepository
-from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
-from app.core.ids import OrganizationIdPath, parse_organization_id
-from app.core.openapi import raises
-from app.core.runtime import Runtime, runtime_of
+from app.db.session import SessionDep
+from app.http.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from app.http.ids import OrganizationIdPath, parse_organization_id
+from app.http.openapi import raises
+from app.journal.audit_trail import request_audit_trail
 from app.models import Organization
+from app.runtime import Runtime, runtime_of
 
 # What the OpenAPI document names on every operation that depends on authenticated_principal
 # (Swagger's Authorize button); the checks are ours, below. Not dependencies: FastAPI would run

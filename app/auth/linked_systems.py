@@ -8,7 +8,7 @@ so a revoked key or a changed password stops working at once on every instance: 
 no longer matches the stored digest, and nothing is cached in process memory.
 
 Wrong passwords are throttled, not locked (SPEC §5.1): each attempt that needs argon2 is first
-claimed in the database (app/core/attempts.py), counted for the key and across the organization's
+claimed in the database (app/security/attempts.py), counted for the key and across the organization's
 keys, and while the key or any key of the organization is throttled it is refused unchecked
 (429). A linked system whose digest matches is not affected: it knows the password.
 """
@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor, AuditTrail
-from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal, PrincipalKind
 from app.auth.repository import KeyCredentials, LinkedSystemRepository
 from app.auth.schemas import TokenResponse
-from app.core.clock import seconds_until
-from app.core.db import separate_transaction
-from app.core.errors import FieldError, OAuthError, TooManyRequests, Unauthorized, Unprocessable
-from app.core.security import PasswordHasher, constant_time_equals, parse_basic
+from app.config.clock import seconds_until
+from app.db.session import separate_transaction
+from app.http.errors import FieldError, OAuthError, TooManyRequests, Unauthorized, Unprocessable
+from app.journal.audit_trail import Actor, AuditTrail
+from app.journal.unit_of_work import Service, provide
 from app.models import Organization
+from app.security.credentials import PasswordHasher, constant_time_equals, parse_basic
 
 if TYPE_CHECKING:
     from app.auth.service import AuthService

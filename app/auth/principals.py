@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.audit.service import Actor
+from app.journal.audit_trail import Actor
 
 
 class Role(StrEnum):

@@ -6,10 +6,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, bindparam, exists, func, select, update
 from sqlalchemy.orm import aliased
 
-from app.core.attempts import FailureCounter
-from app.core.prepared import PreparedSelect
-from app.core.repository import Repository
+from app.db.prepared import PreparedSelect
+from app.db.repository import Repository
 from app.models import ApiKey, Location, Organization, RefreshToken, User
+from app.security.attempts import FailureCounter
 
 
 class RefreshTokenRepository(Repository[RefreshToken]):
@@ -84,7 +84,7 @@ class LockedUser:
     locked_until: datetime | None
 
 
-# Failed logins: the shared rule of app/core/attempts.py on the users' columns.
+# Failed logins: the shared rule of app/security/attempts.py on the users' columns.
 LOGIN_FAILURES = FailureCounter(User.failed_login_count, User.locked_until)
 
 # Built once: the statement of every authenticated request.
@@ -206,7 +206,7 @@ class KeyClaim:
     throttled_until: datetime | None
 
 
-# Wrong API passwords: the shared rule of app/core/attempts.py on the keys' columns.
+# Wrong API passwords: the shared rule of app/security/attempts.py on the keys' columns.
 KEY_FAILURES = FailureCounter(ApiKey.failed_attempts, ApiKey.throttled_until)
 
 _CREDENTIALS = select(

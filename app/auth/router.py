@@ -9,7 +9,7 @@ from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
 from app.auth.linked_systems import LinkedSystemAuthDep
 from app.auth.schemas import Me, PasswordChange, RevokeRequest, TokenRequest, TokenResponse
 from app.auth.service import AuthServiceDep, invalid_grant
-from app.core.errors import (
+from app.http.errors import (
     FieldError,
     Forbidden,
     OAuthError,
@@ -17,10 +17,10 @@ from app.core.errors import (
     TooManyRequests,
     Unprocessable,
 )
-from app.core.ids import format_organization_id
-from app.core.openapi import problems
-from app.core.routing import ApiRoute, OAuthRoute
-from app.core.security import parse_basic
+from app.http.ids import format_organization_id
+from app.http.openapi import problems
+from app.http.routing import ApiRoute, OAuthRoute
+from app.security.credentials import parse_basic
 
 router = APIRouter(tags=["認証 (authentication)"], route_class=ApiRoute)
 # A key throttled after wrong API passwords, as the token endpoint answers it.

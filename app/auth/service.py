@@ -6,20 +6,20 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor, AuditTrail
-from app.audit.unit_of_work import Service, provide
 from app.auth.principals import Principal
 from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
-from app.core.clock import seconds_until
-from app.core.config import Settings
-from app.core.db import separate_transaction
-from app.core.errors import FieldError, Forbidden, OAuthError, TooManyRequests, Unprocessable
-from app.core.passwords import password_errors
-from app.core.runtime import Runtime
-from app.core.security import digest, new_secret_token, new_stamp
-from app.core.types import is_login_id
+from app.config.clock import seconds_until
+from app.config.settings import Settings
+from app.db.session import separate_transaction
+from app.http.errors import FieldError, Forbidden, OAuthError, TooManyRequests, Unprocessable
+from app.journal.audit_trail import Actor, AuditTrail
+from app.journal.unit_of_work import Service, provide
 from app.models import RefreshToken, User
+from app.runtime import Runtime
+from app.security.credentials import digest, new_secret_token, new_stamp
+from app.security.passwords import password_errors
+from app.text.types import is_login_id
 
 
 def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthError:

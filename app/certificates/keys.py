@@ -17,8 +17,8 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.core.config import ENCRYPTION_KEY_BYTES, Settings, decode_encryption_key
-from app.core.local_secrets import local_secret
+from app.config.local_secrets import local_secret
+from app.config.settings import ENCRYPTION_KEY_BYTES, Settings, decode_encryption_key
 
 NONCE_BYTES = 12
 # Kept beside an SQLite database file as `ainas.db.certificate-key` when not configured.
@@ -80,7 +80,7 @@ def _configured_key(settings: Settings) -> str:
 
 @lru_cache(maxsize=8)
 def _kept(database_url: str) -> str:
-    """The key kept beside this SQLite database file (app/core/local_secrets.py), read once; an
+    """The key kept beside this SQLite database file (app/config/local_secrets.py), read once; an
     in-memory database's lives as long as this process, as the database does."""
     return local_secret(KEY_NAME, "", database_url, size=ENCRYPTION_KEY_BYTES)
 

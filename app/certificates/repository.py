@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 
 from app.certificates.schemas import CertificateStatus
-from app.core.pagination import PageRequest
-from app.core.repository import Repository
+from app.db.repository import Repository
+from app.http.pagination import PageRequest
 from app.models import Certificate, Organization
 
 SORTABLE = {
@@ -54,6 +54,12 @@ class CertificateRepository(Repository[Certificate]):
     """Certificates; their sealed columns only through `sealed` and `reseal`."""
 
     model = Certificate
+
+    async def add(self, obj: Certificate) -> Certificate:
+        """Insert and flush, then read the organization's name the new row answers with."""
+        await super().add(obj)
+        await self.session.refresh(obj, attribute_names=["organization_name"])
+        return obj
 
     async def lock_organization(self, organization_id: int) -> None:
         """Serialize registrations of one organization: each sees the one before it as current."""

@@ -14,12 +14,12 @@ key no longer configured) is reported by id and left as it is.
 
 from dataclasses import dataclass, field
 
-from app.audit.service import Actor
-from app.audit.unit_of_work import command_session
 from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
 from app.certificates.repository import CertificateRepository, Sealed
-from app.core.config import Settings
-from app.core.runtime import build_runtime
+from app.config.settings import Settings
+from app.journal.audit_trail import Actor
+from app.journal.unit_of_work import command_session
+from app.runtime import build_runtime
 
 BATCH = 100
 CLI_ACTOR = Actor("system", "cli")

@@ -1,7 +1,7 @@
 """Waking long-polling feed readers when an organization's change commits, on any instance.
 
 On PostgreSQL each process keeps ONE connection of its own (outside the pool) that LISTENs on
-the writer's channel (app/audit/feed.py); a notification wakes the readers of that organization
+the writer's channel (app/journal/feed.py); a notification wakes the readers of that organization
 waiting in this process. A waiting reader holds an asyncio event and nothing else: no pooled
 connection, no thread. If the connection drops, it is opened again (with a growing pause);
 meanwhile, and on SQLite, readers look again every POLL_SECONDS instead.
@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.audit.feed import CHANNEL, read_notice
-from app.core.config import Settings
+from app.config.settings import Settings
+from app.journal.feed import CHANNEL, read_notice
 
 logger = logging.getLogger("ainas.changes")
 T = TypeVar("T")

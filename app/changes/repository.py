@@ -1,4 +1,4 @@
-"""All SQL of the change feed's reader and of its pruning (the writer is app/audit/feed.py)."""
+"""All SQL of the change feed's reader and of its pruning (the writer is app/journal/feed.py)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, delete, func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.prepared import PreparedSelect
+from app.db.prepared import PreparedSelect
 from app.models import Change, ChangeCounter
 
 _ORGANIZATION = bindparam("organization_id", type_=Integer)

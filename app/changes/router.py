@@ -8,9 +8,9 @@ from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.changes.schemas import ChangeFeed, ChangeQuery
 from app.changes.service import ChangeFeedServiceDep, ChangeListenerDep
-from app.core.errors import Gone, ProblemError, Unprocessable
-from app.core.openapi import problems
-from app.core.routing import ApiRoute
+from app.http.errors import Gone, ProblemError, Unprocessable
+from app.http.openapi import problems
+from app.http.routing import ApiRoute
 
 router = APIRouter(
     prefix="/organizations/{org_id}/changes", tags=["変更履歴 (change feed)"], route_class=ApiRoute

@@ -1,7 +1,7 @@
 """Reading an organization's change feed (SPEC §5.5), waiting for changes, and pruning old ones.
 
 Entries are numbered 1, 2, 3, ... per organization, without gaps and in commit order (why:
-app/audit/feed.py). A cursor is a position in that numbering: "I have seen everything up to
+app/journal/feed.py). A cursor is a position in that numbering: "I have seen everything up to
 N". Reading `number > N` in order therefore yields each committed change exactly once.
 """
 
@@ -19,16 +19,16 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import visible_changes
 from app.changes.cursor import decode_cursor, encode_cursor
 from app.changes.listener import POLL_SECONDS, ChangeListener
 from app.changes.repository import ChangeRepository, FeedPage
 from app.changes.schemas import ChangeQuery
-from app.core.db import release_connection
-from app.core.errors import Gone, ProblemError
-from app.core.runtime import Runtime
+from app.db.session import release_connection
+from app.http.errors import Gone, ProblemError
+from app.journal.unit_of_work import Service, provide
+from app.runtime import Runtime
 
 logger = logging.getLogger("ainas.changes")
 

@@ -15,15 +15,15 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from app.core.errors import (
+from app.exports.columns import Column, Sheet
+from app.http.errors import (
     FieldError,
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
     from_validation_error,
 )
-from app.core.text import InvalidCharacter, normalize
-from app.exports.columns import Column, Sheet
+from app.text.rules import InvalidCharacter, normalize
 
 MAX_UPLOAD_BYTES: Final = 5 * 1024 * 1024
 MAX_UPLOAD_ROWS: Final = 10_000

@@ -13,14 +13,6 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
-from app.core.errors import (
-    PROBLEM_MEDIA_TYPE,
-    PayloadTooLarge,
-    Unprocessable,
-    UnsupportedMediaType,
-    field_errors,
-)
-from app.core.openapi import problems
 from app.exports.columns import LOCATIONS, USERS, Sheet
 from app.exports.csv_io import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 from app.exports.schemas import (
@@ -31,6 +23,14 @@ from app.exports.schemas import (
     UserImportResult,
 )
 from app.exports.service import Download, ExportServiceDep, ImportServiceDep, Upload
+from app.http.errors import (
+    PROBLEM_MEDIA_TYPE,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    field_errors,
+)
+from app.http.openapi import problems
 from app.idempotency.routing import ResourceRoute
 
 # The request bodies these paths take: the CSV, or a multipart form around it.

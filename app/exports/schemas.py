@@ -5,8 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from app.core.openapi import FieldProblem, Problem
 from app.exports.csv_io import CsvEncoding
+from app.http.openapi import FieldProblem, Problem
 from app.locations.schemas import LocationFilters
 from app.users.schemas import UserCreate, UserFilters
 

@@ -17,14 +17,9 @@ from fastapi import Depends
 from pydantic import ValidationError
 from sqlalchemy import Row, Select
 
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import UserVisibility, user_visibility
 from app.auth.principals import Role
-from app.core.errors import FieldError, ProblemError, Unprocessable
-from app.core.ids import format_organization_id
-from app.core.passwords import generate_password, password_errors
-from app.core.text import normalize
 from app.exports.columns import LOCATIONS, ROLE_LABELS, USERS, Sheet, role_value
 from app.exports.csv_io import (
     CsvEncoding,
@@ -41,10 +36,15 @@ from app.exports.csv_io import (
 )
 from app.exports.repository import stream_rows
 from app.exports.schemas import ImportResult, TemporaryPassword, UserImportResult, UserRowCreate
+from app.http.errors import FieldError, ProblemError, Unprocessable
+from app.http.ids import format_organization_id
+from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository
 from app.locations.schemas import LocationCreate, LocationFilters, LocationUpdate
 from app.locations.service import LocationService, location_scope
 from app.models import User as UserRow
+from app.security.passwords import generate_password, password_errors
+from app.text.rules import normalize
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import OrganizationRole, UserCreate, UserFilters, UserUpdate
 from app.users.service import UserService, check_user_change

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from app.core.routing import ApiRoute
+from app.http.routing import ApiRoute
 from app.idempotency.service import IdempotencyDep, PendingIdempotency
 
 

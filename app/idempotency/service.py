@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from app.auth.dependencies import CurrentPrincipal
-from app.core.db import SessionDep
-from app.core.errors import Conflict, Unprocessable, field_errors
-from app.core.openapi import raises
-from app.core.runtime import RuntimeDep
+from app.db.session import SessionDep
+from app.http.errors import Conflict, Unprocessable, field_errors
+from app.http.openapi import raises
 from app.models import IdempotencyRecord
+from app.runtime import RuntimeDep
 
 REPLAY_HEADER = "Idempotent-Replayed"
 _STORED_HEADERS = ("location", "etag", "content-type")

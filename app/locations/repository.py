@@ -7,11 +7,11 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
 
-from app.core.bulk import insert_rows, update_rows
-from app.core.filters import FilterSet
-from app.core.pagination import PageRequest
-from app.core.prepared import PreparedSelect
-from app.core.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.db.bulk import insert_rows, update_rows
+from app.db.filters import FilterSet
+from app.db.prepared import PreparedSelect
+from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.http.pagination import PageRequest
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import Location, User

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, st
 
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
-from app.core.errors import Conflict
-from app.core.etag import IfMatch, set_etag
-from app.core.http import created
-from app.core.openapi import invalid, problems
-from app.core.pagination import Page
+from app.http.errors import Conflict
+from app.http.etag import IfMatch, set_etag
+from app.http.headers import created
+from app.http.openapi import invalid, problems
+from app.http.pagination import Page
 from app.idempotency.routing import ResourceRoute
 from app.locations.schemas import Location, LocationCreate, LocationQuery, LocationUpdate
 from app.locations.service import LocationServiceDep

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.core.filters import Filters
-from app.core.pagination import PageQuery
-from app.core.types import (
+from app.db.filters import Filters
+from app.http.pagination import PageQuery
+from app.text.types import (
     BlankIsNull,
     DelegateNumber,
     FullWidthName,

@@ -7,15 +7,15 @@ from fastapi import Depends
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
-from app.core.errors import Conflict, NotFound
-from app.core.pagination import PageRequest, page_json
-from app.core.types import is_location_code
+from app.http.errors import Conflict, NotFound
+from app.http.pagination import PageRequest, page_json
+from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
+from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.models import Location as LocationRow
+from app.text.types import is_location_code
 
 RESOURCE = "location"
 # What a change may set (CSV uploads set all of it per row).

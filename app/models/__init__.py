@@ -1,6 +1,6 @@
 """Every table of the service; importing this package registers them all on `Base.metadata`."""
 
-from app.core.orm import Base
+from app.db.orm import Base
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
 from app.models.certificate import Certificate

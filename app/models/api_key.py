@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.orm import Base, UTCDateTime
+from app.db.orm import Base, UTCDateTime
 
 
 class ApiKey(Base):

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.orm import Base, UTCDateTime
+from app.db.orm import Base, UTCDateTime
 
 
 class AuditEvent(Base):

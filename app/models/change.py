@@ -5,14 +5,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.orm import Base, UTCDateTime
+from app.db.orm import Base, UTCDateTime
 
 
 class ChangeCounter(Base):
     """An organization's last feed number, and how far its feed was pruned.
 
     `last` is only ever raised under this row's lock by the transaction that writes the entry
-    (see app/audit/feed.py for why that makes the numbers gap-free in commit order).
+    (see app/journal/feed.py for why that makes the numbers gap-free in commit order).
     """
 
     __tablename__ = "change_counters"
@@ -33,7 +33,7 @@ class Change(Base):
 
     organization_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     # 1, 2, 3, ... per organization. On PostgreSQL a negative placeholder until the entry's commit
-    # numbers it (migration 0008's trigger; why: app/audit/feed.py); readers never see one.
+    # numbers it (migration 0008's trigger; why: app/journal/feed.py); readers never see one.
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     action: Mapped[str] = mapped_column(String(32))

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.orm import Base, UTCDateTime
+from app.db.orm import Base, UTCDateTime
 
 
 class IdempotencyRecord(Base):
@@ -16,9 +16,9 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("principal", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # subject:role:location of the caller (see app/core/idempotency.py).
+    # subject:role:location of the caller (see app/idempotency/service.py).
     principal: Mapped[str] = mapped_column(String(128))
-    # HMACs under the service secret; the body is encrypted (see app/core/idempotency.py).
+    # HMACs under the service secret; the body is encrypted (see app/idempotency/service.py).
     key: Mapped[str] = mapped_column(String(255))
     request_digest: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)

@@ -3,8 +3,8 @@
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.filters import search_form_column
-from app.core.orm import Base, Timestamped, trigram_indexes
+from app.db.filters import search_form_column
+from app.db.orm import Base, Timestamped, trigram_indexes
 
 
 class Location(Timestamped, Base):

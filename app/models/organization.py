@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.filters import search_form_column
-from app.core.orm import Base, Timestamped, UTCDateTime, trigram_indexes
+from app.db.filters import search_form_column
+from app.db.orm import Base, Timestamped, UTCDateTime, trigram_indexes
 
 
 class Organization(Timestamped, Base):

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.filters import search_form_column
-from app.core.orm import Base, Timestamped, UTCDateTime, trigram_indexes
+from app.db.filters import search_form_column
+from app.db.orm import Base, Timestamped, UTCDateTime, trigram_indexes
 from app.models.location import Location
 
 
@@ -45,7 +45,7 @@ class User(Timestamped, Base):
         Index("ix_users_organization_id_last_login_at_id", "organization_id", "last_login_at", "id").ddl_if(
             dialect="sqlite"
         ),
-        # Name search by grams, PostgreSQL only (migrations 0003 and 0006, app/core/filters.contains_by_grams).
+        # Name search by grams, PostgreSQL only (migrations 0003 and 0006, app/db/filters.contains_by_grams).
         Index(
             "ix_users_organization_id_name_grams",
             "organization_id",

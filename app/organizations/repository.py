@@ -2,9 +2,9 @@
 
 from sqlalchemy import select
 
-from app.core.filters import FilterSet, conditions
-from app.core.pagination import PageRequest
-from app.core.repository import Repository
+from app.db.filters import FilterSet, conditions
+from app.db.repository import Repository
+from app.http.pagination import PageRequest
 from app.models import Organization
 from app.organizations.schemas import OrganizationFilters
 

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from app.auth.dependencies import OrganizationScope, organization_scope, require
 from app.auth.permissions import Permission
 from app.auth.principals import Principal
-from app.core.errors import Conflict, FieldError, Unprocessable
-from app.core.etag import IfMatch, set_etag
-from app.core.http import created
-from app.core.openapi import invalid, problems
-from app.core.pagination import Page
+from app.http.errors import Conflict, FieldError, Unprocessable
+from app.http.etag import IfMatch, set_etag
+from app.http.headers import created
+from app.http.openapi import invalid, problems
+from app.http.pagination import Page
 from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,

@@ -6,10 +6,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.certificates.schemas import Certificate
-from app.core.filters import Filter, Filters, Match
-from app.core.ids import OrganizationIdText
-from app.core.pagination import PageQuery
-from app.core.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
+from app.db.filters import Filter, Filters, Match
+from app.http.ids import OrganizationIdText
+from app.http.pagination import PageQuery
+from app.text.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
 SHORT_NAME_EXAMPLE = "ＡＩＮＡＳ自販"

@@ -5,18 +5,17 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.api_keys.service import GENERATED_API_PASSWORD_LENGTH, ApiKeyService
-from app.audit.audited import ResourceRef, record_created, update_audited
-from app.audit.service import Actor
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, Role
 from app.certificates.service import CertificateService
-from app.core.clock import JAPAN
-from app.core.errors import FieldError, Unprocessable
-from app.core.ids import format_organization_id, parse_organization_id
-from app.core.pagination import Page, PageRequest
-from app.core.passwords import generate_password
+from app.config.clock import JAPAN
+from app.http.errors import FieldError, Unprocessable
+from app.http.ids import format_organization_id, parse_organization_id
+from app.http.pagination import Page, PageRequest
+from app.journal.audit_trail import Actor
+from app.journal.audited import ResourceRef, record_created, update_audited
+from app.journal.unit_of_work import Service, provide
 from app.models import Organization as OrganizationRow
 from app.organizations.repository import OrganizationRepository
 from app.organizations.schemas import (
@@ -29,6 +28,7 @@ from app.organizations.schemas import (
     OrganizationUpdate,
     RegistrationNotice,
 )
+from app.security.passwords import generate_password
 from app.users.service import UserService
 
 RESOURCE = "organization"

@@ -9,8 +9,8 @@ from sqlalchemy.orm import contains_eager
 
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
-from app.core.filters import FilterSet, contains_by_grams
-from app.core.pagination import PageRequest
+from app.db.filters import FilterSet, contains_by_grams
+from app.http.pagination import PageRequest
 from app.models import Location, Organization, User
 from app.users.schemas import UserFilters
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
-from app.core.filters import Filter, Filters, Match
-from app.core.messages import register_labels
-from app.core.pagination import PageQuery
-from app.core.types import BlankIsNull, LocationCode, LoginId, SearchText, UserName
+from app.db.filters import Filter, Filters, Match
+from app.http.pagination import PageQuery
+from app.text.messages import register_labels
+from app.text.types import BlankIsNull, LocationCode, LoginId, SearchText, UserName
 
 
 class OrganizationRole(StrEnum):

@@ -7,22 +7,22 @@ from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.audited import ResourceRef, delete_audited, record_created, update_audited
-from app.audit.service import Actor
-from app.audit.unit_of_work import Service, provide
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
 from app.auth.principals import Principal, Role
 from app.auth.service import set_password
-from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from app.core.pagination import Page, PageRequest
-from app.core.passwords import generate_password, password_errors
-from app.core.security import new_stamp
-from app.core.types import LoginId, UserName, is_login_id
+from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.http.pagination import Page, PageRequest
+from app.journal.audit_trail import Actor
+from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
+from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository
 from app.locations.service import location_scope
 from app.models import Location as LocationRow
 from app.models import User as UserRow
+from app.security.credentials import new_stamp
+from app.security.passwords import generate_password, password_errors
+from app.text.types import LoginId, UserName, is_login_id
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
 

@@ -1,9 +1,9 @@
 """Search forms: name filters ignore width and case (SPEC §5.2).
 
-Text filters compare both sides in NFKC, case-folded (`app.core.text.search_form`): `ﾃｽﾄ` finds
+Text filters compare both sides in NFKC, case-folded (`app.text.rules.search_form`): `ﾃｽﾄ` finds
 テスト, `ＡＢＣ` finds abc. Names are stored as typed (full-width), so each name column gets a
 companion `*_search` column holding its search form, written by the service with the name on every
-insert and change (`app.core.filters.search_form_column`), and backfilled here in batches with
+insert and change (`app.db.filters.search_form_column`), and backfilled here in batches with
 the service's own rule. The indexes that served name filters move to the new columns: pg_trgm
 for locations and organizations, the one- and two-character grams (migration 0003) and the
 covering list index for users. Codes, login IDs and digits are ASCII: their columns already are
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.core.text import search_form
+from app.text.rules import search_form
 
 # revision identifiers, used by Alembic.
 revision: str = "0006"

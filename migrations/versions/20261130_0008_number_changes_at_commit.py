@@ -6,11 +6,11 @@ event loop later. Under load that wait serialized an organization's writes for m
 Now an entry is written with a negative placeholder number (from a sequence; unique, and below
 every cursor), and a deferred constraint trigger numbers it during COMMIT: it raises the counter,
 gives the entry its number and sends the NOTIFY. The row lock is still held until the commit
-ends, so numbers stay gap-free and in commit order (app/audit/feed.py), but it is held for the
+ends, so numbers stay gap-free and in commit order (app/journal/feed.py), but it is held for the
 commit alone. Entries written with their number already (bulk changes, which take their numbers
 with one raise of the counter) are left as they are.
 
-The NOTIFY payload is `"<organization id>:<number>"` (app.audit.feed.notice). SQLite numbers
+The NOTIFY payload is `"<organization id>:<number>"` (app.journal.feed.notice). SQLite numbers
 entries as before: its writers are serialized anyway.
 
 Rolling deploy: run this migration first. Instances of the previous release keep working after

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.fixtures.world import Org, World
 
 

@@ -7,7 +7,7 @@ from urllib.parse import quote_plus
 import httpx
 from fastapi import FastAPI
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import PASSWORD, World
 

@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from app.models import AuditEvent
 from tests.fixtures.hashing import CountingContext
 from tests.fixtures.principals import OPERATOR_PASSWORD, create_operator, token_response

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.audit.service import Actor
-from app.audit.unit_of_work import command_session
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
+from app.journal.audit_trail import Actor
+from app.journal.unit_of_work import command_session
 from app.users.service import UserService
 from tests.fixtures.principals import OPERATOR_PASSWORD, login, operator, token_response
 

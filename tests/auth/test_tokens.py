@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from jose import jwt
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.fixtures.principals import OPERATOR_PASSWORD, Caller, login, operator
 
 

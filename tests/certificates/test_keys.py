@@ -17,7 +17,7 @@ from app.certificates.keys import (
     certificate_keys,
     key_id,
 )
-from app.core.config import Settings
+from app.config.settings import Settings
 
 SIGNING_KEY = secrets.token_urlsafe(48)
 POSTGRES = "postgresql://postgres@127.0.0.1/ainas"

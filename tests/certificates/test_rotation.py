@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from app.certificates.keys import associated_data, certificate_keys
 from app.certificates.rotation import rotate_certificate_key
-from app.core.clock import ManualClock
-from app.core.config import Settings
+from app.config.clock import ManualClock
+from app.config.settings import Settings
 from app.main import create_app
 from tests.certificates.helpers import register
 from tests.conftest import make_settings

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.certificates.helpers import register
 from tests.fixtures import certificates as files
 from tests.fixtures.certificates import P12, encodings, upload

@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from app.changes.service import prune_changes
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.changes.feed import changes_path, current_cursor, follow, page, summary
 from tests.fixtures.principals import login
 from tests.fixtures.world import PASSWORD, World, add_location, post_user

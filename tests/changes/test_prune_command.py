@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from app.core.clock import ManualClock
-from app.core.config import Settings
+from app.config.clock import ManualClock
+from app.config.settings import Settings
 from tests.acceptance.server import run_command, server_env
 from tests.changes.feed import changes_path, current_cursor, page
 from tests.fixtures.principals import login

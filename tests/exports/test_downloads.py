@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.exports.files import LOCATION_HEADER, USER_HEADER, csv_text, download, parse, upload
 from tests.fixtures.principals import login
 from tests.fixtures.world import PASSWORD, World, add_location, post_user

@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.exports.files import USER_HEADER, audit_actions, csv_text, download, upload
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import World, first_login, post_user

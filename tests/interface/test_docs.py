@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.clock import ManualClock
-from app.core.config import Settings
+from app.config.clock import ManualClock
+from app.config.settings import Settings
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase

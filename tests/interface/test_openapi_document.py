@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.cli import DEFAULT_OPENAPI_PATH, openapi_document
-from app.core.messages import MESSAGES
+from app.text.messages import MESSAGES
 from tests.fixtures.world import World
 
 DOCUMENT: dict[str, Any] = openapi_document()

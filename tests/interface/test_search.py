@@ -11,10 +11,10 @@ from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.cli import migrate
-from app.core.filters import FilterSet, search_column
-from app.core.text import search_form
+from app.db.filters import FilterSet, search_column
 from app.locations.schemas import LocationFilters
 from app.models import Location
+from app.text.rules import search_form
 from tests.fixtures.database import scratch_postgres_database
 from tests.fixtures.world import World, post_user
 from tests.test_migrations import _config
@@ -247,7 +247,7 @@ async def test_names_written_by_a_csv_upload_are_searchable_by_their_search_form
     world: World, client: httpx.AsyncClient
 ) -> None:
     """Uploads write many rows at once (COPY, one UPDATE over arrays), past the columns' defaults and
-    the mapped objects: the search forms come along all the same (app/core/bulk.py)."""
+    the mapped objects: the search forms come along all the same (app/db/bulk.py)."""
     headers = {**world.a.admin.headers, "Content-Type": "text/csv"}
     upload = f"{world.a.path}/imports/locations"
     created = await client.post(

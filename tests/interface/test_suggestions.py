@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from app.core.text import invalid_full_width_characters, is_full_width
-from app.core.types import FullWidthName
+from app.text.rules import invalid_full_width_characters, is_full_width
+from app.text.types import FullWidthName
 from tests.fixtures.world import World
 
 # Every half-width katakana and punctuation of JIS X 0201 (｡ to ﾟ), and the two sound marks.

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import httpx
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.fixtures.world import World
 
 BODY = {"code": "IDEM1", "name": "冪等拠点", "short_name": "冪等"}

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from app.models import Location as LocationRow
 from tests.fixtures.world import World, add_location
 
@@ -266,7 +266,7 @@ async def test_deep_pages_read_the_right_rows(app: FastAPI, world: World, client
 async def test_every_listed_location_reads_as_it_does_on_its_own(
     world: World, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    """The list is written from its rows straight to JSON (app/core/pagination.page_json), the
+    """The list is written from its rows straight to JSON (app/http/pagination.page_json), the
     single read through the ORM and pydantic: each item must be what the single read answers."""
     headers = world.a.admin.headers
     await add_location(client, world.a, "ABC12", "品川駅前")

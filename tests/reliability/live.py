@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from app.cli import migrate
-from app.core.runtime import build_runtime
+from app.runtime import build_runtime
 from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY, make_settings
 from tests.fixtures.database import create_postgres_database, drop_postgres_database, empty_all_tables
 from tests.fixtures.world import World, build_world

@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import text
 
 from app.cli import migrate
-from app.core.runtime import build_runtime
 from app.main import create_app
+from app.runtime import build_runtime
 from tests.conftest import make_settings
 from tests.fixtures.principals import OPERATOR_PASSWORD, create_operator, login
 from tests.reliability.live import LiveServer, free_port, new_server

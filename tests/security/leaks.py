@@ -20,8 +20,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.config import Settings
-from app.core.logging import JsonFormatter
+from app.config.logging import JsonFormatter
+from app.config.settings import Settings
 
 # Shorter values would match by coincidence (and no real secret of the service is that short).
 MIN_SECRET_LENGTH = 8

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from app.core.clock import ManualClock
+from app.config.clock import ManualClock
 from tests.fixtures import certificates
 from tests.fixtures.certificates import P12
 from tests.fixtures.world import World, add_location, add_user, token_response

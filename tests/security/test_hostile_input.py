@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from app.audit_events.schemas import AuditFilters
-from app.core.config import Settings
-from app.core.types import BlankIsNull
+from app.config.settings import Settings
 from app.locations.schemas import LocationFilters
 from app.models import ApiKey, User
 from app.organizations.schemas import OrganizationFilters
+from app.text.types import BlankIsNull
 from app.users.schemas import UserFilters
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase

@@ -1,0 +1,126 @@
+"""Hot reads: Core selects built once, with bound parameters only, and run with values.
+
+Every authenticated request reads its principal, and linked systems poll the location list. For
+such reads SQLAlchemy's per-execution work (building the statement, its cache key, the execution
+context, a session's transaction, result objects) costs more CPU than PostgreSQL spends answering
+them. A PreparedSelect is built once (per shape of filters), so its SQL is compiled once per
+dialect. On PostgreSQL it then runs as asyncpg's own prepared statement, on the asyncpg connection
+underneath; elsewhere (SQLite) through SQLAlchemy. Both paths return rows that index like tuples,
+in the order of the select's columns.
+
+Which connection: while the request's session holds none (a request's first reads: who is
+calling, what a list shows), one is borrowed from the engine's pool for the one statement, with
+no Session and no transaction (asyncpg autocommits), and returned at once. Once the session holds
+a connection, the statement runs on that one, inside the session's transaction: it sees the
+request's own changes, and a request never waits for a second connection while holding one.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import greenlet_spawn
+
+from app.db.faults import is_connection_failure
+
+
+@dataclass(frozen=True, slots=True)
+class _DriverStatement:
+    """The select as PostgreSQL's driver runs it: SQL text and how to order and convert values."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    converters: Mapping[str, Callable[[Any], Any]]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name in self.names:
+            value = params[name] if name in params else self.defaults[name]
+            convert = self.converters.get(name)
+            values.append(value if convert is None else convert(value))
+        return values
+
+
+class PreparedSelect:
+    """A select whose values all come as bound parameters at execution."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self._driver: dict[tuple[Any, ...], _DriverStatement | None] = {}
+
+    async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row, for these parameter values."""
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
+        driver_statement = self._driver_statement(engine.dialect)
+        if session.in_transaction():
+            connection = await session.connection()
+            if driver_statement is None:
+                return (await connection.execute(self.statement, dict(params))).all()
+            raw = await connection.get_raw_connection()
+            return await self._fetch(raw.driver_connection, driver_statement, params)
+        if driver_statement is None:
+            async with engine.connect() as connection:
+                return (await connection.execute(self.statement, dict(params))).all()
+        pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
+        try:
+            return await self._fetch(pooled.driver_connection, driver_statement, params)
+        except Exception as exc:
+            if is_connection_failure(exc):
+                pooled.invalidate(exc)  # not back into the pool: the server went away
+            raise
+        finally:
+            await greenlet_spawn(pooled.close)
+
+    @staticmethod
+    async def _fetch(
+        driver: Any, statement: "_DriverStatement", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        records: Sequence[Sequence[Any]] = await driver.fetch(statement.sql, *statement.arguments(params))
+        return records
+
+    async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row, or None."""
+        rows = await self.all(session, params)
+        return rows[0] if rows else None
+
+    def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
+        """The compiled form for asyncpg, made once per dialect; None where the driver path does
+        not apply (another driver, or a column or value that needs SQLAlchemy's conversion)."""
+        # By what the SQL depends on, not by the dialect object: engines come and go (tests),
+        # and a new object may take a dead one's id.
+        key = (dialect.name, dialect.driver, dialect.paramstyle, dialect.server_version_info)
+        if key not in self._driver:
+            self._driver[key] = _compile_for_asyncpg(self.statement, dialect)
+        return self._driver[key]
+
+
+def _compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> _DriverStatement | None:
+    if dialect.driver != "asyncpg":
+        return None
+    compiled = statement.compile(dialect=dialect)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        return None  # rendered per execution (IN lists): only SQLAlchemy can run these
+    # asyncpg returns what these columns hold as they are (aware datetimes, str, int, bool);
+    # a column type that converts its results needs SQLAlchemy's result processing.
+    for column in compiled._result_columns:
+        if column.type._cached_result_processor(dialect, None) is not None:
+            return None
+    names = tuple(compiled.positiontup or ())
+    converters: dict[str, Callable[[Any], Any]] = {}
+    for name, processor in compiled._bind_processors.items():
+        if not callable(processor):
+            return None  # a processor per tuple element: an expanding parameter
+        if name in names:
+            converters[name] = processor
+    return _DriverStatement(
+        sql=compiled.string,
+        names=names,
+        defaults=compiled.construct_params(_check=False),
+        converters=converters,
+    )

@@ -1,0 +1,110 @@
+"""Audited changes of resources: create, update (with If-Match) and delete, each recorded once.
+
+What an event records is derived from the resource's public form (its schema, as its own GET
+answers it), never from a hand-written field list: a field added to the schema is recorded on
+create, update and delete without another change here.
+"""
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from app.db.orm import Base
+from app.db.repository import Repository
+from app.http.etag import check_version
+from app.journal.audit_trail import Actor, AuditTrail
+
+ModelT = TypeVar("ModelT", bound=Base)
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+# Fields every change moves by itself: recorded as the change's time and version, not as changes.
+BOOKKEEPING = frozenset({"updated_at", "version"})
+
+
+def public_form(resource: BaseModel) -> dict[str, Any]:
+    """The resource as JSON-ready values, as its GET answers it."""
+    return resource.model_dump(mode="json")
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """`{field: [before, after]}` for the public fields that differ, bookkeeping left out."""
+    return {
+        name: [before.get(name), value]
+        for name, value in after.items()
+        if name not in BOOKKEEPING and before.get(name) != value
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """What an audited change names: the resource's type and public id, and its organization."""
+
+    type: str
+    id: str
+    organization_id: int | None
+
+
+async def record_created(
+    audit: AuditTrail, actor: Actor, action: str, ref: ResourceRef, resource: BaseModel
+) -> None:
+    """Record a new resource: every public field, from nothing."""
+    after = public_form(resource)
+    changes = {name: [None, value] for name, value in after.items() if name not in BOOKKEEPING}
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after)
+
+
+async def record_updated(
+    audit: AuditTrail, actor: Actor, action: str, ref: ResourceRef, before: BaseModel, after: BaseModel
+) -> None:
+    """Record a changed resource: the public fields that differ between its two forms."""
+    after_form = public_form(after)
+    changes = changed_fields(public_form(before), after_form)
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after_form)
+
+
+async def update_audited(
+    repository: Repository[ModelT],
+    obj: ModelT,
+    values: dict[str, Any],
+    *,
+    schema: type[SchemaT],
+    expected_versions: set[int] | None,
+    audit: AuditTrail,
+    actor: Actor,
+    action: str,
+    ref: ResourceRef,
+) -> SchemaT:
+    """Check If-Match, apply the values that differ, and record what changed in the public form.
+
+    An unchanged row stays as it is (same version, no event). `schema` is the resource's public
+    form, read from the row before and after: its differences are the event's changes (a location
+    id stored, its code shown).
+    """
+    check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
+    changed = {name: value for name, value in values.items() if getattr(obj, name) != value}
+    if not changed:
+        return schema.model_validate(obj)
+    before = schema.model_validate(obj)
+    await repository.update(obj, {**changed, "updated_at": audit.clock.now()})
+    resource = schema.model_validate(obj)
+    await record_updated(audit, actor, action, ref, before, resource)
+    return resource
+
+
+async def delete_audited(
+    repository: Repository[ModelT],
+    obj: ModelT,
+    resource: BaseModel,
+    *,
+    expected_versions: set[int] | None,
+    audit: AuditTrail,
+    actor: Actor,
+    action: str,
+    ref: ResourceRef,
+) -> None:
+    """Check If-Match, delete, and record every public field of what was deleted."""
+    check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
+    await repository.delete(obj)
+    changes = {name: [value, None] for name, value in public_form(resource).items()}
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, None)
