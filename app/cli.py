@@ -126,11 +126,11 @@ def _prune_changes() -> None:
 
 def _rotate_certificate_key() -> None:
     from app.certificates.keys import CertificateKeyMissing
-    from app.certificates.rotation import rotate_certificate_key
+    from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
 
     try:
         report = asyncio.run(rotate_certificate_key(get_settings()))
-    except CertificateKeyMissing as exc:
+    except (CertificateKeyMissing, ServersLackTheKey) as exc:
         raise SystemExit(f"error: {exc}") from None
     print(f"Re-encrypted {report.resealed} certificate(s) under key {report.key_id}.")
     for certificate_id, organization_id in report.unreadable:

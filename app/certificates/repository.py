@@ -4,12 +4,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.certificates.schemas import CertificateStatus
 from app.db.repository import Repository
 from app.http.pagination import PageRequest
-from app.models import Certificate, Organization
+from app.models import Certificate, Organization, ServiceInstance
 
 SORTABLE = {
     "created_at": Certificate.created_at,
@@ -140,3 +141,27 @@ class CertificateRepository(Repository[Certificate]):
         """How many certificates are sealed under another key than `key_id`."""
         count = select(func.count()).select_from(Certificate).where(Certificate.key_id != key_id)
         return int(await self.session.scalar(count) or 0)
+
+
+class InstanceRepository:
+    """The running servers' announcements of the certificate keys they open."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def announce(self, instance_id: str, key_ids: list[str], now: datetime) -> None:
+        """Write (or refresh) this server's row."""
+        await self.session.merge(
+            ServiceInstance(id=instance_id, certificate_key_ids=" ".join(key_ids), seen_at=now)
+        )
+
+    async def withdraw(self, instance_id: str) -> None:
+        """This server stops: its row goes."""
+        await self.session.execute(delete(ServiceInstance).where(ServiceInstance.id == instance_id))
+
+    async def lacking(self, key_id: str, seen_since: datetime) -> list[ServiceInstance]:
+        """Servers heard from since `seen_since` that do not open `key_id`."""
+        rows = await self.session.scalars(
+            select(ServiceInstance).where(ServiceInstance.seen_at >= seen_since)
+        )
+        return [row for row in rows if key_id not in row.certificate_key_ids.split()]

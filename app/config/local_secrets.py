@@ -148,3 +148,17 @@ def _create(path: Path, size: int = GENERATED_BYTES) -> str:
     finally:
         draft.unlink()
     return value
+
+
+def replace_kept_secret(name: str, database_url: str, value: str) -> bool:
+    """Replace the secret kept beside an SQLite database file by `value` (mode 0600, atomically),
+    when one is kept there and differs; whether it was replaced."""
+    path = secret_path(name, database_url)
+    if path is None or not path.exists() or path.read_text(encoding="utf-8").strip() == value.strip():
+        return False
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(value.strip() + "\n")
+    draft.replace(path)
+    return True
