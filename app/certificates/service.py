@@ -176,6 +176,7 @@ REGISTRATION_REFUSALS = (
     refusal("certificate_key_too_weak", key_type="RSA-1024"),
     refusal("certificate_key_unsupported", key_type="Ed25519"),
     refusal("certificate_not_for_signing"),
+    refusal("certificate_serial_number_too_long", limit=MAX_SERIAL_NUMBER_BYTES),
 )
 
 

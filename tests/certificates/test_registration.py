@@ -178,6 +178,10 @@ async def test_a_serial_number_up_to_64_bytes_registers_and_a_longer_one_is_refu
     )
     (error,) = problem["errors"]
     assert error["field"] == "file"
+    documented = REGISTER_OPERATION["responses"]["422"]["content"]["application/problem+json"]["examples"]
+    assert "certificate_serial_number_too_long" in [
+        example["value"]["code"] for example in documented.values()
+    ]
     response = await upload(
         client, world.b.path, world.b.admin, files.long_serial(clock.now(), 65), **{"Accept-Language": "en"}
     )
