@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from app.certificates.keys import KeyRing
 from app.certificates.repository import InstanceRepository
-from app.journal.unit_of_work import command_session
+from app.journal.context import command_context
 from app.runtime import Runtime
 
 ANNOUNCE_EVERY_SECONDS = 10.0
@@ -25,8 +25,8 @@ def key_ids(keys: KeyRing) -> list[str]:
 
 async def announce(runtime: Runtime, instance_id: str, keys: KeyRing) -> None:
     """Write this server's row now."""
-    async with command_session(runtime) as (session, _):
-        await InstanceRepository(session).announce(instance_id, key_ids(keys), runtime.clock.now())
+    async with command_context(runtime) as context:
+        await InstanceRepository(context.session).announce(instance_id, key_ids(keys), runtime.clock.now())
 
 
 async def announce_periodically(runtime: Runtime, instance_id: str, keys: KeyRing) -> None:
@@ -42,8 +42,8 @@ async def announce_periodically(runtime: Runtime, instance_id: str, keys: KeyRin
 async def withdraw(runtime: Runtime, instance_id: str) -> None:
     """This server stops: it no longer holds a rotation back."""
     try:
-        async with command_session(runtime) as (session, _):
-            await InstanceRepository(session).withdraw(instance_id)
+        async with command_context(runtime) as context:
+            await InstanceRepository(context.session).withdraw(instance_id)
     except Exception as exc:  # its row goes stale in FRESH_SECONDS anyway
         logger.warning("could not withdraw this server's announcement: %s", type(exc).__name__)
 
@@ -51,5 +51,5 @@ async def withdraw(runtime: Runtime, instance_id: str) -> None:
 async def servers_lacking(runtime: Runtime, key_id: str) -> int:
     """How many running servers do not open `key_id`."""
     since = runtime.clock.now() - timedelta(seconds=FRESH_SECONDS)
-    async with command_session(runtime) as (session, _):
-        return len(await InstanceRepository(session).lacking(key_id, since))
+    async with command_context(runtime) as context:
+        return len(await InstanceRepository(context.session).lacking(key_id, since))
