@@ -12,9 +12,10 @@ from app.certificates.repository import InstanceRepository
 from app.journal.context import command_context
 from app.runtime import Runtime
 
-ANNOUNCE_EVERY_SECONDS = 10.0
-# A server not heard from for this long has stopped (a crash leaves its row behind).
-FRESH_SECONDS = 3 * ANNOUNCE_EVERY_SECONDS
+ANNOUNCE_EVERY_SECONDS = 5.0
+# A server not heard from for this long has stopped (a crash leaves its row behind; a clean stop
+# deletes it). Generous: a busy server or database may miss a few announcements.
+FRESH_SECONDS = 12 * ANNOUNCE_EVERY_SECONDS
 logger = logging.getLogger("ainas.certificates")
 
 
