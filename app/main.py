@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
+from app.certificates.instances import announce_periodically, withdraw
 from app.certificates.keys import certificate_keys
 from app.config.clock import Clock
 from app.config.logging import configure_logging
@@ -56,8 +58,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         drain.on_drain(listener.release)
         restore_signals = drain.begin_on_exit_signals()
         pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
+        instance_id = secrets.token_hex(16)
+        announcing = asyncio.get_running_loop().create_task(
+            announce_periodically(app.state.runtime, instance_id, certificate_keys(settings))
+        )
         yield
         pruning.cancel()
+        announcing.cancel()
+        await withdraw(app.state.runtime, instance_id)
         restore_signals()
         await listener.stop()
         await app.state.runtime.engine.dispose()

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     certificate_parse_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Files opened at once per process (each in a child process of its own); the rest wait.
     certificate_parse_concurrency: int = Field(default=2, ge=1, le=64)
+    # Of those, files of one organization at once: one organization cannot keep others waiting.
+    certificate_parse_per_organization: int = Field(default=1, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod

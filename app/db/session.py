@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app.config.local_secrets import create_private_database_file
 from app.config.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -20,6 +21,7 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
     index over a million rows takes longer, and must not be cut off halfway).
     """
     if settings.is_sqlite:
+        create_private_database_file(settings.database_url)
         engine = create_async_engine(
             settings.database_url,
             connect_args={"timeout": settings.db_timeout_seconds},
