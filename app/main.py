@@ -60,16 +60,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         restore_signals = drain.begin_on_exit_signals()
         pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
         # Webhook delivery (SPEC §5.7), woken by the same listener.
-        webhooks = WebhookWorker(app.state.runtime, listener=listener) if settings.webhook_worker else None
+        webhooks = app.state.webhook_worker = (
+            WebhookWorker(app.state.runtime, listener=listener) if settings.webhook_worker else None
+        )
         if webhooks is not None:
             webhooks.start()
+            # On SIGTERM: no new message is claimed; attempts in flight finish within the grace.
+            drain.on_drain(webhooks.stop_claiming)
         instance_id = secrets.token_hex(16)
         announcing = asyncio.get_running_loop().create_task(
             announce_periodically(app.state.runtime, instance_id, sealing_keys(settings))
         )
         yield
         if webhooks is not None:
-            await webhooks.stop()
+            await webhooks.stop(grace=drain.remaining())
         pruning.cancel()
         announcing.cancel()
         await withdraw(app.state.runtime, instance_id)

@@ -92,10 +92,19 @@ class WebhookWorker:
         """Deliver in the background until `stop`."""
         self._task = asyncio.get_running_loop().create_task(self.run(), name="webhook-worker")
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming; let attempts in flight finish (at most `grace` seconds); release leases."""
+    @property
+    def claiming(self) -> bool:
+        """Whether the worker still looks for messages to deliver."""
+        return self._task is not None and not self._task.done()
+
+    def stop_claiming(self) -> None:
+        """Claim nothing more (the process is draining); attempts in flight go on."""
         self._stopping = True
         self._nudge.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let attempts in flight finish (at most `grace` seconds); release leases."""
+        self.stop_claiming()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
