@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api_keys.router import router as api_keys_router
+from app.application_templates.router import router as application_templates_router
 from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.certificates.router import router as certificates_router
@@ -23,5 +24,6 @@ for router in (
     changes_router,
     exports_router,
     certificates_router,
+    application_templates_router,
 ):
     api_router.include_router(router)

@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"idempotency"},
     {"locations", "api_keys", "certificates", "audit_events", "changes"},
     {"users"},
+    {"application_templates"},
     {"organizations"},
     {"exports"},
     {"health", "docs", "operators", "api"},

@@ -28,10 +28,13 @@ class Permission(StrEnum):
     USER_IMPORT = "user:import"
     CERTIFICATE_MANAGE = "certificate:manage"  # register, list, read, delete an organization's
     CERTIFICATE_LIST_ALL = "certificate:list-all"  # every organization's (operators)
+    # 申請テンプレート (§2.8): location admins write only those of their location (in_scope)
+    TEMPLATE_READ = "application-template:read"
+    TEMPLATE_WRITE = "application-template:write"
 
 
 P = Permission
-_EVERYONE_READS = {P.ORGANIZATION_READ, P.LOCATION_READ, P.LOCATION_EXPORT}
+_EVERYONE_READS = {P.ORGANIZATION_READ, P.LOCATION_READ, P.LOCATION_EXPORT, P.TEMPLATE_READ}
 # The key "linked_system" stands for a linked system, which has no role.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(Permission),
@@ -51,11 +54,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.LOCATION_IMPORT,
             P.USER_IMPORT,
             P.CERTIFICATE_MANAGE,
+            P.TEMPLATE_WRITE,
         }
     ),
     # Which rows of a users upload a location admin may change is decided row by row (may_manage_user).
     Role.LOCATION_ADMIN: frozenset(
-        _EVERYONE_READS | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET, P.USER_EXPORT, P.USER_IMPORT}
+        _EVERYONE_READS
+        | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET, P.USER_EXPORT, P.USER_IMPORT}
+        | {P.TEMPLATE_WRITE}
     ),
     Role.STAFF_SUBMITTER: frozenset(_EVERYONE_READS | {P.USER_READ}),
     Role.STAFF_PREPARER: frozenset(_EVERYONE_READS | {P.USER_READ}),
@@ -63,7 +69,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 # Which resources' changes a caller of the change feed sees (§4, §5.5); None: all of them.
-_LINKED_SYSTEM_CHANGES = frozenset({"organization", "location"})
+_LINKED_SYSTEM_CHANGES = frozenset({"organization", "location", "application_template"})
 
 
 def has_permission(principal: Principal, permission: Permission) -> bool:
@@ -73,8 +79,8 @@ def has_permission(principal: Principal, permission: Permission) -> bool:
 
 
 def visible_changes(principal: Principal) -> frozenset[str] | None:
-    """Resource types of the change feed a caller sees: linked systems organization and location
-    changes only; operators and admins (the others may not read the feed) everything."""
+    """Resource types of the change feed a caller sees: linked systems all but user changes;
+    operators and admins (the others may not read the feed) everything."""
     return _LINKED_SYSTEM_CHANGES if principal.kind is PrincipalKind.LINKED_SYSTEM else None
 
 

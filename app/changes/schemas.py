@@ -14,7 +14,7 @@ MAX_AFTER_LENGTH = 1024
 
 
 class ChangeAction(StrEnum):
-    """What happened. Linked systems see the organization and location actions only."""
+    """What happened. Linked systems see every action but the user ones."""
 
     ORGANIZATION_UPDATED = "organization.updated"
     LOCATION_CREATED = "location.created"
@@ -23,14 +23,20 @@ class ChangeAction(StrEnum):
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     USER_DELETED = "user.deleted"
+    APPLICATION_TEMPLATE_CREATED = "application_template.created"
+    APPLICATION_TEMPLATE_UPDATED = "application_template.updated"
+    APPLICATION_TEMPLATE_DELETED = "application_template.deleted"
 
 
 class ChangeResource(BaseModel):
     """What changed."""
 
-    type: str = Field(description="organization, location or user", examples=["location"])
+    type: str = Field(
+        description="organization, location, user or application_template", examples=["location"]
+    )
     id: str = Field(
-        description="The organization id, the location code, or the login ID", examples=["TKY001"]
+        description="The organization id, the location code, the login ID, or a template's id",
+        examples=["TKY001"],
     )
 
 

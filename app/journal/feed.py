@@ -81,6 +81,9 @@ FEED_ACTIONS: Mapping[str, str] = {
     "user.create": "user.created",
     "user.update": "user.updated",
     "user.delete": "user.deleted",
+    "application_template.create": "application_template.created",
+    "application_template.update": "application_template.updated",
+    "application_template.delete": "application_template.deleted",
 }
 
 _DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}

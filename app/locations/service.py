@@ -12,6 +12,7 @@ from app.http.errors import Conflict, NotFound
 from app.http.pagination import PageRequest, page_json
 from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
 from app.journal.unit_of_work import Service, provide
+from app.locations import messages  # noqa: F401  (registers its codes)
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.models import Location as LocationRow
@@ -48,6 +49,11 @@ class LocationService(Service):
         if location is None:
             raise NotFound()
         return location
+
+    async def find(self, scope: OrganizationScope, code: str) -> LocationRow | None:
+        """The row of the location with this code within the caller's scope, or None (for other
+        resources that name a location in their bodies)."""
+        return await self.locations.by_code(location_scope(scope), code)
 
     async def get(self, scope: OrganizationScope, code: str) -> Location:
         """One location within the caller's scope; 404 otherwise."""
@@ -90,11 +96,14 @@ class LocationService(Service):
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
-        """依頼人拠点の削除; refused while users are assigned to the location."""
+        """依頼人拠点の削除; refused while users are assigned to the location or templates belong to it."""
         location = await self._row(scope, code)
         assigned = await self.locations.user_count(location.id)
         if assigned:
             raise Conflict("location_in_use", context={"count": assigned})
+        templates = await self.locations.template_count(location.id)
+        if templates:
+            raise Conflict("location_has_templates", context={"count": templates})
         await delete_audited(
             self.locations,
             location,

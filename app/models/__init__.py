@@ -2,6 +2,7 @@
 
 from app.db.orm import Base
 from app.models.api_key import ApiKey
+from app.models.application_template import ApplicationTemplate
 from app.models.audit_event import AuditEvent
 from app.models.certificate import Certificate
 from app.models.change import Change, ChangeCounter
@@ -13,6 +14,7 @@ from app.models.user import User
 
 __all__ = [
     "ApiKey",
+    "ApplicationTemplate",
     "AuditEvent",
     "Base",
     "Certificate",
