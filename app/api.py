@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from app.agents.router import agents_router, designations_router
 from app.api_keys.router import router as api_keys_router
 from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
@@ -23,5 +24,7 @@ for router in (
     changes_router,
     exports_router,
     certificates_router,
+    agents_router,
+    designations_router,
 ):
     api_router.include_router(router)

@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"auth"},
     {"idempotency"},
     {"locations", "api_keys", "certificates", "audit_events", "changes"},
-    {"users"},
+    {"users", "agents"},
     {"organizations"},
     {"exports"},
     {"health", "docs", "operators", "api"},

@@ -81,6 +81,9 @@ FEED_ACTIONS: Mapping[str, str] = {
     "user.create": "user.created",
     "user.update": "user.updated",
     "user.delete": "user.deleted",
+    "agent_designation.create": "agent_designation.created",
+    "agent_designation.update": "agent_designation.updated",
+    "agent_designation.delete": "agent_designation.deleted",
 }
 
 _DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}

@@ -88,6 +88,9 @@ class _TextRule:
         return value
 
 
+# For domain packages that declare validated types of their own (app/agents/types.py).
+TextRule = _TextRule
+
 # 依頼人組織名, 依頼人拠点名: 1 to 50 full-width characters.
 FullWidthName = Annotated[
     str,
