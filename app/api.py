@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from app.agents.router import agents_router, designations_router
 from app.api_keys.router import router as api_keys_router
 from app.application_templates.router import router as application_templates_router
 from app.audit_events.router import router as audit_router
@@ -25,5 +26,7 @@ for router in (
     exports_router,
     certificates_router,
     application_templates_router,
+    agents_router,
+    designations_router,
 ):
     api_router.include_router(router)

@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"auth"},
     {"idempotency"},
     {"locations", "api_keys", "certificates", "audit_events", "changes"},
-    {"users"},
+    {"users", "agents"},
     {"application_templates"},
     {"organizations"},
     {"exports"},

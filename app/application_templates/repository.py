@@ -9,7 +9,7 @@ from sqlalchemy.orm import contains_eager
 from app.application_templates.schemas import ApplicationTemplateFilters
 from app.db.filters import FilterSet
 from app.db.repository import Repository
-from app.http.ids import parse_organization_id
+from app.http.ids import parse_public_id
 from app.http.pagination import PageRequest
 from app.models import ApplicationTemplate, Location
 
@@ -111,5 +111,5 @@ def _designation(value: str | None) -> ColumnElement[bool] | None:
     """Templates that name this designation (9 digits); anything else names none."""
     if value is None:
         return None
-    id_ = parse_organization_id(value.strip())
+    id_ = parse_public_id(value.strip())
     return false() if id_ is None else ApplicationTemplate.agent_designation_id == id_

@@ -6,29 +6,19 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.agents.procedures import Procedure
+from app.application_templates.types import Notes
 from app.db.filters import Filter, Filters, Match
-from app.http.ids import OrganizationIdText
+from app.http.ids import PublicIdText
 from app.http.pagination import PageQuery
 from app.text.types import (
     BlankIsNull,
     FullWidthAddress,
     FullWidthName,
     LocationCode,
-    Notes,
     PostalCode,
     SearchText,
 )
-
-
-class Procedure(StrEnum):
-    """An OSS procedure (§2.7)."""
-
-    NEW_REGISTRATION = "new_registration"  # 新規登録
-    CHANGE_REGISTRATION = "change_registration"  # 変更登録
-    TRANSFER_REGISTRATION = "transfer_registration"  # 移転登録
-    DESCRIPTION_CHANGE = "description_change"  # 記載変更
-    CONTINUOUS_INSPECTION = "continuous_inspection"  # 継続検査
-    KEI_NEW_INSPECTION = "kei_new_inspection"  # 軽自動車の新車新規検査
 
 
 class Use(StrEnum):
@@ -167,7 +157,7 @@ class ApplicationTemplate(BaseModel):
         json_schema_extra={"examples": [_READ_EXAMPLE]},
     )
 
-    id: OrganizationIdText = Field(description="9 decimal digits")
+    id: PublicIdText = Field(description="9 decimal digits")
     name: str = Field(description="テンプレート名")
     procedure: Procedure = Field(description=_PROCEDURE_DESCRIPTION)
     location_code: str | None = Field(
@@ -175,7 +165,7 @@ class ApplicationTemplate(BaseModel):
         validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
         description="依頼人拠点コード; null = all locations (全拠点)",
     )
-    agent_designation_id: OrganizationIdText | None = Field(description=_DESIGNATION_DESCRIPTION)
+    agent_designation_id: PublicIdText | None = Field(description=_DESIGNATION_DESCRIPTION)
     use: Use | None = Field(description=_USE_DESCRIPTION)
     owner: Party | None = Field(description=_OWNER_DESCRIPTION)
     user: Party | None = Field(description=_USER_DESCRIPTION)

@@ -6,6 +6,9 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy.exc import IntegrityError
 
+from app.agents.procedures import Procedure
+from app.agents.schemas import AgentDesignation
+from app.agents.service import AgentDesignationService
 from app.application_templates.repository import ApplicationTemplateRepository, TemplateScope
 from app.application_templates.schemas import (
     NOT_FOR_CONTINUOUS_INSPECTION,
@@ -14,12 +17,11 @@ from app.application_templates.schemas import (
     ApplicationTemplateCreate,
     ApplicationTemplateFilters,
     ApplicationTemplateUpdate,
-    Procedure,
 )
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import in_scope
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from app.http.ids import format_organization_id, parse_organization_id
+from app.http.ids import format_public_id, parse_public_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
 from app.journal.unit_of_work import Service, provide
@@ -30,28 +32,18 @@ from app.models import Location as LocationRow
 RESOURCE = "application_template"
 # The database's guard of unique names (migration 0010), as each database names it in its error.
 _NAME_CONSTRAINT = ("uq_application_templates_organization_id_name", "application_templates.name")
-
-
-@dataclass(frozen=True, slots=True)
-class DesignationFacts:
-    """What a template needs to know of a designated agent: what it files, and where."""
-
-    procedures: frozenset[str]
-    location_id: int | None
-
-    def fits(self, procedure: str, location_id: int | None) -> bool:
-        """Whether a template of this procedure and location may name the designation (§2.8)."""
-        return procedure in self.procedures and self.location_id in (None, location_id)
+# What a copy takes over besides the procedure, location and designation.
+_COPIED = {"use", "owner", "user", "user_same_as_owner", "base_location", "notes"}
 
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    """A template's fields as they are after a create or change, for the rules that span fields."""
+    """A template as it is after a create, change or copy, for the rules that span fields."""
 
     procedure: str
-    location_id: int | None
+    location: LocationRow | None
     agent_designation_id: int | None
-    values: dict[str, Any]
+    values: dict[str, Any]  # name, use, parties, base location, notes (as stored)
 
 
 def template_scope(scope: OrganizationScope) -> TemplateScope:
@@ -60,7 +52,8 @@ def template_scope(scope: OrganizationScope) -> TemplateScope:
 
 
 def rule_errors(state: _State) -> list[FieldError]:
-    """The rules between fields: what 継続検査 does not take, and no user beside `user_same_as_owner`."""
+    """The rules between fields: what 継続検査 does not take (a field given: not null, not false),
+    and no user beside `user_same_as_owner`."""
     values = state.values
     errors = []
     if state.procedure == Procedure.CONTINUOUS_INSPECTION:
@@ -72,6 +65,15 @@ def rule_errors(state: _State) -> list[FieldError]:
     if values.get("user_same_as_owner") and values.get("user") is not None:
         errors.append(FieldError("user", "user_given_with_same_as_owner"))
     return errors
+
+
+def fits(designation: AgentDesignation, procedure: str, location: LocationRow | None) -> bool:
+    """Whether a template of this procedure and location may name the designation (§2.8): it files
+    the procedure, and is for all locations or for the template's."""
+    return procedure in designation.procedures and designation.location_code in (
+        None,
+        None if location is None else location.code,
+    )
 
 
 class ApplicationTemplateService(Service):
@@ -102,26 +104,22 @@ class ApplicationTemplateService(Service):
     async def create(self, scope: OrganizationScope, body: ApplicationTemplateCreate) -> ApplicationTemplate:
         """申請テンプレートの登録."""
         location = await self._location(scope, body.location_code)
-        values = body.model_dump(mode="json", exclude={"location_code", "agent_designation_id"})
-        state = _State(
-            body.procedure,
-            location.id if location else None,
-            _designation_id(body.agent_designation_id),
-            values,
-        )
+        values = body.model_dump(mode="json", exclude={"procedure", "location_code", "agent_designation_id"})
+        state = _State(body.procedure, location, _designation_id(body.agent_designation_id), values)
         await self._check(scope, state, designation_changed=True)
-        return await self._insert(scope, state, location)
+        return await self._insert(scope, state)
 
     async def copy(
         self, scope: OrganizationScope, id_: str, body: ApplicationTemplateCopy
     ) -> ApplicationTemplate:
         """転用作成: the same fields under a new name."""
         source = await self._writable(scope, id_)
-        copied = ApplicationTemplate.model_validate(source).model_dump(
-            include={"procedure", "use", "owner", "user", "user_same_as_owner", "base_location", "notes"}
+        copied = ApplicationTemplate.model_validate(source).model_dump(mode="json", include=_COPIED)
+        state = _State(
+            source.procedure, source.location, source.agent_designation_id, {**copied, "name": body.name}
         )
-        state = _State(source.procedure, source.location_id, source.agent_designation_id, copied)
-        return await self._insert(scope, state, source.location, name=body.name)
+        await self._check(scope, state, designation_changed=False)
+        return await self._insert(scope, state)
 
     async def update(
         self, scope: OrganizationScope, id_: str, body: ApplicationTemplateUpdate, expected: set[int] | None
@@ -135,23 +133,19 @@ class ApplicationTemplateService(Service):
         designation_id = row.agent_designation_id
         if "agent_designation_id" in given:
             designation_id = _designation_id(given.pop("agent_designation_id"))
-        current = ApplicationTemplate.model_validate(row).model_dump(
-            include=set(given) | set(NOT_FOR_CONTINUOUS_INSPECTION)
-        )
-        state = _State(
-            given.get("procedure", row.procedure),
-            location.id if location else None,
-            designation_id,
-            {**current, **given},
-        )
-        moved = state.location_id != row.location_id or state.procedure != row.procedure
+        procedure = given.pop("procedure", row.procedure)
+        current = ApplicationTemplate.model_validate(row).model_dump(mode="json", include=_COPIED | {"name"})
+        state = _State(procedure, location, designation_id, {**current, **given})
+        moved = location is not row.location or procedure != row.procedure
         await self._check(
-            scope,
-            state,
-            designation_changed=moved or designation_id != row.agent_designation_id,
-            renamed_from=row,
+            scope, state, designation_changed=moved or designation_id != row.agent_designation_id, renamed=row
         )
-        values = {**given, "location": location, "agent_designation_id": designation_id}
+        values = {
+            **given,
+            "procedure": procedure,
+            "location": location,
+            "agent_designation_id": designation_id,
+        }
         try:
             return await update_audited(
                 self.templates,
@@ -165,7 +159,7 @@ class ApplicationTemplateService(Service):
                 ref=self._ref(scope, row.id),
             )
         except IntegrityError as exc:
-            raise _name_taken(exc, given.get("name", row.name)) from None
+            raise _name_taken(exc, state.values["name"]) from None
 
     async def delete(self, scope: OrganizationScope, id_: str, expected: set[int] | None) -> None:
         """申請テンプレートの削除."""
@@ -185,7 +179,7 @@ class ApplicationTemplateService(Service):
 
     async def _row(self, scope: OrganizationScope, id_: str) -> TemplateRow:
         """The row of a template the caller sees, with its location; 404 otherwise."""
-        number = parse_organization_id(id_)
+        number = parse_public_id(id_)
         row = await self.templates.by_id(template_scope(scope), number) if number is not None else None
         if row is None:
             raise NotFound()
@@ -217,27 +211,37 @@ class ApplicationTemplateService(Service):
         state: _State,
         *,
         designation_changed: bool,
-        renamed_from: TemplateRow | None = None,
+        renamed: TemplateRow | None = None,
     ) -> None:
-        """The rules of §2.8 between fields, the designation's fit, and the name (409)."""
+        """The rules of §2.8 between fields, the designation's fit (422), and the name (409)."""
         errors = rule_errors(state)
         if state.agent_designation_id is not None and designation_changed:
             errors.extend(await self._designation_errors(scope, state))
         if errors:
             raise Unprocessable(errors=errors)
-        name = state.values.get("name")
-        if name is not None and (renamed_from is None or name != renamed_from.name):
-            other = renamed_from.id if renamed_from is not None else None
+        name = state.values["name"]
+        if renamed is None or name != renamed.name:
+            other = renamed.id if renamed is not None else None
             if await self.templates.name_taken(scope.organization_id, name, other_than=other):
                 raise Conflict("template_name_taken", context={"name": name})
 
     async def _designation_errors(self, scope: OrganizationScope, state: _State) -> list[FieldError]:
-        """Unknown (422 naming the field), or not fitting the procedure and location."""
+        """Unknown (422 naming the field), or not fitting the procedure and location.
+
+        The designation is read under a share lock (PostgreSQL) held until this transaction ends:
+        a change or deletion of it waits, then counts this template among those that use it.
+        """
         assert state.agent_designation_id is not None
-        facts = await self._designation(scope, state.agent_designation_id)
-        if facts is None:
+        designation = await AgentDesignationService(
+            self.session, self.audit, self.runtime
+        ).get_within_organization(
+            scope.organization_id, format_public_id(state.agent_designation_id), lock=True
+        )
+        # Another location's is unknown to a caller of a location, as it is in its lists.
+        own = scope.principal.location_code
+        if designation is None or (own is not None and designation.location_code not in (None, own)):
             return [FieldError("agent_designation_id", "unknown_agent_designation")]
-        if not facts.fits(state.procedure, state.location_id):
+        if not fits(designation, state.procedure, state.location):
             return [
                 FieldError(
                     "agent_designation_id", "designation_not_applicable", {"procedure": state.procedure}
@@ -245,31 +249,16 @@ class ApplicationTemplateService(Service):
             ]
         return []
 
-    async def _designation(self, scope: OrganizationScope, id_: int) -> DesignationFacts | None:
-        """The designated agent with this id that the caller sees, or None."""
-        return None
-
-    async def _insert(
-        self,
-        scope: OrganizationScope,
-        state: _State,
-        location: LocationRow | None,
-        *,
-        name: str | None = None,
-    ) -> ApplicationTemplate:
-        """Insert a template (its name unique in the organization: 409) and audit it."""
-        values = {**state.values, **({"name": name} if name is not None else {})}
-        if name is not None:
-            await self._check(
-                scope, _State(state.procedure, state.location_id, None, values), designation_changed=False
-            )
+    async def _insert(self, scope: OrganizationScope, state: _State) -> ApplicationTemplate:
+        """Insert a checked template and audit it; the name's constraint decides a race (409)."""
         now = self.clock.now()
         try:
             row = await self.templates.add(
                 TemplateRow(
-                    **values,
+                    **state.values,
+                    procedure=state.procedure,
                     organization_id=scope.organization_id,
-                    location=location,
+                    location=state.location,
                     agent_designation_id=state.agent_designation_id,
                     created_at=now,
                     created_by=scope.principal.actor.id or scope.principal.actor.kind,
@@ -277,21 +266,15 @@ class ApplicationTemplateService(Service):
                 )
             )
         except IntegrityError as exc:
-            # The unique (organization, name) constraint decides two creates at once.
-            raise _name_taken(exc, values["name"]) from None
+            raise _name_taken(exc, state.values["name"]) from None
         template = ApplicationTemplate.model_validate(row)
-        await record_created(
-            self.audit,
-            scope.principal.actor,
-            "application_template.create",
-            self._ref(scope, row.id),
-            template,
-        )
+        ref = self._ref(scope, row.id)
+        await record_created(self.audit, scope.principal.actor, "application_template.create", ref, template)
         return template
 
     @staticmethod
     def _ref(scope: OrganizationScope, id_: int) -> ResourceRef:
-        return ResourceRef(RESOURCE, format_organization_id(id_), scope.organization_id)
+        return ResourceRef(RESOURCE, format_public_id(id_), scope.organization_id)
 
 
 def _designation_id(value: str | None) -> int | None:

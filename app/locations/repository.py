@@ -14,7 +14,7 @@ from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
 from app.http.pagination import PageRequest
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
-from app.models import ApplicationTemplate, Location, User
+from app.models import AgentDesignation, ApplicationTemplate, Location, User
 
 # The filters and sort keys of the list, from LocationFilters.
 FILTERS = FilterSet(LocationFilters, Location)
@@ -100,6 +100,13 @@ class LocationRepository(Repository[Location]):
             await self.session.scalar(
                 select(func.count()).where(ApplicationTemplate.location_id == location_id)
             )
+            or 0
+        )
+
+    async def designation_count(self, location_id: int) -> int:
+        """How many designated agents (依頼先代理人) are for the location."""
+        return int(
+            await self.session.scalar(select(func.count()).where(AgentDesignation.location_id == location_id))
             or 0
         )
 

@@ -12,7 +12,7 @@ from app.http.errors import Conflict, NotFound
 from app.http.pagination import PageRequest, page_json
 from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
 from app.journal.unit_of_work import Service, provide
-from app.locations import messages  # noqa: F401  (registers its codes)
+from app.locations import messages as _messages  # noqa: F401 (registers its codes)
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.models import Location as LocationRow
@@ -96,11 +96,15 @@ class LocationService(Service):
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
-        """依頼人拠点の削除; refused while users are assigned to the location or templates belong to it."""
+        """依頼人拠点の削除; refused while users are assigned to the location, agents designated for it,
+        or application templates belong to it."""
         location = await self._row(scope, code)
         assigned = await self.locations.user_count(location.id)
         if assigned:
             raise Conflict("location_in_use", context={"count": assigned})
+        designated = await self.locations.designation_count(location.id)
+        if designated:
+            raise Conflict("location_has_designations", context={"count": designated})
         templates = await self.locations.template_count(location.id)
         if templates:
             raise Conflict("location_has_templates", context={"count": templates})

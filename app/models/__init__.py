@@ -1,6 +1,9 @@
 """Every table of the service; importing this package registers them all on `Base.metadata`."""
 
 from app.db.orm import Base
+from app.models.agent import Agent
+from app.models.agent_designation import AgentDesignation
+from app.models.agent_designation_default import AgentDesignationDefault
 from app.models.api_key import ApiKey
 from app.models.application_template import ApplicationTemplate
 from app.models.audit_event import AuditEvent
@@ -13,6 +16,9 @@ from app.models.refresh_token import RefreshToken
 from app.models.user import User
 
 __all__ = [
+    "Agent",
+    "AgentDesignation",
+    "AgentDesignationDefault",
     "ApiKey",
     "ApplicationTemplate",
     "AuditEvent",

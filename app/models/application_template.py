@@ -33,7 +33,9 @@ class ApplicationTemplate(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(50))
     procedure: Mapped[str] = mapped_column(String(32))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="RESTRICT"))
-    agent_designation_id: Mapped[int | None] = mapped_column(Integer)
+    agent_designation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_designations.id", ondelete="RESTRICT")
+    )
     use: Mapped[str | None] = mapped_column(String(16))
     owner: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     user: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -88,6 +88,9 @@ class _TextRule:
         return value
 
 
+# For domain packages that declare validated types of their own (app/agents/types.py).
+TextRule = _TextRule
+
 # 依頼人組織名, 依頼人拠点名: 1 to 50 full-width characters.
 FullWidthName = Annotated[
     str,
@@ -233,7 +236,6 @@ def is_login_id(value: str) -> bool:
 
 ADDRESS_MAX_LENGTH: Final = 100
 POSTAL_CODE_LENGTH: Final = 7
-NOTES_MAX_LENGTH: Final = 200
 
 register_messages(
     {
@@ -289,17 +291,5 @@ PostalCode = Annotated[
         max_length=POSTAL_CODE_LENGTH + 1,
         description="郵便番号：半角数字7桁（123-4567 も可、7桁で保存） / postal code: 7 half-width digits (123-4567 accepted, stored as 1234567)",
         pattern="^[0-9]{3}-?[0-9]{4}$",
-    ),
-]
-
-# 備考: free text of 1 to 200 characters without control characters.
-Notes = Annotated[
-    str,
-    _TextRule(
-        code="invalid_characters",
-        find_invalid=text.invalid_control_characters,
-        min_length=1,
-        max_length=NOTES_MAX_LENGTH,
-        description=f"備考：{NOTES_MAX_LENGTH}文字以内、制御文字不可 / notes: at most {NOTES_MAX_LENGTH} characters, no control characters",
     ),
 ]

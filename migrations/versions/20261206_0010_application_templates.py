@@ -5,7 +5,7 @@ commit). Parties and 使用の本拠の位置 are JSON objects. Locations and de
 name cannot be deleted under them (RESTRICT; the services answer 409 first, naming how many).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 05:00:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -53,6 +53,12 @@ def upgrade() -> None:
             ["location_id"],
             ["locations.id"],
             name=op.f("fk_application_templates_location_id_locations"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_designation_id"],
+            ["agent_designations.id"],
+            name=op.f("fk_application_templates_agent_designation_id_agent_designations"),
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_application_templates")),
