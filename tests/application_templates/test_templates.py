@@ -458,3 +458,27 @@ async def test_location_with_templates_cannot_be_deleted(world: World, client: h
     for item in listed.json()["items"]:
         await client.delete(f"{templates_path(world.a)}/{item['id']}", headers=headers)
     assert (await client.delete(f"{world.a.path}/locations/L3", headers=headers)).status_code == 204
+
+
+async def test_the_documented_example_of_each_procedure_is_accepted(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/organizations/{org_id}/application-templates"]["post"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert sorted(examples) == sorted(
+        [
+            "new_registration",
+            "change_registration",
+            "transfer_registration",
+            "description_change",
+            "continuous_inspection",
+            "kei_new_inspection",
+        ]
+    )
+    for procedure, example in examples.items():
+        assert example["value"]["procedure"] == procedure
+        # This world's location, and no designation (the example's does not exist here).
+        request = {**example["value"], "location_code": "L1", "agent_designation_id": None}
+        response = await client.post(templates_path(world.a), json=request, headers=world.a.admin.headers)
+        assert response.status_code == 201, (procedure, response.text)
