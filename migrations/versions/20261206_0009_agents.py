@@ -78,7 +78,10 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["agent_id"], ["agents.id"], name=op.f("fk_agent_designations_agent_id_agents"), ondelete="RESTRICT"
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_agent_designations_agent_id_agents"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["location_id"],
