@@ -2,6 +2,7 @@
 
 import unicodedata
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,15 @@ class DesignationRepository(Repository[AgentDesignation]):
     """Designations of one organization, with their agents and locations."""
 
     model = AgentDesignation
+
+    def guarded(self) -> AbstractAsyncContextManager[Any]:
+        """Around a write that a unique index may refuse: on PostgreSQL a savepoint, since a failed
+        statement aborts the whole transaction and the holder could not be named after it. SQLite
+        fails the statement alone and keeps the transaction; a SAVEPOINT there, before pysqlite has
+        begun a transaction, would begin one that RELEASE commits."""
+        if self.session.bind.dialect.name == "postgresql":
+            return self.session.begin_nested()
+        return nullcontext()
 
     def _visible(self, scope: DesignationScope) -> Select[Any]:
         """The one visibility rule of designations, each with its agent and location loaded."""
@@ -237,10 +247,10 @@ class DesignationRepository(Repository[AgentDesignation]):
     async def set_defaults(self, designation: AgentDesignation, procedures: Sequence[str]) -> None:
         """Make the designation the default of these procedures at its location, and of no other.
 
-        Within a savepoint: a slot another designation holds fails the unique index, which rolls
-        back to here (the transaction stays usable to name the holder) and raises IntegrityError.
+        A slot another designation holds fails the unique index and raises IntegrityError; the
+        transaction stays usable to name the holder (`guarded`).
         """
-        async with self.session.begin_nested():
+        async with self.guarded():
             await self.session.execute(
                 delete(AgentDesignationDefault).where(
                     AgentDesignationDefault.designation_id == designation.id

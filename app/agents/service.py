@@ -367,7 +367,7 @@ class AgentDesignationService(Service):
             updated_at=now,
         )
         try:
-            async with self.session.begin_nested():
+            async with self.designations.guarded():
                 await self.designations.add(row)
         except IntegrityError:
             # A concurrent designation of the same agent at the same location committed first.
@@ -417,7 +417,7 @@ class AgentDesignationService(Service):
         before = AgentDesignation.model_validate(row)
         if values:
             try:
-                async with self.session.begin_nested():
+                async with self.designations.guarded():
                     await self.designations.update(row, {**values, "updated_at": self.clock.now()})
             except IntegrityError:
                 holder = await self.designations.same_agent_at(

@@ -57,6 +57,8 @@ def test_every_list_takes_flat_optional_query_parameters() -> None:
         "/api/v1/organizations/{org_id}/audit-events",
         "/api/v1/organizations/{org_id}/certificates",
         "/api/v1/certificates",
+        "/api/v1/agents",
+        "/api/v1/organizations/{org_id}/agent-designations",
     }
     wrong = []
     for path, operation in lists:
