@@ -59,6 +59,7 @@ def test_every_list_takes_flat_optional_query_parameters() -> None:
         "/api/v1/certificates",
         "/api/v1/agents",
         "/api/v1/organizations/{org_id}/agent-designations",
+        "/api/v1/organizations/{org_id}/application-templates",
     }
     wrong = []
     for path, operation in lists:
