@@ -140,7 +140,11 @@ _READ_EXAMPLE = {
     **EXAMPLES["new_registration"],
     "id": "000000123",
     "owner": _LEASING,
-    "user": {"name": "見本\u3000太郎", "postal_code": "1500001", "address": "東京都渋谷区神宮前一丁目３番３号"},
+    "user": {
+        "name": "見本\u3000太郎",
+        "postal_code": "1500001",
+        "address": "東京都渋谷区神宮前一丁目３番３号",
+    },
     "base_location": {"postal_code": "1500001", "address": "東京都渋谷区神宮前一丁目３番３号"},
     "created_by": "ainas.admin",
     "version": 1,
