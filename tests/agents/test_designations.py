@@ -343,3 +343,20 @@ async def test_changes_are_audited(world: World, client: httpx.AsyncClient) -> N
     )
     update = next(event for event in events.json()["items"] if event["action"] == "agent_designation.update")
     assert update["changes"] == {"is_default": [False, True]}
+
+
+async def test_a_retried_post_with_an_idempotency_key_designates_once(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    shinkokai, _ = await _agents(client, world)
+    headers = {**world.a.admin.headers, "Idempotency-Key": "designate-once"}
+    body = {"agent_id": shinkokai["id"], "location_code": "L1"}
+    first = await client.post(designations_path(world.a), json=body, headers=headers)
+    again = await client.post(designations_path(world.a), json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(designations_path(world.a), json={**body, "note": "別"}, headers=headers)
+    assert other.status_code == 422
+    listed = await client.get(designations_path(world.a), headers=world.a.admin.headers)
+    assert listed.json()["total"] == 1
