@@ -6,13 +6,13 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from app.agents.schemas import AgentDesignationFilters, AgentFilters
-from app.db.filters import FilterSet
-from app.db.repository import Repository
-from app.http.pagination import PageRequest
+from app.db.filters import NULL, FilterSet
+from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.http.pagination import PageRequest, ordering
 from app.models import Agent, AgentDesignation, AgentDesignationDefault, ApplicationTemplate, Location
 
 AGENT_FILTERS = FilterSet(AgentFilters, Agent)
@@ -41,18 +41,16 @@ class AgentRepository(Repository[Agent]):
 
     async def search(self, filters: AgentFilters, page: PageRequest) -> tuple[list[Agent], int]:
         """Agents matching the filters."""
-        statement = select(Agent).where(
-            *AGENT_FILTERS.conditions(
-                filters,
-                procedure=None if filters.procedure is None else files(Agent.procedures, filters.procedure),
-            )
-        )
-        return await self.page(
-            statement,
-            order_by=page.order_by(AGENT_FILTERS.sortable, "id", Agent.id),
-            limit=page.limit,
-            offset=page.offset,
-        )
+        # `procedure` is matched within the stored list (`files`), not by the filter set.
+        shape = AGENT_FILTERS.shape(filters, procedure=None)
+        statement = select(Agent).where(*AGENT_FILTERS.bound_conditions(shape))
+        if filters.procedure is not None:
+            statement = statement.where(files(Agent.procedures, filters.procedure))
+        order_by = ordering(AGENT_FILTERS.sortable, page.sort_key(AGENT_FILTERS.sortable, "id"), Agent.id)
+        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
+        params = AGENT_FILTERS.parameters(filters, procedure=None)
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
 
     async def by_number(self, kind: str, registration_number: str) -> Agent | None:
         """The agent of this kind with this registration number."""
@@ -149,32 +147,28 @@ class DesignationRepository(Repository[AgentDesignation]):
         self, scope: DesignationScope, filters: AgentDesignationFilters, page: PageRequest
     ) -> tuple[list[AgentDesignation], int]:
         """Visible designations matching the filters."""
-        statement = self._visible(scope).where(
-            *DESIGNATION_FILTERS.conditions(
-                filters,
-                procedure=(
-                    None
-                    if filters.procedure is None
-                    else files(AgentDesignation.procedures, filters.procedure)
-                ),
-                location_code=await self._at_location(scope.organization_id, filters.location_code),
-            )
-        )
-        return await self.page(
-            statement,
-            order_by=page.order_by(DESIGNATION_FILTERS.sortable, "created_at", AgentDesignation.id),
-            limit=page.limit,
-            offset=page.offset,
-        )
-
-    async def _at_location(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
-        """Designations of exactly this location code; empty: those of all locations."""
-        if code is None:
-            return None
-        if not code:
-            return AgentDesignation.location_id.is_(None)
-        location_id = await self.location_id(organization_id, unicodedata.normalize("NFKC", code))
-        return false() if location_id is None else AgentDesignation.location_id == location_id
+        # `procedure` is matched within the stored list (`files`), not by the filter set; the
+        # location code is the joined location's, exactly (its width aside), and empty is NULL:
+        # the all-locations designations, which join no location.
+        code = filters.location_code
+        values = {
+            "procedure": None,
+            "location_code": None
+            if code is None
+            else NULL
+            if not code
+            else unicodedata.normalize("NFKC", code),
+        }
+        shape = DESIGNATION_FILTERS.shape(filters, **values)
+        statement = self._visible(scope).where(*DESIGNATION_FILTERS.bound_conditions(shape))
+        if filters.procedure is not None:
+            statement = statement.where(files(AgentDesignation.procedures, filters.procedure))
+        sort = page.sort_key(DESIGNATION_FILTERS.sortable, "created_at")
+        order_by = ordering(DESIGNATION_FILTERS.sortable, sort, AgentDesignation.id)
+        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
+        params = DESIGNATION_FILTERS.parameters(filters, **values)
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
 
     async def location_id(self, organization_id: int, code: str) -> int | None:
         """The id of the organization's location with this code."""

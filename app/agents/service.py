@@ -40,7 +40,7 @@ from app.journal.audited import (
     record_created,
     update_audited,
 )
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.models import Agent as AgentRow
 from app.models import AgentDesignation as DesignationRow
 from app.models import Location as LocationRow
@@ -84,13 +84,16 @@ def _already_registered(kind: str, registration_number: str | None) -> Conflict:
     )
 
 
-class AgentService(Service):
+class AgentService:
     """The association's agent directory: operators keep it, every principal reads it."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def agents(self) -> AgentRepository:
         """The repository of this request's session."""
-        return AgentRepository(self.session)
+        return AgentRepository(self.context.session)
 
     async def search(self, filters: AgentFilters, page: PageRequest) -> Page[Agent]:
         """代理人検索."""
@@ -121,7 +124,7 @@ class AgentService(Service):
             body.kind, body.registration_number
         ):
             raise _already_registered(body.kind, body.registration_number)
-        now = self.clock.now()
+        now = self.context.clock.now()
         try:
             row = await self.agents.add(
                 AgentRow(
@@ -136,7 +139,7 @@ class AgentService(Service):
             raise _already_registered(body.kind, body.registration_number) from None
         agent = Agent.model_validate(row)
         ref = ResourceRef(AGENT, agent.id, None)
-        await record_created(self.audit, principal.actor, "agent.create", ref, agent)
+        await record_created(self.context.audit, principal.actor, "agent.create", ref, agent)
         return agent
 
     async def update(
@@ -161,7 +164,7 @@ class AgentService(Service):
             holder = await self.agents.by_number(kind, number)
             if holder is not None and holder.id != row.id:
                 raise _already_registered(kind, number)
-        designations = DesignationRepository(self.session)
+        designations = DesignationRepository(self.context.session)
         affected = await designations.of_agent(row.id)
         before = [AgentDesignation.model_validate(designation) for designation in affected]
         version = row.version
@@ -172,7 +175,7 @@ class AgentService(Service):
                 values,
                 schema=Agent,
                 expected_versions=expected,
-                audit=self.audit,
+                audit=self.context.audit,
                 actor=principal.actor,
                 action="agent.update",
                 ref=ResourceRef(AGENT, format_public_id(row.id), None),
@@ -186,17 +189,17 @@ class AgentService(Service):
     async def _fan_out(self, principal: Principal, agent: Agent, before: list[AgentDesignation]) -> None:
         """Each designation of the agent shows the agent as it is now: a new version, an audit event
         and a feed entry in its organization (SPEC §5.5), one batch for all."""
-        now = self.clock.now()
-        await DesignationRepository(self.session).touch_of_agent(int(agent.id), now)
+        now = self.context.clock.now()
+        await DesignationRepository(self.context.session).touch_of_agent(int(agent.id), now)
         summary = AgentSummary.model_validate(agent.model_dump())
-        async with self.audit.batched():
+        async with self.context.audit.batched():
             for designation, old in zip(
-                await DesignationRepository(self.session).of_agent(int(agent.id)), before, strict=True
+                await DesignationRepository(self.context.session).of_agent(int(agent.id)), before, strict=True
             ):
                 after = old.model_copy(
                     update={"agent": summary, "updated_at": now, "version": old.version + 1}
                 )
-                await self.audit.record_change(
+                await self.context.audit.record_change(
                     principal.actor,
                     "agent_designation.update",
                     DESIGNATION,
@@ -217,7 +220,7 @@ class AgentService(Service):
             row,
             Agent.model_validate(row),
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=principal.actor,
             action="agent.delete",
             ref=ResourceRef(AGENT, format_public_id(row.id), None),
@@ -229,13 +232,16 @@ def designation_scope(scope: OrganizationScope) -> DesignationScope:
     return DesignationScope(scope.organization_id, designation_location(scope.principal))
 
 
-class AgentDesignationService(Service):
+class AgentDesignationService:
     """依頼先代理人管理: which agents an organization sends filings to, and the defaults."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def designations(self) -> DesignationRepository:
         """The repository of this request's session."""
-        return DesignationRepository(self.session)
+        return DesignationRepository(self.context.session)
 
     async def search(
         self, scope: OrganizationScope, filters: AgentDesignationFilters, page: PageRequest
@@ -308,7 +314,7 @@ class AgentDesignationService(Service):
     async def _agent(self, agent_id: str) -> AgentRow:
         """The directory's agent named in a body: 422 naming `agent_id` when unknown or suspended."""
         id_ = parse_public_id(agent_id)
-        agent = await AgentRepository(self.session).get(id_) if id_ is not None else None
+        agent = await AgentRepository(self.context.session).get(id_) if id_ is not None else None
         if agent is None:
             raise Unprocessable(errors=[FieldError("agent_id", "unknown_agent")])
         if agent.status != "active":
@@ -355,7 +361,7 @@ class AgentDesignationService(Service):
         if refused:
             raise procedure_not_allowed([p.value for p in refused], [p.value for p in allowed])
         await self._check_unique_agent(scope, agent.id, location_id)
-        now = self.clock.now()
+        now = self.context.clock.now()
         row = DesignationRow(
             organization_id=scope.organization_id,
             agent=agent,
@@ -376,7 +382,9 @@ class AgentDesignationService(Service):
         await self._set_defaults(row, procedures)
         designation = AgentDesignation.model_validate(row)
         ref = ResourceRef(DESIGNATION, designation.id, scope.organization_id)
-        await record_created(self.audit, scope.principal.actor, "agent_designation.create", ref, designation)
+        await record_created(
+            self.context.audit, scope.principal.actor, "agent_designation.create", ref, designation
+        )
         return designation
 
     async def update(
@@ -418,7 +426,7 @@ class AgentDesignationService(Service):
         if values:
             try:
                 async with self.designations.guarded():
-                    await self.designations.update(row, {**values, "updated_at": self.clock.now()})
+                    await self.designations.update(row, {**values, "updated_at": self.context.clock.now()})
             except IntegrityError:
                 holder = await self.designations.same_agent_at(
                     scope.organization_id, row.agent_id, location.id if location else None
@@ -427,7 +435,7 @@ class AgentDesignationService(Service):
             await self._set_defaults(row, procedures)
         designation = AgentDesignation.model_validate(row)
         if designation.version != before.version:
-            await self.audit.record_change(
+            await self.context.audit.record_change(
                 scope.principal.actor,
                 "agent_designation.update",
                 DESIGNATION,
@@ -448,7 +456,7 @@ class AgentDesignationService(Service):
             row,
             AgentDesignation.model_validate(row),
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=scope.principal.actor,
             action="agent_designation.delete",
             ref=ResourceRef(DESIGNATION, format_public_id(row.id), scope.organization_id),

@@ -3,18 +3,23 @@
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.application_templates.schemas import ApplicationTemplateFilters
-from app.db.filters import FilterSet
-from app.db.repository import Repository
+from app.db.filters import NOTHING, NULL, FilterSet
+from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
 from app.http.ids import parse_public_id
-from app.http.pagination import PageRequest
+from app.http.pagination import PageRequest, ordering
 from app.models import ApplicationTemplate, Location
 
 # The filters and sort keys of the template list; the location code is the joined one.
-FILTERS = FilterSet(ApplicationTemplateFilters, ApplicationTemplate, columns={"location_code": Location.code})
+FILTERS = FilterSet(
+    ApplicationTemplateFilters,
+    ApplicationTemplate,
+    columns={"location_code": ApplicationTemplate.location_id},
+    sort_by={"location_code": Location.code},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,35 +72,32 @@ class ApplicationTemplateRepository(Repository[ApplicationTemplate]):
         self, scope: TemplateScope, filters: ApplicationTemplateFilters, page: PageRequest
     ) -> tuple[list[ApplicationTemplate], int]:
         """Visible templates matching the filters, with their locations."""
-        statement = self._visible(scope).where(
-            *FILTERS.conditions(
-                filters,
-                location_code=await self._at_location(scope.organization_id, filters.location_code),
-                agent_designation_id=_designation(filters.agent_designation_id),
-            )
-        )
-        rows, total = await self.page_rows(
-            statement,
-            order_by=page.order_by(FILTERS.sortable, "name", ApplicationTemplate.id),
-            limit=page.limit,
-            offset=page.offset,
-        )
+        values = {
+            "location_code": await self._at_location(scope.organization_id, filters.location_code),
+            "agent_designation_id": _designation(filters.agent_designation_id),
+        }
+        statement = self._visible(scope).where(*FILTERS.bound_conditions(FILTERS.shape(filters, **values)))
+        order_by = ordering(FILTERS.sortable, page.sort_key(FILTERS.sortable, "name"), ApplicationTemplate.id)
+        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
+        params = FILTERS.parameters(filters, **values)
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
         return [row[0] for row in rows], total
 
-    async def _at_location(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
-        """Templates of the location with exactly this code (ＴＫＹ００１ is TKY001); an empty code:
-        the all-locations templates (全拠点)."""
+    async def _at_location(self, organization_id: int, code: str | None) -> object:
+        """What the `location_code` filter compares a template's location id with: the id of the
+        location with exactly this code (ＴＫＹ００１ is TKY001), NULL for an empty code (the
+        all-locations templates, 全拠点), NOTHING for an unknown code, None: no filter."""
         if code is None:
             return None
         if not code:
-            return ApplicationTemplate.location_id.is_(None)
+            return NULL
         location_id = await self.session.scalar(
             select(Location.id).where(
                 Location.organization_id == organization_id,
                 Location.code == unicodedata.normalize("NFKC", code),
             )
         )
-        return false() if location_id is None else ApplicationTemplate.location_id == location_id
+        return NOTHING if location_id is None else location_id
 
     async def name_taken(self, organization_id: int, name: str, *, other_than: int | None = None) -> bool:
         """Whether another template of the organization has this name."""
@@ -107,9 +109,10 @@ class ApplicationTemplateRepository(Repository[ApplicationTemplate]):
         return (await self.session.scalar(statement.limit(1))) is not None
 
 
-def _designation(value: str | None) -> ColumnElement[bool] | None:
-    """Templates that name this designation (9 digits); anything else names none."""
+def _designation(value: str | None) -> object:
+    """What the `agent_designation_id` filter compares with: the row id of a 9-digit id, NOTHING
+    for anything else (it names no designation), None: no filter."""
     if value is None:
         return None
     id_ = parse_public_id(value.strip())
-    return false() if id_ is None else ApplicationTemplate.agent_designation_id == id_
+    return NOTHING if id_ is None else id_

@@ -24,7 +24,7 @@ from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocess
 from app.http.ids import format_public_id, parse_public_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.locations.service import LocationService
 from app.models import ApplicationTemplate as TemplateRow
 from app.models import Location as LocationRow
@@ -76,14 +76,17 @@ def fits(designation: AgentDesignation, procedure: str, location: LocationRow | 
     )
 
 
-class ApplicationTemplateService(Service):
+class ApplicationTemplateService:
     """Lists, reads and changes templates; a caller with a location sees its own and the
     all-locations ones, and writes (location admins) only its own location's."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def templates(self) -> ApplicationTemplateRepository:
         """The repository of this request's session."""
-        return ApplicationTemplateRepository(self.session)
+        return ApplicationTemplateRepository(self.context.session)
 
     async def search(
         self, scope: OrganizationScope, filters: ApplicationTemplateFilters, page: PageRequest
@@ -153,7 +156,7 @@ class ApplicationTemplateService(Service):
                 values,
                 schema=ApplicationTemplate,
                 expected_versions=expected,
-                audit=self.audit,
+                audit=self.context.audit,
                 actor=scope.principal.actor,
                 action="application_template.update",
                 ref=self._ref(scope, row.id),
@@ -169,7 +172,7 @@ class ApplicationTemplateService(Service):
             row,
             ApplicationTemplate.model_validate(row),
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=scope.principal.actor,
             action="application_template.delete",
             ref=self._ref(scope, row.id),
@@ -200,7 +203,7 @@ class ApplicationTemplateService(Service):
             if not in_scope(scope.principal, None):
                 raise Forbidden()
             return None
-        location = await LocationService(self.session, self.audit, self.runtime).find(scope, code)
+        location = await LocationService(self.context).find(scope, code)
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location
@@ -232,9 +235,7 @@ class ApplicationTemplateService(Service):
         a change or deletion of it waits, then counts this template among those that use it.
         """
         assert state.agent_designation_id is not None
-        designation = await AgentDesignationService(
-            self.session, self.audit, self.runtime
-        ).get_within_organization(
+        designation = await AgentDesignationService(self.context).get_within_organization(
             scope.organization_id, format_public_id(state.agent_designation_id), lock=True
         )
         # Another location's is unknown to a caller of a location, as it is in its lists.
@@ -251,7 +252,7 @@ class ApplicationTemplateService(Service):
 
     async def _insert(self, scope: OrganizationScope, state: _State) -> ApplicationTemplate:
         """Insert a checked template and audit it; the name's constraint decides a race (409)."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         try:
             row = await self.templates.add(
                 TemplateRow(
@@ -269,7 +270,9 @@ class ApplicationTemplateService(Service):
             raise _name_taken(exc, state.values["name"]) from None
         template = ApplicationTemplate.model_validate(row)
         ref = self._ref(scope, row.id)
-        await record_created(self.audit, scope.principal.actor, "application_template.create", ref, template)
+        await record_created(
+            self.context.audit, scope.principal.actor, "application_template.create", ref, template
+        )
         return template
 
     @staticmethod
