@@ -15,8 +15,8 @@ from app.certificates.keys import certificate_keys
 from app.config.clock import Clock
 from app.config.logging import configure_logging
 from app.config.settings import Settings, get_settings
+from app.csv.upload import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.docs import install_docs
-from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
 from app.http.errors import install_error_handlers
 from app.http.middleware import RequestContextMiddleware
