@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"http"},
     {"security"},
+    {"operations"},
     {"runtime"},
     {"models"},
     {"journal"},
@@ -35,7 +36,7 @@ LAYERS: list[set[str]] = [
     {"main"},
     {"cli"},
 ]
-KERNEL = {"config", "text", "db", "http", "security", "runtime"}
+KERNEL = {"config", "text", "db", "http", "security", "operations", "runtime"}
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
 
 

@@ -30,7 +30,7 @@ from app.models import ApplicationTemplate as TemplateRow
 from app.models import Location as LocationRow
 
 RESOURCE = "application_template"
-# The database's guard of unique names (migration 0010), as each database names it in its error.
+# The database's guard of unique names (migration 0011), as each database names it in its error.
 _NAME_CONSTRAINT = ("uq_application_templates_organization_id_name", "application_templates.name")
 # What a copy takes over besides the procedure, location and designation.
 _COPIED = {"use", "owner", "user", "user_same_as_owner", "base_location", "notes"}

@@ -69,6 +69,12 @@ class PasswordHasher:
         # do from the first request on.
         self.dummy_hash = self.context.hash(secrets.token_urlsafe(16))
 
+    def load(self) -> tuple[int, int]:
+        """(hashes running, callers waiting for a turn) in this process, for metrics."""
+        if self._turns is None:
+            return 0, 0
+        return self.concurrency - self._turns.value, self._turns.statistics().tasks_waiting
+
     @asynccontextmanager
     async def turn(self) -> AsyncIterator["Hashing"]:
         """One of the process's hashing turns, held for the block (503 when none frees up in time).

@@ -20,6 +20,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "リクエスト本文が正しいJSONではありません（{position}文字目付近）。",
         "The request body is not valid JSON (near character {position}).",
     ),
+    "malformed_multipart": (
+        "リクエスト本文を multipart/form-data として読み取れません。各パートに Content-Disposition ヘッダー（name 付き）を付け、境界文字列で区切って送ってください。",
+        "The request body cannot be read as multipart/form-data: each part needs a Content-Disposition "
+        "header with a name, between boundary lines.",
+    ),
     "json_required": (
         "リクエスト本文はJSON形式で送ってください（Content-Type: application/json、受け取った形式: {media_type}）。",
         "Send the request body as JSON (Content-Type: application/json); received {media_type}.",
@@ -347,6 +352,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "certificate_key_mismatch": (
         "証明書ファイルに、秘密鍵に対応する証明書が含まれていません。",
         "None of the certificates in the file belongs to its private key.",
+    ),
+    "certificate_serial_number_too_long": (
+        "証明書のシリアル番号が {limit} バイトを超えています（RFC 5280 では20バイトまで）。AINASの署名には使用できない証明書です。",
+        "The certificate's serial number is longer than {limit} bytes (RFC 5280 allows 20): it is not a "
+        "certificate AINAS can sign with.",
     ),
     "certificate_expired": (
         "証明書の有効期間は {not_after} に終了しています。更新後の証明書を登録してください。",

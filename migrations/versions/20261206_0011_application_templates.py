@@ -4,8 +4,8 @@ A name is unique within its organization (a unique constraint: two creates at on
 commit). Parties and 使用の本拠の位置 are JSON objects. Locations and designations that templates
 name cannot be deleted under them (RESTRICT; the services answer 409 first, naming how many).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06 05:00:00
 
 """
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0009"
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
