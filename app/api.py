@@ -2,7 +2,9 @@
 
 from fastapi import APIRouter
 
+from app.agents.router import agents_router, designations_router
 from app.api_keys.router import router as api_keys_router
+from app.application_templates.router import router as application_templates_router
 from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.certificates.router import router as certificates_router
@@ -27,5 +29,8 @@ for router in (
     user_sheet_router,
     certificates_router,
     webhooks_router,
+    application_templates_router,
+    agents_router,
+    designations_router,
 ):
     api_router.include_router(router)

@@ -29,10 +29,24 @@ class Permission(StrEnum):
     CERTIFICATE_MANAGE = "certificate:manage"  # register, list, read, delete an organization's
     CERTIFICATE_LIST_ALL = "certificate:list-all"  # every organization's (operators)
     WEBHOOK_MANAGE = "webhook:manage"  # an organization's webhook endpoints (§5.7)
+    AGENT_READ = "agent:read"  # the agent directory
+    AGENT_MANAGE = "agent:manage"  # add, change, suspend, delete agents of the directory
+    DESIGNATION_READ = "agent-designation:read"  # designated agents and resolve, within scope
+    DESIGNATION_WRITE = "agent-designation:write"  # add, change, delete; see may_manage_designation
+    # 申請テンプレート (§2.8): location admins write only those of their location (in_scope)
+    TEMPLATE_READ = "application-template:read"
+    TEMPLATE_WRITE = "application-template:write"
 
 
 P = Permission
-_EVERYONE_READS = {P.ORGANIZATION_READ, P.LOCATION_READ, P.LOCATION_EXPORT}
+_EVERYONE_READS = {
+    P.ORGANIZATION_READ,
+    P.LOCATION_READ,
+    P.LOCATION_EXPORT,
+    P.AGENT_READ,
+    P.DESIGNATION_READ,
+    P.TEMPLATE_READ,
+}
 # The key "linked_system" stands for a linked system, which has no role.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(Permission),
@@ -53,11 +67,22 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.USER_IMPORT,
             P.CERTIFICATE_MANAGE,
             P.WEBHOOK_MANAGE,
+            P.DESIGNATION_WRITE,
+            P.TEMPLATE_WRITE,
         }
     ),
     # Which rows of a users upload a location admin may change is decided row by row (may_manage_user).
     Role.LOCATION_ADMIN: frozenset(
-        _EVERYONE_READS | {P.USER_READ, P.USER_WRITE, P.USER_PASSWORD_RESET, P.USER_EXPORT, P.USER_IMPORT}
+        _EVERYONE_READS
+        | {
+            P.USER_READ,
+            P.USER_WRITE,
+            P.USER_PASSWORD_RESET,
+            P.USER_EXPORT,
+            P.USER_IMPORT,
+            P.DESIGNATION_WRITE,
+            P.TEMPLATE_WRITE,
+        }
     ),
     Role.STAFF_SUBMITTER: frozenset(_EVERYONE_READS | {P.USER_READ}),
     Role.STAFF_PREPARER: frozenset(_EVERYONE_READS | {P.USER_READ}),
@@ -65,7 +90,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 # Which resources' changes a caller of the change feed sees (§4, §5.5); None: all of them.
-_LINKED_SYSTEM_CHANGES = frozenset({"organization", "location"})
+_LINKED_SYSTEM_CHANGES = frozenset({"organization", "location", "agent_designation", "application_template"})
 
 
 def has_permission(principal: Principal, permission: Permission) -> bool:
@@ -75,8 +100,8 @@ def has_permission(principal: Principal, permission: Permission) -> bool:
 
 
 def visible_changes(principal: Principal) -> frozenset[str] | None:
-    """Resource types of the change feed a caller sees: linked systems organization and location
-    changes only; operators and admins (the others may not read the feed) everything."""
+    """Resource types of the change feed a caller sees: linked systems all but user changes;
+    operators and admins (the others may not read the feed) everything."""
     return _LINKED_SYSTEM_CHANGES if principal.kind is PrincipalKind.LINKED_SYSTEM else None
 
 
@@ -145,3 +170,18 @@ def may_reset_password(principal: Principal, user_id: int, role: Role, location_
     if principal.is_operator or principal.role is Role.ADMIN:
         return True
     return may_manage_user(principal, role, location_id)
+
+
+# Designated agents (§4): a caller assigned to a location reads that location's designations and the
+# all-locations ones; without a location, all of its organization's.
+
+
+def designation_location(principal: Principal) -> int | None:
+    """The location whose designations (with the all-locations ones) the caller reads; None: all."""
+    return principal.location_id
+
+
+def may_manage_designation(principal: Principal, location_id: int | None) -> bool:
+    """Operators and admins manage every designation; a location admin those of its own location
+    (not the all-locations ones). Whether the kind of caller may write at all is DESIGNATION_WRITE."""
+    return has_permission(principal, Permission.DESIGNATION_WRITE) and in_scope(principal, location_id)

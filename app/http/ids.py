@@ -46,3 +46,9 @@ def _public_row_id(value: object) -> object:
 # Fields of public schemas read from rows (`from_attributes`): the row's integer id, shown as text.
 OrganizationIdText = Annotated[str, BeforeValidator(_public_organization_id)]
 RowIdText = Annotated[str, BeforeValidator(_public_row_id)]
+
+
+# Other resources with 9-digit public ids (agents, designated agents) write and read them the same way.
+format_public_id = format_organization_id
+parse_public_id = parse_organization_id
+PublicIdText = OrganizationIdText

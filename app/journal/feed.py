@@ -82,6 +82,12 @@ FEED_ACTIONS: Mapping[str, str] = {
     "user.create": "user.created",
     "user.update": "user.updated",
     "user.delete": "user.deleted",
+    "application_template.create": "application_template.created",
+    "application_template.update": "application_template.updated",
+    "application_template.delete": "application_template.deleted",
+    "agent_designation.create": "agent_designation.created",
+    "agent_designation.update": "agent_designation.updated",
+    "agent_designation.delete": "agent_designation.deleted",
 }
 
 _DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}

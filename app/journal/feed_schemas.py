@@ -14,7 +14,7 @@ MAX_AFTER_LENGTH = 1024
 
 
 class ChangeAction(StrEnum):
-    """What happened. Linked systems see the organization and location actions only."""
+    """What happened. Linked systems see every action but the user actions."""
 
     ORGANIZATION_UPDATED = "organization.updated"
     LOCATION_CREATED = "location.created"
@@ -23,14 +23,24 @@ class ChangeAction(StrEnum):
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     USER_DELETED = "user.deleted"
+    AGENT_DESIGNATION_CREATED = "agent_designation.created"
+    AGENT_DESIGNATION_UPDATED = "agent_designation.updated"
+    AGENT_DESIGNATION_DELETED = "agent_designation.deleted"
+    APPLICATION_TEMPLATE_CREATED = "application_template.created"
+    APPLICATION_TEMPLATE_UPDATED = "application_template.updated"
+    APPLICATION_TEMPLATE_DELETED = "application_template.deleted"
 
 
 class ChangeResource(BaseModel):
     """What changed."""
 
-    type: str = Field(description="organization, location or user", examples=["location"])
+    type: str = Field(
+        description="organization, location, user, agent_designation or application_template",
+        examples=["location"],
+    )
     id: str = Field(
-        description="The organization id, the location code, or the login ID", examples=["TKY001"]
+        description="The organization id, the location code, the login ID, or the designation's or template's id",
+        examples=["TKY001"],
     )
 
 

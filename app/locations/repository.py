@@ -13,7 +13,7 @@ from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
-from app.models import Location, User
+from app.models import AgentDesignation, ApplicationTemplate, Location, User
 
 # The filters and sort keys of the list, from LocationFilters.
 FILTERS = FilterSet(LocationFilters, Location)
@@ -89,6 +89,22 @@ class LocationRepository(Repository[Location]):
         """How many users are assigned to the location."""
         return int(
             await self.session.scalar(select(func.count()).where(User.location_id == location_id)) or 0
+        )
+
+    async def template_count(self, location_id: int) -> int:
+        """How many application templates belong to the location."""
+        return int(
+            await self.session.scalar(
+                select(func.count()).where(ApplicationTemplate.location_id == location_id)
+            )
+            or 0
+        )
+
+    async def designation_count(self, location_id: int) -> int:
+        """How many designated agents (依頼先代理人) are for the location."""
+        return int(
+            await self.session.scalar(select(func.count()).where(AgentDesignation.location_id == location_id))
+            or 0
         )
 
     # Bulk reads and writes of CSV downloads and uploads (app/locations/sheet.py).

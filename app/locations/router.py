@@ -98,8 +98,15 @@ async def update_location(
     "/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a location",
-    description="依頼人拠点の削除. Refused (409) while users are assigned to it.",
-    responses=problems(Conflict("location_in_use", context={"count": 3})),
+    description=(
+        "依頼人拠点の削除. Refused (409) while users are assigned to it, agents are designated for it, "
+        "or application templates belong to it."
+    ),
+    responses=problems(
+        Conflict("location_in_use", context={"count": 3}),
+        Conflict("location_has_designations", context={"count": 1}),
+        Conflict("location_has_templates", context={"count": 2}),
+    ),
 )
 async def delete_location(
     scope: CanWrite, code: LocationCodePath, expected: IfMatch, service: LocationServiceDep

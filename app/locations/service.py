@@ -19,6 +19,7 @@ from app.http.ids import format_organization_id
 from app.http.pagination import PageRequest, page_json
 from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
 from app.journal.context import RequestContext, provide
+from app.locations import messages as _messages  # noqa: F401 (registers its codes)
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.locations.sheet import LOCATIONS
@@ -102,11 +103,18 @@ class LocationService:
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
-        """依頼人拠点の削除; refused while users are assigned to the location."""
+        """依頼人拠点の削除; refused while users are assigned to the location, agents designated for it,
+        or application templates belong to it."""
         location = await self._row(scope, code)
         assigned = await self.locations.user_count(location.id)
         if assigned:
             raise Conflict("location_in_use", context={"count": assigned})
+        designated = await self.locations.designation_count(location.id)
+        if designated:
+            raise Conflict("location_has_designations", context={"count": designated})
+        templates = await self.locations.template_count(location.id)
+        if templates:
+            raise Conflict("location_has_templates", context={"count": templates})
         await delete_audited(
             self.locations,
             location,
@@ -118,7 +126,7 @@ class LocationService:
             ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
         )
 
-    # For users (their service looks locations up here, never in this package's repository).
+    # For users and templates (their services look locations up here, never in this package's repository).
 
     async def find(self, scope: OrganizationScope, code: str) -> LocationRow | None:
         """The location with this code within the caller's scope; None otherwise (a location

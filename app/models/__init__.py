@@ -1,7 +1,11 @@
 """Every table of the service; importing this package registers them all on `Base.metadata`."""
 
 from app.db.orm import Base
+from app.models.agent import Agent
+from app.models.agent_designation import AgentDesignation
+from app.models.agent_designation_default import AgentDesignationDefault
 from app.models.api_key import ApiKey
+from app.models.application_template import ApplicationTemplate
 from app.models.audit_event import AuditEvent
 from app.models.certificate import Certificate
 from app.models.change import Change, ChangeCounter
@@ -16,7 +20,11 @@ from app.models.webhook_endpoint import WebhookEndpoint
 from app.models.webhook_progress import WebhookProgress
 
 __all__ = [
+    "Agent",
+    "AgentDesignation",
+    "AgentDesignationDefault",
     "ApiKey",
+    "ApplicationTemplate",
     "AuditEvent",
     "Base",
     "Certificate",

@@ -220,3 +220,20 @@ def is_control(ch: str) -> bool:
 def invalid_control_characters(normalized: str) -> list[InvalidCharacter]:
     """Every control character of normalized; none has a suggestion."""
     return invalid_characters(normalized, lambda ch: not is_control(ch), lambda ch: None)
+
+
+# 郵便番号 (SPEC §2.8): seven half-width digits, typed with or without the hyphen after the third.
+POSTAL_CODE_HYPHEN_POSITION: Final = 3
+
+
+def invalid_postal_code_characters(normalized: str) -> list[InvalidCharacter]:
+    """Every character that is not a half-width digit, with the digit to use instead; a hyphen
+    after the third digit (`123-4567`) is allowed, and a full-width one there gets `-`."""
+    found = invalid_characters(normalized, _DIGITS.__contains__, lambda ch: ascii_suggestion(ch, _DIGITS))
+    return [
+        replace(character, suggestion=ascii_suggestion(character.character, _DIGITS + "-"))
+        if character.position == POSTAL_CODE_HYPHEN_POSITION
+        else character
+        for character in found
+        if not (character.position == POSTAL_CODE_HYPHEN_POSITION and character.character == "-")
+    ]

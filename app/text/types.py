@@ -17,7 +17,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from app.text import rules as text
-from app.text.messages import MESSAGES
+from app.text.messages import MESSAGES, register_messages
 
 NAME_MAX_LENGTH: Final = 50
 SHORT_NAME_MAX_LENGTH: Final = 10
@@ -87,6 +87,9 @@ class _TextRule:
             raise _error("too_long", {"max_length": self.max_length, "length": length})
         return value
 
+
+# For domain packages that declare validated types of their own (app/agents/types.py).
+TextRule = _TextRule
 
 # 依頼人組織名, 依頼人拠点名: 1 to 50 full-width characters.
 FullWidthName = Annotated[
@@ -227,3 +230,66 @@ def is_login_id(value: str) -> bool:
     return LOGIN_ID_MIN_LENGTH <= len(value) <= LOGIN_ID_MAX_LENGTH and all(
         ch in LOGIN_ID_CHARACTERS for ch in value
     )
+
+
+# -- addresses (SPEC §2.8: the parties and 使用の本拠の位置 of application templates) ---------------
+
+ADDRESS_MAX_LENGTH: Final = 100
+POSTAL_CODE_LENGTH: Final = 7
+
+register_messages(
+    {
+        "invalid_postal_code": (
+            "郵便番号は半角数字7桁で入力してください（123-4567 の形も使えます）。使用できない文字は invalid_characters に示します。",
+            "A postal code is 7 half-width digits (123-4567 is accepted too); see invalid_characters.",
+        ),
+        "postal_code_length": (
+            "郵便番号は7桁の数字です（入力は{length}桁）。",
+            "A postal code has 7 digits ({length} given).",
+        ),
+    }
+)
+
+# 住所: 1 to 100 full-width characters.
+FullWidthAddress = Annotated[
+    str,
+    _TextRule(
+        code="not_full_width",
+        find_invalid=text.invalid_full_width_characters,
+        min_length=1,
+        max_length=ADDRESS_MAX_LENGTH,
+        description=f"住所：全角1〜{ADDRESS_MAX_LENGTH}文字 / address: 1 to {ADDRESS_MAX_LENGTH} full-width characters (JIS X 0208)",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _PostalCodeRule(_TextRule):
+    """The text rule of 郵便番号: `123-4567` or `1234567`, answered as `1234567`."""
+
+    def validate(self, value: str) -> str:
+        """Return the seven digits, or raise the first rule the value breaks."""
+        if len(value) <= text.MAX_INSPECTED_LENGTH:
+            invalid = self.find_invalid(value)
+            if invalid:
+                raise _error(
+                    self.code, {"invalid_characters": [character.as_dict() for character in invalid]}
+                )
+        digits = value.replace("-", "", 1) if value[3:4] == "-" else value
+        if len(digits) != POSTAL_CODE_LENGTH:
+            raise _error("postal_code_length", {"length": len(digits)})
+        return digits
+
+
+# 郵便番号: 7 half-width digits; `123-4567` is accepted and stored as `1234567`.
+PostalCode = Annotated[
+    str,
+    _PostalCodeRule(
+        code="invalid_postal_code",
+        find_invalid=text.invalid_postal_code_characters,
+        min_length=POSTAL_CODE_LENGTH,
+        max_length=POSTAL_CODE_LENGTH + 1,
+        description="郵便番号：半角数字7桁（123-4567 も可、7桁で保存） / postal code: 7 half-width digits (123-4567 accepted, stored as 1234567)",
+        pattern="^[0-9]{3}-?[0-9]{4}$",
+    ),
+]

@@ -57,6 +57,9 @@ def test_every_list_takes_flat_optional_query_parameters() -> None:
         "/api/v1/organizations/{org_id}/audit-events",
         "/api/v1/organizations/{org_id}/certificates",
         "/api/v1/certificates",
+        "/api/v1/agents",
+        "/api/v1/organizations/{org_id}/agent-designations",
+        "/api/v1/organizations/{org_id}/application-templates",
     }
     wrong = []
     for path, operation in lists:
@@ -136,7 +139,11 @@ def test_every_example_is_a_problem_of_its_status() -> None:
     created = _documented("POST", "/api/v1/organizations/{org_id}/locations")
     deleted = _documented("DELETE", "/api/v1/organizations/{org_id}/locations/{code}")
     assert ("location_code_taken", ()) in created[409]
-    assert deleted[409] == {("location_in_use", ())}
+    assert deleted[409] == {
+        ("location_in_use", ()),
+        ("location_has_designations", ()),
+        ("location_has_templates", ()),
+    }
     assert 409 not in _documented("GET", "/api/v1/organizations/{org_id}/locations")
 
 

@@ -41,6 +41,7 @@ from tests.fixtures.certificates import P12
 from tests.fixtures.world import World, add_location, add_user, token_response
 from tests.security.state import differences, snapshot
 
+_OWNER = {"name": "見本", "postal_code": "1234567", "address": "東京都"}
 COLUMNS = ("OP", "ADM", "LA1", "LAA", "SUB", "PRE", "LNK", "OTH", "TMP", "ANO", "EXP")
 STALE = '"999999"'
 TEMPORARY_PASSWORD = "first day passphrase"
@@ -644,6 +645,287 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "expect": "400 400 403 403 403 403 403 404 403 401 401",
         },
     },
+    # §4 "read the agent directory": everyone; "add, change, suspend, delete agents": operators only.
+    ("GET", "/api/v1/agents"): {
+        "list": {"expect": "200 200 200 200 200 200 200 200 403 401 401"},
+    },
+    ("POST", "/api/v1/agents"): {
+        "new agent": {
+            "json": {"kind": "nisseiren", "name": "追加振興会", "short_name": "追加", "prefecture": "13"},
+            "expect": "201 403 403 403 403 403 403 403 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/agents/{agent_id}"): {
+        "agent": {"path": {"agent_id": "{agent_x}"}, "expect": "200 200 200 200 200 200 200 200 403 401 401"},
+        "no such agent": {
+            "path": {"agent_id": "999999999"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
+    ("PATCH", "/api/v1/agents/{agent_id}"): {
+        "suspend": {
+            "path": {"agent_id": "{agent_x}"},
+            "json": {"status": "suspended"},
+            "if_match": STALE,
+            "expect": "412 403 403 403 403 403 403 403 403 401 401",
+        },
+    },
+    ("DELETE", "/api/v1/agents/{agent_id}"): {
+        "in use": {
+            "path": {"agent_id": "{agent_x}"},
+            "if_match": STALE,
+            "expect": "409 403 403 403 403 403 403 403 403 401 401",
+        },
+        "unused": {
+            "path": {"agent_id": "{agent_free}"},
+            "if_match": STALE,
+            "expect": "412 403 403 403 403 403 403 403 403 401 401",
+        },
+    },
+    # §4 "read designated agents; resolve": operator any, admin and linked system own org, location
+    # admins and staff their own scope and the all-locations ones; "add, change, delete": operator,
+    # admin own org, location admin those of its own location.
+    ("GET", "/api/v1/organizations/{org_id}/agent-designations"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 200 200 200 200 200 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    ("POST", "/api/v1/organizations/{org_id}/agent-designations"): {
+        # Probes that allowed callers get refused for the body (422) and nothing is stored.
+        "at own location, procedure not allowed": {
+            "path": {"org_id": "{A}"},
+            "json": {"agent_id": "{agent_free}", "location_code": "L1", "procedures": ["new_registration"]},
+            "expect": "422 422 422 422 403 403 403 404 403 401 401",
+        },
+        "for all locations, procedure not allowed": {
+            "path": {"org_id": "{A}"},
+            "json": {"agent_id": "{agent_free}", "procedures": ["new_registration"]},
+            "expect": "422 422 403 422 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "json": {"agent_id": "{agent_free}", "procedures": ["new_registration"]},
+            "expect": "422 404 404 404 404 404 404 422 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/agent-designations/resolve"): {
+        "own org": {
+            "path": {"org_id": "{A}"},
+            "query": {"procedure": "continuous_inspection"},
+            "expect": "200 200 200 200 200 200 200 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "query": {"procedure": "continuous_inspection"},
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/agent-designations/{designation_id}"): {
+        "own location": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l1}"},
+            "expect": "200 200 200 200 200 200 200 404 403 401 401",
+        },
+        "other location": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l2}"},
+            "expect": "200 200 404 200 404 404 200 404 403 401 401",
+        },
+        "all locations": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_all}"},
+            "expect": "200 200 200 200 200 200 200 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "designation_id": "{desig_b}"},
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+        "own org's designation under other org": {
+            "path": {"org_id": "{B}", "designation_id": "{desig_l1}"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
+    ("PATCH", "/api/v1/organizations/{org_id}/agent-designations/{designation_id}"): {
+        "own location": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l1}"},
+            "json": {"note": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 412 412 403 403 403 404 403 401 401",
+        },
+        "other location": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l2}"},
+            "json": {"note": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 404 412 403 403 403 404 403 401 401",
+        },
+        "all locations": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_all}"},
+            "json": {"note": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 403 412 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "designation_id": "{desig_b}"},
+            "json": {"note": "変更"},
+            "if_match": STALE,
+            "expect": "412 404 404 404 404 404 404 412 403 401 401",
+        },
+        "agent in body": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l1}"},
+            "json": {"agent_id": "{agent_free}"},
+            "expect": "422 422 422 422 403 403 403 404 403 401 401",
+        },
+    },
+    ("DELETE", "/api/v1/organizations/{org_id}/agent-designations/{designation_id}"): {
+        "own location": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l1}"},
+            "if_match": STALE,
+            "expect": "412 412 412 412 403 403 403 404 403 401 401",
+        },
+        "other location": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_l2}"},
+            "if_match": STALE,
+            "expect": "412 412 404 412 403 403 403 404 403 401 401",
+        },
+        "all locations": {
+            "path": {"org_id": "{A}", "designation_id": "{desig_all}"},
+            "if_match": STALE,
+            "expect": "412 412 403 412 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "designation_id": "{desig_b}"},
+            "if_match": STALE,
+            "expect": "412 404 404 404 404 404 404 412 403 401 401",
+        },
+    },
+    # §4 "read application templates": operator any, admin and linked systems own org, location
+    # admins and staff their location's and the all-locations ones; "create, change, copy, delete":
+    # operator, admin own org, location admins their own location's. Harmless probes: a body that
+    # breaks a rule after authorization (422), a stale If-Match (412), a copy onto a taken name (409).
+    ("GET", "/api/v1/organizations/{org_id}/application-templates"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 200 200 200 200 200 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    ("POST", "/api/v1/organizations/{org_id}/application-templates"): {
+        "own location, not applicable": {
+            "path": {"org_id": "{A}"},
+            "json": {
+                "name": "照合",
+                "procedure": "continuous_inspection",
+                "location_code": "L1",
+                "owner": _OWNER,
+            },
+            "expect": "422 422 422 422 403 403 403 404 403 401 401",
+        },
+        "all locations, not applicable": {
+            "path": {"org_id": "{A}"},
+            "json": {
+                "name": "照合",
+                "procedure": "continuous_inspection",
+                "location_code": None,
+                "owner": _OWNER,
+            },
+            "expect": "422 422 403 422 403 403 403 404 403 401 401",
+        },
+        "other org, not applicable": {
+            "path": {"org_id": "{B}"},
+            "json": {
+                "name": "照合",
+                "procedure": "continuous_inspection",
+                "location_code": None,
+                "owner": _OWNER,
+            },
+            "expect": "422 404 404 404 404 404 404 422 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/application-templates/{id}"): {
+        "own location": {
+            "path": {"org_id": "{A}", "id": "{tpl_l1}"},
+            "expect": "200 200 200 200 200 200 200 404 403 401 401",
+        },
+        "other location": {
+            "path": {"org_id": "{A}", "id": "{tpl_l2}"},
+            "expect": "200 200 404 200 404 404 200 404 403 401 401",
+        },
+        "all locations": {
+            "path": {"org_id": "{A}", "id": "{tpl_all}"},
+            "expect": "200 200 200 200 200 200 200 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "id": "{tpl_b}"},
+            "expect": "200 404 404 404 404 404 404 200 403 401 401",
+        },
+        "own org's template under other org": {
+            "path": {"org_id": "{B}", "id": "{tpl_l1}"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
+    ("PATCH", "/api/v1/organizations/{org_id}/application-templates/{id}"): {
+        "own location": {
+            "path": {"org_id": "{A}", "id": "{tpl_l1}"},
+            "json": {"notes": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 412 412 403 403 403 404 403 401 401",
+        },
+        "other location": {
+            "path": {"org_id": "{A}", "id": "{tpl_l2}"},
+            "json": {"notes": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 404 412 403 403 403 404 403 401 401",
+        },
+        "all locations": {
+            "path": {"org_id": "{A}", "id": "{tpl_all}"},
+            "json": {"notes": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 403 412 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "id": "{tpl_b}"},
+            "json": {"notes": "変更"},
+            "if_match": STALE,
+            "expect": "412 404 404 404 404 404 404 412 403 401 401",
+        },
+    },
+    ("DELETE", "/api/v1/organizations/{org_id}/application-templates/{id}"): {
+        "own location": {
+            "path": {"org_id": "{A}", "id": "{tpl_l1}"},
+            "if_match": STALE,
+            "expect": "412 412 412 412 403 403 403 404 403 401 401",
+        },
+        "other location": {
+            "path": {"org_id": "{A}", "id": "{tpl_l2}"},
+            "if_match": STALE,
+            "expect": "412 412 404 412 403 403 403 404 403 401 401",
+        },
+        "all locations": {
+            "path": {"org_id": "{A}", "id": "{tpl_all}"},
+            "if_match": STALE,
+            "expect": "412 412 403 412 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "id": "{tpl_b}"},
+            "if_match": STALE,
+            "expect": "412 404 404 404 404 404 404 412 403 401 401",
+        },
+    },
+    ("POST", "/api/v1/organizations/{org_id}/application-templates/{id}/copy"): {
+        "own location, taken name": {
+            "path": {"org_id": "{A}", "id": "{tpl_l1}"},
+            "json": {"name": "照合第一"},
+            "expect": "409 409 409 409 403 403 403 404 403 401 401",
+        },
+        "other location, taken name": {
+            "path": {"org_id": "{A}", "id": "{tpl_l2}"},
+            "json": {"name": "照合第一"},
+            "expect": "409 409 404 409 403 403 403 404 403 401 401",
+        },
+        "all locations, taken name": {
+            "path": {"org_id": "{A}", "id": "{tpl_all}"},
+            "json": {"name": "照合第一"},
+            "expect": "409 409 403 409 403 403 403 404 403 401 401",
+        },
+        "other org, taken name": {
+            "path": {"org_id": "{B}", "id": "{tpl_b}"},
+            "json": {"name": "照合他社"},
+            "expect": "409 404 404 404 404 404 404 409 403 401 401",
+        },
+    },
     # Load balancer probes: public.
     ("GET", "/healthz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
     ("GET", "/readyz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
@@ -846,6 +1128,46 @@ async def prepare(app: FastAPI, client: httpx.AsyncClient, world: World) -> Sett
         )
         assert hook.status_code == 201, hook.text
         spare[name] = hook.json()["id"]
+    # Agents of the directory and designations in A (at L1, at L2, for all locations) and in B.
+    for name, agent_name in (
+        ("agent_x", "第一振興会"),
+        ("agent_y", "第二振興会"),
+        ("agent_free", "第三振興会"),
+    ):
+        made = await client.post(
+            "/api/v1/agents",
+            json={"kind": "nisseiren", "name": agent_name, "short_name": "振興会", "prefecture": "13"},
+            headers=operator_headers,
+        )
+        assert made.status_code == 201, made.text
+        spare[name] = made.json()["id"]
+    for org, name, agent, code, default in (
+        (a, "desig_l1", "agent_x", "L1", False),
+        (a, "desig_l2", "agent_x", "L2", False),
+        (a, "desig_all", "agent_y", None, True),
+        (b, "desig_b", "agent_x", None, True),
+    ):
+        made = await client.post(
+            f"{org.path}/agent-designations",
+            json={"agent_id": spare[agent], "location_code": code, "is_default": default},
+            headers=org.admin.headers,
+        )
+        assert made.status_code == 201, made.text
+        spare[name] = made.json()["id"]
+    # Application templates of A at L1, at L2 and for all locations, and one of B.
+    for org, name, template_name, code in (
+        (a, "tpl_l1", "照合第一", "L1"),
+        (a, "tpl_l2", "照合第二", "L2"),
+        (a, "tpl_all", "照合全拠点", None),
+        (b, "tpl_b", "照合他社", None),
+    ):
+        made = await client.post(
+            f"{org.path}/application-templates",
+            json={"name": template_name, "procedure": "new_registration", "location_code": code},
+            headers=org.admin.headers,
+        )
+        assert made.status_code == 201, made.text
+        spare[name] = made.json()["id"]
     # The linked system's first request stores its fast-path digest; later ones change nothing.
     warm = await client.get("/api/v1/me", headers=a.basic())
     assert warm.status_code == 200, warm.text

@@ -1,0 +1,289 @@
+"""All SQL about agents, designations and their defaults."""
+
+import unicodedata
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, or_, select, update
+from sqlalchemy.orm import contains_eager
+
+from app.agents.schemas import AgentDesignationFilters, AgentFilters
+from app.db.filters import NULL, FilterSet
+from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.http.pagination import PageRequest, ordering
+from app.models import Agent, AgentDesignation, AgentDesignationDefault, ApplicationTemplate, Location
+
+AGENT_FILTERS = FilterSet(AgentFilters, Agent)
+DESIGNATION_FILTERS = FilterSet(
+    AgentDesignationFilters,
+    AgentDesignation,
+    columns={
+        "location_code": Location.code,
+        "kind": Agent.kind,
+        "name": Agent.name_search,
+        "short_name": Agent.short_name_search,
+    },
+)
+
+
+def files(procedures: Any, procedure: str) -> ColumnElement[bool]:
+    """A stored procedure list (codes separated by single spaces) holds this procedure."""
+    padded: ColumnElement[str] = literal(" ") + procedures + literal(" ")
+    return padded.like(f"% {procedure} %")
+
+
+class AgentRepository(Repository[Agent]):
+    """The agent directory."""
+
+    model = Agent
+
+    async def search(self, filters: AgentFilters, page: PageRequest) -> tuple[list[Agent], int]:
+        """Agents matching the filters."""
+        # `procedure` is matched within the stored list (`files`), not by the filter set.
+        shape = AGENT_FILTERS.shape(filters, procedure=None)
+        statement = select(Agent).where(*AGENT_FILTERS.bound_conditions(shape))
+        if filters.procedure is not None:
+            statement = statement.where(files(Agent.procedures, filters.procedure))
+        order_by = ordering(AGENT_FILTERS.sortable, page.sort_key(AGENT_FILTERS.sortable, "id"), Agent.id)
+        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
+        params = AGENT_FILTERS.parameters(filters, procedure=None)
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
+
+    async def by_number(self, kind: str, registration_number: str) -> Agent | None:
+        """The agent of this kind with this registration number."""
+        return await self.one_or_none(
+            select(Agent).where(Agent.kind == kind, Agent.registration_number == registration_number)
+        )
+
+    async def designation_count(self, agent_id: int) -> int:
+        """How many designations name the agent."""
+        return int(
+            await self.session.scalar(select(func.count()).where(AgentDesignation.agent_id == agent_id)) or 0
+        )
+
+    async def procedures_in_use(self, agent_id: int) -> set[str]:
+        """The procedures that the agent's designations name."""
+        stored = await self.session.scalars(
+            select(AgentDesignation.procedures).where(AgentDesignation.agent_id == agent_id).distinct()
+        )
+        return {code for value in stored for code in value.split()}
+
+
+@dataclass(frozen=True, slots=True)
+class DesignationScope:
+    """Which designations of one organization a caller sees: all, or one location's and the
+    all-locations ones (`location_id`). Every read of designations takes one."""
+
+    organization_id: int
+    location_id: int | None
+
+
+class DesignationRepository(Repository[AgentDesignation]):
+    """Designations of one organization, with their agents and locations."""
+
+    model = AgentDesignation
+
+    def guarded(self) -> AbstractAsyncContextManager[Any]:
+        """Around a write that a unique index may refuse: on PostgreSQL a savepoint, since a failed
+        statement aborts the whole transaction and the holder could not be named after it. SQLite
+        fails the statement alone and keeps the transaction; a SAVEPOINT there, before pysqlite has
+        begun a transaction, would begin one that RELEASE commits."""
+        if self.session.bind.dialect.name == "postgresql":
+            return self.session.begin_nested()
+        return nullcontext()
+
+    def _visible(self, scope: DesignationScope) -> Select[Any]:
+        """The one visibility rule of designations, each with its agent and location loaded."""
+        statement = (
+            select(AgentDesignation)
+            .join(Agent, Agent.id == AgentDesignation.agent_id)
+            .outerjoin(Location, Location.id == AgentDesignation.location_id)
+            .options(contains_eager(AgentDesignation.agent), contains_eager(AgentDesignation.location))
+            .where(AgentDesignation.organization_id == scope.organization_id)
+        )
+        if scope.location_id is not None:
+            statement = statement.where(
+                or_(
+                    AgentDesignation.location_id == scope.location_id,
+                    AgentDesignation.location_id.is_(None),
+                )
+            )
+        return statement
+
+    async def one(
+        self, scope: DesignationScope, designation_id: int, *, lock: str | None = None
+    ) -> AgentDesignation | None:
+        """A visible designation by id. `lock` (PostgreSQL): `"update"` to change or delete it, `"share"`
+        while another resource comes to depend on it; either until the transaction ends."""
+        statement = self._visible(scope).where(AgentDesignation.id == designation_id)
+        if lock is not None:
+            statement = statement.with_for_update(
+                read=lock == "share", of=AgentDesignation
+            ).execution_options(populate_existing=True)
+        return await self.one_or_none(statement)
+
+    async def templates_misfit(
+        self, designation_id: int, procedures: Sequence[str] | None = None, location_id: int | None = None
+    ) -> int:
+        """How many application templates name the designation and would no longer fit it with these
+        procedures and this location (§2.8); no procedures given: every template that names it.
+
+        Templates are a domain above this one; their table is read here from app/models, as
+        locations count their users: one statement where the rule is enforced, no callback.
+        """
+        template = ApplicationTemplate
+        statement = select(func.count()).where(template.agent_designation_id == designation_id)
+        if procedures is not None:
+            misfits: list[ColumnElement[bool]] = [template.procedure.not_in(list(procedures))]
+            if location_id is not None:
+                misfits.append(or_(template.location_id.is_(None), template.location_id != location_id))
+            statement = statement.where(or_(*misfits))
+        return int(await self.session.scalar(statement) or 0)
+
+    async def search(
+        self, scope: DesignationScope, filters: AgentDesignationFilters, page: PageRequest
+    ) -> tuple[list[AgentDesignation], int]:
+        """Visible designations matching the filters."""
+        # `procedure` is matched within the stored list (`files`), not by the filter set; the
+        # location code is the joined location's, exactly (its width aside), and empty is NULL:
+        # the all-locations designations, which join no location.
+        code = filters.location_code
+        values = {
+            "procedure": None,
+            "location_code": None
+            if code is None
+            else NULL
+            if not code
+            else unicodedata.normalize("NFKC", code),
+        }
+        shape = DESIGNATION_FILTERS.shape(filters, **values)
+        statement = self._visible(scope).where(*DESIGNATION_FILTERS.bound_conditions(shape))
+        if filters.procedure is not None:
+            statement = statement.where(files(AgentDesignation.procedures, filters.procedure))
+        sort = page.sort_key(DESIGNATION_FILTERS.sortable, "created_at")
+        order_by = ordering(DESIGNATION_FILTERS.sortable, sort, AgentDesignation.id)
+        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
+        params = DESIGNATION_FILTERS.parameters(filters, **values)
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
+
+    async def location_id(self, organization_id: int, code: str) -> int | None:
+        """The id of the organization's location with this code."""
+        found: int | None = await self.session.scalar(
+            select(Location.id).where(Location.organization_id == organization_id, Location.code == code)
+        )
+        return found
+
+    async def location(self, organization_id: int, location_id: int | None, code: str) -> Location | None:
+        """The organization's location with this code; with `location_id`, only if it is that one
+        (a caller assigned to a location names no other)."""
+        statement = select(Location).where(Location.organization_id == organization_id, Location.code == code)
+        if location_id is not None:
+            statement = statement.where(Location.id == location_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def resolve(
+        self, scope: DesignationScope, procedure: str, location_id: int | None
+    ) -> AgentDesignation | None:
+        """The default for the procedure at the location, else the all-locations default; designations
+        of suspended agents are skipped as if absent (SPEC §2.7)."""
+        at: list[ColumnElement[bool]] = [AgentDesignationDefault.location_id.is_(None)]
+        if location_id is not None:
+            at.append(AgentDesignationDefault.location_id == location_id)
+        statement = (
+            self._visible(scope)
+            .join(AgentDesignationDefault, AgentDesignationDefault.designation_id == AgentDesignation.id)
+            .where(AgentDesignationDefault.procedure == procedure, or_(*at), Agent.status == "active")
+            .order_by(AgentDesignation.location_id.is_(None), AgentDesignation.id)
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def of_agent(self, agent_id: int) -> list[AgentDesignation]:
+        """Every designation of the agent, in every organization, with agent and location loaded, in
+        (organization, id) order: the order in which their feed entries take counter locks."""
+        statement = (
+            select(AgentDesignation)
+            .join(Agent, Agent.id == AgentDesignation.agent_id)
+            .outerjoin(Location, Location.id == AgentDesignation.location_id)
+            .options(contains_eager(AgentDesignation.agent), contains_eager(AgentDesignation.location))
+            .where(AgentDesignation.agent_id == agent_id)
+            .order_by(AgentDesignation.organization_id, AgentDesignation.id)
+        )
+        return list((await self.session.scalars(statement)).unique())
+
+    async def touch_of_agent(self, agent_id: int, now: Any) -> None:
+        """Bump the version and time of every designation of the agent (their answers show it)."""
+        await self.session.execute(
+            update(AgentDesignation)
+            .where(AgentDesignation.agent_id == agent_id)
+            .values(version=AgentDesignation.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def same_agent_at(self, organization_id: int, agent_id: int, location_id: int | None) -> int | None:
+        """The id of the designation of this agent at this location (or all locations)."""
+        at = (
+            AgentDesignation.location_id.is_(None)
+            if location_id is None
+            else AgentDesignation.location_id == location_id
+        )
+        found: int | None = await self.session.scalar(
+            select(AgentDesignation.id).where(
+                AgentDesignation.organization_id == organization_id, AgentDesignation.agent_id == agent_id, at
+            )
+        )
+        return found
+
+    async def set_defaults(self, designation: AgentDesignation, procedures: Sequence[str]) -> None:
+        """Make the designation the default of these procedures at its location, and of no other.
+
+        A slot another designation holds fails the unique index and raises IntegrityError; the
+        transaction stays usable to name the holder (`guarded`).
+        """
+        async with self.guarded():
+            await self.session.execute(
+                delete(AgentDesignationDefault).where(
+                    AgentDesignationDefault.designation_id == designation.id
+                )
+            )
+            if procedures:
+                await self.session.execute(
+                    insert(AgentDesignationDefault),
+                    [
+                        {
+                            "designation_id": designation.id,
+                            "procedure": procedure,
+                            "organization_id": designation.organization_id,
+                            "location_id": designation.location_id,
+                        }
+                        for procedure in procedures
+                    ],
+                )
+
+    async def default_holder(
+        self, organization_id: int, location_id: int | None, procedures: Sequence[str], other_than: int
+    ) -> tuple[int, str] | None:
+        """(designation id, procedure) of a default that another designation holds in these slots."""
+        at = (
+            AgentDesignationDefault.location_id.is_(None)
+            if location_id is None
+            else AgentDesignationDefault.location_id == location_id
+        )
+        row = (
+            await self.session.execute(
+                select(AgentDesignationDefault.designation_id, AgentDesignationDefault.procedure)
+                .where(
+                    AgentDesignationDefault.organization_id == organization_id,
+                    at,
+                    AgentDesignationDefault.procedure.in_(list(procedures)),
+                    AgentDesignationDefault.designation_id != other_than,
+                )
+                .order_by(AgentDesignationDefault.procedure)
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])

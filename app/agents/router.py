@@ -1,0 +1,302 @@
+"""/agents (the directory) and /organizations/{org_id}/agent-designations: thin handlers over the services."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
+
+from app.agents.schemas import (
+    Agent,
+    AgentCreate,
+    AgentDesignation,
+    AgentDesignationCreate,
+    AgentDesignationQuery,
+    AgentDesignationUpdate,
+    AgentQuery,
+    AgentUpdate,
+    ResolveQuery,
+)
+from app.agents.service import AgentDesignationServiceDep, AgentServiceDep
+from app.auth.dependencies import OrganizationScope, organization_scope, require
+from app.auth.permissions import Permission
+from app.auth.principals import Principal
+from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.http.etag import IfMatch, set_etag
+from app.http.headers import created
+from app.http.openapi import invalid, problems
+from app.http.pagination import Page
+from app.idempotency.routing import ResourceRoute
+
+agents_router = APIRouter(prefix="/agents", tags=["代理人 (agents)"], route_class=ResourceRoute)
+designations_router = APIRouter(
+    prefix="/organizations/{org_id}/agent-designations",
+    tags=["依頼先代理人 (agent designations)"],
+    route_class=ResourceRoute,
+)
+
+CanReadAgents = Annotated[Principal, Depends(require(Permission.AGENT_READ))]
+CanManageAgents = Annotated[Principal, Depends(require(Permission.AGENT_MANAGE))]
+CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.DESIGNATION_READ))]
+CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.DESIGNATION_WRITE))]
+AgentIdPath = Annotated[str, Path(max_length=64, description="代理人ID: 9 decimal digits")]
+DesignationIdPath = Annotated[str, Path(max_length=64, description="依頼先代理人ID: 9 decimal digits")]
+
+_NOT_ALLOWED = Unprocessable(
+    "procedure_not_allowed",
+    context={"procedures": "new_registration", "allowed": "continuous_inspection"},
+    errors=[
+        FieldError(
+            "procedures",
+            "procedure_not_allowed",
+            {"procedures": "new_registration", "allowed": "continuous_inspection"},
+            extra={"procedures": ["new_registration"], "allowed": ["continuous_inspection"]},
+        )
+    ],
+)
+_ALREADY_REGISTERED = Conflict(
+    "agent_already_registered",
+    context={"kind": "gyoseishoshi", "registration_number": "12345678"},
+    members={"kind": "gyoseishoshi", "registration_number": "12345678"},
+)
+_IN_USE = Conflict("designation_in_use", context={"count": 2}, members={"count": 2})
+_DEFAULT_SET = Conflict(
+    "default_already_set",
+    context={"designation_id": "000000001", "procedure": "continuous_inspection"},
+    members={"designation_id": "000000001", "procedure": "continuous_inspection"},
+)
+_ALREADY_DESIGNATED = Conflict(
+    "agent_already_designated",
+    context={"designation_id": "000000001"},
+    members={"designation_id": "000000001"},
+)
+_UNKNOWN_LOCATION = Unprocessable(errors=[FieldError("location_code", "unknown_location")])
+
+
+# -- the agent directory -----------------------------------------------------------------------
+
+
+@agents_router.get(
+    "",
+    summary="List agents",
+    description=(
+        "代理人検索: the association's agent directory, read by every authenticated caller. `name` matches "
+        "代理人名 or 略称 partially, ignoring width and case; `kind`, `prefecture`, `procedure` and `status` "
+        "match exactly."
+    ),
+    responses=problems(),
+)
+async def list_agents(
+    principal: CanReadAgents, service: AgentServiceDep, query: Annotated[AgentQuery, Query()]
+) -> Page[Agent]:
+    """Search the directory."""
+    return await service.search(query, query.page())
+
+
+@agents_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an agent",
+    description=(
+        "代理人の追加 (operators). `procedures` default to every procedure the kind may file; 行政書士 and "
+        "行政書士法人 need a registration number, unique within the kind."
+    ),
+    responses=problems(
+        _NOT_ALLOWED,
+        _ALREADY_REGISTERED,
+        Unprocessable(errors=[FieldError("registration_number", "registration_number_required")]),
+        invalid(AgentCreate, kind="nisseiren", name="ﾄｳｷｮｳ振興会", short_name="振興会", prefecture="13"),
+    ),
+)
+async def create_agent(
+    principal: CanManageAgents,
+    body: AgentCreate,
+    service: AgentServiceDep,
+    request: Request,
+    response: Response,
+) -> Agent:
+    """Create an agent."""
+    agent = await service.create(principal, body)
+    created(request, response, agent.id, agent.version)
+    return agent
+
+
+@agents_router.get("/{agent_id}", summary="Read an agent", description="代理人の参照.", responses=problems())
+async def get_agent(
+    principal: CanReadAgents, agent_id: AgentIdPath, service: AgentServiceDep, response: Response
+) -> Agent:
+    """One agent."""
+    agent = await service.get(agent_id)
+    set_etag(response, agent.version)
+    return agent
+
+
+@agents_router.patch(
+    "/{agent_id}",
+    summary="Change or suspend an agent",
+    description=(
+        "代理人の変更 (operators): `status: suspended` suspends it (its designations stay, listed with "
+        "`agent.status`, but are never resolved). Every organization that designates the agent sees "
+        "`agent_designation.updated` in its change feed. Send If-Match with the ETag you read."
+    ),
+    responses=problems(
+        _NOT_ALLOWED,
+        _ALREADY_REGISTERED,
+        Conflict("agent_procedures_in_use", context={"procedures": "kei_new_inspection"}),
+        invalid(AgentUpdate, prefecture="48"),
+    ),
+)
+async def update_agent(
+    principal: CanManageAgents,
+    agent_id: AgentIdPath,
+    body: Annotated[AgentUpdate, Body(default_factory=AgentUpdate)],
+    expected: IfMatch,
+    service: AgentServiceDep,
+    response: Response,
+) -> Agent:
+    """Change an agent."""
+    agent = await service.update(principal, agent_id, body, expected)
+    set_etag(response, agent.version)
+    return agent
+
+
+@agents_router.delete(
+    "/{agent_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an agent",
+    description="代理人の削除 (operators). Refused (409 agent_in_use) while designated: suspend it instead.",
+    responses=problems(Conflict("agent_in_use", context={"count": 2}, members={"count": 2})),
+)
+async def delete_agent(
+    principal: CanManageAgents, agent_id: AgentIdPath, expected: IfMatch, service: AgentServiceDep
+) -> Response:
+    """Delete an agent."""
+    await service.delete(principal, agent_id, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- designated agents -------------------------------------------------------------------------
+
+
+@designations_router.get(
+    "",
+    summary="List designated agents",
+    description=(
+        "依頼先代理人検索. `location_code` matches exactly; an empty `location_code=` finds the ones of all "
+        "locations (全拠点). `name` matches the agent's name partially. A caller assigned to a location "
+        "sees its location's designations and the all-locations ones."
+    ),
+    responses=problems(),
+)
+async def list_designations(
+    scope: CanRead, service: AgentDesignationServiceDep, query: Annotated[AgentDesignationQuery, Query()]
+) -> Page[AgentDesignation]:
+    """Search the organization's designations."""
+    return await service.search(scope, query, query.page())
+
+
+@designations_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Designate an agent",
+    description=(
+        "依頼先代理人の追加. The agent must be active; `procedures` (default: all of the agent's) a subset of "
+        "the agent's. At most one default per location (or all locations) and procedure."
+    ),
+    responses=problems(
+        Forbidden(),
+        _NOT_ALLOWED,
+        Unprocessable("agent_suspended", errors=[FieldError("agent_id", "agent_suspended")]),
+        Unprocessable(errors=[FieldError("agent_id", "unknown_agent")]),
+        _UNKNOWN_LOCATION,
+        _ALREADY_DESIGNATED,
+        _DEFAULT_SET,
+        invalid(AgentDesignationCreate, agent_id="000000001", procedures=["registration"]),
+    ),
+)
+async def create_designation(
+    scope: CanWrite,
+    body: AgentDesignationCreate,
+    service: AgentDesignationServiceDep,
+    request: Request,
+    response: Response,
+) -> AgentDesignation:
+    """Designate an agent."""
+    designation = await service.create(scope, body)
+    created(request, response, designation.id, designation.version)
+    return designation
+
+
+@designations_router.get(
+    "/resolve",
+    summary="Which agent to send a filing to",
+    description=(
+        "The designation a filing of `procedure` from `location_code` goes to: that location's default for "
+        "the procedure, else the all-locations default; designations of suspended agents are skipped. "
+        "404 no_agent_designated when there is none."
+    ),
+    responses=problems(NotFound("no_agent_designated"), _UNKNOWN_LOCATION),
+)
+async def resolve_designation(
+    scope: CanRead, service: AgentDesignationServiceDep, query: Annotated[ResolveQuery, Query()]
+) -> AgentDesignation:
+    """Resolve the default designation."""
+    return await service.resolve(scope, query.procedure, query.location_code)
+
+
+@designations_router.get(
+    "/{designation_id}",
+    summary="Read a designated agent",
+    description="依頼先代理人の参照.",
+    responses=problems(),
+)
+async def get_designation(
+    scope: CanRead, designation_id: DesignationIdPath, service: AgentDesignationServiceDep, response: Response
+) -> AgentDesignation:
+    """One designation."""
+    designation = await service.get(scope, designation_id)
+    set_etag(response, designation.version)
+    return designation
+
+
+@designations_router.patch(
+    "/{designation_id}",
+    summary="Change a designated agent",
+    description=(
+        "依頼先代理人の変更: location, procedures, default, note. Send If-Match with the ETag you read."
+    ),
+    responses=problems(
+        Forbidden(),
+        _NOT_ALLOWED,
+        _UNKNOWN_LOCATION,
+        _ALREADY_DESIGNATED,
+        _DEFAULT_SET,
+        _IN_USE,
+        invalid(AgentDesignationUpdate, procedures=[]),
+    ),
+)
+async def update_designation(
+    scope: CanWrite,
+    designation_id: DesignationIdPath,
+    body: Annotated[AgentDesignationUpdate, Body(default_factory=AgentDesignationUpdate)],
+    expected: IfMatch,
+    service: AgentDesignationServiceDep,
+    response: Response,
+) -> AgentDesignation:
+    """Change a designation."""
+    designation = await service.update(scope, designation_id, body, expected)
+    set_etag(response, designation.version)
+    return designation
+
+
+@designations_router.delete(
+    "/{designation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a designated agent",
+    description="依頼先代理人の削除. Refused (409 designation_in_use) while application templates name it.",
+    responses=problems(Forbidden(), _IN_USE),
+)
+async def delete_designation(
+    scope: CanWrite, designation_id: DesignationIdPath, expected: IfMatch, service: AgentDesignationServiceDep
+) -> Response:
+    """Delete a designation."""
+    await service.delete(scope, designation_id, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

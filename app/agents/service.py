@@ -1,0 +1,484 @@
+"""The agent directory and designated agents (代理人, 依頼先代理人): SPEC §2.7, §4."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy.exc import IntegrityError
+
+from app.agents.procedures import (
+    KIND_PROCEDURES,
+    REGISTRATION_NUMBER_REQUIRED,
+    AgentKind,
+    from_stored,
+    not_allowed,
+    stored,
+)
+from app.agents.repository import AgentRepository, DesignationRepository, DesignationScope
+from app.agents.schemas import (
+    Agent,
+    AgentCreate,
+    AgentDesignation,
+    AgentDesignationCreate,
+    AgentDesignationFilters,
+    AgentDesignationUpdate,
+    AgentFilters,
+    AgentSummary,
+    AgentUpdate,
+)
+from app.auth.dependencies import OrganizationScope
+from app.auth.permissions import designation_location, may_manage_designation
+from app.auth.principals import Principal
+from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.http.etag import check_version
+from app.http.ids import format_public_id, parse_public_id
+from app.http.pagination import Page, PageRequest
+from app.journal.audited import (
+    ResourceRef,
+    changed_fields,
+    delete_audited,
+    public_form,
+    record_created,
+    update_audited,
+)
+from app.journal.context import RequestContext, provide
+from app.models import Agent as AgentRow
+from app.models import AgentDesignation as DesignationRow
+from app.models import Location as LocationRow
+from app.text.types import is_location_code
+
+AGENT = "agent"
+DESIGNATION = "agent_designation"
+
+
+def procedure_not_allowed(refused: list[str], allowed: list[str]) -> Unprocessable:
+    """422 procedure_not_allowed, naming the procedures refused and those allowed."""
+    return Unprocessable(
+        "procedure_not_allowed",
+        context={"procedures": ", ".join(refused), "allowed": ", ".join(allowed)},
+        errors=[
+            FieldError(
+                "procedures",
+                "procedure_not_allowed",
+                {"procedures": ", ".join(refused), "allowed": ", ".join(allowed)},
+                extra={"procedures": refused, "allowed": allowed},
+            )
+        ],
+    )
+
+
+def _check_agent(kind: AgentKind, procedures: list[str], registration_number: str | None) -> None:
+    """What an agent of this kind may file (422 procedure_not_allowed) and whether it needs a number."""
+    allowed = [procedure.value for procedure in KIND_PROCEDURES[kind]]
+    refused = not_allowed(procedures, allowed)
+    if refused:
+        raise procedure_not_allowed([procedure.value for procedure in refused], allowed)
+    if kind in REGISTRATION_NUMBER_REQUIRED and registration_number is None:
+        raise Unprocessable(errors=[FieldError("registration_number", "registration_number_required")])
+
+
+def _already_registered(kind: str, registration_number: str | None) -> Conflict:
+    return Conflict(
+        "agent_already_registered",
+        context={"kind": kind, "registration_number": registration_number},
+        members={"kind": kind, "registration_number": registration_number},
+    )
+
+
+class AgentService:
+    """The association's agent directory: operators keep it, every principal reads it."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+
+    @property
+    def agents(self) -> AgentRepository:
+        """The repository of this request's session."""
+        return AgentRepository(self.context.session)
+
+    async def search(self, filters: AgentFilters, page: PageRequest) -> Page[Agent]:
+        """代理人検索."""
+        rows, total = await self.agents.search(filters, page)
+        return Page(
+            items=[Agent.model_validate(row) for row in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    async def _row(self, agent_id: str) -> AgentRow:
+        id_ = parse_public_id(agent_id)
+        agent = await self.agents.get(id_) if id_ is not None else None
+        if agent is None:
+            raise NotFound()
+        return agent
+
+    async def get(self, agent_id: str) -> Agent:
+        """One agent; 404 when there is none with this id."""
+        return Agent.model_validate(await self._row(agent_id))
+
+    async def create(self, principal: Principal, body: AgentCreate) -> Agent:
+        """代理人の追加: procedures default to every one its kind may file."""
+        procedures = [p.value for p in body.procedures or KIND_PROCEDURES[body.kind]]
+        _check_agent(body.kind, procedures, body.registration_number)
+        if body.registration_number is not None and await self.agents.by_number(
+            body.kind, body.registration_number
+        ):
+            raise _already_registered(body.kind, body.registration_number)
+        now = self.context.clock.now()
+        try:
+            row = await self.agents.add(
+                AgentRow(
+                    **body.model_dump(exclude={"procedures"}),
+                    procedures=stored(procedures),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        except IntegrityError:
+            # The unique (kind, registration number) constraint decides a race.
+            raise _already_registered(body.kind, body.registration_number) from None
+        agent = Agent.model_validate(row)
+        ref = ResourceRef(AGENT, agent.id, None)
+        await record_created(self.context.audit, principal.actor, "agent.create", ref, agent)
+        return agent
+
+    async def update(
+        self, principal: Principal, agent_id: str, body: AgentUpdate, expected: set[int] | None
+    ) -> Agent:
+        """代理人の変更 and 利用停止: every organization that designates the agent sees its designations
+        change in its feed (`agent_designation.updated`), in this transaction."""
+        row = await self._row(agent_id)
+        check_version(expected, row.version)
+        values = body.model_dump(exclude_unset=True)
+        kind = AgentKind(row.kind)
+        procedures = [p.value for p in values.get("procedures") or from_stored(row.procedures)]
+        number = values.get("registration_number", row.registration_number)
+        _check_agent(kind, procedures, number)
+        if "procedures" in values:
+            in_use = sorted(set(not_allowed(await self.agents.procedures_in_use(row.id), procedures)))
+            if in_use:
+                codes = ", ".join(in_use)
+                raise Conflict("agent_procedures_in_use", context={"procedures": codes})
+            values["procedures"] = stored(procedures)
+        if number is not None and number != row.registration_number:
+            holder = await self.agents.by_number(kind, number)
+            if holder is not None and holder.id != row.id:
+                raise _already_registered(kind, number)
+        designations = DesignationRepository(self.context.session)
+        affected = await designations.of_agent(row.id)
+        before = [AgentDesignation.model_validate(designation) for designation in affected]
+        version = row.version
+        try:
+            agent = await update_audited(
+                self.agents,
+                row,
+                values,
+                schema=Agent,
+                expected_versions=expected,
+                audit=self.context.audit,
+                actor=principal.actor,
+                action="agent.update",
+                ref=ResourceRef(AGENT, format_public_id(row.id), None),
+            )
+        except IntegrityError:
+            raise _already_registered(kind, number) from None
+        if agent.version != version and before:
+            await self._fan_out(principal, agent, before)
+        return agent
+
+    async def _fan_out(self, principal: Principal, agent: Agent, before: list[AgentDesignation]) -> None:
+        """Each designation of the agent shows the agent as it is now: a new version, an audit event
+        and a feed entry in its organization (SPEC §5.5), one batch for all."""
+        now = self.context.clock.now()
+        await DesignationRepository(self.context.session).touch_of_agent(int(agent.id), now)
+        summary = AgentSummary.model_validate(agent.model_dump())
+        async with self.context.audit.batched():
+            for designation, old in zip(
+                await DesignationRepository(self.context.session).of_agent(int(agent.id)), before, strict=True
+            ):
+                after = old.model_copy(
+                    update={"agent": summary, "updated_at": now, "version": old.version + 1}
+                )
+                await self.context.audit.record_change(
+                    principal.actor,
+                    "agent_designation.update",
+                    DESIGNATION,
+                    after.id,
+                    designation.organization_id,
+                    changed_fields(public_form(old), public_form(after)),
+                    public_form(after),
+                )
+
+    async def delete(self, principal: Principal, agent_id: str, expected: set[int] | None) -> None:
+        """代理人の削除; refused while designated (409 agent_in_use: suspend it instead)."""
+        row = await self._row(agent_id)
+        count = await self.agents.designation_count(row.id)
+        if count:
+            raise Conflict("agent_in_use", context={"count": count}, members={"count": count})
+        await delete_audited(
+            self.agents,
+            row,
+            Agent.model_validate(row),
+            expected_versions=expected,
+            audit=self.context.audit,
+            actor=principal.actor,
+            action="agent.delete",
+            ref=ResourceRef(AGENT, format_public_id(row.id), None),
+        )
+
+
+def designation_scope(scope: OrganizationScope) -> DesignationScope:
+    """The designations the caller sees: its location's and the all-locations ones, or all."""
+    return DesignationScope(scope.organization_id, designation_location(scope.principal))
+
+
+class AgentDesignationService:
+    """依頼先代理人管理: which agents an organization sends filings to, and the defaults."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+
+    @property
+    def designations(self) -> DesignationRepository:
+        """The repository of this request's session."""
+        return DesignationRepository(self.context.session)
+
+    async def search(
+        self, scope: OrganizationScope, filters: AgentDesignationFilters, page: PageRequest
+    ) -> Page[AgentDesignation]:
+        """依頼先代理人検索, within the caller's scope."""
+        rows, total = await self.designations.search(designation_scope(scope), filters, page)
+        return Page(
+            items=[AgentDesignation.model_validate(row) for row in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    async def get_within_organization(
+        self, organization_id: int, designation_id: str, *, lock: bool = False
+    ) -> AgentDesignation | None:
+        """A designation of the organization by its public id, whoever asks; None when there is
+        none (for other domains' services, e.g. templates that name one). `lock`: it cannot change
+        or go until this transaction ends (a template that names it is counted by update/delete)."""
+        id_ = parse_public_id(designation_id)
+        if id_ is None:
+            return None
+        row = await self.designations.one(
+            DesignationScope(organization_id, None), id_, lock="share" if lock else None
+        )
+        return None if row is None else AgentDesignation.model_validate(row)
+
+    async def _row(
+        self, scope: OrganizationScope, designation_id: str, *, lock: bool = False
+    ) -> DesignationRow:
+        """A designation the caller sees (`lock`: to change or delete it); 404 otherwise."""
+        id_ = parse_public_id(designation_id)
+        row = None
+        if id_ is not None:
+            row = await self.designations.one(designation_scope(scope), id_, lock="update" if lock else None)
+        if row is None:
+            raise NotFound()
+        return row
+
+    async def get(self, scope: OrganizationScope, designation_id: str) -> AgentDesignation:
+        """One designation within the caller's scope; 404 otherwise."""
+        return AgentDesignation.model_validate(await self._row(scope, designation_id))
+
+    async def resolve(
+        self, scope: OrganizationScope, procedure: str, location_code: str | None
+    ) -> AgentDesignation:
+        """The designation a filing of this procedure from this location goes to (SPEC §2.7)."""
+        location = await self._location(scope, location_code)
+        row = await self.designations.resolve(
+            designation_scope(scope), procedure, location.id if location else None
+        )
+        if row is None:
+            raise NotFound("no_agent_designated")
+        return AgentDesignation.model_validate(row)
+
+    async def _location(self, scope: OrganizationScope, code: str | None) -> LocationRow | None:
+        """The location named in a request; 422 when the caller's scope has none such (a location
+        outside it answers as one that does not exist)."""
+        if code is None:
+            return None
+        location = (
+            await self.designations.location(scope.organization_id, scope.principal.location_id, code)
+            if is_location_code(code)
+            else None
+        )
+        if location is None:
+            raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
+        return location
+
+    async def _agent(self, agent_id: str) -> AgentRow:
+        """The directory's agent named in a body: 422 naming `agent_id` when unknown or suspended."""
+        id_ = parse_public_id(agent_id)
+        agent = await AgentRepository(self.context.session).get(id_) if id_ is not None else None
+        if agent is None:
+            raise Unprocessable(errors=[FieldError("agent_id", "unknown_agent")])
+        if agent.status != "active":
+            raise Unprocessable("agent_suspended", errors=[FieldError("agent_id", "agent_suspended")])
+        return agent
+
+    def _check_manages(self, scope: OrganizationScope, location_id: int | None) -> None:
+        if not may_manage_designation(scope.principal, location_id):
+            raise Forbidden()
+
+    async def _check_unique_agent(
+        self, scope: OrganizationScope, agent_id: int, location_id: int | None, other_than: int | None = None
+    ) -> None:
+        """409 agent_already_designated when the agent is designated at that location already."""
+        holder = await self.designations.same_agent_at(scope.organization_id, agent_id, location_id)
+        if holder is not None and holder != other_than:
+            raise _already_designated(holder)
+
+    async def _set_defaults(self, row: DesignationRow, procedures: list[str]) -> None:
+        """Write the defaults the designation holds; 409 default_already_set naming the holder."""
+        try:
+            await self.designations.set_defaults(row, procedures if row.is_default else [])
+        except IntegrityError:
+            holder = await self.designations.default_holder(
+                row.organization_id, row.location_id, procedures, other_than=row.id
+            )
+            if holder is None:  # the holder's transaction rolled back since: a retry may succeed
+                raise Conflict("conflict") from None
+            raise Conflict(
+                "default_already_set",
+                context={"designation_id": format_public_id(holder[0]), "procedure": holder[1]},
+                members={"designation_id": format_public_id(holder[0]), "procedure": holder[1]},
+            ) from None
+
+    async def create(self, scope: OrganizationScope, body: AgentDesignationCreate) -> AgentDesignation:
+        """依頼先代理人の追加."""
+        location = await self._location(scope, body.location_code)
+        location_id = location.id if location else None
+        self._check_manages(scope, location_id)
+        agent = await self._agent(body.agent_id)
+        allowed = from_stored(agent.procedures)
+        procedures = [p.value for p in body.procedures or allowed]
+        refused = not_allowed(procedures, allowed)
+        if refused:
+            raise procedure_not_allowed([p.value for p in refused], [p.value for p in allowed])
+        await self._check_unique_agent(scope, agent.id, location_id)
+        now = self.context.clock.now()
+        row = DesignationRow(
+            organization_id=scope.organization_id,
+            agent=agent,
+            location=location,
+            procedures=stored(procedures),
+            is_default=body.is_default,
+            note=body.note,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.designations.guarded():
+                await self.designations.add(row)
+        except IntegrityError:
+            # A concurrent designation of the same agent at the same location committed first.
+            holder = await self.designations.same_agent_at(scope.organization_id, agent.id, location_id)
+            raise _already_designated(holder) from None
+        await self._set_defaults(row, procedures)
+        designation = AgentDesignation.model_validate(row)
+        ref = ResourceRef(DESIGNATION, designation.id, scope.organization_id)
+        await record_created(
+            self.context.audit, scope.principal.actor, "agent_designation.create", ref, designation
+        )
+        return designation
+
+    async def update(
+        self,
+        scope: OrganizationScope,
+        designation_id: str,
+        body: AgentDesignationUpdate,
+        expected: set[int] | None,
+    ) -> AgentDesignation:
+        """依頼先代理人の変更: location, procedures, default, note; not so that templates that name it
+        no longer fit (409 designation_in_use)."""
+        row = await self._row(scope, designation_id, lock=True)
+        self._check_manages(scope, row.location_id)
+        check_version(expected, row.version)
+        given = body.model_dump(exclude_unset=True)
+        values: dict[str, Any] = {}
+        location = row.location
+        if "location_code" in given:
+            location = await self._location(scope, given["location_code"])
+            location_id = location.id if location else None
+            self._check_manages(scope, location_id)
+            if location_id != row.location_id:
+                await self._check_unique_agent(scope, row.agent_id, location_id, other_than=row.id)
+                values["location"] = location
+        procedures = [p.value for p in given.get("procedures") or from_stored(row.procedures)]
+        if "procedures" in given:
+            allowed = from_stored(row.agent.procedures)
+            refused = not_allowed(procedures, allowed)
+            if refused:
+                raise procedure_not_allowed([p.value for p in refused], [p.value for p in allowed])
+            values["procedures"] = stored(procedures)
+        if "location" in values or "procedures" in values:
+            await self._check_templates(row.id, procedures, location.id if location else None)
+        if given.get("is_default") is not None:
+            values["is_default"] = given["is_default"]
+        if "note" in given:
+            values["note"] = given["note"]
+        before = AgentDesignation.model_validate(row)
+        if values:
+            try:
+                async with self.designations.guarded():
+                    await self.designations.update(row, {**values, "updated_at": self.context.clock.now()})
+            except IntegrityError:
+                holder = await self.designations.same_agent_at(
+                    scope.organization_id, row.agent_id, location.id if location else None
+                )
+                raise _already_designated(holder) from None
+            await self._set_defaults(row, procedures)
+        designation = AgentDesignation.model_validate(row)
+        if designation.version != before.version:
+            await self.context.audit.record_change(
+                scope.principal.actor,
+                "agent_designation.update",
+                DESIGNATION,
+                designation.id,
+                scope.organization_id,
+                changed_fields(public_form(before), public_form(designation)),
+                public_form(designation),
+            )
+        return designation
+
+    async def delete(self, scope: OrganizationScope, designation_id: str, expected: set[int] | None) -> None:
+        """依頼先代理人の削除 (its defaults go with it); not while templates name it (409)."""
+        row = await self._row(scope, designation_id, lock=True)
+        self._check_manages(scope, row.location_id)
+        await self._check_templates(row.id)
+        await delete_audited(
+            self.designations,
+            row,
+            AgentDesignation.model_validate(row),
+            expected_versions=expected,
+            audit=self.context.audit,
+            actor=scope.principal.actor,
+            action="agent_designation.delete",
+            ref=ResourceRef(DESIGNATION, format_public_id(row.id), scope.organization_id),
+        )
+
+    async def _check_templates(
+        self, designation_id: int, procedures: list[str] | None = None, location_id: int | None = None
+    ) -> None:
+        """409 designation_in_use, naming how many application templates name the designation and
+        would not fit it any more (with no procedures given: deleting it, all of them). The row is
+        locked first (`_row`), so a template naming it meanwhile waits, or is counted."""
+        count = await self.designations.templates_misfit(designation_id, procedures, location_id)
+        if count:
+            raise Conflict("designation_in_use", context={"count": count}, members={"count": count})
+
+
+def _already_designated(holder: int | None) -> Conflict:
+    shown = format_public_id(holder) if holder is not None else None
+    return Conflict(
+        "agent_already_designated", context={"designation_id": shown}, members={"designation_id": shown}
+    )
+
+
+AgentServiceDep = Annotated[AgentService, Depends(provide(AgentService))]
+AgentDesignationServiceDep = Annotated[AgentDesignationService, Depends(provide(AgentDesignationService))]
