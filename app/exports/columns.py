@@ -6,15 +6,13 @@ from functools import cached_property
 
 from pydantic import BaseModel
 
+from app.auth.messages import ROLE_LABELS as AUTH_ROLE_LABELS
 from app.locations.schemas import LocationCreate
 from app.users.schemas import OrganizationRole, UserCreate
 
 # 権限 as the screens show it; uploads take these or the JSON names.
 ROLE_LABELS: dict[OrganizationRole, str] = {
-    OrganizationRole.ADMIN: "管理者",
-    OrganizationRole.LOCATION_ADMIN: "拠点管理者",
-    OrganizationRole.STAFF_SUBMITTER: "担当者（送信可）",
-    OrganizationRole.STAFF_PREPARER: "担当者（送信不可）",
+    OrganizationRole(role): ja for role, (ja, _) in AUTH_ROLE_LABELS.items()
 }
 
 

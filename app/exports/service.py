@@ -46,7 +46,7 @@ from app.models import User as UserRow
 from app.security.passwords import generate_password, password_errors
 from app.text.rules import normalize
 from app.users.repository import UserRepository, UserSearch
-from app.users.schemas import OrganizationRole, UserCreate, UserFilters, UserUpdate
+from app.users.schemas import UserCreate, UserFilters, UserUpdate
 from app.users.service import UserService, check_user_change
 
 JAPAN_OFFSET: Final = timedelta(hours=9)
@@ -422,7 +422,7 @@ class ImportService(Service):
         """What one row does: create a user, change one, or nothing; raises what refuses it."""
         if found is None:
             new = self._new_user(scope, row, locations)
-            if new.create is not None and new.create.role is OrganizationRole.ADMIN:
+            if new.create is not None and Role(new.create.role) is Role.ADMIN:
                 await admins.add(1)
             return new
         user = found

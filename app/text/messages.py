@@ -1,4 +1,9 @@
-"""Every human message of the service, by stable code, in Japanese (default) and English."""
+"""The message registry: human messages by stable code, in Japanese (default) and English.
+
+The kernel's own codes (HTTP and protocol, field validation) are here; every other package
+registers its codes from a `messages.py` of its own with `register_messages`, imported by the
+package's `__init__.py`, so that importing the package registers them.
+"""
 
 from typing import Any, Literal
 
@@ -7,6 +12,7 @@ Language = Literal["ja", "en"]
 # code: (Japanese, English). Templates are str.format()ed with the error's context.
 MESSAGES: dict[str, tuple[str, str]] = {
     # HTTP and protocol
+    "bad_request": ("リクエストが正しくありません。", "The request is invalid."),
     "not_found": ("指定されたリソースは存在しません。", "The requested resource does not exist."),
     "method_not_allowed": (
         "このメソッドは使用できません。",
@@ -45,70 +51,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "アクセストークンが無効です。再度ログインしてください。",
         "The access token is invalid. Log in again.",
     ),
-    "token_expired": (
-        "アクセストークンの有効期限が切れています。",
-        "The access token has expired.",
-    ),
     "forbidden": ("この操作を行う権限がありません。", "You are not allowed to do this."),
-    "password_change_required": (
-        "パスワードの変更が必要です。パスワードを変更してから操作してください。",
-        "You must change your password before doing anything else.",
-    ),
     "conflict": (
         "他のデータと競合するため処理できません。",
         "The request conflicts with existing data.",
     ),
-    # The change feed (SPEC §5.5)
     "gone": ("このリソースは既に存在しません。", "This resource no longer exists."),
-    "invalid_cursor": (
-        "カーソルが正しくありません。この組織の変更履歴が返したcursorまたはnext_cursorをそのまま指定してください。",
-        "The cursor is not valid here: send a cursor or next_cursor exactly as this organization's change feed answered it.",
-    ),
-    "cursor_expired": (
-        "カーソルの位置以降の変更履歴は保存期間（{days}日）を過ぎて削除されました。afterを指定せずに新しいカーソルを取得し、一覧を取得し直してから追跡してください。",
-        "The changes after this cursor are past the retention period ({days} days) and were removed: "
-        "take a new cursor (no `after`), list again, then follow.",
-    ),
-    "location_code_taken": (
-        "依頼人拠点コード {code} は既に使用されています。",
-        "The location code {code} is already used in this organization.",
-    ),
-    "location_in_use": (
-        "この拠点には{count}人のユーザーが所属しているため削除できません。先にユーザーの拠点を変更してください。",
-        "{count} users are assigned to this location; move them before deleting it.",
-    ),
-    "login_id_taken": (
-        "ログインID {login_id} は既に使用されています。",
-        "The login ID {login_id} is already taken.",
-    ),
-    "last_admin": (
-        "組織の最後の管理者は削除・変更できません。",
-        "The last admin of an organization cannot be deleted or demoted.",
-    ),
-    "cannot_delete_self": (
-        "自分自身は削除できません。",
-        "You cannot delete yourself.",
-    ),
-    "unknown_location": (
-        "指定された依頼人拠点コードの拠点は存在しません。",
-        "No location of this organization has this code.",
-    ),
-    "location_out_of_scope": (
-        "担当する拠点以外は指定できません。",
-        "You can only assign your own location.",
-    ),
-    "admin_has_no_location": (
-        "管理者には拠点を指定できません（全拠点が対象です）。",
-        "Admins have no location: they cover all locations.",
-    ),
-    "role_not_allowed": (
-        "この権限のユーザーを作成・変更する権限がありません。",
-        "You may not give or manage this role.",
-    ),
-    "duplicate_login_id": (
-        "ログインIDが重複しています。",
-        "The same login ID is given twice.",
-    ),
     "precondition_failed": (
         "データが他の操作で更新されています。最新の内容を取得してからやり直してください。",
         "The resource has changed since you read it. Fetch it again and retry.",
@@ -121,18 +69,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "JSONの項目 {name} が2回以上指定されています。",
         "The JSON member {name} is given more than once.",
     ),
-    "idempotency_key_reused": (
-        "同じ Idempotency-Key が異なる内容のリクエストで使用されています。",
-        "This Idempotency-Key was already used with a different request.",
-    ),
-    "idempotency_in_progress": (
-        "同じ Idempotency-Key のリクエストを処理中です。しばらくしてから再試行してください。",
-        "A request with this Idempotency-Key is still being processed. Retry later.",
-    ),
-    "invalid_idempotency_key": (
-        "Idempotency-Key は1〜255文字の表示可能なASCII文字で指定してください。",
-        "The Idempotency-Key must be 1 to 255 printable ASCII characters.",
-    ),
     "rate_limited": (
         "試行回数が多すぎます。{retry_after}秒後に再試行してください。",
         "Too many attempts. Retry after {retry_after} seconds.",
@@ -140,10 +76,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "service_unavailable": (
         "データベースに接続できません。しばらくしてから再試行してください。",
         "The database is unavailable. Retry shortly.",
-    ),
-    "server_busy": (
-        "パスワードの確認が混み合っています。{retry_after}秒後に再試行してください。",
-        "Too many password checks at once. Retry after {retry_after} seconds.",
     ),
     "request_header_too_large": (
         "リクエストヘッダーが大きすぎます（上限 {limit} バイト）。",
@@ -157,43 +89,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "内部エラーが発生しました。",
         "An internal error occurred.",
     ),
-    # Authentication
-    "invalid_credentials": (
-        "ログインIDまたはパスワードが正しくありません。",
-        "The login ID or password is incorrect.",
-    ),
-    "account_locked": (
-        "ログインに続けて失敗したため、アカウントがロックされています。{retry_after}秒後に再試行するか、管理者にパスワードの初期化を依頼してください。",
-        "The account is locked after repeated failed logins. Retry after {retry_after} seconds "
-        "or ask an administrator to reset the password.",
-    ),
-    "temporary_password_expired": (
-        "仮パスワードの有効期限が切れています。管理者にパスワードの初期化を依頼してください。",
-        "The temporary password has expired. Ask an administrator to reset it again.",
-    ),
-    "invalid_refresh_token": (
-        "リフレッシュトークンが無効です。再度ログインしてください。",
-        "The refresh token is invalid. Log in again.",
-    ),
-    "unsupported_grant_type": (
-        "grant_type は password、client_credentials、refresh_token のいずれかを指定してください。",
-        "grant_type must be password, client_credentials or refresh_token.",
-    ),
+    # RFC 6749 §5.2 and forms: a parameter that must be given
     "invalid_request": (
         "必須パラメータ {parameter} が指定されていません。",
         "The parameter {parameter} is required.",
-    ),
-    "repeated_parameter": (
-        "パラメータ {parameter} が2回以上指定されています。",
-        "The parameter {parameter} is given more than once.",
-    ),
-    "invalid_client": (
-        "APIキーまたはAPIパスワードが正しくありません。",
-        "The API key or API password is incorrect.",
-    ),
-    "current_password_incorrect": (
-        "現在のパスワードが正しくありません。",
-        "The current password is incorrect.",
     ),
     # Field validation
     "missing": ("必須項目です。", "This field is required."),
@@ -227,17 +126,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "全角文字（JIS X 0208）で入力してください。使用できない文字は invalid_characters に示します。",
         "Must be full-width characters (JIS X 0208) only; see invalid_characters.",
     ),
-    "invalid_location_code": (
-        "半角英数字（0-9、A-Z、a-z）で入力してください。使用できない文字は invalid_characters に示します。",
-        "Must be half-width letters and digits (0-9, A-Z, a-z) only; see invalid_characters.",
-    ),
     "not_half_width_digits": (
         "半角数字（0-9）で入力してください。使用できない文字は invalid_characters に示します。",
         "Must be half-width digits (0-9) only; see invalid_characters.",
-    ),
-    "invalid_login_id": (
-        "半角英数字と「.」「_」「-」で入力してください。使用できない文字は invalid_characters に示します。",
-        "Must be half-width letters, digits, '.', '_' and '-' only; see invalid_characters.",
     ),
     "invalid_characters": (
         "制御文字や見えない書式文字は使用できません。該当する文字は invalid_characters に示します。",
@@ -300,154 +191,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "並び順には次の項目を指定できます: {allowed}",
         "sort must be one of: {allowed}",
     ),
-    # Passwords (SPEC §3.4)
-    "password_too_short": (
-        "パスワードは{min_length}文字以上で入力してください。",
-        "The password must be at least {min_length} characters.",
-    ),
-    "password_too_long": (
-        "パスワードは{max_length}文字以内で入力してください。",
-        "The password must be at most {max_length} characters.",
-    ),
-    "password_contains_login_id": (
-        "パスワードにログインIDを含めることはできません。",
-        "The password must not contain the login ID.",
-    ),
-    "password_too_common": (
-        "よく使われているパスワードのため使用できません。推測されにくいパスワードを指定してください。",
-        "This password is too common. Choose one that is harder to guess.",
-    ),
-    "password_unchanged": (
-        "新しいパスワードは現在のパスワードと異なるものを指定してください。",
-        "The new password must differ from the current one.",
-    ),
-    # CSV download and upload (SPEC §5.6)
-    "csv_media_type": (
-        "CSVファイルは Content-Type: text/csv の本文として、または multipart/form-data の file 項目として送信してください。",
-        "Send the CSV file as a text/csv body, or as the file field of multipart/form-data.",
-    ),
-    "unsupported_charset": (
-        "文字コード {charset} には対応していません。UTF-8 または Shift_JIS を指定してください。",
-        "The charset {charset} is not supported: use UTF-8 or Shift_JIS.",
-    ),
-    "csv_encoding": (
-        "ファイルの文字コードを読み取れません（{line}行目）。UTF-8 または Shift_JIS（CP932）で保存してください。",
-        "The file is neither UTF-8 nor Shift_JIS (CP932) (line {line}). Save it in one of them.",
-    ),
-    "csv_empty": (
-        "CSVファイルが空です。1行目に見出し行が必要です。",
-        "The CSV file is empty: its first line must be the heading row.",
-    ),
-    "csv_malformed": (
-        'CSVの形式が正しくありません（{line}行目）。引用符（"）の対応を確認してください。',
-        'The CSV is malformed at line {line}: check the quotes (").',
-    ),
-    "csv_too_many_rows": (
-        "CSVの行数が多すぎます（上限 {limit} 行）。ファイルを分割してください。",
-        "The CSV has too many rows (limit {limit}): split the file.",
-    ),
-    "csv_invalid": (
-        "CSVの内容に誤りがあります（{count}件）。各行のエラーを確認してください。何も変更されていません。",
-        "The CSV has {count} errors; see the errors of each row. Nothing was changed.",
-    ),
-    "csv_unknown_column": (
-        "列「{column}」は使用できません。使用できる列: {allowed_ja}",
-        'Unknown column "{column}". Columns: {allowed_en}',
-    ),
-    "csv_duplicate_column": (
-        "列「{column}」が2回以上あります。",
-        'The column "{column}" is given more than once.',
-    ),
-    "csv_missing_column": (
-        "列「{label}」が必要です。",
-        "The column {name} is required.",
-    ),
-    "csv_cell_count": (
-        "この行の項目数（{count}）が見出し行の列数（{expected}）と一致しません。",
-        "This row has {count} cells; the heading row has {expected}.",
-    ),
-    "csv_duplicate_row": (
-        "同じ値の行がファイルの{first}行目にもあります。",
-        "The same value is already given at line {first} of the file.",
-    ),
-    "csv_conflict": (
-        "アップロード中に、同じデータが別の操作で登録・変更されました。何も変更されていません。内容を確認して、もう一度アップロードしてください。",
-        "The same data was added or changed by someone else during the upload; nothing was changed. Check it and upload again.",
-    ),
-    "invalid_role": (
-        "管理者、拠点管理者、担当者（送信可）、担当者（送信不可） のいずれかを指定してください。",
-        "Must be one of admin, location_admin, staff_submitter, staff_preparer.",
-    ),
-    "not_shift_jis": (
-        "Shift_JIS（CP932）で表せない文字が含まれています。該当する文字は invalid_characters に示します。",
-        "Contains characters that Shift_JIS (CP932) cannot represent; see invalid_characters.",
-    ),
-    "download_not_shift_jis": (
-        "Shift_JIS（CP932）で表せない文字を含むデータが{count}件あります。encoding=utf-8 でダウンロードするか、データを修正してください。",
-        "{count} values cannot be written in Shift_JIS (CP932): download with encoding=utf-8, or correct them.",
-    ),
-    # Requester certificates (SPEC §2.6)
+    # An endpoint that takes files
     "multipart_required": (
-        "multipart/form-data で file（証明書ファイル）と password を送信してください。",
-        "Send multipart/form-data with the fields file (the certificate file) and password.",
-    ),
-    "certificate_too_large": (
-        "証明書ファイルが大きすぎます（上限 {limit} バイト）。",
-        "The certificate file is too large (limit {limit} bytes).",
-    ),
-    "certificate_unreadable": (
-        "PKCS#12形式（.p12/.pfx）の証明書ファイルとして読み込めません。ファイルが壊れているか、"
-        "PEM（-----BEGIN で始まるテキスト）など別の形式です。",
-        "The file cannot be read as a PKCS#12 (.p12/.pfx) certificate file: it is damaged, in another "
-        "format such as PEM (text beginning with -----BEGIN), or too costly to open.",
-    ),
-    "certificate_password_incorrect": (
-        "パスワードが正しくないため、証明書ファイルを開けません。",
-        "The password does not open the certificate file.",
-    ),
-    "certificate_key_missing": (
-        "証明書ファイルに秘密鍵が含まれていません。秘密鍵を含めて書き出したファイルを指定してください。",
-        "The file holds no private key. Export the certificate together with its private key.",
-    ),
-    "certificate_key_mismatch": (
-        "証明書ファイルに、秘密鍵に対応する証明書が含まれていません。",
-        "None of the certificates in the file belongs to its private key.",
-    ),
-    "certificate_expired": (
-        "証明書の有効期間は {not_after} に終了しています。更新後の証明書を登録してください。",
-        "The certificate expired at {not_after}. Register the renewed certificate.",
-    ),
-    "certificate_not_yet_valid": (
-        "証明書の有効期間は {not_before} からです。有効期間が始まってから登録してください。",
-        "The certificate is valid only from {not_before}. Register it once it is valid.",
-    ),
-    "certificate_key_too_weak": (
-        "鍵の強度が不足しています（{key_type}）。RSAは2048ビット以上、楕円曲線はP-256以上が必要です。",
-        "The key is too weak ({key_type}): RSA needs at least 2048 bits, elliptic curves P-256 or stronger.",
-    ),
-    "certificate_key_unsupported": (
-        "この種類の鍵（{key_type}）には対応していません。RSA（2048ビット以上）または楕円曲線（P-256以上）の鍵を使用してください。",
-        "Keys of this kind ({key_type}) are not supported: use RSA (2048 bits or more) or an elliptic "
-        "curve (P-256 or stronger).",
-    ),
-    "certificate_not_for_signing": (
-        "この証明書は署名に使用できません（鍵用途に digitalSignature がありません）。",
-        "The certificate may not be used for signing (its keyUsage lacks digitalSignature).",
-    ),
-    "certificate_already_registered": (
-        "この証明書は既に登録されており、使用中です。",
-        "This certificate is already registered and active.",
-    ),
-    "certificate_secret_unreadable": (
-        "保存されている証明書ファイルを復号できません（設定された鍵で開けないか、別の証明書のデータです）。"
-        "証明書を登録し直してください。",
-        "The stored file of this certificate cannot be decrypted with the configured keys (it belongs to "
-        "another certificate, is damaged, or was sealed under a key no longer configured). Register the "
-        "certificate again.",
-    ),
-    "certificate_check_busy": (
-        "証明書ファイルの確認が混み合っています。{retry_after}秒後に再試行してください。",
-        "Too many certificate files are being checked at once. Retry after {retry_after} seconds.",
+        "このエンドポイントには multipart/form-data で送ってください（受け取った形式: {media_type}）。",
+        "Send this endpoint's fields as multipart/form-data; received {media_type}.",
     ),
 }
 
