@@ -8,7 +8,7 @@ nowhere: not in an answer, an audit event, a log line or an idempotency record.
 
 import logging
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends
@@ -35,6 +35,7 @@ from app.certificates.schemas import (
     CertificateUpload,
     CertificateVerification,
 )
+from app.config.clock import JAPAN
 from app.http.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
 from app.http.etag import check_version
 from app.http.ids import format_organization_id
@@ -48,7 +49,6 @@ logger = logging.getLogger("ainas.certificates")
 
 RESOURCE = "certificate"
 ONE_DAY = timedelta(days=1)
-JAPAN = timezone(timedelta(hours=9), "JST")  # no daylight saving; needs no tz database
 # Elliptic curves AINAS signs with: P-256 or stronger (SPEC §2.6), by cryptography's curve names.
 STRONG_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
 MIN_RSA_BITS = 2048

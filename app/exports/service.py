@@ -10,7 +10,7 @@ import asyncio
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import IO, Annotated, Any, Final
 
 from fastapi import Depends
@@ -20,6 +20,7 @@ from sqlalchemy import Row, Select
 from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import UserVisibility, user_visibility
 from app.auth.principals import Role
+from app.config.clock import JAPAN, JAPAN_OFFSET
 from app.exports.columns import LOCATIONS, ROLE_LABELS, USERS, Sheet, role_value
 from app.exports.csv_io import (
     CsvEncoding,
@@ -49,8 +50,6 @@ from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import UserCreate, UserFilters, UserUpdate
 from app.users.service import UserService, check_user_change
 
-JAPAN_OFFSET: Final = timedelta(hours=9)
-JAPAN: Final = timezone(JAPAN_OFFSET, "JST")
 # 権限 by the stored role name (looked up per row of a download).
 _ROLE_LABELS: Final = {role.value: label for role, label in ROLE_LABELS.items()}
 # A Shift_JIS download is built in a temporary file before it is answered (see `_checked`): in

@@ -30,6 +30,7 @@ from app.http.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     PreconditionFailed,
     ProblemError,
     ServiceUnavailable,
@@ -247,7 +248,7 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
         for problem in getattr(dependant.call, "__problems__", ()):
             found.setdefault(problem.status, []).append(problem)
     if route.body_field is not None:
-        found[413] = [_TooLarge()]
+        found[413] = [PayloadTooLarge(context={"limit": MAX_BODY_BYTES})]  # as the middleware answers
         if _is_form(route):
             multipart = getattr(route.body_field.field_info, "media_type", "") == "multipart/form-data"
             code = "multipart_required" if multipart else "form_required"
@@ -291,16 +292,6 @@ def _dependants(dependant: Dependant) -> list[Dependant]:
             found[id(current.call)] = current
             pending.extend(current.dependencies)
     return list(found.values())
-
-
-class _TooLarge(ProblemError):
-    """413 as the middleware answers it."""
-
-    status = 413
-    default_code = "payload_too_large"
-
-    def __init__(self) -> None:
-        super().__init__(context={"limit": MAX_BODY_BYTES})
 
 
 def _is_form(route: APIRoute) -> bool:
