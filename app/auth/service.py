@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principals import Principal
 from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
+from app.auth.types import is_login_id
 from app.config.clock import seconds_until
 from app.config.settings import Settings
 from app.db.session import separate_transaction
@@ -19,7 +20,6 @@ from app.models import RefreshToken, User
 from app.runtime import Runtime
 from app.security.credentials import digest, new_secret_token, new_stamp
 from app.security.passwords import password_errors
-from app.text.types import is_login_id
 
 
 def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthError:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from app.auth.dependencies import OrganizationScope
+from app.auth.organization_ids import format_organization_id
 from app.certificates.inspection import (
     KEY_MISMATCH,
     KEY_MISSING,
@@ -38,7 +39,6 @@ from app.certificates.schemas import (
 from app.config.clock import JAPAN
 from app.http.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
 from app.http.etag import check_version
-from app.http.ids import format_organization_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import Row, Select
 
 from app.auth.dependencies import OrganizationScope
+from app.auth.organization_ids import format_organization_id
 from app.auth.permissions import UserVisibility, user_visibility
 from app.auth.principals import Role
 from app.config.clock import JAPAN, JAPAN_OFFSET
@@ -38,7 +39,6 @@ from app.exports.csv_io import (
 from app.exports.repository import stream_rows
 from app.exports.schemas import ImportResult, TemporaryPassword, UserImportResult, UserRowCreate
 from app.http.errors import FieldError, ProblemError, Unprocessable
-from app.http.ids import format_organization_id
 from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository
 from app.locations.schemas import LocationCreate, LocationFilters, LocationUpdate

@@ -14,8 +14,8 @@ from app.journal.audited import ResourceRef, delete_audited, record_created, rec
 from app.journal.unit_of_work import Service, provide
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
+from app.locations.types import is_location_code
 from app.models import Location as LocationRow
-from app.text.types import is_location_code
 
 RESOURCE = "location"
 # What a change may set (CSV uploads set all of it per row).

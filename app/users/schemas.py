@@ -2,15 +2,18 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 from app.auth.messages import ROLE_LABELS
 from app.auth.principals import ORGANIZATION_ROLES
+from app.auth.types import LoginId
 from app.db.filters import Filter, Filters, Match
 from app.http.pagination import PageQuery
-from app.text.types import BlankIsNull, LocationCode, LoginId, SearchText, UserName
+from app.locations.types import LocationCode
+from app.text.types import BlankIsNull, SearchText
+from app.users.types import UserName
 
 # The roles a user of an organization can have, as the API names them (app.models.user.Role).
 OrganizationRole = StrEnum(  # type: ignore[misc]
@@ -87,6 +90,9 @@ class UserCreate(BaseModel):
 
 class UserUpdate(BaseModel):
     """管理者/担当者ユーザーの変更. Absent fields stay; the login ID never changes."""
+
+    # Sending one of these is an attempt to change what identifies the resource (immutable_field).
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"login_id"})
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"name": "田中 花子", "role": "staff_preparer"}]}

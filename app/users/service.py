@@ -11,6 +11,7 @@ from app.auth.dependencies import OrganizationScope
 from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
 from app.auth.principals import Principal, Role
 from app.auth.service import set_password
+from app.auth.types import LoginId, is_login_id
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
@@ -22,9 +23,9 @@ from app.models import Location as LocationRow
 from app.models import User as UserRow
 from app.security.credentials import new_stamp
 from app.security.passwords import generate_password, password_errors
-from app.text.types import LoginId, UserName, is_login_id
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
+from app.users.types import UserName
 
 RESOURCE = "user"
 _login_id = TypeAdapter(LoginId)
