@@ -4,7 +4,7 @@ A text filter matches partially and ignores width and case (SPEC §5.2): both si
 in their search form (`app.text.rules.search_form`: NFKC, case-folded). The needle is folded here;
 a column whose values are not search forms already (names, full-width) has a companion column
 that holds them (`search_form_column`), written with it on every insert and change, and indexed.
-Columns of half-width ASCII (codes, login IDs, digits) are their own search form up to case,
+Columns of half-width ASCII (codes, identifiers, digits) are their own search form up to case,
 which ILIKE ignores.
 
 Each list's filter schema (a `Filters`) is the one list of its filters: `FilterSet` reads which
@@ -36,7 +36,7 @@ class Needle:
     """What a partial-match filter searches for: a LIKE pattern, and which form of match finds it.
 
     Three characters or more: ILIKE, which PostgreSQL's trigram indexes answer. Shorter (田中):
-    lower() LIKE, which no trigram index matches, so the planner filters the organization's rows
+    lower() LIKE, which no trigram index matches, so the planner filters the tenant's rows
     instead of reading the whole trigram index for a needle that has no trigram.
     """
 
@@ -102,7 +102,7 @@ def _holds_grams_on_postgresql(element: _HoldsGrams, compiler: Any, **kw: Any) -
 
 
 def contains_by_grams(column: Any, value: str | None) -> ColumnElement[bool] | None:
-    """`contains`, for a column with a gram index (users.name_search): PostgreSQL finds the rows
+    """`contains`, for a column with a gram index (a name's search form): PostgreSQL finds the rows
     by grams, whatever the needle's length, then the LIKE decides."""
     found = needle(value)
     if found is None:
@@ -114,10 +114,9 @@ def contains_by_grams(column: Any, value: str | None) -> ColumnElement[bool] | N
 
 
 def contains_lowercase(column: Any, value: str | None) -> ColumnElement[bool] | None:
-    """`contains`, for a column whose values are lower-case by construction (audit actions such as
-    `location.create`, written only by the service): the needle is lower-cased and matched with a
-    plain LIKE, which PostgreSQL checks three times faster than ILIKE (a count over 200,000 audit
-    events: 81 ms with ILIKE, 27 ms with LIKE)."""
+    """`contains`, for a column whose values are lower-case by construction (event names such as
+    `thing.create`, written only by the service): the needle is lower-cased and matched with a
+    plain LIKE, which PostgreSQL checks three times faster than ILIKE (a count over 200,000 rows: 81 ms with ILIKE, 27 ms with LIKE)."""
     found = needle(value)
     return None if found is None else column.like(found.pattern.lower(), escape=LIKE_ESCAPE)
 
@@ -235,7 +234,7 @@ class FilterSet:
     """A list's filters and sort keys, derived from its filter schema and its model.
 
     A new field of the schema is filtered (and sorted by) without a second list. `columns` maps a
-    field to a column of another model (a user's `location_code` is the joined location's code).
+    field to a column of another model (an item's `parent_code` is the joined parent's code).
     """
 
     def __init__(self, schema: type[Filters], model: Any, columns: Mapping[str, Any] | None = None) -> None:

@@ -267,7 +267,7 @@ def title(status: int, language: Language) -> str:
 
 
 # Labels of enumerated values, shown beside each value where an answer lists the values allowed
-# (role `admin`: 管理者). Domains register theirs (`register_labels`).
+# (value `a`: its name). Packages register theirs (`register_labels`).
 VALUE_LABELS: dict[str, tuple[str, str]] = {}
 
 
@@ -277,7 +277,7 @@ def register_labels(labels: dict[str, tuple[str, str]]) -> None:
 
 
 def listed_values(values: list[str], language: Language) -> str:
-    """Allowed values as a list in one language: `admin：管理者、…` or `admin (administrator), …`."""
+    """Allowed values as a list in one language: `a：名前、…` or `a (name), …`."""
     shown = []
     for value in values:
         labels = VALUE_LABELS.get(value)
