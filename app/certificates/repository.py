@@ -55,6 +55,12 @@ class CertificateRepository(Repository[Certificate]):
 
     model = Certificate
 
+    async def add(self, obj: Certificate) -> Certificate:
+        """Insert and flush, then read the organization's name the new row answers with."""
+        await super().add(obj)
+        await self.session.refresh(obj, attribute_names=["organization_name"])
+        return obj
+
     async def lock_organization(self, organization_id: int) -> None:
         """Serialize registrations of one organization: each sees the one before it as current."""
         await self.session.execute(

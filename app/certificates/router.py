@@ -14,7 +14,8 @@ from app.certificates.schemas import (
     CertificateUpload,
     CertificateVerification,
 )
-from app.certificates.service import CertificateServiceDep
+from app.certificates.service import REGISTRATION_REFUSALS, CertificateServiceDep
+from app.http.errors import Conflict, ServiceUnavailable
 from app.http.etag import IfMatch, set_etag
 from app.http.headers import created
 from app.http.openapi import problems
@@ -42,7 +43,15 @@ ITEM = COLLECTION + "/{certificate_id}"
         "`code`, and nothing is stored. The new certificate becomes `active`; the previous one `replaced`. "
         "The file and password are stored encrypted and never shown again."
     ),
-    responses=problems(401, 403, 404, 409, 415, 422),
+    responses=problems(
+        401,
+        403,
+        404,
+        415,
+        *REGISTRATION_REFUSALS,
+        Conflict("certificate_already_registered"),
+        ServiceUnavailable("certificate_check_busy", context={"retry_after": 10}),
+    ),
 )
 async def register_certificate(
     scope: CanManage,

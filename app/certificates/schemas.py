@@ -24,8 +24,10 @@ class CertificateStatus(StrEnum):
 _EXAMPLE: dict[str, JsonValue] = {
     "id": "6F1C0A7E9B2D4C8FA1E3B5D7092C4E6F",
     "organization_id": "000000001",
+    "organization_name": "株式会社ＡＩＮＡＳ自動車販売",
     "subject_name": "株式会社ＡＩＮＡＳ自動車販売",
     "representative_name": "山田 太郎",
+    "subject_matches_organization": True,
     "issuer": "CN=商業登記認証局,O=法務省,C=JP",
     "serial_number": "1A2B3C4D",
     "not_before": "2026-04-01T00:00:00Z",
@@ -49,11 +51,19 @@ class Certificate(BaseModel):
 
     id: str = Field(description="証明書番号: 32 upper-case hexadecimal characters")
     organization_id: str = Field(description="依頼人組織ID")
+    organization_name: str = Field(description="依頼人組織名: the organization's name as it is now")
     subject_name: str = Field(
         description="氏名又は名称（漢字）: the subject's organizationName (O), or its commonName (CN) when it has no O"
     )
     representative_name: str | None = Field(
         description="代表者氏名（漢字）: the subject's commonName when it also has an O; else null"
+    )
+    subject_matches_organization: bool = Field(
+        description=(
+            "Whether subject_name names this organization (compared ignoring width, case, spaces and the "
+            "company-type words such as 株式会社). false flags a certificate of another company: it is "
+            "registered all the same, so check it before AINAS signs filings with it"
+        )
     )
     issuer: str = Field(description="The issuer's distinguished name (RFC 4514)")
     serial_number: str = Field(description="Upper-case hexadecimal")

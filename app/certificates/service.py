@@ -44,6 +44,7 @@ from app.journal.audit_trail import Actor
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form
 from app.journal.unit_of_work import Service, provide
 from app.models import Certificate as CertificateRow
+from app.text.rules import search_form
 
 logger = logging.getLogger("ainas.certificates")
 
@@ -79,13 +80,53 @@ def days_until(moment: datetime, now: datetime) -> int:
     return (moment - now) // ONE_DAY
 
 
+# Words of a company's legal form, which a certificate's O and the organization's registered name
+# may write differently (株式会社ＡＢＣ in one, ＡＢＣ or (株)ＡＢＣ in the other).
+_LEGAL_FORMS = tuple(
+    search_form(word)
+    for word in (
+        "株式会社",
+        "有限会社",
+        "合同会社",
+        "合名会社",
+        "合資会社",
+        "一般社団法人",
+        "一般財団法人",
+        "公益社団法人",
+        "公益財団法人",
+        "協同組合",
+        "(株)",
+        "(有)",
+        "(同)",
+        "㈱",
+        "㈲",
+    )
+)
+
+
+def _name_key(name: str) -> str:
+    """A company name as compared for a match: NFKC, case-folded, without spaces or legal-form words."""
+    key = "".join(search_form(name).split())
+    for word in _LEGAL_FORMS:
+        key = key.replace(word, "")
+    return key
+
+
+def names_same_company(subject_name: str, organization_name: str) -> bool:
+    """Whether a certificate's subject names the organization (one name contains the other)."""
+    subject, organization = _name_key(subject_name), _name_key(organization_name)
+    return bool(subject and organization) and (subject in organization or organization in subject)
+
+
 def to_schema(row: CertificateRow, now: datetime) -> Certificate:
     """The public form of a certificate: metadata and its status now."""
     return Certificate(
         id=row.id,
         organization_id=format_organization_id(row.organization_id),
+        organization_name=row.organization_name,
         subject_name=row.subject_name,
         representative_name=row.representative_name,
+        subject_matches_organization=names_same_company(row.subject_name, row.organization_name),
         issuer=row.issuer,
         serial_number=row.serial_number,
         not_before=row.not_before,
@@ -103,7 +144,7 @@ def to_schema(row: CertificateRow, now: datetime) -> Certificate:
 
 
 # Fields of the public form that change by themselves: not what an event records.
-NOT_RECORDED = BOOKKEEPING | {"days_until_expiry"}
+NOT_RECORDED = BOOKKEEPING | {"days_until_expiry", "organization_name", "subject_matches_organization"}
 
 
 def recorded(certificate: Certificate) -> dict[str, Any]:
@@ -118,6 +159,21 @@ def _japan_time(moment: datetime) -> str:
 def refusal(code: str, field: str = _FILE_FIELD, **context: Any) -> Unprocessable:
     """A refused registration: SPEC §2.6's code, and the field to fix."""
     return Unprocessable(code, context=context, errors=[FieldError(field, code, context)])
+
+
+# Each refusal of §2.6 as the OpenAPI document shows it (one example each, with example context).
+REGISTRATION_REFUSALS = (
+    refusal("certificate_too_large", limit=MAX_FILE_BYTES),
+    refusal("certificate_unreadable"),
+    refusal("certificate_password_incorrect", _PASSWORD_FIELD),
+    refusal("certificate_key_missing"),
+    refusal("certificate_key_mismatch"),
+    refusal("certificate_expired", not_after="2026-03-31 23:59 JST"),
+    refusal("certificate_not_yet_valid", not_before="2026-04-01 00:00 JST"),
+    refusal("certificate_key_too_weak", key_type="RSA-1024"),
+    refusal("certificate_key_unsupported", key_type="Ed25519"),
+    refusal("certificate_not_for_signing"),
+)
 
 
 def key_type_of(facts: Facts) -> tuple[str, str | None]:

@@ -154,7 +154,8 @@ def search_form_column(source: str) -> MappedColumn[str]:
 def _follow_sources(mapper: Mapper[Any], cls: type) -> None:
     """Every mapped object keeps its search-form columns in step with their sources."""
     for column in mapper.columns:
-        source = column.info.get(SEARCH_FORM_OF)
+        # Only table columns carry the mark (a column_property's expression has no `info`).
+        source = getattr(column, "info", {}).get(SEARCH_FORM_OF)
         if source is None:
             continue
         target = mapper.get_property_by_column(column).key

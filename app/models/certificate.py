@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, select, text
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app.db.orm import Base, Timestamped, UTCDateTime
+from app.models.organization import Organization
 
 
 class Certificate(Timestamped, Base):
@@ -52,3 +53,10 @@ class Certificate(Timestamped, Base):
     key_id: Mapped[str] = mapped_column(String(16))
     sealed_file: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sealed_password: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+    # The organization's name as it is now, read with the row (operators' lists name the
+    # organization; the answer flags a subject that is another company's).
+    organization_name: Mapped[str] = column_property(
+        select(Organization.name).where(Organization.id == organization_id).scalar_subquery(),
+        expire_on_flush=False,  # a certificate's own changes never change it
+    )

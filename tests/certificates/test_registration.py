@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.cli import openapi_document
 from app.config.clock import ManualClock
 from tests.certificates.helpers import refused_without_a_trace, register
 from tests.fixtures import certificates as files
@@ -17,9 +18,16 @@ from tests.fixtures.certificates import P12, upload
 from tests.fixtures.principals import OPERATOR_PASSWORD, login
 from tests.fixtures.world import PASSWORD, World
 
+REGISTER_OPERATION = openapi_document()["paths"]["/api/v1/organizations/{org_id}/certificates"]["post"]
 ISSUER = "CN=商業登記認証局３,O=法務省,C=JP"
 # What an audit event leaves out of a certificate's public form: it changes by itself.
-NOT_RECORDED = {"updated_at", "version", "days_until_expiry"}
+NOT_RECORDED = {
+    "updated_at",
+    "version",
+    "days_until_expiry",
+    "organization_name",
+    "subject_matches_organization",
+}
 Factory = Callable[[datetime], P12]
 
 
@@ -55,8 +63,10 @@ async def test_a_good_file_registers_with_its_fields(
     assert body == {
         "id": body["id"],
         "organization_id": world.a.id,
+        "organization_name": "株式会社テスト自動車",
         "subject_name": subject_name,
         "representative_name": representative_name,
+        "subject_matches_organization": False,  # the files are ＡＩＮＡＳ自動車販売's
         "issuer": ISSUER,
         "serial_number": p12.serial_number,
         "not_before": "2026-03-02T09:00:00Z",
@@ -116,6 +126,13 @@ async def test_a_bad_file_is_refused_with_its_code_and_nothing_is_stored(
 ) -> None:
     problem = await refused_without_a_trace(app, client, world.a, factory(clock.now()), 422, code)
     assert problem["status"] == 422
+    # The OpenAPI document shows this very answer among the operation's examples.
+    documented = REGISTER_OPERATION["responses"]["422"]["content"]["application/problem+json"]["examples"]
+    assert {"code": code, "field": field} in [
+        {"code": example["value"]["code"], "field": example["value"]["errors"][0]["field"]}
+        for example in documented.values()
+        if example["value"].get("errors")
+    ]
     assert problem["type"] == f"urn:ainas:problem:{code}"
     (error,) = problem["errors"]
     assert error["field"] == field
@@ -200,6 +217,8 @@ async def test_the_same_certificate_twice_is_a_conflict(
     first = await register(client, world.a, p12)
     problem = await refused_without_a_trace(app, client, world.a, p12, 409, "certificate_already_registered")
     assert problem["status"] == 409
+    documented = REGISTER_OPERATION["responses"]["409"]["content"]["application/problem+json"]["examples"]
+    assert "certificate_already_registered" in [example["value"]["code"] for example in documented.values()]
     # Another organization may hold the same file (a group's shared certificate), and once
     # replaced, a certificate may be registered again (as a new registration).
     await register(client, world.b, p12)
@@ -286,11 +305,36 @@ async def test_operators_list_what_expires_soon_across_organizations(
         await client.get("/api/v1/certificates", params={"expires_within_days": 0}, headers=operator)
     ).json()
     assert body["items"][0]["organization_id"] == world.a.id
+    assert body["items"][0]["organization_name"] == "株式会社テスト自動車"  # whom to remind
     assert body["items"][0]["days_until_expiry"] == -1
     refused = await client.get("/api/v1/certificates", params={"expires_within_days": -1}, headers=operator)
     assert refused.status_code == 422
     admin = await login(client, "a.admin", PASSWORD)
     assert (await client.get("/api/v1/certificates", headers=admin.headers)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("organization_name", "matches"),
+    [
+        ("株式会社ＡＩＮＡＳ自動車販売", True),
+        ("ＡＩＮＡＳ自動車販売", True),  # without the legal form
+        ("（株）ＡＩＮＡＳ自動車販売", True),
+        ("株式会社ａｉｎａｓ　自動車販売", True),  # case and spaces
+        ("株式会社テスト自動車", False),  # another company: flagged, not refused
+    ],
+)
+async def test_a_subject_of_another_company_is_flagged_not_refused(
+    client: httpx.AsyncClient, world: World, clock: ManualClock, organization_name: str, matches: bool
+) -> None:
+    renamed = await client.patch(
+        world.a.path, json={"name": organization_name}, headers=world.a.admin.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    registered = await register(client, world.a, files.good(files.ec_key(), clock.now()))
+    assert registered["organization_name"] == organization_name
+    assert registered["subject_matches_organization"] is matches
+    organization = await client.get(world.a.path, headers=world.a.admin.headers)
+    assert organization.json()["certificate"]["subject_matches_organization"] is matches
 
 
 async def test_deleting_destroys_the_sealed_secrets_and_audits_the_metadata(
