@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 from app.auth.messages import ROLE_LABELS
-from app.auth.principals import ORGANIZATION_ROLES
+from app.auth.principals import ORGANIZATION_ROLES, Role
 from app.auth.types import LoginId
 from app.db.filters import Filter, Filters, Match
 from app.http.pagination import PageQuery
@@ -27,7 +27,7 @@ _USER_EXAMPLE = {
     "login_id": "tanaka.h",
     "name": "田中 花子",
     "location_code": "TKY001",
-    "role": "staff_submitter",
+    "role": Role.STAFF_SUBMITTER.value,
 }
 _LOCATION_NAME_EXAMPLE = "東京本店"
 
