@@ -101,7 +101,7 @@ def _onboard(path: str) -> None:
 
 
 def _prune_changes() -> None:
-    from app.changes.service import prune_changes
+    from app.journal.feed_reader import prune_changes
     from app.runtime import build_runtime
 
     async def prune() -> int:

@@ -12,8 +12,6 @@ from fastapi.responses import ORJSONResponse
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
 from app.certificates.keys import certificate_keys
-from app.changes.listener import ChangeListener
-from app.changes.service import prune_periodically
 from app.config.clock import Clock
 from app.config.logging import configure_logging
 from app.config.settings import Settings, get_settings
@@ -24,6 +22,8 @@ from app.http.errors import install_error_handlers
 from app.http.middleware import RequestContextMiddleware
 from app.http.openapi import install_openapi
 from app.idempotency.service import IdempotentReplay, replay
+from app.journal.feed_reader import prune_periodically
+from app.journal.listener import ChangeListener
 from app.runtime import build_runtime
 
 DESCRIPTION = """

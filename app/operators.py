@@ -8,7 +8,7 @@ from typing import Any
 
 from app.config.settings import get_settings
 from app.journal.audit_trail import Actor
-from app.journal.unit_of_work import command_session
+from app.journal.context import command_context
 from app.runtime import build_runtime
 from app.users.service import UserService
 
@@ -28,8 +28,8 @@ async def create_operator(login_id: str, name: str, password: str | None) -> Cre
     """Create an operator; ValueError names what is wrong with the input."""
     runtime = build_runtime(get_settings())
     try:
-        async with command_session(runtime) as (session, audit):
-            users = UserService(session, audit, runtime)
+        async with command_context(runtime) as context:
+            users = UserService(context)
             user, generated = await users.create_operator(CLI_ACTOR, login_id, name, password)
             return CreatedOperator(user.login_id, generated)
     finally:
@@ -40,8 +40,8 @@ async def ensure_first_operator() -> CreatedOperator | None:
     """Create the first operator with a generated password, unless an operator exists."""
     runtime = build_runtime(get_settings())
     try:
-        async with command_session(runtime) as (session, audit):
-            users = UserService(session, audit, runtime)
+        async with command_context(runtime) as context:
+            users = UserService(context)
             if await users.operator_exists():
                 return None
             user, generated = await users.create_operator(CLI_ACTOR, FIRST_OPERATOR_LOGIN_ID, "運用者", None)
@@ -59,8 +59,8 @@ async def onboard_from_file(path: Path) -> dict[str, Any]:
     request = OrganizationOnboard.model_validate(json.loads(raw))
     runtime = build_runtime(get_settings())
     try:
-        async with command_session(runtime) as (session, audit):
-            result = await OrganizationService(session, audit, runtime).onboard(CLI_ACTOR, request)
+        async with command_context(runtime) as context:
+            result = await OrganizationService(context).onboard(CLI_ACTOR, request)
             return result.model_dump(mode="json")
     finally:
         await runtime.engine.dispose()

@@ -191,10 +191,10 @@ class _Empty:
 
 def _repository_calls(main_id: int) -> dict[str, Callable[[Any], Awaitable[Any]]]:
     """The repository calls behind some of the queries, to EXPLAIN their statements."""
-    from app.audit_events.repository import AuditEventRepository
-    from app.audit_events.schemas import AuditFilters
     from app.auth.permissions import UserVisibility
     from app.http.pagination import PageRequest
+    from app.journal.audit_repository import AuditEventRepository
+    from app.journal.audit_schemas import AuditFilters
     from app.locations.repository import LocationRepository, LocationScope
     from app.locations.schemas import LocationFilters
     from app.organizations.repository import OrganizationRepository

@@ -1,10 +1,12 @@
 """All SQL about API keys."""
 
-from sqlalchemy import select
+from functools import lru_cache
+
+from sqlalchemy import bindparam, select
 
 from app.auth.repository import LinkedSystemRepository
-from app.db.repository import Repository
-from app.http.pagination import PageRequest
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
+from app.http.pagination import PageRequest, ordering
 from app.models import ApiKey, Organization
 
 SORTABLE = {
@@ -26,12 +28,17 @@ class ApiKeyRepository(LinkedSystemRepository):
 
     async def list_of(self, organization_id: int, page: PageRequest) -> tuple[list[ApiKey], int]:
         """The organization's keys, revoked ones included."""
-        return await self.page(
-            select(ApiKey).where(ApiKey.organization_id == organization_id),
-            order_by=page.order_by(SORTABLE, "created_at", ApiKey.id),
-            limit=page.limit,
-            offset=page.offset,
-        )
+        listed = _list_select(page.sort_key(SORTABLE, "created_at"), deep=page.offset >= DEFERRED_JOIN_OFFSET)
+        params = {"organization_id": organization_id}
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
+
+
+@lru_cache(maxsize=64)
+def _list_select(sort: str, *, deep: bool) -> ListSelect:
+    """The key list of one sort key."""
+    statement = select(ApiKey).where(ApiKey.organization_id == bindparam("organization_id"))
+    return ApiKeyRepository.listed(statement, order_by=ordering(SORTABLE, sort, ApiKey.id), deep=deep)
 
 
 class ApiPasswordRepository(Repository[Organization]):

@@ -14,7 +14,7 @@ from app.http.errors import FieldError, NotFound, Unprocessable
 from app.http.ids import parse_row_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.models import ApiKey as ApiKeyRow
 from app.models import Organization
 from app.security.credentials import new_stamp
@@ -29,13 +29,16 @@ def new_api_key() -> str:
     return secrets.token_hex(16).upper()
 
 
-class ApiKeyService(Service):
+class ApiKeyService:
     """Keys and the API password of one organization."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def keys(self) -> ApiKeyRepository:
         """The repository of this request's session."""
-        return ApiKeyRepository(self.session)
+        return ApiKeyRepository(self.context.session)
 
     async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[ApiKey]:
         """All keys of the organization, revoked ones included."""
@@ -54,12 +57,12 @@ class ApiKeyService(Service):
                 organization_id=organization_id,
                 key=new_api_key(),
                 label=label,
-                created_at=self.clock.now(),
+                created_at=self.context.clock.now(),
                 created_by=actor.id or actor.kind,
                 failed_attempts=0,
             )
         )
-        await self.audit.record(
+        await self.context.audit.record(
             actor,
             "api_key.issue",
             RESOURCE,
@@ -90,9 +93,9 @@ class ApiKeyService(Service):
         key = await self._row(scope, key_id)
         if key.revoked_at is not None:
             return
-        now = self.clock.now()
+        now = self.context.clock.now()
         await self.keys.update(key, {"revoked_at": now, "credential_digest": None})
-        await self.audit.record(
+        await self.context.audit.record(
             scope.principal.actor,
             "api_key.revoke",
             RESOURCE,
@@ -103,18 +106,18 @@ class ApiKeyService(Service):
 
     async def set_password(self, organization: Organization, actor: Actor, password: str) -> None:
         """Store a new API password hash; every linked-system token and cached check under the old one ends."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         previous = organization.api_password_changed_at
-        await ApiPasswordRepository(self.session).update(
+        await ApiPasswordRepository(self.context.session).update(
             organization,
             {
-                "api_password_hash": await self.runtime.hasher.hash(password),
+                "api_password_hash": await self.context.runtime.hasher.hash(password),
                 "api_password_changed_at": now,
                 "api_password_stamp": new_stamp(),
                 "updated_at": now,
             },
         )
-        await self.audit.record(
+        await self.context.audit.record(
             actor,
             "api_password.change",
             "organization",
@@ -146,7 +149,7 @@ class ApiKeyService(Service):
             # Checked last, once the rest is known to be acceptable: it is a counted attempt.
             assert body.current_password is not None
             assert scope.principal.api_key_id is not None
-            await LinkedSystemAuth(self.session, self.audit, self.runtime).check_current_password(
+            await LinkedSystemAuth(self.context).check_current_password(
                 scope.principal.api_key_id, organization, body.current_password
             )
         await self.set_password(organization, scope.principal.actor, new_password)

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.audit_events.reader import AuditReaderDep
-from app.audit_events.schemas import AuditEvent, AuditQuery
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.http.openapi import problems
 from app.http.pagination import Page
 from app.http.routing import ApiRoute
+from app.journal.audit_reader import AuditReaderDep
+from app.journal.audit_schemas import AuditEvent, AuditQuery
 
 router = APIRouter(
     prefix="/organizations/{org_id}/audit-events", tags=["監査ログ (audit events)"], route_class=ApiRoute
@@ -29,4 +29,4 @@ async def list_audit_events(
     scope: CanRead, reader: AuditReaderDep, query: Annotated[AuditQuery, Query()]
 ) -> Page[AuditEvent]:
     """Search the organization's audit trail."""
-    return await reader.search(scope, query, query.page())
+    return await reader.search(scope.organization_id, query, query.page())

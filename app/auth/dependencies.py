@@ -15,7 +15,7 @@ from app.auth.repository import AccountRepository
 from app.db.session import SessionDep
 from app.http.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from app.http.openapi import raises
-from app.journal.audit_trail import request_audit_trail
+from app.journal.context import request_context
 from app.models import Organization
 from app.runtime import Runtime, runtime_of
 
@@ -44,12 +44,16 @@ async def authenticated_principal(
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     scheme = scheme.lower()
     if scheme == "bearer" and credentials:
-        return await _from_bearer(runtime, session, credentials.strip())
-    if scheme == "basic" and credentials:
+        principal = await _from_bearer(runtime, session, credentials.strip())
+    elif scheme == "basic" and credentials:
         # Built here, not injected: bearer requests (most of them) need none of it.
-        audit = await request_audit_trail(session, request)
-        return await authenticate_basic(LinkedSystemAuth(session, audit, runtime), credentials.strip())
-    raise Unauthorized("not_authenticated")
+        context = await request_context(session, request)
+        principal = await authenticate_basic(LinkedSystemAuth(context), credentials.strip())
+    else:
+        raise Unauthorized("not_authenticated")
+    # The request's context (app/journal/context.py) reads the caller from here.
+    request.state.principal = principal
+    return principal
 
 
 async def _from_bearer(runtime: Runtime, session: AsyncSession, token: str) -> Principal:

@@ -31,7 +31,7 @@ from app.config.clock import seconds_until
 from app.db.session import separate_transaction
 from app.http.errors import FieldError, OAuthError, TooManyRequests, Unauthorized, Unprocessable
 from app.journal.audit_trail import Actor, AuditTrail
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.models import Organization
 from app.security.credentials import PasswordHasher, constant_time_equals, parse_basic
 
@@ -100,18 +100,21 @@ class KeyIdentity:
     organization_id: int
 
 
-class LinkedSystemAuth(Service):
+class LinkedSystemAuth:
     """Checks an API key and API password, with throttling and the Basic fast path."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def keys(self) -> LinkedSystemRepository:
         """The repository of this request's session."""
-        return LinkedSystemRepository(self.session)
+        return LinkedSystemRepository(self.context.session)
 
     @property
     def hasher(self) -> PasswordHasher:
         """The process's password hasher."""
-        return self.runtime.hasher
+        return self.context.runtime.hasher
 
     async def verify(self, key_value: str, password: str, *, oauth: bool) -> KeyCredentials:
         """The key's credentials when the password is right; 401, or 429 while throttled.
@@ -121,7 +124,7 @@ class LinkedSystemAuth(Service):
         the linked system that knows the password (SPEC §5.1). Any other password is one counted
         attempt, checked only while the key is not throttled.
         """
-        now = self.clock.now()
+        now = self.context.clock.now()
         key = await self.keys.credentials(key=key_value) if is_api_key(key_value) else None
         if key is None or key.revoked_at is not None or key.api_password_hash is None:
             await self.hasher.verify(password, None)
@@ -135,7 +138,9 @@ class LinkedSystemAuth(Service):
                     {"reason": ["", "unknown_or_revoked_key"]},
                 )
             raise _rejected(oauth)
-        digest = credential_digest(self.settings.secret_key, key.id, key.api_password_stamp or "", password)
+        digest = credential_digest(
+            self.context.settings.secret_key, key.id, key.api_password_stamp or "", password
+        )
         last_use: dict[str, object] = (
             {"last_used_at": now}
             if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
@@ -162,7 +167,7 @@ class LinkedSystemAuth(Service):
         """A linked system proves the API password it wants to change: one counted attempt of its
         key like any other, recorded in the request's transaction (422 when wrong, 429 while the
         key is throttled)."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         key = KeyIdentity(key_id, organization.id)
         attempt = await self.attempt(
             key, organization.api_password_hash, password, "wrong_current_password", in_request=True
@@ -188,12 +193,16 @@ class LinkedSystemAuth(Service):
         audit a failure. The claim and its audit event go to the request's transaction, or to
         transactions of their own committed at once (authentication, which a request's own
         outcome must not undo). The hashing turn is taken first: no attempt is counted unchecked."""
-        now = self.clock.now()
-        throttle_until = now + timedelta(seconds=self.settings.api_key_throttle_seconds)
+        now = self.context.clock.now()
+        throttle_until = now + timedelta(seconds=self.context.settings.api_key_throttle_seconds)
         async with self.hasher.turn() as hashing:
             async with self._bookkeeping(in_request) as (session, _):
                 claim = await LinkedSystemRepository(session).claim_attempt(
-                    key.id, key.organization_id, now, self.settings.api_key_failure_threshold, throttle_until
+                    key.id,
+                    key.organization_id,
+                    now,
+                    self.context.settings.api_key_failure_threshold,
+                    throttle_until,
                 )
             matches = claim.claimed and (await hashing.verify(password, password_hash))[0]
         if matches:
@@ -215,17 +224,22 @@ class LinkedSystemAuth(Service):
         """The request's session and audit trail, or a transaction of their own committed when
         the block ends (GET requests run without one, and a refused request rolls back)."""
         if in_request:
-            yield self.session, self.audit
+            yield self.context.session, self.context.audit
             return
-        async with separate_transaction(self.runtime.sessionmaker) as session:
-            yield session, AuditTrail(session, self.clock, self.audit.request_id, self.audit.client_ip)
+        async with separate_transaction(self.context.runtime.sessionmaker) as session:
+            yield (
+                session,
+                AuditTrail(
+                    session, self.context.clock, self.context.audit.request_id, self.context.audit.client_ip
+                ),
+            )
 
     async def client_credentials_grant(
         self, auth: "AuthService", key_value: str, password: str
     ) -> TokenResponse:
         """A linked system's access token (no refresh token: it can always ask again, RFC 6749 §4.4.3)."""
         key = await self.verify(key_value, password, oauth=True)
-        await self.audit.record(
+        await self.context.audit.record(
             Actor("linked_system", f"key:{key.id}"),
             "auth.api_key_login",
             "api_key",

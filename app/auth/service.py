@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
 from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
@@ -14,10 +13,9 @@ from app.config.clock import seconds_until
 from app.config.settings import Settings
 from app.db.session import separate_transaction
 from app.http.errors import FieldError, Forbidden, OAuthError, TooManyRequests, Unprocessable
-from app.journal.audit_trail import Actor, AuditTrail
-from app.journal.unit_of_work import Service, provide
+from app.journal.audit_trail import Actor
+from app.journal.context import RequestContext, provide
 from app.models import RefreshToken, User
-from app.runtime import Runtime
 from app.security.credentials import digest, new_secret_token, new_stamp
 from app.security.passwords import password_errors
 
@@ -37,24 +35,24 @@ def visible_login_id(login_id: str) -> str:
     return login_id if is_login_id(login_id) else ascii(login_id)[1:-1][:64]
 
 
-class AuthService(Service):
+class AuthService:
     """Authentication of people (users and operators)."""
 
-    def __init__(self, session: AsyncSession, audit: AuditTrail, runtime: Runtime) -> None:
-        super().__init__(session, audit, runtime)
-        self.hasher = runtime.hasher
-        self.tokens = runtime.tokens
-        self.users = AccountRepository(session)
-        self.refresh_tokens = RefreshTokenRepository(session)
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+        self.hasher = context.runtime.hasher
+        self.tokens = context.runtime.tokens
+        self.users = AccountRepository(context.session)
+        self.refresh_tokens = RefreshTokenRepository(context.session)
 
     async def _claim(self, now: datetime, **who: Any) -> LoginCandidate | None:
         """Count one attempt in a transaction of its own, committed before the password is
         checked, so that every racing attempt sees it (SPEC §5.1: the count is exact)."""
-        async with separate_transaction(self.runtime.sessionmaker) as session:
+        async with separate_transaction(self.context.runtime.sessionmaker) as session:
             return await AccountRepository(session).claim_login(
                 now,
-                self.settings.lockout_threshold,
-                now + timedelta(minutes=self.settings.lockout_minutes),
+                self.context.settings.lockout_threshold,
+                now + timedelta(minutes=self.context.settings.lockout_minutes),
                 **who,
             )
 
@@ -66,7 +64,7 @@ class AuthService(Service):
         are checked. Unknown login IDs pay for a hash too, so that timing does not tell which
         IDs exist. The hashing turn is taken first, so that no attempt is counted unchecked.
         """
-        now = self.clock.now()
+        now = self.context.clock.now()
         known = is_login_id(login_id)
         async with self.hasher.turn() as hashing:
             user = await self._claim(now, login_id=login_id) if known else None
@@ -104,7 +102,7 @@ class AuthService(Service):
         if refused:
             await self._login_failed(user.login_id, user.organization_id, "temporary_password_expired")
             raise invalid_grant("temporary_password_expired")
-        await self.audit.record(
+        await self.context.audit.record(
             self._actor(user.login_id, user.organization_id),
             "auth.login",
             "user",
@@ -134,7 +132,7 @@ class AuthService(Service):
         anonymous: bool = False,
     ) -> None:
         """Audit a refused login with its reason."""
-        await self.audit.record(
+        await self.context.audit.record(
             Actor("anonymous", login_id) if anonymous else self._actor(login_id, organization_id),
             "auth.login_failed",
             "user",
@@ -145,7 +143,7 @@ class AuthService(Service):
 
     async def _locked_out(self, login_id: str, organization_id: int | None, locked_until: datetime) -> None:
         """Audit the lock that the threshold's wrong password set."""
-        await self.audit.record(
+        await self.context.audit.record(
             Actor("system", None),
             "user.lockout",
             "user",
@@ -156,14 +154,14 @@ class AuthService(Service):
 
     async def refresh_grant(self, token: str) -> TokenResponse:
         """Trade a refresh token for new tokens; a token used twice ends its whole family."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         stored = await self.refresh_tokens.by_digest(digest(token))
         if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
             raise invalid_grant("invalid_refresh_token")
         if stored.used_at is not None or not await self.refresh_tokens.mark_used(stored.id, now):
             # A rotated token came back: it was stolen or replayed. End the login everywhere.
             await self.refresh_tokens.revoke_family(stored.family, now)
-            await self.audit.record(
+            await self.context.audit.record(
                 Actor("system", None),
                 "auth.refresh_token_reuse",
                 "refresh_token",
@@ -185,7 +183,7 @@ class AuthService(Service):
         """Log out: revoke the refresh token's family. Unknown tokens are ignored (RFC 7009)."""
         stored = await self.refresh_tokens.by_digest(digest(token))
         if stored is not None:
-            await self.refresh_tokens.revoke_family(stored.family, self.clock.now())
+            await self.refresh_tokens.revoke_family(stored.family, self.context.clock.now())
 
     async def issue_tokens(
         self,
@@ -198,7 +196,7 @@ class AuthService(Service):
         refreshable: bool = True,
     ) -> TokenResponse:
         """An access token and, unless the token may only change the password, a refresh token."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         refresh: str | None = None
         if refreshable and user_id is not None and not password_change_required:
             refresh = new_secret_token()
@@ -209,7 +207,7 @@ class AuthService(Service):
                     user_id=user_id,
                     stamp=stamp,
                     issued_at=now,
-                    expires_at=now + timedelta(days=self.settings.refresh_token_days),
+                    expires_at=now + timedelta(days=self.context.settings.refresh_token_days),
                 )
             )
         return TokenResponse(
@@ -233,7 +231,7 @@ class AuthService(Service):
             errors = [FieldError("new_password", "password_unchanged")]
         if errors:
             raise Unprocessable(errors=errors)
-        now = self.clock.now()
+        now = self.context.clock.now()
         matches, new_hash = False, None
         async with self.hasher.turn() as hashing:
             claimed = await self._claim(now, user_id=principal.user_id)
@@ -269,8 +267,8 @@ class AuthService(Service):
         if user is None:
             raise Forbidden()
         assert new_hash is not None
-        await set_password(self.users, user, new_hash, self.settings, now, temporary=False)
-        await self.audit.record(
+        await set_password(self.users, user, new_hash, self.context.settings, now, temporary=False)
+        await self.context.audit.record(
             principal.actor, "user.password_change", "user", user.login_id, user.organization_id
         )
 
@@ -282,7 +280,7 @@ class AuthService(Service):
         reason: str,
         changes: dict[str, Any] | None = None,
     ) -> None:
-        await self.audit.record(
+        await self.context.audit.record(
             principal.actor,
             "auth.password_change_failed",
             "user",

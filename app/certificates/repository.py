@@ -3,12 +3,14 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, update
 
 from app.certificates.schemas import CertificateStatus
-from app.db.repository import Repository
-from app.http.pagination import PageRequest
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
+from app.http.pagination import PageRequest, ordering
 from app.models import Certificate, Organization
 
 SORTABLE = {
@@ -41,8 +43,9 @@ def _select_sealed() -> Select[tuple[str, int, str, bytes, bytes]]:
     )
 
 
-def status_condition(status: CertificateStatus, now: datetime) -> ColumnElement[bool]:
-    """The rows that have this status now (SPEC §2.6: computed when read)."""
+def status_condition(status: CertificateStatus, now: Any) -> ColumnElement[bool]:
+    """The rows that have this status now (SPEC §2.6: computed when read); `now` a value or a
+    bound parameter."""
     if status is CertificateStatus.REPLACED:
         return Certificate.replaced_at.is_not(None)
     if status is CertificateStatus.EXPIRED:
@@ -92,20 +95,21 @@ class CertificateRepository(Repository[Certificate]):
         default_sort: str,
     ) -> tuple[list[Certificate], int]:
         """Certificates of one organization (or all), by status and nearness of expiry."""
-        conditions: list[ColumnElement[bool]] = []
-        if organization_id is not None:
-            conditions.append(Certificate.organization_id == organization_id)
-        if statuses:
-            conditions.append(or_(*(status_condition(status, now) for status in statuses)))
-        if expires_within_days is not None:
-            # days_until_expiry = floor((not_after - now) / 1 day) <= N  <=>  not_after < now + N+1 days
-            conditions += [CURRENT, Certificate.not_after < now + timedelta(days=expires_within_days + 1)]
-        return await self.page(
-            select(Certificate).where(*conditions),
-            order_by=page.order_by(SORTABLE, default_sort, Certificate.id),
-            limit=page.limit,
-            offset=page.offset,
+        listed = _search_select(
+            organization_id is not None,
+            tuple(sorted(set(statuses))),
+            expires_within_days is not None,
+            sort=page.sort_key(SORTABLE, default_sort),
+            deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
+        params = {
+            "organization_id": organization_id,
+            "now": now,
+            # days_until_expiry = floor((not_after - now) / 1 day) <= N  <=>  not_after < now + N+1 days
+            "expires_before": now + timedelta(days=(expires_within_days or 0) + 1),
+        }
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
 
     async def sealed(self, certificate_id: str) -> Sealed | None:
         """The sealed file and password of a certificate."""
@@ -140,3 +144,31 @@ class CertificateRepository(Repository[Certificate]):
         """How many certificates are sealed under another key than `key_id`."""
         count = select(func.count()).select_from(Certificate).where(Certificate.key_id != key_id)
         return int(await self.session.scalar(count) or 0)
+
+
+@lru_cache(maxsize=256)
+def _search_select(
+    of_organization: bool,
+    statuses: tuple[CertificateStatus, ...],
+    expiring: bool,
+    *,
+    sort: str,
+    deep: bool,
+) -> ListSelect:
+    """The certificate search of one shape: whether one organization's, which statuses, whether
+    by nearness of expiry; the values (`organization_id`, `now`, `expires_before`) bound."""
+    now = bindparam("now", type_=Certificate.not_after.type)
+    conditions: list[ColumnElement[bool]] = []
+    if of_organization:
+        conditions.append(Certificate.organization_id == bindparam("organization_id"))
+    if statuses:
+        conditions.append(or_(*(status_condition(status, now) for status in statuses)))
+    if expiring:
+        conditions += [
+            CURRENT,
+            Certificate.not_after < bindparam("expires_before", type_=Certificate.not_after.type),
+        ]
+    statement = select(Certificate).where(*conditions)
+    return CertificateRepository.listed(
+        statement, order_by=ordering(SORTABLE, sort, Certificate.id), deep=deep
+    )

@@ -18,7 +18,7 @@ from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_da
 from app.certificates.repository import CertificateRepository, Sealed
 from app.config.settings import Settings
 from app.journal.audit_trail import Actor
-from app.journal.unit_of_work import command_session
+from app.journal.context import command_context
 from app.runtime import build_runtime
 
 BATCH = 100
@@ -52,8 +52,8 @@ async def rotate_certificate_key(settings: Settings) -> RotationReport:
     try:
         after = ""
         while True:
-            async with command_session(runtime) as (session, _):
-                repository = CertificateRepository(session)
+            async with command_context(runtime) as context:
+                repository = CertificateRepository(context.session)
                 batch = await repository.sealed_under_other_keys(keys.current_id, after, BATCH)
                 for sealed in batch:
                     after = sealed.id
@@ -66,9 +66,11 @@ async def rotate_certificate_key(settings: Settings) -> RotationReport:
                         report.resealed += 1
             if len(batch) < BATCH:
                 break
-        async with command_session(runtime) as (session, audit):
-            report.remaining = await CertificateRepository(session).count_under_other_keys(keys.current_id)
-            await audit.record(
+        async with command_context(runtime) as context:
+            report.remaining = await CertificateRepository(context.session).count_under_other_keys(
+                keys.current_id
+            )
+            await context.audit.record(
                 CLI_ACTOR,
                 "certificate_key.rotate",
                 "certificate_key",

@@ -42,7 +42,7 @@ from app.http.etag import check_version
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.models import Certificate as CertificateRow
 from app.text.rules import search_form
 
@@ -210,25 +210,28 @@ def check_rules(opened: Opened, now: datetime) -> Facts:
     return facts
 
 
-class CertificateService(Service):
+class CertificateService:
     """Certificates of organizations; their files and passwords sealed."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def certificates(self) -> CertificateRepository:
         """The repository of this request's session."""
-        return CertificateRepository(self.session)
+        return CertificateRepository(self.context.session)
 
     @property
     def keys(self) -> KeyRing:
         """The configured certificate keys."""
-        return certificate_keys(self.settings)
+        return certificate_keys(self.context.settings)
 
     async def open_file(self, data: bytes, password: str) -> Opened:
         """Open a PKCS#12 file in a child process, bounded in time (503 when every slot stays busy)."""
-        timeout = self.settings.certificate_parse_timeout_seconds
+        timeout = self.context.settings.certificate_parse_timeout_seconds
         try:
             opened = await inspect_in_child(
-                data, password, timeout, self.settings.certificate_parse_concurrency
+                data, password, timeout, self.context.settings.certificate_parse_concurrency
             )
         except ChildrenBusy:
             retry_after = max(1, int(timeout))
@@ -246,12 +249,12 @@ class CertificateService(Service):
         data = await upload.file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise refusal("certificate_too_large", limit=MAX_FILE_BYTES)
-        facts = check_rules(await self.open_file(data, upload.password), self.clock.now())
+        facts = check_rules(await self.open_file(data, upload.password), self.context.clock.now())
         key_type, _ = key_type_of(facts)
         organization_id = scope.organization_id
         actor = scope.principal.actor
         await self.certificates.lock_organization(organization_id)
-        now = self.clock.now()
+        now = self.context.clock.now()
         current = await self.certificates.current(organization_id)
         if current is not None:
             if current.fingerprint_sha256 == facts.fingerprint_sha256:
@@ -286,7 +289,9 @@ class CertificateService(Service):
         if current is not None:
             changes["replaces"] = [None, current.id]
         # Recorded with AuditTrail.record, not record_change: certificates are not change-feed resources.
-        await self.audit.record(actor, "certificate.register", RESOURCE, row.id, organization_id, changes)
+        await self.context.audit.record(
+            actor, "certificate.register", RESOURCE, row.id, organization_id, changes
+        )
         return certificate
 
     async def _replace(self, current: CertificateRow, actor: Actor, now: datetime) -> None:
@@ -294,7 +299,7 @@ class CertificateService(Service):
         before = recorded(to_schema(current, now))
         await self.certificates.update(current, {"replaced_at": now, "updated_at": now})
         changes = changed_fields(before, recorded(to_schema(current, now)))
-        await self.audit.record(
+        await self.context.audit.record(
             actor, "certificate.replace", RESOURCE, current.id, current.organization_id, changes
         )
 
@@ -314,7 +319,7 @@ class CertificateService(Service):
         page: PageRequest,
         default_sort: str,
     ) -> Page[Certificate]:
-        now = self.clock.now()
+        now = self.context.clock.now()
         rows, total = await self.certificates.search(
             organization_id=organization_id,
             statuses=statuses,
@@ -337,21 +342,21 @@ class CertificateService(Service):
 
     async def get(self, scope: OrganizationScope, certificate_id: str) -> Certificate:
         """依頼人証明書の参照."""
-        return to_schema(await self._row(scope, certificate_id), self.clock.now())
+        return to_schema(await self._row(scope, certificate_id), self.context.clock.now())
 
     async def current(self, organization_id: int) -> Certificate | None:
         """The organization's certificate in use (active, or expired and not yet replaced)."""
         row = await self.certificates.current(organization_id)
-        return to_schema(row, self.clock.now()) if row is not None else None
+        return to_schema(row, self.context.clock.now()) if row is not None else None
 
     async def delete(self, scope: OrganizationScope, certificate_id: str, expected: set[int] | None) -> None:
         """Delete a certificate: its sealed file and password go with the row; the audit keeps its metadata."""
         row = await self._row(scope, certificate_id)
         check_version(expected, row.version)
-        certificate = to_schema(row, self.clock.now())
+        certificate = to_schema(row, self.context.clock.now())
         await self.certificates.delete(row)
         changes = {name: [value, None] for name, value in recorded(certificate).items()}
-        await self.audit.record(
+        await self.context.audit.record(
             scope.principal.actor, "certificate.delete", RESOURCE, row.id, scope.organization_id, changes
         )
 
@@ -379,7 +384,9 @@ class CertificateService(Service):
         if opened.facts is None or opened.facts.fingerprint_sha256 != row.fingerprint_sha256:
             raise Conflict("certificate_secret_unreadable")
         return CertificateVerification(
-            certificate_id=row.id, fingerprint_sha256=row.fingerprint_sha256, checked_at=self.clock.now()
+            certificate_id=row.id,
+            fingerprint_sha256=row.fingerprint_sha256,
+            checked_at=self.context.clock.now(),
         )
 
 

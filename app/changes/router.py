@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import OrganizationScope, organization_scope
-from app.auth.permissions import Permission
-from app.changes.schemas import ChangeFeed, ChangeQuery
-from app.changes.service import ChangeFeedServiceDep, ChangeListenerDep
+from app.auth.permissions import Permission, visible_changes
 from app.http.errors import Gone, ProblemError, Unprocessable
 from app.http.openapi import problems
 from app.http.routing import ApiRoute
+from app.journal.feed_reader import ChangeFeedServiceDep, ChangeListenerDep
+from app.journal.feed_schemas import ChangeFeed, ChangeQuery
 
 router = APIRouter(
     prefix="/organizations/{org_id}/changes", tags=["変更履歴 (change feed)"], route_class=ApiRoute
@@ -47,4 +47,5 @@ async def list_changes(
     listener: ChangeListenerDep,
 ) -> Response:
     """Changes after the cursor (JSON straight from the stored entries)."""
-    return Response(await service.read(scope, query, listener), media_type="application/json")
+    feed = await service.read(scope.organization_id, visible_changes(scope.principal), query, listener)
+    return Response(feed, media_type="application/json")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.filters import with_search_forms
+from app.db.prepared import bind_processor
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -95,7 +96,7 @@ def _bound(
     datetimes, JSON to text) as a statement of SQLAlchemy's would send them."""
     columns = []
     for name in names:
-        process = table.c[name].type._cached_bind_processor(dialect)
+        process = bind_processor(table.c[name].type, dialect)
         values = [row[name] for row in rows]
         columns.append(values if process is None else [process(value) for value in values])
     return columns

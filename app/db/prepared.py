@@ -13,6 +13,17 @@ calling, what a list shows), one is borrowed from the engine's pool for the one 
 no Session and no transaction (asyncpg autocommits), and returned at once. Once the session holds
 a connection, the statement runs on that one, inside the session's transaction: it sees the
 request's own changes, and a request never waits for a second connection while holding one.
+
+A select of mapped objects (`select(User)`: the lists whose items come from the model's
+attributes) runs through the session, as the ORM must build those objects; it is still built
+once per shape and bound, so SQLAlchemy compiles it once.
+
+THE ONE MODULE OF SQLALCHEMY'S PRIVATE API. Compiling for the driver needs what SQLAlchemy keeps
+to itself: the compiled statement's result columns and bind processors, a type's cached
+processors (also for app/db/bulk.py, through `bind_processor`), and greenlet_spawn. Every such use
+is in this file, written for SQLAlchemy PINNED_SQLALCHEMY; tests/kernel/test_prepared.py fails
+when the installed release differs (check each use below, then move the pin) and when any other
+module of `app/` touches a private name of SQLAlchemy.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -22,9 +33,13 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import greenlet_spawn
 
 from app.db.faults import is_connection_failure
+
+# The SQLAlchemy release whose private API this module was written for (see the docstring).
+PINNED_SQLALCHEMY = "2.0.44"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +67,16 @@ class PreparedSelect:
         self.statement = statement
         self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
         self._driver: dict[tuple[Any, ...], _DriverStatement | None] = {}
+        # Mapped objects among the columns: only the session can build them.
+        self.objects = any(
+            found.get("entity") is not None and found["expr"] is found["entity"]
+            for found in statement.column_descriptions
+        )
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row, for these parameter values."""
+        if self.objects:
+            return (await session.execute(self.statement, dict(params))).all()
         engine = session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = self._driver_statement(engine.dialect)
@@ -124,3 +146,8 @@ def _compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> _DriverSta
         defaults=compiled.construct_params(_check=False),
         converters=converters,
     )
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a column of this type converts a value before the driver gets it (None: as it is)."""
+    return type_._cached_bind_processor(dialect)

@@ -1,6 +1,7 @@
 """The generic repository: the common queries every table shares. Domain repositories add their own."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, func, select
@@ -10,7 +11,7 @@ from app.db.orm import Base
 from app.db.prepared import PreparedSelect
 
 ModelT = TypeVar("ModelT", bound=Base)
-# From this offset on, a page is read by its ids first (see Repository.paged).
+# From this offset on, a page is read by its ids first (see Repository.listed).
 DEFERRED_JOIN_OFFSET = 1000
 
 
@@ -49,14 +50,20 @@ class Repository(Generic[ModelT]):
         await self.session.flush()
 
     @classmethod
-    def paged(cls, statement: Select[Any], *, order_by: Sequence[Any], deep: bool) -> Select[Any]:
-        """A page of a select, with the number of rows that match it in all as a last column.
+    def listed(cls, statement: Select[Any], *, order_by: Sequence[Any], deep: bool) -> "ListSelect":
+        """The list select of one shape (filters, scope, sort, depth): every list's one path.
 
-        The window comes as the bound parameters `page_limit` and `page_offset`, so that one
-        select serves every page. One round trip: the total rides along as a scalar subquery
-        (`_total`). Not a window count, which would read every matching row before returning
-        the first. A deep page (offset ≥ DEFERRED_JOIN_OFFSET) finds its ids through the ordering
-        index alone, then reads those rows, instead of reading and discarding every row before.
+        `statement` selects the rows that match, with every value a bound parameter (FilterSet's
+        `bound_conditions`, a scope's `organization_id`, ...); the page window comes as the bound
+        parameters `page_limit` and `page_offset`, so that one select serves every page. Build it
+        once per shape (a repository keeps them, e.g. in an `lru_cache`d function) and run it with
+        `page`: PostgreSQL then runs it as a prepared statement of its driver (app/db/prepared.py).
+
+        One round trip: the total rides along as a scalar subquery (`_total`), exact. Not a
+        window count, which would read every matching row before returning the first. A deep page
+        (offset ≥ DEFERRED_JOIN_OFFSET, or always for a select that joins what only the page needs)
+        finds its ids through the ordering index alone, then reads those rows, instead of reading
+        and discarding every row before.
         """
         total = select(func.count()).select_from(statement.order_by(None).subquery()).scalar_subquery()
         counted = statement.add_columns(total.label("_total"))
@@ -64,55 +71,36 @@ class Repository(Generic[ModelT]):
         if deep:
             key = cls.model.__mapper__.primary_key[0]
             ids = statement.with_only_columns(key).order_by(*order_by).limit(limit).offset(offset)
-            return counted.where(key.in_(ids)).order_by(*order_by)
-        return counted.order_by(*order_by).limit(limit).offset(offset)
+            paged = counted.where(key.in_(ids)).order_by(*order_by)
+        else:
+            paged = counted.order_by(*order_by).limit(limit).offset(offset)
+        count = select(func.count()).select_from(statement.order_by(None).subquery())
+        return ListSelect(PreparedSelect(paged), PreparedSelect(count))
 
     async def page(
-        self, statement: Select[tuple[ModelT]], *, order_by: Sequence[Any], limit: int, offset: int
-    ) -> tuple[list[ModelT], int]:
-        """One page of a filtered select of models and the number of rows that match it in all."""
-        rows, total = await self.page_rows(statement, order_by=order_by, limit=limit, offset=offset)
-        return [row[0] for row in rows], total
-
-    async def page_rows(
-        self,
-        statement: Select[Any],
-        *,
-        order_by: Sequence[Any],
-        limit: int,
-        offset: int,
-        ids_first: bool = False,
-    ) -> tuple[list[Any], int]:
-        """One page of rows of any select (each with `_total` last), and how many match in all.
-
-        `ids_first`: read the page's ids first at any offset (see `paged`), for a select that
-        joins what only the page needs to every row that matches.
-        """
-        paged = self.paged(statement, order_by=order_by, deep=ids_first or offset >= DEFERRED_JOIN_OFFSET)
-        window = {"page_limit": limit, "page_offset": offset}
-        rows = list((await self.session.execute(paged, window)).all())
-        return rows, await self._total(rows, statement, {}, offset)
-
-    async def page_prepared(
-        self,
-        paged: PreparedSelect,
-        statement: Select[Any],
-        params: Mapping[str, Any],
-        *,
-        limit: int,
-        offset: int,
+        self, listed: "ListSelect", params: Mapping[str, Any], *, limit: int, offset: int
     ) -> tuple[Sequence[Sequence[Any]], int]:
-        """`page_rows` for a PreparedSelect made by `paged` from `statement` (see app/db/prepared.py)."""
-        rows = await paged.all(self.session, {**params, "page_limit": limit, "page_offset": offset})
-        return rows, await self._total(rows, statement, params, offset)
-
-    async def _total(
-        self, rows: Sequence[Sequence[Any]], statement: Select[Any], params: Mapping[str, Any], offset: int
-    ) -> int:
+        """One page of a list select (each row with `_total` last) and how many match in all.
+        A select of mapped objects gives rows whose first column is the object."""
+        rows = await listed.page.all(self.session, {**params, "page_limit": limit, "page_offset": offset})
         if rows:
-            return int(rows[0][-1])
+            return rows, int(rows[0][-1])
         if offset == 0:
-            return 0
+            return rows, 0
         # A page past the end carries no total: count apart.
-        count = select(func.count()).select_from(statement.order_by(None).subquery())
-        return int(await self.session.scalar(count, dict(params)) or 0)
+        counted = await listed.count.first(self.session, params)
+        return rows, int(counted[0]) if counted is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListSelect:
+    """A list's select of one shape, built once (`Repository.listed`): the page with its total,
+    and the count alone for a page past the end."""
+
+    page: PreparedSelect
+    count: PreparedSelect
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The names of the page's columns, `_total` last."""
+        return self.page.columns

@@ -39,7 +39,7 @@ from app.exports.csv_io import (
 from app.exports.repository import stream_rows
 from app.exports.schemas import ImportResult, TemporaryPassword, UserImportResult, UserRowCreate
 from app.http.errors import FieldError, ProblemError, Unprocessable
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.locations.repository import LocationRepository
 from app.locations.schemas import LocationCreate, LocationFilters, LocationUpdate
 from app.locations.service import LocationService, location_scope
@@ -106,22 +106,27 @@ def _user_cells(row: Row[Any]) -> list[str]:
     ]
 
 
-class ExportService(Service):
+class ExportService:
     """Downloads: the list's rows, filters and scope, as a CSV file that streams."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     async def locations(
         self, scope: OrganizationScope, filters: LocationFilters, encoding: CsvEncoding
     ) -> Download:
         """The locations the caller may read that match the filters, in code order."""
-        statement, params = LocationRepository(self.session).export_select(location_scope(scope), filters)
+        statement, params = LocationRepository(self.context.session).export_select(
+            location_scope(scope), filters
+        )
         return await self._download(scope, LOCATIONS, statement, params, _location_cells, encoding)
 
     async def users(self, scope: OrganizationScope, filters: UserFilters, encoding: CsvEncoding) -> Download:
         """The users the caller may read that match the filters, in login ID order."""
-        statement = await UserSearch(UserRepository(self.session)).export_select(
+        statement, params = await UserSearch(UserRepository(self.context.session)).export_select(
             scope.organization_id, user_visibility(scope.principal), filters
         )
-        return await self._download(scope, USERS, statement, {}, _user_cells, encoding)
+        return await self._download(scope, USERS, statement, params, _user_cells, encoding)
 
     async def _download(
         self,
@@ -132,9 +137,9 @@ class ExportService(Service):
         cells: Callable[[Row[Any]], list[str]],
         encoding: CsvEncoding,
     ) -> Download:
-        day = f"{self.clock.now().astimezone(JAPAN):%Y%m%d}"
+        day = f"{self.context.clock.now().astimezone(JAPAN):%Y%m%d}"
         filename = f"{sheet.resource}_{format_organization_id(scope.organization_id)}_{day}.csv"
-        chunks = _encoded(sheet, stream_rows(self.runtime.engine, statement, params), cells, encoding)
+        chunks = _encoded(sheet, stream_rows(self.context.runtime.engine, statement, params), cells, encoding)
         if encoding is CsvEncoding.SHIFT_JIS:
             body = await _checked(chunks)
         else:
@@ -317,14 +322,17 @@ def _refuse(errors: list[FieldError]) -> None:
         raise Unprocessable("csv_invalid", context={"count": len(errors)}, errors=errors)
 
 
-class ImportService(Service):
+class ImportService:
     """Uploads: every row checked, then all applied in the request's one transaction, or none."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     async def locations(self, scope: OrganizationScope, upload: Upload, dry_run: bool) -> ImportResult:
         """Create or update the file's locations; 422 listing every wrong row."""
         table = read_table(decode(upload.data, upload.charset), LOCATIONS)
         rows = _unique(table, LOCATIONS, normalize)
-        existing = await LocationRepository(self.session).by_codes(
+        existing = await LocationRepository(self.context.session).by_codes(
             location_scope(scope), {code for _, code in rows}, lock=not dry_run
         )
         plan = _LocationPlan(errors=table.errors)
@@ -347,8 +355,8 @@ class ImportService(Service):
                 plan.unchanged += 1
         _refuse(plan.errors)
         if not dry_run:
-            locations = LocationService(self.session, self.audit, self.runtime)
-            async with self.audit.batched():
+            locations = LocationService(self.context)
+            async with self.context.audit.batched():
                 await locations.create_many(scope, plan.creates)
                 await locations.update_many(scope, plan.updates)
         return ImportResult(created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged)
@@ -369,8 +377,8 @@ class ImportService(Service):
         if dry_run:
             return result
         hashes = iter(await self._hash_all([body.password for body in created]))
-        users = UserService(self.session, self.audit, self.runtime)
-        async with self.audit.batched():
+        users = UserService(self.context)
+        async with self.context.audit.batched():
             for change in plan.changes:
                 if change.create is not None:
                     user = await users.create(scope, change.create, password_hash=next(hashes))
@@ -390,13 +398,17 @@ class ImportService(Service):
     async def _plan_users(self, scope: OrganizationScope, table: Table, *, lock: bool) -> _UserPlan:
         principal = scope.principal
         rows = _unique(table, USERS, lambda value: normalize(value).lower())
-        accounts = await UserRepository(self.session).by_login_ids([key for _, key in rows], lock=lock)
+        accounts = await UserRepository(self.context.session).by_login_ids(
+            [key for _, key in rows], lock=lock
+        )
         by_login_id = {user.login_id.lower(): user for user in accounts}
         codes = {normalize(row.cells.get("location_code") or "") for row, _ in rows} - {""}
-        locations = await LocationRepository(self.session).by_codes(location_scope(scope), codes, lock=False)
+        locations = await LocationRepository(self.context.session).by_codes(
+            location_scope(scope), codes, lock=False
+        )
         visibility = user_visibility(principal)
         plan = _UserPlan(errors=table.errors)
-        admins = _AdminCount(self, scope.organization_id, lock=lock)
+        admins = _AdminCount(self.context, scope.organization_id, lock=lock)
         for row, key in rows:
             try:
                 change = await self._user_row(scope, row, by_login_id.get(key), locations, visibility, admins)
@@ -471,11 +483,11 @@ class ImportService(Service):
     async def _hash_all(self, passwords: list[str]) -> list[str]:
         """argon2id hashes of the new users' temporary passwords, with all but one of the process's
         hashing turns (PasswordHasher): logins keep one, and wait for no more than one hash."""
-        limit = asyncio.Semaphore(max(1, self.runtime.hasher.concurrency - 1))
+        limit = asyncio.Semaphore(max(1, self.context.runtime.hasher.concurrency - 1))
 
         async def one(password: str) -> str:
             async with limit:
-                return await self.runtime.hasher.hash(password)
+                return await self.context.runtime.hasher.hash(password)
 
         return list(await asyncio.gather(*(one(password) for password in passwords)))
 
@@ -503,8 +515,8 @@ class _AdminCount:
     """The organization's admins as the upload's rows change them, in file order: a row that
     would leave none is refused as a row error (the service refuses it too, at its turn)."""
 
-    def __init__(self, service: Service, organization_id: int, *, lock: bool) -> None:
-        self.repository = UserRepository(service.session)
+    def __init__(self, context: RequestContext, organization_id: int, *, lock: bool) -> None:
+        self.repository = UserRepository(context.session)
         self.organization_id = organization_id
         self.lock = lock
         self.count: int | None = None

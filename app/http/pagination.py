@@ -50,18 +50,23 @@ class PageRequest:
         return sort
 
     def order_by(self, columns: Mapping[str, Any], default: str, tiebreaker: Any) -> list[Any]:
-        """ORDER BY for `sort` (see sort_key), with a unique last key for stable pages.
+        """ORDER BY for `sort` (see sort_key and `ordering`)."""
+        return ordering(columns, self.sort_key(columns, default), tiebreaker)
 
-        A column that may be NULL (last_login_at: never) sorts NULL first ascending and last
-        descending, on every database (PostgreSQL would do the opposite of SQLite).
-        """
-        sort = self.sort_key(columns, default)
-        column = columns[sort.removeprefix("-")]
-        descending = sort.startswith("-")
-        key = column.desc() if descending else column.asc()
-        if getattr(getattr(column, "expression", column), "nullable", False):
-            key = key.nulls_last() if descending else key.nulls_first()
-        return [key, tiebreaker]
+
+def ordering(columns: Mapping[str, Any], sort: str, tiebreaker: Any) -> list[Any]:
+    """ORDER BY for a checked sort key (`PageRequest.sort_key`), with a unique last key for stable
+    pages: what a list select built once per sort key orders by.
+
+    A column that may be NULL (last_login_at: never) sorts NULL first ascending and last
+    descending, on every database (PostgreSQL would do the opposite of SQLite).
+    """
+    column = columns[sort.removeprefix("-")]
+    descending = sort.startswith("-")
+    key = column.desc() if descending else column.asc()
+    if getattr(getattr(column, "expression", column), "nullable", False):
+        key = key.nulls_last() if descending else key.nulls_first()
+    return [key, tiebreaker]
 
 
 _LIMIT_DESCRIPTION = "Items per page (1 to 200)"

@@ -1,7 +1,7 @@
 """The change feed's writer (SPEC §5.5): an audit event and its feed entry, in the change's transaction.
 
 Why a reader that follows `seq > cursor ORDER BY seq` sees every change exactly once, in commit
-order (app/changes/ relies on this):
+order (the reader, app/journal/feed_reader.py, relies on this):
 
 - An entry's number is taken by `UPDATE change_counters SET last = last + 1 ... RETURNING last`
   on the organization's counter row (an upsert, so that the first entry creates the row). The

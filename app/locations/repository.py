@@ -9,9 +9,8 @@ from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
 
 from app.db.bulk import insert_rows, update_rows
 from app.db.filters import FilterSet
-from app.db.prepared import PreparedSelect
-from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
-from app.http.pagination import PageRequest
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
+from app.http.pagination import PageRequest, ordering
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import Location, User
@@ -65,20 +64,18 @@ class LocationRepository(Repository[Location]):
     ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
         """Locations matching the filters, within the scope: (column names, rows, total).
 
-        The hottest list of the service (linked systems poll it): a PreparedSelect per shape
-        of the request (which filters, which sort, scoped or not, deep or not), run with values.
+        The hottest list of the service (linked systems poll it): a list select per shape of
+        the request (which filters, which sort, scoped or not, deep or not), run with values.
         """
         forms, params = _filtered(scope, filters)
-        prepared, statement = _search_select(
+        listed, _ = _search_select(
             forms,
             scoped=scope.location_id is not None,
             sort=page.sort_key(FILTERS.sortable, "code"),
             deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
-        rows, total = await self.page_prepared(
-            prepared, statement, params, limit=page.limit, offset=page.offset
-        )
-        return prepared.columns, rows, total
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return listed.columns, rows, total
 
     async def insert(self, values: dict[str, Any]) -> LocationSchema:
         """Insert a new location (version 1) and read it back, in one statement.
@@ -157,8 +154,8 @@ def _filtered(scope: LocationScope, filters: LocationFilters) -> tuple[tuple[Has
 @lru_cache(maxsize=512)
 def _search_select(
     shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool
-) -> tuple[PreparedSelect, Select[Any]]:
+) -> tuple[ListSelect, Select[Any]]:
     """The location search of one shape of filters (see FilterSet.shape)."""
     statement = visible(select(*LISTED), scoped).where(*FILTERS.bound_conditions(shape))
-    order_by = PageRequest(0, 0, sort).order_by(FILTERS.sortable, "code", Location.id)
-    return PreparedSelect(LocationRepository.paged(statement, order_by=order_by, deep=deep)), statement
+    order_by = ordering(FILTERS.sortable, sort, Location.id)
+    return LocationRepository.listed(statement, order_by=order_by, deep=deep), statement

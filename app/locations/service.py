@@ -11,7 +11,7 @@ from app.auth.dependencies import OrganizationScope
 from app.http.errors import Conflict, NotFound
 from app.http.pagination import PageRequest, page_json
 from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.locations.types import is_location_code
@@ -27,13 +27,16 @@ def location_scope(scope: OrganizationScope) -> LocationScope:
     return LocationScope(scope.organization_id, scope.principal.location_id)
 
 
-class LocationService(Service):
+class LocationService:
     """Lists, reads and changes locations; a caller assigned to a location sees only that one."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def locations(self) -> LocationRepository:
         """The repository of this request's session."""
-        return LocationRepository(self.session)
+        return LocationRepository(self.context.session)
 
     async def search(self, scope: OrganizationScope, filters: LocationFilters, page: PageRequest) -> bytes:
         """依頼人拠点検索, as the JSON of `Page[Location]` (the hot path: rows straight to JSON)."""
@@ -55,7 +58,7 @@ class LocationService(Service):
 
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> Location:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         try:
             location = await self.locations.insert(
                 {
@@ -69,7 +72,7 @@ class LocationService(Service):
             # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
         ref = ResourceRef(RESOURCE, location.code, scope.organization_id)
-        await record_created(self.audit, scope.principal.actor, "location.create", ref, location)
+        await record_created(self.context.audit, scope.principal.actor, "location.create", ref, location)
         return location
 
     async def update(
@@ -83,7 +86,7 @@ class LocationService(Service):
             body.model_dump(exclude_unset=True),
             schema=Location,
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=scope.principal.actor,
             action="location.update",
             ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
@@ -100,7 +103,7 @@ class LocationService(Service):
             location,
             Location.model_validate(location),
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=scope.principal.actor,
             action="location.delete",
             ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
@@ -111,7 +114,7 @@ class LocationService(Service):
 
     async def create_many(self, scope: OrganizationScope, bodies: Sequence[LocationCreate]) -> None:
         """依頼人拠点の追加 of many; 409 when a code was taken by someone else since it was looked up."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         created = [
             Location(**body.model_dump(), created_at=now, updated_at=now, version=1) for body in bodies
         ]
@@ -125,21 +128,23 @@ class LocationService(Service):
             raise Conflict("csv_conflict") from None
         for location in created:
             ref = ResourceRef(RESOURCE, location.code, scope.organization_id)
-            await record_created(self.audit, scope.principal.actor, "location.create", ref, location)
+            await record_created(self.context.audit, scope.principal.actor, "location.create", ref, location)
 
     async def update_many(
         self, scope: OrganizationScope, changes: Sequence[tuple[Row[Any], dict[str, Any]]]
     ) -> None:
         """依頼人拠点情報の変更 of many locations, each read and locked by LocationRepository.by_codes
         and given with the values to set (those that differ); recorded as `update` records a change."""
-        now = self.clock.now()
+        now = self.context.clock.now()
         rows = []
         for row, values in changes:
             before = Location.model_validate(row)
             after = before.model_copy(update={**values, "updated_at": now, "version": before.version + 1})
             rows.append({"id": row.id, **after.model_dump(include=EDITABLE), "updated_at": now})
             ref = ResourceRef(RESOURCE, before.code, scope.organization_id)
-            await record_updated(self.audit, scope.principal.actor, "location.update", ref, before, after)
+            await record_updated(
+                self.context.audit, scope.principal.actor, "location.update", ref, before, after
+            )
         await self.locations.update_many(rows)
 
 

@@ -56,7 +56,7 @@ class User(Timestamped, Base):
         Index("ix_users_organization_id_last_login_at_id", "organization_id", "last_login_at", "id").ddl_if(
             dialect="sqlite"
         ),
-        # Name search by grams, PostgreSQL only (migrations 0003 and 0006, app/db/filters.contains_by_grams).
+        # Name search by grams, PostgreSQL only (migrations 0003 and 0006, app/db/filters.py, Match.CONTAINS_GRAMS).
         Index(
             "ix_users_organization_id_name_grams",
             "organization_id",

@@ -1,10 +1,13 @@
 """All SQL about organizations."""
 
-from sqlalchemy import select
+from collections.abc import Hashable
+from functools import lru_cache
 
-from app.db.filters import FilterSet, conditions
-from app.db.repository import Repository
-from app.http.pagination import PageRequest
+from sqlalchemy import bindparam, select
+
+from app.db.filters import FilterSet
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
+from app.http.pagination import PageRequest, ordering
 from app.models import Organization
 from app.organizations.schemas import OrganizationFilters
 
@@ -24,13 +27,22 @@ class OrganizationRepository(Repository[Organization]):
 
         `exact_id` is the `id` filter as a row id (the public id is 9 digits).
         """
-        statement = select(Organization).where(
-            *conditions(Organization.id == only_id if only_id is not None else None),
-            *FILTERS.conditions(filters, id=Organization.id == exact_id if exact_id is not None else None),
+        listed = _search_select(
+            FILTERS.shape(filters, id=exact_id),
+            only=only_id is not None,
+            sort=page.sort_key(FILTERS.sortable, "id"),
+            deep=page.offset >= DEFERRED_JOIN_OFFSET,
         )
-        return await self.page(
-            statement,
-            order_by=page.order_by(FILTERS.sortable, "id", Organization.id),
-            limit=page.limit,
-            offset=page.offset,
-        )
+        params = {**FILTERS.parameters(filters, id=exact_id), "only_id": only_id}
+        rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
+        return [row[0] for row in rows], total
+
+
+@lru_cache(maxsize=256)
+def _search_select(shape: tuple[Hashable, ...], *, only: bool, sort: str, deep: bool) -> ListSelect:
+    """The organization search of one shape of filters (see FilterSet.shape)."""
+    statement = select(Organization).where(*FILTERS.bound_conditions(shape))
+    if only:
+        statement = statement.where(Organization.id == bindparam("only_id"))
+    order_by = ordering(FILTERS.sortable, sort, Organization.id)
+    return OrganizationRepository.listed(statement, order_by=order_by, deep=deep)

@@ -15,7 +15,7 @@ from app.http.errors import FieldError, Unprocessable
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, record_created, update_audited
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.models import Organization as OrganizationRow
 from app.organizations.repository import OrganizationRepository
 from app.organizations.schemas import (
@@ -34,13 +34,16 @@ from app.users.service import UserService
 RESOURCE = "organization"
 
 
-class OrganizationService(Service):
+class OrganizationService:
     """Reads and changes organizations; operators onboard new ones."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def organizations(self) -> OrganizationRepository:
         """The repository of this request's session."""
-        return OrganizationRepository(self.session)
+        return OrganizationRepository(self.context.session)
 
     async def search(
         self, principal: Principal, filters: OrganizationFilters, page: PageRequest
@@ -68,7 +71,7 @@ class OrganizationService(Service):
         organization = dict(Organization.model_validate(await scope.organization()))
         if not has_permission(scope.principal, Permission.CERTIFICATE_MANAGE):
             return OrganizationDetail(**organization)
-        certificates = CertificateService(self.session, self.audit, self.runtime)
+        certificates = CertificateService(self.context)
         return OrganizationDetail(
             **organization, certificate=await certificates.current(scope.organization_id)
         )
@@ -84,7 +87,7 @@ class OrganizationService(Service):
             body.model_dump(exclude_unset=True),
             schema=Organization,
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=scope.principal.actor,
             action="organization.update",
             ref=ResourceRef(RESOURCE, format_organization_id(organization.id), organization.id),
@@ -100,16 +103,16 @@ class OrganizationService(Service):
             seen.add(admin.login_id.lower())
         if duplicates:
             raise Unprocessable(errors=duplicates)
-        now = self.clock.now()
+        now = self.context.clock.now()
         organization = await self.organizations.add(
             OrganizationRow(name=body.name, short_name=body.short_name, created_at=now, updated_at=now)
         )
         organization_id = format_organization_id(organization.id)
         ref = ResourceRef(RESOURCE, organization_id, organization.id)
         await record_created(
-            self.audit, actor, "organization.create", ref, Organization.model_validate(organization)
+            self.context.audit, actor, "organization.create", ref, Organization.model_validate(organization)
         )
-        users = UserService(self.session, self.audit, self.runtime)
+        users = UserService(self.context)
         notice_admins = []
         for admin in body.admins:
             password = generate_password()
@@ -126,7 +129,7 @@ class OrganizationService(Service):
             notice_admins.append(
                 NoticeAdmin(name=admin.name, login_id=admin.login_id, initial_password=password)
             )
-        keys = ApiKeyService(self.session, self.audit, self.runtime)
+        keys = ApiKeyService(self.context)
         key = await keys.issue(organization.id, actor, None)
         api_password = generate_password(GENERATED_API_PASSWORD_LENGTH)
         await keys.set_password(organization, actor, api_password)
@@ -136,7 +139,7 @@ class OrganizationService(Service):
                 registration_date=now.astimezone(JAPAN).date(),
                 organization_id=organization_id,
                 organization_name=organization.name,
-                login_url=self.settings.login_url,
+                login_url=self.context.settings.login_url,
                 api_key=key.key,
                 api_initial_password=api_password,
                 admins=notice_admins,

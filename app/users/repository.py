@@ -1,21 +1,26 @@
 """All SQL about users and operators."""
 
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
-from app.db.filters import FilterSet, contains_by_grams
-from app.http.pagination import PageRequest
+from app.db.filters import NOTHING, NULL, FilterSet
+from app.db.repository import ListSelect
+from app.http.pagination import PageRequest, ordering
 from app.models import Location, Organization, User
 from app.users.schemas import UserFilters
 
-# The filters and sort keys of the user list, from UserFilters; the location code is the joined one.
-FILTERS = FilterSet(UserFilters, User, columns={"location_code": Location.code})
+# The filters and sort keys of the user list, from UserFilters. The location code filter compares
+# the user's location id (the repository looks the code up first); the list sorts by the joined code.
+FILTERS = FilterSet(
+    UserFilters, User, columns={"location_code": User.location_id}, sort_by={"location_code": Location.code}
+)
 
 
 class UserRepository(AccountRepository):
@@ -74,68 +79,62 @@ class UserSearch:
     def __init__(self, repository: UserRepository) -> None:
         self.repository = repository
 
-    def _visible(
-        self, organization_id: int, visibility: UserVisibility, columns: tuple[Any, ...] = ()
-    ) -> Select[Any]:
-        """The one visibility rule of users, with each user's location loaded (outer join: users
-        of all locations have none); given `columns`, just those columns of the visible users."""
-        chosen = select(*columns) if columns else select(User).options(contains_eager(User.location))
-        statement: Select[Any] = chosen.outerjoin(Location, Location.id == User.location_id).where(
-            User.organization_id == organization_id
-        )
-        if visibility.self_id is not None:
-            statement = statement.where(User.id == visibility.self_id)
-        if visibility.location_id is not None:
-            statement = statement.where(User.location_id == visibility.location_id)
-        return statement
-
     async def one(self, organization_id: int, visibility: UserVisibility, login_id: str) -> User | None:
         """A visible user by login ID (ignoring case), with its location."""
-        return await self.repository.one_or_none(
-            self._visible(organization_id, visibility).where(func.lower(User.login_id) == login_id.lower())
+        statement = _visible(visibility.self_id is not None, visibility.location_id is not None).where(
+            func.lower(User.login_id) == login_id.lower()
         )
+        params = {
+            "organization_id": organization_id,
+            "self_id": visibility.self_id,
+            "visible_location_id": visibility.location_id,
+        }
+        return (await self.repository.session.execute(statement, params)).scalar_one_or_none()
 
     async def search(
         self, organization_id: int, visibility: UserVisibility, filters: UserFilters, page: PageRequest
     ) -> tuple[list[User], int]:
         """Visible users matching the filters, with their locations."""
-        statement = self._visible(organization_id, visibility).where(
-            *await self._matching(organization_id, filters)
+        shape, params = await self._filtered(organization_id, visibility, filters)
+        listed = _search_select(
+            shape,
+            itself=visibility.self_id is not None,
+            at_location=visibility.location_id is not None,
+            sort=page.sort_key(FILTERS.sortable, "login_id"),
         )
-        rows, total = await self.repository.page_rows(
-            statement,
-            order_by=page.order_by(FILTERS.sortable, "login_id", User.id),
-            limit=page.limit,
-            offset=page.offset,
-            # The location code is joined to the page's 50 users, not to the thousands a name
-            # matches before they are sorted (PostgreSQL drops the join from the id query).
-            ids_first=True,
-        )
+        rows, total = await self.repository.page(listed, params, limit=page.limit, offset=page.offset)
         return [row[0] for row in rows], total
 
     async def export_select(
         self, organization_id: int, visibility: UserVisibility, filters: UserFilters
-    ) -> Select[Any]:
+    ) -> tuple[Select[Any], dict[str, Any]]:
         """The list's select (same filters, same visibility) of every matching user's CSV columns,
-        in login ID order: for a download to stream."""
+        in login ID order, with its bound values: for a download to stream."""
+        shape, params = await self._filtered(organization_id, visibility, filters)
         columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
-        return (
-            self._visible(organization_id, visibility, columns)
-            .where(*await self._matching(organization_id, filters))
-            .order_by(User.login_id, User.id)
-        )
+        statement = _visible(
+            visibility.self_id is not None, visibility.location_id is not None, columns
+        ).where(*FILTERS.bound_conditions(shape))
+        return statement.order_by(User.login_id, User.id), params
 
-    async def _matching(self, organization_id: int, filters: UserFilters) -> list[ColumnElement[bool]]:
-        """The conditions of the list's filters that were given (see UserFilters)."""
-        return FILTERS.conditions(
-            filters,
-            name=contains_by_grams(User.name_search, filters.name),
-            location_code=await self._at_location(organization_id, filters.location_code),
-        )
+    async def _filtered(
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters
+    ) -> tuple[tuple[Hashable, ...], dict[str, Any]]:
+        """The shape of the list's filters (see FilterSet.shape) and the bound values of the
+        filters and the visibility."""
+        location = await self._at_location(organization_id, filters.location_code)
+        params = {
+            **FILTERS.parameters(filters, location_code=location),
+            "organization_id": organization_id,
+            "self_id": visibility.self_id,
+            "visible_location_id": visibility.location_id,
+        }
+        return FILTERS.shape(filters, location_code=location), params
 
-    async def _at_location(self, organization_id: int, code: str | None) -> ColumnElement[bool] | None:
-        """Users of the location with exactly this code (its width aside: ＴＫＹ００１ is TKY001);
-        an empty code: the users of all locations (全拠点, no location).
+    async def _at_location(self, organization_id: int, code: str | None) -> object:
+        """What the `location_code` filter compares the user's location id with: the id of the
+        location with exactly this code (its width aside: ＴＫＹ００１ is TKY001), NULL for an empty
+        code (the users of all locations, 全拠点), NOTHING for an unknown code, None: no filter.
 
         The location is looked up first and named by id, so that PostgreSQL plans the few users it
         reaches instead of guessing from a join.
@@ -143,14 +142,39 @@ class UserSearch:
         if code is None:
             return None
         if not code:
-            return User.location_id.is_(None)
+            return NULL
         location_id = await self.repository.session.scalar(
             select(Location.id).where(
                 Location.organization_id == organization_id,
                 Location.code == unicodedata.normalize("NFKC", code),
             )
         )
-        return false() if location_id is None else User.location_id == location_id
+        return NOTHING if location_id is None else location_id
+
+
+def _visible(itself: bool, at_location: bool, columns: tuple[Any, ...] = ()) -> Select[Any]:
+    """The one visibility rule of users over the bound values `organization_id`, `self_id` and
+    `visible_location_id`, with each user's location loaded (outer join: users of all locations
+    have none); given `columns`, just those columns of the visible users."""
+    chosen = select(*columns) if columns else select(User).options(contains_eager(User.location))
+    statement: Select[Any] = chosen.outerjoin(Location, Location.id == User.location_id).where(
+        User.organization_id == bindparam("organization_id")
+    )
+    if itself:
+        statement = statement.where(User.id == bindparam("self_id"))
+    if at_location:
+        statement = statement.where(User.location_id == bindparam("visible_location_id"))
+    return statement
+
+
+@lru_cache(maxsize=512)
+def _search_select(shape: tuple[Hashable, ...], *, itself: bool, at_location: bool, sort: str) -> ListSelect:
+    """The user search of one shape of filters and visibility. Always ids first: the location
+    code is joined to the page's 50 users, not to the thousands a name matches before they are
+    sorted (PostgreSQL drops the join from the id query)."""
+    statement = _visible(itself, at_location).where(*FILTERS.bound_conditions(shape))
+    order_by = ordering(FILTERS.sortable, sort, User.id)
+    return UserRepository.listed(statement, order_by=order_by, deep=True)
 
 
 # Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.

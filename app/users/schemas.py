@@ -111,7 +111,9 @@ class UserFilters(Filters):
     also_sortable = ("last_login_at", "created_at")
 
     login_id: SearchText | None = Field(default=None, description="ログインID")
-    name: SearchText | None = Field(default=None, description="ユーザー名")
+    name: Annotated[SearchText | None, Filter(Match.CONTAINS_GRAMS)] = Field(
+        default=None, description="ユーザー名"
+    )
     location_code: Annotated[SearchText | None, Filter(Match.EXACT)] = Field(
         default=None,
         description="依頼人拠点コード, exact; empty (`location_code=`) finds the users of all locations (全拠点)",

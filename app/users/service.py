@@ -16,7 +16,7 @@ from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocess
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
 from app.locations.repository import LocationRepository
 from app.locations.service import location_scope
 from app.models import Location as LocationRow
@@ -32,13 +32,16 @@ _login_id = TypeAdapter(LoginId)
 _user_name = TypeAdapter(UserName)
 
 
-class UserService(Service):
+class UserService:
     """Lists, reads and changes users within what the caller may see and manage."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def users(self) -> UserRepository:
         """The repository of this request's session."""
-        return UserRepository(self.session)
+        return UserRepository(self.context.session)
 
     async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
         """依頼人ユーザー検索."""
@@ -75,7 +78,7 @@ class UserService(Service):
         """
         if code is None:
             return None
-        location = await LocationRepository(self.session).by_code(location_scope(scope), code)
+        location = await LocationRepository(self.context.session).by_code(location_scope(scope), code)
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location
@@ -122,8 +125,8 @@ class UserService(Service):
         if await self.users.login_id_taken(login_id):
             raise Conflict("login_id_taken", context={"login_id": login_id})
         if password_hash is None:
-            password_hash = await self.runtime.hasher.hash(password)
-        now = self.clock.now()
+            password_hash = await self.context.runtime.hasher.hash(password)
+        now = self.context.clock.now()
         try:
             user = await self.users.add(
                 UserRow(
@@ -136,7 +139,9 @@ class UserService(Service):
                     password_temporary=temporary,
                     password_changed_at=now,
                     password_expires_at=(
-                        now + timedelta(hours=self.settings.temporary_password_hours) if temporary else None
+                        now + timedelta(hours=self.context.settings.temporary_password_hours)
+                        if temporary
+                        else None
                     ),
                     security_stamp=new_stamp(),
                     failed_login_count=0,
@@ -148,10 +153,10 @@ class UserService(Service):
             raise Conflict("login_id_taken", context={"login_id": login_id}) from None
         if role is Role.OPERATOR:
             changes = {"login_id": [None, login_id], "name": [None, name], "role": [None, role.value]}
-            await self.audit.record(actor, "operator.create", RESOURCE, login_id, None, changes)
+            await self.context.audit.record(actor, "operator.create", RESOURCE, login_id, None, changes)
         else:
             ref = ResourceRef(RESOURCE, login_id, organization_id)
-            await record_created(self.audit, actor, "user.create", ref, User.model_validate(user))
+            await record_created(self.context.audit, actor, "user.create", ref, User.model_validate(user))
         return user
 
     async def update(
@@ -189,7 +194,7 @@ class UserService(Service):
             {"name": values.get("name", user.name), "role": new_role.value, "location": new_location},
             schema=User,
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=principal.actor,
             action="user.update",
             ref=ResourceRef(RESOURCE, user.login_id, scope.organization_id),
@@ -210,7 +215,7 @@ class UserService(Service):
             user,
             User.model_validate(user),
             expected_versions=expected,
-            audit=self.audit,
+            audit=self.context.audit,
             actor=scope.principal.actor,
             action="user.delete",
             ref=ResourceRef(RESOURCE, user.login_id, scope.organization_id),
@@ -222,11 +227,16 @@ class UserService(Service):
         if not may_reset_password(scope.principal, user.id, Role(user.role), user.location_id):
             raise Forbidden()
         password = generate_password()
-        now = self.clock.now()
+        now = self.context.clock.now()
         await set_password(
-            self.users, user, await self.runtime.hasher.hash(password), self.settings, now, temporary=True
+            self.users,
+            user,
+            await self.context.runtime.hasher.hash(password),
+            self.context.settings,
+            now,
+            temporary=True,
         )
-        await self.audit.record(
+        await self.context.audit.record(
             scope.principal.actor, "user.password_reset", RESOURCE, user.login_id, scope.organization_id
         )
         assert user.password_expires_at is not None
@@ -274,7 +284,7 @@ class UserService(Service):
             # Whoever ran the command saw it: it must be changed at first login, but it does
             # not expire, so that a first operator can log in whenever the service is set up.
             user.password_temporary = True
-            await self.session.flush()
+            await self.context.session.flush()
         return user, generated
 
     async def operator_exists(self) -> bool:

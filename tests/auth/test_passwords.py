@@ -8,15 +8,15 @@ from fastapi import FastAPI
 
 from app.config.clock import ManualClock
 from app.journal.audit_trail import Actor
-from app.journal.unit_of_work import command_session
+from app.journal.context import command_context
 from app.users.service import UserService
 from tests.fixtures.principals import OPERATOR_PASSWORD, login, operator, token_response
 
 
 async def _temporary_operator(app: FastAPI) -> str:
     runtime = app.state.runtime
-    async with command_session(runtime) as (session, audit):
-        _, generated = await UserService(session, audit, runtime).create_operator(
+    async with command_context(runtime) as context:
+        _, generated = await UserService(context).create_operator(
             Actor("system", "test"), "newop", "新しい運用者", None
         )
     assert generated is not None

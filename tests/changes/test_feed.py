@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from app.changes.service import prune_changes
 from app.config.clock import ManualClock
+from app.journal.feed_reader import prune_changes
 from tests.changes.feed import changes_path, current_cursor, follow, page, summary
 from tests.fixtures.principals import login
 from tests.fixtures.world import PASSWORD, World, add_location, post_user

@@ -13,10 +13,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.changes.listener import APPLICATION_NAME, ChangeListener, SharedReads
-from app.changes.repository import ChangeRepository
 from app.config.settings import Settings
 from app.journal.feed import CHANNEL, notice, read_notice
+from app.journal.feed_repository import ChangeRepository
+from app.journal.listener import APPLICATION_NAME, ChangeListener, SharedReads
 from tests.changes.feed import changes_path, current_cursor, summary
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase

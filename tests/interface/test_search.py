@@ -163,11 +163,13 @@ def test_a_new_filter_field_needs_no_second_list() -> None:
         "created_at",
         "updated_at",
     }
-    [condition] = filters.conditions(MoreFilters(created_by_test="x"))
+    given = MoreFilters(created_by_test="x")
+    [condition] = filters.bound_conditions(filters.shape(given))
     assert "created_by_test" in str(condition)
+    assert filters.parameters(given) == {"created_by_test": "%x%"}
     # Names are compared in their search form.
     assert search_column(Location, "name") is Location.name_search
-    [by_name] = filters.conditions(MoreFilters(name="ﾃｽﾄ"))
+    [by_name] = filters.bound_conditions(filters.shape(MoreFilters(name="ﾃｽﾄ")))
     assert "name_search" in str(by_name)
 
 

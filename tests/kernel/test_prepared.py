@@ -1,15 +1,18 @@
 """PreparedSelect: on PostgreSQL the asyncpg path must read what SQLAlchemy would read."""
 
+import ast
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy
 from fastapi import FastAPI
 from sqlalchemy import Select, String, TypeDecorator, bindparam, select, type_coerce, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 
-from app.db.prepared import PreparedSelect
+from app.db.prepared import PINNED_SQLALCHEMY, PreparedSelect
 from app.models import Location, User
 from tests.fixtures.world import World
 
@@ -101,3 +104,70 @@ async def test_once_the_session_holds_a_connection_the_read_runs_in_its_transact
         await session.rollback()
         # After the rollback the session holds no connection: a borrowed one reads what is committed.
         assert (await prepared.first(session, {"id": user_id}) or [""])[0] != "changed.in.transaction"
+
+
+# -- SQLAlchemy's private API: one module, one pinned release ------------------------------------
+
+APP = Path(__file__).resolve().parents[2] / "app"
+PRIVATE_HOME = APP / "db" / "prepared.py"
+# Underscore names that SQLAlchemy documents as public (Row._mapping) or that are namedtuple's.
+PUBLIC_UNDERSCORE = frozenset({"_mapping", "_asdict", "_fields", "_replace", "_make", "_t", "_tuple"})
+PRIVATE_MODULES = (
+    "sqlalchemy.util",
+    "sqlalchemy.sql.visitors",
+    "sqlalchemy.sql.base",
+    "sqlalchemy.engine.default",
+)
+
+
+def test_the_installed_sqlalchemy_is_the_one_the_private_calls_were_written_for() -> None:
+    assert sqlalchemy.__version__ == PINNED_SQLALCHEMY, (
+        f"SQLAlchemy is {sqlalchemy.__version__}, but app/db/prepared.py uses SQLAlchemy's private API "
+        f"as of {PINNED_SQLALCHEMY} (compiled._result_columns, compiled._bind_processors, "
+        "TypeEngine._cached_result_processor and _cached_bind_processor, sqlalchemy.util.greenlet_spawn): "
+        "check each against the new release (tests/kernel/test_prepared.py runs both paths), "
+        "then set PINNED_SQLALCHEMY to the new version"
+    )
+
+
+def _own_names() -> set[str]:
+    """Every underscore name `app/` defines itself (functions, classes, attributes, arguments)."""
+    names: set[str] = set()
+    for path in APP.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+                names.add(node.value)  # __slots__
+    return names
+
+
+def private_uses(path: Path, own: set[str]) -> list[str]:
+    """The private names of another library (SQLAlchemy's) that a module of `app/` reaches."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+            if name.startswith("_") and not name.startswith("__") and name not in own | PUBLIC_UNDERSCORE:
+                found.append(f"{path.relative_to(APP.parent)}:{node.lineno} .{name}")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PRIVATE_MODULES):
+            found.append(f"{path.relative_to(APP.parent)}:{node.lineno} from {node.module}")
+    return found
+
+
+def test_no_module_but_prepared_py_uses_sqlalchemy_private_api() -> None:
+    own = _own_names()
+    outside = [
+        use for path in sorted(APP.rglob("*.py")) if path != PRIVATE_HOME for use in private_uses(path, own)
+    ]
+    assert not outside, f"SQLAlchemy's private API outside app/db/prepared.py: {outside}"
+    # The check finds what it looks for.
+    inside = private_uses(PRIVATE_HOME, own)
+    assert any("_bind_processors" in use for use in inside)
+    assert any("sqlalchemy.util" in use for use in inside)

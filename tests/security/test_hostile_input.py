@@ -22,8 +22,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from app.audit_events.schemas import AuditFilters
 from app.config.settings import Settings
+from app.journal.audit_schemas import AuditFilters
 from app.locations.schemas import LocationFilters
 from app.models import ApiKey, User
 from app.organizations.schemas import OrganizationFilters

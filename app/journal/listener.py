@@ -5,6 +5,10 @@ the writer's channel (app/journal/feed.py); a notification wakes the readers of 
 waiting in this process. A waiting reader holds an asyncio event and nothing else: no pooled
 connection, no thread. If the connection drops, it is opened again (with a growing pause);
 meanwhile, and on SQLite, readers look again every POLL_SECONDS instead.
+
+`ChangeListener.wait_past(organization, number, ...)` is the one way to wait for a feed to move,
+in a request or outside one (webhooks): it returns as soon as a number above the given one is
+committed, on any instance, or when the time is up.
 """
 
 import asyncio
@@ -19,9 +23,11 @@ from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config.settings import Settings
 from app.journal.feed import CHANNEL, read_notice
+from app.journal.feed_repository import ChangeRepository
 
 logger = logging.getLogger("ainas.changes")
 T = TypeVar("T")
@@ -124,6 +130,34 @@ class ChangeListener:
         """True when notifications say the organization has nothing after `position` yet (see
         ChangeSignals.announced); False when they cannot say."""
         return self.live and self.signals.announced(organization_id) == position
+
+    async def wait_past(
+        self,
+        organization_id: int,
+        number: int,
+        seconds: float,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> int:
+        """Wait until the organization's feed has a committed number above `number`, at most
+        `seconds`; returns its newest number (`number` or below when the time ran out, or the
+        process stops). Holds no connection while it waits: each look borrows one from
+        `sessionmaker` (the runtime's `read_sessionmaker`) for one statement.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            # Taken before looking: a change that commits after the look has set it already.
+            event = self.signals.event(organization_id)
+            last = number
+            if not self.nothing_after(organization_id, number):
+                async with sessionmaker() as session:
+                    last = await ChangeRepository(session).position(organization_id)
+                if last > number:
+                    return last
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.closed:
+                return last
+            await wait_for(event, remaining if self.live else min(remaining, POLL_SECONDS))
 
     @property
     def closed(self) -> bool:
@@ -228,3 +262,12 @@ class ChangeListener:
         notice = read_notice(payload)
         if notice is not None:
             self.signals.changed(*notice)
+
+
+async def wait_for(event: asyncio.Event | None, seconds: float) -> None:
+    """Until the event is set or the time is up."""
+    if event is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

@@ -27,7 +27,7 @@ class FeedPage:
 def _read(resource_types: frozenset[str] | None) -> PreparedSelect:
     """Up to `limit` entries after `after` (of these resource types), with the organization's
     counter, in ONE statement: a statement reads one snapshot on both databases, so the entries
-    and `last` agree (see next_position in service.py) and a prune cannot slip in between."""
+    and `last` agree (see next_position in feed_reader.py) and a prune cannot slip in between."""
     counter = select(ChangeCounter).where(ChangeCounter.organization_id == _ORGANIZATION)
     position = select(
         func.coalesce(counter.with_only_columns(ChangeCounter.last).scalar_subquery(), 0).label("last"),

@@ -45,7 +45,9 @@ class AuditFilters(Filters):
 
     also_sortable = ("at",)
 
-    action: SearchText | None = Field(default=None, description="e.g. `location.update`; partial match")
+    action: Annotated[SearchText | None, Filter(Match.CONTAINS_LOWERCASE)] = Field(
+        default=None, description="e.g. `location.update`; partial match"
+    )
     actor: Annotated[SearchText | None, Filter(columns=("actor_id",), sortable=False)] = Field(
         default=None, description="Login ID or `key:<id>`; partial match"
     )

@@ -3,10 +3,15 @@
 Entries are numbered 1, 2, 3, ... per organization, without gaps and in commit order (why:
 app/journal/feed.py). A cursor is a position in that numbering: "I have seen everything up to
 N". Reading `number > N` in order therefore yields each committed change exactly once.
+
+Two consumers: the HTTP long poll (`ChangeFeedService.read`, behind app/changes/router.py) and
+anything that follows a feed outside a request (webhooks): `read_entries` (entries after a
+position for an organization, of the resource types a caller sees, up to a limit) and the
+listener's `wait_past` (app/journal/listener.py). Neither knows who the caller is: what it may
+see comes from the permission table (app/auth/permissions.py, `visible_changes`), passed in.
 """
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -19,40 +24,45 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import OrganizationScope
-from app.auth.permissions import visible_changes
-from app.changes.cursor import decode_cursor, encode_cursor
-from app.changes.listener import POLL_SECONDS, ChangeListener
-from app.changes.repository import ChangeRepository, FeedPage
-from app.changes.schemas import ChangeQuery
 from app.db.session import release_connection
 from app.http.errors import Gone, ProblemError
-from app.journal.unit_of_work import Service, provide
+from app.journal.context import RequestContext, provide
+from app.journal.cursor import decode_cursor, encode_cursor
+from app.journal.feed_repository import ChangeRepository, FeedPage
+from app.journal.feed_schemas import ChangeQuery
+from app.journal.listener import POLL_SECONDS, ChangeListener, wait_for
 from app.runtime import Runtime
 
 logger = logging.getLogger("ainas.changes")
 
 
-class ChangeFeedService(Service):
+class ChangeFeedService:
     """The change feed of one organization, as one caller may see it."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
     @property
     def changes(self) -> ChangeRepository:
         """The repository of this request's session."""
-        return ChangeRepository(self.session)
+        return ChangeRepository(self.context.session)
 
     async def read(
-        self, scope: OrganizationScope, query: ChangeQuery, listener: ChangeListener | None
+        self,
+        organization_id: int,
+        visible: frozenset[str] | None,
+        query: ChangeQuery,
+        listener: ChangeListener | None,
     ) -> bytes:
-        """The JSON of a ChangeFeed: changes after `query.after`, waiting up to `query.wait` for one."""
-        organization_id = scope.organization_id
+        """The JSON of a ChangeFeed: changes after `query.after` of the resource types the caller
+        sees (`visible`, None: all), waiting up to `query.wait` for one."""
         if not query.after:
             return self._document(organization_id, [], await self.changes.position(organization_id))
-        decoded = decode_cursor(self.settings.secret_key, organization_id, query.after)
+        decoded = decode_cursor(self.context.settings.secret_key, organization_id, query.after)
         if decoded is None:
             raise ProblemError("invalid_cursor")
         after = decoded
-        types = visible_changes(scope.principal)
+        types = visible
         loop = asyncio.get_running_loop()
         deadline = loop.time() + query.wait
         while True:
@@ -72,15 +82,17 @@ class ChangeFeedService(Service):
                     key = (event, organization_id, after, query.limit, types)
                     answer = await listener.shared.run(key, read)
                 else:
-                    answer = await self._answer(organization_id, after, query.limit, types, self.session)
+                    answer = await self._answer(
+                        organization_id, after, query.limit, types, self.context.session
+                    )
                 if answer.entries or deadline <= loop.time() or (listener is not None and listener.closed):
                     return answer.document
                 # Nothing this caller sees yet; what it cannot see (users, for a linked system) is behind it.
                 after = answer.position
-            await release_connection(self.session)
+            await release_connection(self.context.session)
             remaining = deadline - loop.time()
             live = listener is not None and listener.live
-            await _wait(event, remaining if live else min(remaining, POLL_SECONDS))
+            await wait_for(event, remaining if live else min(remaining, POLL_SECONDS))
 
     async def _answer(
         self,
@@ -93,10 +105,10 @@ class ChangeFeedService(Service):
         """Read after `after` and write the answer. Without a session, in one of its own: then it
         may be shared by the readers that a change woke together (SharedReads), answer and all."""
         if session is None:
-            async with self.runtime.read_sessionmaker() as own:
-                page = await ChangeRepository(own).read(organization_id, after, limit, types)
+            async with self.context.runtime.read_sessionmaker() as own:
+                page = await read_entries(own, organization_id, after, visible=types, limit=limit)
         else:
-            page = await ChangeRepository(session).read(organization_id, after, limit, types)
+            page = await read_entries(session, organization_id, after, visible=types, limit=limit)
         self._check(after, page)
         position = next_position(page, limit)
         return Answer(bool(page.entries), position, self._document(organization_id, page.entries, position))
@@ -106,11 +118,11 @@ class ChangeFeedService(Service):
         if after > page.last:
             raise ProblemError("invalid_cursor")
         if after < page.pruned_through:
-            raise Gone("cursor_expired", context={"days": self.settings.change_retention_days})
+            raise Gone("cursor_expired", context={"days": self.context.settings.change_retention_days})
 
     def _document(self, organization_id: int, entries: Sequence[Sequence[Any]], position: int) -> bytes:
         """The answer, written straight to JSON; each entry's data is copied as it was stored."""
-        secret = self.settings.secret_key
+        secret = self.context.settings.secret_key
         items = [
             {
                 "cursor": encode_cursor(secret, organization_id, seq),
@@ -134,6 +146,18 @@ class Answer:
     document: bytes
 
 
+async def read_entries(
+    session: AsyncSession, organization_id: int, after: int, *, visible: frozenset[str] | None, limit: int
+) -> FeedPage:
+    """Up to `limit` entries of the organization numbered after `after`, oldest first, of the
+    resource types in `visible` (None: all), with the feed's newest and pruned-through numbers
+    from the same snapshot (a position above `last` was never issued; below `pruned_through`, its
+    entries are gone). Each entry is ENTRY_COLUMNS (app/journal/feed_repository.py); the next
+    position to read from is `next_position(page, limit)`. Usable in any session, outside a request.
+    """
+    return await ChangeRepository(session).read(organization_id, after, limit, visible)
+
+
 def next_position(page: FeedPage, limit: int) -> int:
     """Where the next read starts: after the last entry of a full page; after everything the
     snapshot held otherwise (entries and `last` come from one snapshot, so nothing in between
@@ -141,15 +165,6 @@ def next_position(page: FeedPage, limit: int) -> int:
     if len(page.entries) == limit:
         return int(page.entries[-1][0])
     return page.last
-
-
-async def _wait(event: asyncio.Event | None, seconds: float) -> None:
-    """Until the event is set or the time is up."""
-    if event is None:
-        await asyncio.sleep(seconds)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
 
 
 def change_listener(request: Request) -> ChangeListener | None:
