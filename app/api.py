@@ -7,10 +7,11 @@ from app.audit_events.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.certificates.router import router as certificates_router
 from app.changes.router import router as changes_router
-from app.exports.router import router as exports_router
 from app.locations.router import router as locations_router
+from app.locations.transfer import router as location_sheet_router
 from app.organizations.router import router as organizations_router
 from app.users.router import router as users_router
+from app.users.transfer import router as user_sheet_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -21,7 +22,8 @@ for router in (
     api_keys_router,
     audit_router,
     changes_router,
-    exports_router,
+    location_sheet_router,
+    user_sheet_router,
     certificates_router,
 ):
     api_router.include_router(router)

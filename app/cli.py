@@ -12,8 +12,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
-from app.config.settings import get_settings
+from app.config.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
@@ -88,9 +90,15 @@ def _start(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> None:
+    from app.certificates.keys import CertificateKeyMissing, certificate_keys
     from app.http.server import serve
 
-    serve(get_settings(), host, port, workers)
+    settings = get_settings()
+    try:
+        certificate_keys(settings)  # the server would refuse to start without one: say so first
+    except CertificateKeyMissing as exc:
+        raise SystemExit(f"error: {exc}") from None
+    serve(settings, host, port, workers)
 
 
 def _onboard(path: str) -> None:
@@ -118,11 +126,11 @@ def _prune_changes() -> None:
 
 def _rotate_certificate_key() -> None:
     from app.certificates.keys import CertificateKeyMissing
-    from app.certificates.rotation import rotate_certificate_key
+    from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
 
     try:
         report = asyncio.run(rotate_certificate_key(get_settings()))
-    except CertificateKeyMissing as exc:
+    except (CertificateKeyMissing, ServersLackTheKey) as exc:
         raise SystemExit(f"error: {exc}") from None
     print(f"Re-encrypted {report.resealed} certificate(s) under key {report.key_id}.")
     for certificate_id, organization_id in report.unreadable:
@@ -139,8 +147,65 @@ def _rotate_certificate_key() -> None:
         raise SystemExit(1)
 
 
+def _settings() -> Settings:
+    """The settings, or one line saying which setting to fix (no traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            text = str(error["msg"]).removeprefix("Value error, ")
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{field}: {text}" if field and field.lower() not in text.lower() else text)
+        raise SystemExit("error: " + "; ".join(problems)) from None
+
+
+def _database_problem(exc: BaseException, database_url: str) -> str | None:
+    """What to do about a database that cannot be reached or does not exist; None for anything else."""
+    import sqlite3
+
+    import asyncpg
+
+    url = make_url(database_url)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, asyncpg.InvalidCatalogNameError):
+            host, port, user = url.host or "127.0.0.1", url.port or 5432, url.username or "postgres"
+            return (
+                f"the database {url.database!r} does not exist on {host}:{port}: create it first "
+                f"(createdb -h {host} -p {port} -U {user} {url.database}), then run this again"
+            )
+        if isinstance(current, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
+            return f"PostgreSQL refused the login of {url.username!r}: check the user and password in DATABASE_URL"
+        if isinstance(current, sqlite3.OperationalError) and "unable to open" in str(current):
+            return f"cannot open the SQLite database file {url.database}: does its folder exist?"
+        if isinstance(current, OSError) and url.drivername.startswith("postgresql"):
+            return (
+                f"cannot connect to PostgreSQL at {url.host or '127.0.0.1'}:{url.port or 5432} "
+                f"({type(current).__name__}): is it running, and is DATABASE_URL right?"
+            )
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `ainas` command."""
+    """Entry point of the `ainas` command: one line that says what to do when the settings or the
+    database are not usable, rather than a traceback."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = _settings()
+    try:
+        _run(args)
+    except Exception as exc:
+        problem = _database_problem(exc, settings.database_url)
+        if problem is None:
+            raise
+        raise SystemExit(f"error: {problem}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ainas", description="AINAS requester administration API")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -176,8 +241,10 @@ def main(argv: list[str] | None = None) -> None:
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH))
+    return parser
 
-    args = parser.parse_args(argv)
+
+def _run(args: argparse.Namespace) -> None:
     if args.command == "migrate":
         migrate()
         print("Database is at the latest migration.")

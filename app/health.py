@@ -1,11 +1,25 @@
-"""Liveness and readiness for load balancers."""
+"""Liveness, readiness and metrics, for load balancers and Prometheus (SPEC §6)."""
 
-from fastapi import APIRouter
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
-from app.http.errors import ServiceUnavailable
+from app.http.errors import NotFound, ServiceUnavailable
 from app.http.openapi import problems
+from app.journal.listener import ChangeListener
+from app.operations.metrics import CONTENT_TYPE
 from app.runtime import RuntimeDep
+from app.text.messages import register_messages
+
+register_messages(
+    {
+        "draining": (
+            "このインスタンスは停止処理中です。別のインスタンスに再試行してください。",
+            "This instance is shutting down. Retry on another instance.",
+        ),
+    }
+)
 
 router = APIRouter(tags=["運用 (operations)"])
 
@@ -19,14 +33,50 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness",
-    description="The database answers; 503 otherwise.",
+    description=(
+        "The database answers and the instance is not shutting down; 503 otherwise. "
+        "`change_feed` says how waiting feed readers learn of changes: `listening` (LISTEN/NOTIFY) "
+        "or `polling` (every 0.5 s: SQLite, or while LISTEN does not work)."
+    ),
     responses=problems(503),
 )
-async def readyz(runtime: RuntimeDep) -> dict[str, str]:
-    """Ok when a trivial query succeeds."""
+async def readyz(request: Request, runtime: RuntimeDep) -> dict[str, str]:
+    """Ok when the instance takes requests and a trivial query succeeds."""
+    if runtime.drain.draining:
+        raise ServiceUnavailable("draining", headers={"Retry-After": "1"})
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:
         raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc
-    return {"status": "ok"}
+    listener: ChangeListener | None = getattr(request.app.state, "change_listener", None)
+    return {
+        "status": "ok",
+        "change_feed": "listening" if listener is not None and listener.live else "polling",
+    }
+
+
+@router.get(
+    "/metrics",
+    summary="Metrics (Prometheus)",
+    description=(
+        "The Prometheus text format of this instance, to `Authorization: Bearer <AINAS_METRICS_TOKEN>`. "
+        "404 when metrics are off (no token configured) and to any other caller, so that the "
+        "endpoint shows nothing to those who may not read it."
+    ),
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}}, **problems(404)},
+)
+async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    """The metrics, to the configured bearer token only."""
+    token = runtime.settings.metrics_token
+    given = request.headers.get("authorization", "")
+    scheme, _, credential = given.partition(" ")
+    if (
+        token is None
+        or not token.get_secret_value()
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(credential.strip().encode(), token.get_secret_value().encode())
+    ):
+        raise NotFound()
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

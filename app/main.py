@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,12 +12,13 @@ from fastapi.responses import ORJSONResponse
 
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
+from app.certificates.instances import announce_periodically, withdraw
 from app.certificates.keys import certificate_keys
 from app.config.clock import Clock
 from app.config.logging import configure_logging
 from app.config.settings import Settings, get_settings
+from app.csv.upload import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.docs import install_docs
-from app.exports.router import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
 from app.health import router as health_router
 from app.http.errors import install_error_handlers
 from app.http.middleware import RequestContextMiddleware
@@ -24,6 +26,7 @@ from app.http.openapi import install_openapi
 from app.idempotency.service import IdempotentReplay, replay
 from app.journal.feed_reader import prune_periodically
 from app.journal.listener import ChangeListener
+from app.operations.metrics import RequestMetrics
 from app.runtime import build_runtime
 
 DESCRIPTION = """
@@ -58,10 +61,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         certificate_keys(settings)
         listener = app.state.change_listener = ChangeListener(settings)
         listener.start()
-        restore_signals = listener.release_waiters_on_exit_signals()
+        drain = app.state.runtime.drain
+        drain.on_drain(listener.release)
+        restore_signals = drain.begin_on_exit_signals()
         pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
+        instance_id = secrets.token_hex(16)
+        announcing = asyncio.get_running_loop().create_task(
+            announce_periodically(app.state.runtime, instance_id, certificate_keys(settings))
+        )
         yield
         pruning.cancel()
+        announcing.cancel()
+        await withdraw(app.state.runtime, instance_id)
         restore_signals()
         await listener.stop()
         await app.state.runtime.engine.dispose()
@@ -112,6 +123,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
     # CSV uploads take up to 5 MiB (SPEC §5.6); every other body 1 MiB.
     app.add_middleware(RequestContextMiddleware, body_limits=[(UPLOAD_PATHS, MAX_UPLOAD_BODY_BYTES)])
+    if settings.metrics_token is not None:
+        app.add_middleware(RequestMetrics)  # outermost: times the whole request
     app.include_router(api_router)
     app.include_router(health_router)
     install_docs(app, enabled=settings.docs_enabled)

@@ -10,6 +10,8 @@ from app.config.clock import Clock
 from app.config.local_secrets import local_secret
 from app.config.settings import Settings
 from app.db.session import create_engine, create_sessionmaker
+from app.operations.drain import Drain
+from app.operations.metrics import Metrics
 from app.security.credentials import PasswordHasher, TokenCodec
 
 
@@ -25,6 +27,10 @@ class Runtime:
     clock: Clock
     hasher: PasswordHasher
     tokens: TokenCodec
+    # Begun on SIGTERM: readiness, long polls and background work react to it.
+    drain: Drain
+    # Read at each scrape of /metrics; the webhook worker registers its backlog here.
+    metrics: Metrics
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -34,14 +40,17 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         secret_key = local_secret("secret-key", settings.secret_key, settings.database_url)
         settings = settings.model_copy(update={"secret_key": secret_key})
     engine = create_engine(settings)
+    hasher = PasswordHasher(settings)
     return Runtime(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         read_sessionmaker=create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")),
         clock=clock or Clock(),
-        hasher=PasswordHasher(settings),
+        hasher=hasher,
         tokens=TokenCodec(settings),
+        drain=Drain(settings.shutdown_grace_s),
+        metrics=Metrics(engine, hasher.load),
     )
 
 

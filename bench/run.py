@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench import cpu, data, load
+from bench import cpu, data, load, through
 from bench.servers import ROOT, Database, Server, baseline, service
 from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 
@@ -224,21 +224,28 @@ class Servers:
     baseline: Server | None
     context: Context
     loaded: data.Loaded
+    path: through.Route | None = None
 
     def stop(self) -> None:
-        """Stop both servers and drop the database."""
+        """Stop both servers (and PgBouncer, HAProxy) and drop the database."""
         for server in (self.service, self.baseline):
             if server is not None:
                 server.stop()
+        if self.path is not None:
+            self.path.stop()
         self.database.drop()
 
 
-def prepare(shape: data.Shape, prefix: str, workers: int = 1, *, with_baseline: bool = True) -> Servers:
-    """Database, migrations, operator, two onboarded organizations, bulk rows, both servers."""
+def prepare(
+    shape: data.Shape, prefix: str, workers: int = 1, *, with_baseline: bool = True, via: str = "direct"
+) -> Servers:
+    """Database, migrations, operator, two onboarded organizations, bulk rows, both servers;
+    `via` puts PgBouncer and/or HAProxy in the service's path (bench/through.py)."""
     database = Database.create(prefix)
-    env = service_env(database.dsn, secrets.token_hex(32))
+    path = through.Route(via)
     servers: list[Server] = []
     try:
+        env = path.database_env(database.dsn, service_env(database.dsn, secrets.token_hex(32)))
         migrate(database.dsn)
         create_operator(env)
         svc = service(env, workers).start()
@@ -258,12 +265,14 @@ def prepare(shape: data.Shape, prefix: str, workers: int = 1, *, with_baseline: 
             codes=loaded.main_location_codes,
             logins=loaded.main_login_ids[:1000],
         )
+        front = path.front(svc, env)
     except BaseException:
         for server in servers:
             server.stop()
+        path.stop()
         database.drop()
         raise
-    return Servers(database, env, svc, base, context, loaded)
+    return Servers(database, env, front, base, context, loaded, path)
 
 
 def measure(
@@ -279,7 +288,7 @@ def measure(
         connections=scenario.connections,
         **scenario.request(ctx, server.name, round_),
     )
-    spent = cpu.usage(before, cpu.snapshot(), {server.pid})
+    spent = cpu.usage(before, cpu.snapshot(), server.groups)
     if figures.requests:
         figures.server_cpu_ms = round(spent["server"] * 1000 / figures.requests, 3)
         figures.db_cpu_ms = round(spent["postgres"] * 1000 / figures.requests, 3)
@@ -434,6 +443,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--login-connections", type=int, default=4)
     parser.add_argument(
+        "--through",
+        choices=through.CHOICES,
+        default="direct",
+        help="compare only: PgBouncer and/or HAProxy with two instances in the service's path (bench/through.py)",
+    )
+    parser.add_argument(
         "--scale-duration", type=float, default=3, help="seconds per scale query (1 connection)"
     )
     args = parser.parse_args(argv)
@@ -450,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"argon2id parameters: {results['argon2']}", flush=True)
     if "compare" in args.parts:
         print("== service vs baseline ==", flush=True)
-        servers = prepare(data.MAIN, "ainas_bench")
+        servers = prepare(data.MAIN, "ainas_bench", via=args.through)
         try:
             results["data"] = servers.loaded.rows
             table = compare(servers, args)

@@ -81,6 +81,11 @@ class Server:
         return self.process.pid
 
     @property
+    def groups(self) -> set[int]:
+        """The process groups whose CPU is the server's."""
+        return {self.pid}
+
+    @property
     def url(self) -> str:
         """Base URL."""
         return f"http://127.0.0.1:{self.port}"

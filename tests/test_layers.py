@@ -21,20 +21,21 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"http"},
     {"security"},
+    {"operations"},
     {"runtime"},
     {"models"},
     {"journal"},
     {"auth"},
     {"idempotency"},
+    {"csv"},
     {"locations", "api_keys", "certificates", "audit_events", "changes"},
     {"users"},
     {"organizations"},
-    {"exports"},
     {"health", "docs", "operators", "api"},
     {"main"},
     {"cli"},
 ]
-KERNEL = {"config", "text", "db", "http", "security", "runtime"}
+KERNEL = {"config", "text", "db", "http", "security", "operations", "runtime"}
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
 
 
@@ -128,6 +129,24 @@ def test_no_import_points_up_or_sideways() -> None:
         if package in RANK and target in RANK and RANK[target] >= RANK[package]
     )
     assert not crossings, f"imports that point up or sideways a layer: {crossings}"
+
+
+# The resources: each keeps its rules in its service, and the others reach them through it.
+DOMAINS = {"locations", "api_keys", "certificates", "audit_events", "changes", "users", "organizations"}
+
+
+def test_no_domain_imports_another_domains_repository() -> None:
+    found = sorted(
+        f"{path.relative_to(APP.parent)} -> {module}"
+        for path in APP.rglob("*.py")
+        if (package := _package_of(".".join(path.relative_to(APP.parent).with_suffix("").parts))) in DOMAINS
+        for module in _imports(path)
+        if len(parts := module.split(".")) >= 3
+        and parts[0] == "app"
+        and parts[1] in DOMAINS - {package}
+        and parts[2] == "repository"
+    )
+    assert not found, f"use the other domain's service, not its repository: {found}"
 
 
 def test_no_import_cycle() -> None:

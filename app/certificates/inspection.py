@@ -18,6 +18,8 @@ import math
 import struct
 import sys
 import weakref
+from collections.abc import AsyncIterator, Hashable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -187,6 +189,20 @@ _SLOTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.
 )
 
 
+@dataclass(slots=True)
+class _Turn:
+    """An owner's turns to open files, and how many of its files are waiting or open."""
+
+    turns: asyncio.Semaphore
+    users: int = 0
+
+
+# The turns of each event loop, by owner (an owner's entry lives while one of its files does).
+_TURNS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _Turn]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _slots(concurrency: int) -> asyncio.Semaphore:
     by_size = _SLOTS.setdefault(asyncio.get_running_loop(), {})
     if concurrency not in by_size:
@@ -194,48 +210,89 @@ def _slots(concurrency: int) -> asyncio.Semaphore:
     return by_size[concurrency]
 
 
-async def inspect_in_child(data: bytes, password: str, seconds: float, concurrency: int) -> Opened:
-    """`inspect` in a child process, at most `concurrency` at once; TOO_COSTLY when it takes longer
-    than `seconds`, UNREADABLE when the child fails in any other way, and ChildrenBusy when no
-    slot frees within `seconds`."""
+@asynccontextmanager
+async def _turn_and_slot(
+    owner: Hashable | None, per_owner: int, seconds: float, concurrency: int
+) -> AsyncIterator[None]:
+    """One of the owner's `per_owner` turns (none needed without an owner), then a slot:
+    ChildrenBusy when both are not had within `seconds`. An owner's waiting files take no slot
+    from other owners."""
+    turns = _TURNS.setdefault(asyncio.get_running_loop(), {})
+    turn = None
+    if owner is not None:
+        turn = turns.setdefault(owner, _Turn(asyncio.Semaphore(per_owner)))
+        turn.users += 1
     slots = _slots(concurrency)
+    holding_turn = holding_slot = False
     try:
-        await asyncio.wait_for(slots.acquire(), seconds)
-    except TimeoutError:
-        raise ChildrenBusy() from None
-    try:
-        # -I: no user site, no PYTHON* variables, not the current directory on the path; and an
-        # empty environment: the child needs none of the service's settings (keys among them).
         try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-I",
-                __file__,
-                str(math.ceil(seconds) + 1),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-                env={},
-            )
-        except OSError as exc:  # out of processes or memory: the service's trouble, not the file's
-            logger.error("could not start the process that opens certificate files: %s", type(exc).__name__)
-            raise ChildrenBusy() from None
-        encoded = password.encode()
-        message = _LENGTH.pack(len(encoded)) + encoded + data
-        try:
-            output, _ = await asyncio.wait_for(process.communicate(message), seconds)
+            async with asyncio.timeout(seconds):
+                if turn is not None:
+                    await turn.turns.acquire()
+                    holding_turn = True
+                await slots.acquire()
+                holding_slot = True
         except TimeoutError:
-            process.kill()
-            await process.wait()
-            return Opened(TOO_COSTLY)
-        if process.returncode != 0:
-            return Opened(UNREADABLE)
-        try:
-            return _from_json(output)
-        except (ValueError, KeyError, TypeError):
-            return Opened(UNREADABLE)
+            raise ChildrenBusy() from None
+        yield
     finally:
-        slots.release()
+        if holding_slot:
+            slots.release()
+        if turn is not None:
+            if holding_turn:
+                turn.turns.release()
+            turn.users -= 1
+            if turn.users == 0:
+                del turns[owner]
+
+
+async def inspect_in_child(
+    data: bytes,
+    password: str,
+    seconds: float,
+    concurrency: int,
+    owner: Hashable | None = None,
+    per_owner: int = 1,
+) -> Opened:
+    """`inspect` in a child process, at most `concurrency` at once and `per_owner` at once per
+    `owner`; TOO_COSTLY when it takes longer than `seconds`, UNREADABLE when the child fails in
+    any other way, and ChildrenBusy when no turn and slot free within `seconds`."""
+    async with _turn_and_slot(owner, per_owner, seconds, concurrency):
+        return await _inspect_in_child(data, password, seconds)
+
+
+async def _inspect_in_child(data: bytes, password: str, seconds: float) -> Opened:
+    """Open the file in a child process, killed after `seconds`."""
+    # -I: no user site, no PYTHON* variables, not the current directory on the path; and an
+    # empty environment: the child needs none of the service's settings (keys among them).
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            __file__,
+            str(math.ceil(seconds) + 1),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={},
+        )
+    except OSError as exc:  # out of processes or memory: the service's trouble, not the file's
+        logger.error("could not start the process that opens certificate files: %s", type(exc).__name__)
+        raise ChildrenBusy() from None
+    encoded = password.encode()
+    message = _LENGTH.pack(len(encoded)) + encoded + data
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(message), seconds)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return Opened(TOO_COSTLY)
+    if process.returncode != 0:
+        return Opened(UNREADABLE)
+    try:
+        return _from_json(output)
+    except (ValueError, KeyError, TypeError):
+        return Opened(UNREADABLE)
 
 
 if __name__ == "__main__":

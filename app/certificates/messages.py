@@ -25,6 +25,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "証明書ファイルに、秘密鍵に対応する証明書が含まれていません。",
         "None of the certificates in the file belongs to its private key.",
     ),
+    "certificate_serial_number_too_long": (
+        "証明書のシリアル番号が {limit} バイトを超えています（RFC 5280 では20バイトまで）。AINASの署名には使用できない証明書です。",
+        "The certificate's serial number is longer than {limit} bytes (RFC 5280 allows 20): it is not a "
+        "certificate AINAS can sign with.",
+    ),
     "certificate_expired": (
         "証明書の有効期間は {not_after} に終了しています。更新後の証明書を登録してください。",
         "The certificate expired at {not_after}. Register the renewed certificate.",

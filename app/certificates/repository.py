@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.certificates.schemas import CertificateStatus
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
-from app.models import Certificate, Organization
+from app.models import Certificate, Organization, ServiceInstance
 
 SORTABLE = {
     "created_at": Certificate.created_at,
@@ -172,3 +173,27 @@ def _search_select(
     return CertificateRepository.listed(
         statement, order_by=ordering(SORTABLE, sort, Certificate.id), deep=deep
     )
+
+
+class InstanceRepository:
+    """The running servers' announcements of the certificate keys they open."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def announce(self, instance_id: str, key_ids: list[str], now: datetime) -> None:
+        """Write (or refresh) this server's row."""
+        await self.session.merge(
+            ServiceInstance(id=instance_id, certificate_key_ids=" ".join(key_ids), seen_at=now)
+        )
+
+    async def withdraw(self, instance_id: str) -> None:
+        """This server stops: its row goes."""
+        await self.session.execute(delete(ServiceInstance).where(ServiceInstance.id == instance_id))
+
+    async def lacking(self, key_id: str, seen_since: datetime) -> list[ServiceInstance]:
+        """Servers heard from since `seen_since` that do not open `key_id`."""
+        rows = await self.session.scalars(
+            select(ServiceInstance).where(ServiceInstance.seen_at >= seen_since)
+        )
+        return [row for row in rows if key_id not in row.certificate_key_ids.split()]

@@ -8,14 +8,21 @@ How to rotate while the service runs:
    holds what it read (a certificate deleted meanwhile is left alone), in short transactions;
 3. when it reports nothing left under other keys, remove the old key from the settings.
 
+Run in another order, step 2 is refused: every server announces the keys it opens
+(app/certificates/instances.py), and while one heard from lately lacks the new key, nothing is
+resealed. On SQLite, the key kept beside the database (used when no key is configured) becomes
+the new key once every certificate is under it.
+
 A certificate that opens under no configured key (sealed for another row, damaged, or under a
 key no longer configured) is reported by id and left as it is.
 """
 
 from dataclasses import dataclass, field
 
-from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.instances import FRESH_SECONDS, servers_lacking
+from app.certificates.keys import KEY_NAME, KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
 from app.certificates.repository import CertificateRepository, Sealed
+from app.config.local_secrets import replace_kept_secret
 from app.config.settings import Settings
 from app.journal.audit_trail import Actor
 from app.journal.context import command_context
@@ -44,12 +51,28 @@ def _resealed(keys: KeyRing, sealed: Sealed) -> tuple[bytes, bytes]:
     return values[0], values[1]
 
 
+class ServersLackTheKey(Exception):
+    """Running servers do not open the new key yet: sealing under it now would lock them out."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"{count} running server(s) do not have the new certificate key yet: restart every instance "
+            "with AINAS_CERTIFICATE_KEY set to the new key and AINAS_CERTIFICATE_PREVIOUS_KEYS to the old "
+            f"one first, then run this again within {int(FRESH_SECONDS)} s of their start (nothing was changed)"
+        )
+
+
 async def rotate_certificate_key(settings: Settings) -> RotationReport:
-    """Re-encrypt every certificate sealed under another key than the current one."""
+    """Re-encrypt every certificate sealed under another key than the current one; refused while
+    a running server lacks the current key. The key kept beside an SQLite database is replaced by
+    the configured one once nothing is left under another key."""
     keys = certificate_keys(settings)
     report = RotationReport(keys.current_id)
     runtime = build_runtime(settings)
     try:
+        lacking = await servers_lacking(runtime, keys.current_id)
+        if lacking:
+            raise ServersLackTheKey(lacking)
         after = ""
         while True:
             async with command_context(runtime) as context:
@@ -84,4 +107,6 @@ async def rotate_certificate_key(settings: Settings) -> RotationReport:
             )
     finally:
         await runtime.engine.dispose()
+    if settings.certificate_key is not None and not report.unreadable and not report.remaining:
+        replace_kept_secret(KEY_NAME, settings.database_url, settings.certificate_key.get_secret_value())
     return report

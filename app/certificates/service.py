@@ -15,6 +15,7 @@ from fastapi import Depends
 
 from app.auth.dependencies import OrganizationScope
 from app.auth.organization_ids import format_organization_id
+from app.certificates.derivation import affordable
 from app.certificates.inspection import (
     KEY_MISMATCH,
     KEY_MISSING,
@@ -52,6 +53,8 @@ RESOURCE = "certificate"
 ONE_DAY = timedelta(days=1)
 # Elliptic curves AINAS signs with: P-256 or stronger (SPEC §2.6), by cryptography's curve names.
 STRONG_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
+# RFC 5280 allows serial numbers of 20 bytes; up to 64 are kept (serial_number is String(128)).
+MAX_SERIAL_NUMBER_BYTES = 64
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 # What a refusal of the file names as the field to fix.
@@ -173,6 +176,7 @@ REGISTRATION_REFUSALS = (
     refusal("certificate_key_too_weak", key_type="RSA-1024"),
     refusal("certificate_key_unsupported", key_type="Ed25519"),
     refusal("certificate_not_for_signing"),
+    refusal("certificate_serial_number_too_long", limit=MAX_SERIAL_NUMBER_BYTES),
 )
 
 
@@ -198,6 +202,8 @@ def check_rules(opened: Opened, now: datetime) -> Facts:
         raise refusal(_OPENING_REFUSALS[opened.outcome], field)
     facts = opened.facts
     assert facts is not None
+    if len(facts.serial_number.lstrip("-")) > 2 * MAX_SERIAL_NUMBER_BYTES:
+        raise refusal("certificate_serial_number_too_long", limit=MAX_SERIAL_NUMBER_BYTES)
     if now > facts.not_after:
         raise refusal("certificate_expired", not_after=_japan_time(facts.not_after))
     if now < facts.not_before:
@@ -226,12 +232,23 @@ class CertificateService:
         """The configured certificate keys."""
         return certificate_keys(self.context.settings)
 
-    async def open_file(self, data: bytes, password: str) -> Opened:
-        """Open a PKCS#12 file in a child process, bounded in time (503 when every slot stays busy)."""
-        timeout = self.context.settings.certificate_parse_timeout_seconds
+    async def open_file(self, data: bytes, password: str, organization_id: int) -> Opened:
+        """Open a PKCS#12 file in a child process, bounded in time and in number, also per
+        organization (503 when no turn or slot frees); a file that names more key-derivation work
+        than real exports do is refused before any child starts."""
+        if not affordable(data):
+            logger.warning("a certificate file names more key-derivation work than allowed and was refused")
+            return Opened(UNREADABLE)
+        settings = self.context.settings
+        timeout = settings.certificate_parse_timeout_seconds
         try:
             opened = await inspect_in_child(
-                data, password, timeout, self.context.settings.certificate_parse_concurrency
+                data,
+                password,
+                timeout,
+                settings.certificate_parse_concurrency,
+                owner=organization_id,
+                per_owner=settings.certificate_parse_per_organization,
             )
         except ChildrenBusy:
             retry_after = max(1, int(timeout))
@@ -249,7 +266,8 @@ class CertificateService:
         data = await upload.file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise refusal("certificate_too_large", limit=MAX_FILE_BYTES)
-        facts = check_rules(await self.open_file(data, upload.password), self.context.clock.now())
+        opened = await self.open_file(data, upload.password, scope.organization_id)
+        facts = check_rules(opened, self.context.clock.now())
         key_type, _ = key_type_of(facts)
         organization_id = scope.organization_id
         actor = scope.principal.actor
@@ -380,7 +398,7 @@ class CertificateService:
         """Open the stored file with the stored password: it must still be this certificate."""
         row = await self._row(scope, certificate_id)
         data, password = await self.unsealed(row)
-        opened = await self.open_file(data, password)
+        opened = await self.open_file(data, password, row.organization_id)
         if opened.facts is None or opened.facts.fingerprint_sha256 != row.fingerprint_sha256:
             raise Conflict("certificate_secret_unreadable")
         return CertificateVerification(

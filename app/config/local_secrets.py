@@ -7,6 +7,7 @@ restart keeps every token and stored digest valid. In production, and with Postg
 instances must share it), it must be configured. A configured value must not be guessable.
 """
 
+import contextlib
 import math
 import os
 import secrets
@@ -62,16 +63,32 @@ def weakness(value: str) -> str | None:
     return None
 
 
-def secret_path(name: str, database_url: str) -> Path | None:
-    """Where the secret `name` of an SQLite database file is kept; None for any other database."""
+def database_path(database_url: str) -> Path | None:
+    """The file of an SQLite database; None for an in-memory one or any other database."""
     url = make_url(database_url)
     if not url.drivername.startswith("sqlite"):
         return None
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode") == "memory":
         return None
-    path = Path(database)
-    return path.with_name(f"{path.name}.{name}")
+    return Path(database)
+
+
+def secret_path(name: str, database_url: str) -> Path | None:
+    """Where the secret `name` of an SQLite database file is kept; None for any other database."""
+    path = database_path(database_url)
+    return None if path is None else path.with_name(f"{path.name}.{name}")
+
+
+def create_private_database_file(database_url: str) -> None:
+    """Create a missing SQLite database file empty and private (0600), as the secrets beside it:
+    SQLite would create it world-readable, and gives its -wal and -shm files the same mode."""
+    path = database_path(database_url)
+    if path is None:
+        return
+    # There already, or no folder (SQLite says so): nothing to do.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def refuse_unusable_secret(setting: str, value: str, *, production: bool, database_url: str) -> None:
@@ -131,3 +148,17 @@ def _create(path: Path, size: int = GENERATED_BYTES) -> str:
     finally:
         draft.unlink()
     return value
+
+
+def replace_kept_secret(name: str, database_url: str, value: str) -> bool:
+    """Replace the secret kept beside an SQLite database file by `value` (mode 0600, atomically),
+    when one is kept there and differs; whether it was replaced."""
+    path = secret_path(name, database_url)
+    if path is None or not path.exists() or path.read_text(encoding="utf-8").strip() == value.strip():
+        return False
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(value.strip() + "\n")
+    draft.replace(path)
+    return True

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app.config.local_secrets import create_private_database_file
 from app.config.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -20,6 +21,7 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
     index over a million rows takes longer, and must not be cut off halfway).
     """
     if settings.is_sqlite:
+        create_private_database_file(settings.database_url)
         engine = create_async_engine(
             settings.database_url,
             connect_args={"timeout": settings.db_timeout_seconds},
@@ -49,11 +51,34 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         connect_args={
             "timeout": settings.db_timeout_seconds,
             "command_timeout": None if for_migrations else settings.db_timeout_seconds * 2,
-            # asyncpg prepares statements; a generic plan cannot see that one tenant has
-            # 58 rows and another 200,000, or that a needle is too short for a trigram index.
-            "server_settings": {"plan_cache_mode": "force_custom_plan"},
+            **_driver_arguments(settings),
         },
     )
+
+
+def _driver_arguments(settings: Settings) -> dict[str, Any]:
+    """How asyncpg prepares statements: cached and named on a direct connection; behind a pooler
+    in transaction mode, unnamed and parsed again with each execution (`DATABASE_POOLER`)."""
+    if settings.database_pooler == "transaction":
+        # A named statement would outlive its transaction on a server connection that the
+        # pooler then hands to another client. With a cache size of 0 asyncpg uses the unnamed
+        # statement and sends Parse again with each Bind (asyncpg #1065: PgBouncer may route the
+        # Bind to another server); SQLAlchemy's own cache is off and its statements unnamed too.
+        # No server_settings: PgBouncer refuses startup parameters it does not know, and an
+        # unnamed statement is planned for its values anyway (what force_custom_plan is for).
+        return {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unnamed,
+        }
+    # asyncpg prepares statements; a generic plan cannot see that one organization has 58 users
+    # and another 200,000, or that a needle is too short for a trigram index.
+    return {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+
+
+def _unnamed() -> str:
+    """The name SQLAlchemy gives asyncpg for a statement it prepares: none (the unnamed one)."""
+    return ""
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -13,10 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
+from python_multipart.exceptions import DecodeError as FormDecodeError
+from python_multipart.exceptions import ParseError as FormParseError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from app.db.faults import is_connection_failure
 from app.text.messages import Language, listed_values, message, preferred_language, title
@@ -26,6 +29,9 @@ logger = logging.getLogger("ainas.errors")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 MAX_BODY_BYTES = 1024 * 1024
+# What the form parsers raise for a body they cannot read: the client's fault, wherever the form is
+# read (FastAPI's File/Form parameters, request.form() in a dependency or a route).
+UNREADABLE_FORM = (FormParseError, FormDecodeError, MultiPartException)
 # A value quoted in pydantic's list of expected values.
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
@@ -321,11 +327,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
+    if exc.status_code == 400 and isinstance(exc.__cause__ or exc.__context__, UNREADABLE_FORM):
+        code = "malformed_multipart"  # FastAPI's and Starlette's 400 around a form parser's error
     # The limit that applied to this path (see RequestContextMiddleware).
     context = (
         {"limit": getattr(request.state, "body_limit", MAX_BODY_BYTES)} if exc.status_code == 413 else None
     )
     return problem_response(request, exc.status_code, code, context=context, headers=dict(exc.headers or {}))
+
+
+async def _unreadable_form(request: Request, exc: Exception) -> Response:
+    return problem_response(request, 400, "malformed_multipart")
 
 
 async def _stale_data(request: Request, exc: Exception) -> Response:
@@ -371,6 +383,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unreadable in UNREADABLE_FORM:
+        app.add_exception_handler(unreadable, _unreadable_form)
     app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(DBAPIError, _database_error)
     # Driver errors that escape SQLAlchemy's wrapping; handled here rather than by the catch-all,

@@ -242,10 +242,23 @@ def _document_problems(
             answer["description"] = descriptions[status]
         answer["content"] = {
             PROBLEM_MEDIA_TYPE: {
-                "schema": {"$ref": "#/components/schemas/Problem"},
+                "schema": _declared_schema(answer),
                 "examples": {_name(problem): _example(problem) for problem in shown},
             }
         }
+    for status, answer in responses.items():
+        if status[:1] in "45" and "application/json" in answer.get("content", {}):
+            answer["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _declared_schema(answer)}}
+
+
+def _declared_schema(answer: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a problem answer: the model the route declared for it (a subclass of
+    Problem, e.g. the CSV problem with its rows), which FastAPI files under application/json,
+    else Problem."""
+    for content in answer.get("content", {}).values():
+        if "schema" in content:
+            return dict(content["schema"])
+    return {"$ref": "#/components/schemas/Problem"}
 
 
 def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:

@@ -1,5 +1,6 @@
 """The HTTP server (uvicorn) as the service runs it: trusted proxies and a bound on request heads."""
 
+import math
 from typing import Any
 
 import orjson
@@ -13,13 +14,21 @@ from app.text.messages import message, title
 _HEAD_END = b"\r\n\r\n"
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback to stop parsing a head over the limit."""
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a limit on the size of a request's head (request line
     and headers): httptools has none, so a client could send a header of any size and the
     server would keep it in memory. A larger head is answered 431 and the connection closed.
 
     The limit is uvicorn's `h11_max_incomplete_event_size`, the same bound its h11 protocol
-    enforces. Bytes are counted as they arrive, up to the blank line that ends the head.
+    enforces. It is counted twice: in the parser's callbacks, per request (the URL and each
+    header as the parser hands them over), which holds for every request of a connection,
+    pipelined ones in one read included; and by the bytes that arrive while a head is incomplete,
+    up to the blank line that ends it, which bounds a header still being received (httptools
+    keeps it until it is complete).
     """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
@@ -30,9 +39,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_head = True
         self._tail = b""  # the last bytes seen, for a blank line split across two reads
+        self._parsed_head = 0  # bytes of this request's head the parser handed over
+        self._refusing = False  # a head was over the limit: the 431 is sent or waits its turn
 
     def data_received(self, data: bytes) -> None:
         """Count the bytes of the head before handing them to the parser."""
+        if self._refusing:
+            return
         if self._in_head:
             window = self._tail + data
             end = window.find(_HEAD_END)
@@ -42,6 +55,32 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse()
                 return
         super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        """A request begins: its head is counted from nothing."""
+        super().on_message_begin()
+        self._parsed_head = 0
+
+    def on_url(self, url: bytes) -> None:
+        """Count the URL (it may come in pieces)."""
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count a header as its line: name, colon and space, value, CRLF."""
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self._parsed_head += size
+        if self._parsed_head > self.head_limit:
+            self._refuse()
+            raise _HeadTooLarge()  # stops the parser; uvicorn's 400 for it is not sent (see below)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a parser error, unless the error is the refusal of a head."""
+        if not self._refusing:
+            super().send_400_response(msg)
 
     def on_headers_complete(self) -> None:
         """The head is complete: what follows is the body."""
@@ -53,8 +92,30 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head, self._head_bytes, self._tail = True, 0, b""
 
+    def on_response_complete(self) -> None:
+        """A response is sent: the refusal goes out once every earlier request is answered."""
+        super().on_response_complete()
+        if self._refusing and self._answered_all():
+            self._send_refusal()
+
+    def _answered_all(self) -> bool:
+        return not self.pipeline and (self.cycle is None or self.cycle.response_complete)
+
     def _refuse(self) -> None:
+        """Read nothing more; answer 431 now, or after the requests before it (answers keep their order)."""
+        if self._refusing:
+            return
+        self._refusing = True
+        self._in_head = False
+        if self._answered_all():
+            self._send_refusal()
+        else:
+            self.flow.pause_reading()
+
+    def _send_refusal(self) -> None:
         """431 as problem+json (in Japanese, the default language: no header was read), then close."""
+        if self.transport.is_closing():
+            return
         body = orjson.dumps(
             {
                 "type": "urn:ainas:problem:request_header_too_large",
@@ -75,7 +136,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 ]
             )
         )
-        self._in_head = False
         self.transport.close()
 
 
@@ -95,4 +155,6 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         forwarded_allow_ips=settings.trusted_proxies or None,
         access_log=False,
         log_config=None,
+        # SIGTERM: no new connections, then in-flight requests get this long (app/operations/drain.py).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import insert_rows
 from app.models import AuditEvent, Change, ChangeCounter
+from app.operations.metrics import FEED_ENTRIES_WRITTEN
 
 # The channel of PostgreSQL's LISTEN/NOTIFY (migration 0008's trigger names it too); the payload
 # is written by `notice`.
@@ -154,6 +155,7 @@ async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], en
     """Write an audit event (its columns) and a feed entry (`at`, `action`, `resource_type`,
     `resource_id`, `data`) of `event["organization_id"]`, in the session's transaction."""
     organization_id = event["organization_id"]
+    FEED_ENTRIES_WRITTEN.inc()
     if session.bind.dialect.name == "postgresql":
         parameters = {
             "organization_id": organization_id,
@@ -184,5 +186,6 @@ async def write_entries(
         for offset, entry in enumerate(entries)
     ]
     await insert_rows(session, _CHANGES, rows)
+    FEED_ENTRIES_WRITTEN.inc(len(rows))
     if dialect == "postgresql":
         await session.execute(_NOTIFY, {"payload": notice(organization_id, last)})

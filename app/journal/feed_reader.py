@@ -31,6 +31,7 @@ from app.journal.cursor import decode_cursor, encode_cursor
 from app.journal.feed_repository import ChangeRepository, FeedPage
 from app.journal.feed_schemas import ChangeQuery
 from app.journal.listener import POLL_SECONDS, ChangeListener, wait_for
+from app.operations.metrics import LONG_POLLS_WAITING
 from app.runtime import Runtime
 
 logger = logging.getLogger("ainas.changes")
@@ -92,7 +93,8 @@ class ChangeFeedService:
             await release_connection(self.context.session)
             remaining = deadline - loop.time()
             live = listener is not None and listener.live
-            await wait_for(event, remaining if live else min(remaining, POLL_SECONDS))
+            with LONG_POLLS_WAITING.track_inprogress():
+                await wait_for(event, remaining if live else min(remaining, POLL_SECONDS))
 
     async def _answer(
         self,

@@ -15,10 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
-import signal
-import threading
 from collections.abc import Awaitable, Callable, Hashable
-from types import FrameType
 from typing import Any, TypeVar
 
 import asyncpg
@@ -171,39 +168,8 @@ class ChangeListener:
                 self._keep_listening(), name="change-listener"
             )
 
-    def release_waiters_on_exit_signals(self) -> Callable[[], None]:
-        """Answer every waiting reader at once when the process is told to stop (SIGTERM, SIGINT).
-
-        A server stops taking connections and then waits for the requests in progress before its
-        shutdown runs: long polls would hold a stop (and a rolling deploy) for up to 30 seconds.
-        The signal handler in place (the server's own) still runs after ours. Returns a function
-        that puts the previous handlers back.
-        """
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        loop = asyncio.get_running_loop()
-        previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-
-        def handle(number: int, frame: FrameType | None) -> None:
-            loop.call_soon_threadsafe(self._release)
-            chained = previous[signal.Signals(number)]
-            if callable(chained):
-                chained(number, frame)
-            elif chained == signal.SIG_DFL:  # what the process would have done without us
-                signal.signal(number, signal.SIG_DFL)
-                signal.raise_signal(number)
-
-        for number in previous:
-            signal.signal(number, handle)
-
-        def restore() -> None:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-
-        return restore
-
-    def _release(self) -> None:
-        """From now on waiting readers answer at once."""
+    def release(self) -> None:
+        """From now on waiting readers answer at once (the instance drains: app/operations/drain.py)."""
         self._closed = True
         self.signals.changed_everywhere()
 
@@ -226,22 +192,35 @@ class ChangeListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: the connection is gone, open another
-                logger.warning("change feed listener: %s; retrying in %.1fs", type(exc).__name__, pause)
+                logger.warning(
+                    "change feed listener: %s (%s); waiting readers poll every %.1fs; retrying in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    POLL_SECONDS,
+                    pause,
+                )
             await asyncio.sleep(pause * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not a secret)
             pause = min(pause * 2, _RECONNECT_MAX_SECONDS)
 
     async def _listen_until_dropped(self) -> None:
         dropped = asyncio.Event()
-        url = make_url(self._settings.database_url).set(drivername="postgresql")
+        # A direct connection: behind a pooler in transaction mode LISTEN would not hold.
+        url = make_url(self._settings.listen_url).set(drivername="postgresql")
         connection = await asyncpg.connect(
             url.render_as_string(hide_password=False),
             timeout=self._settings.db_timeout_seconds,
             server_settings={"application_name": APPLICATION_NAME},
+            # Its few statements unnamed: nothing left behind, should the URL lead to a pooler.
+            statement_cache_size=0,
         )
         try:
             connection.add_termination_listener(lambda _connection: dropped.set())
             await connection.add_listener(CHANNEL, self._notified)
+            await _check_delivery(
+                connection, url.render_as_string(hide_password=False), self._settings.db_timeout_seconds
+            )
             self._connection = connection
+            logger.info("change feed listener: listening")
             # Whatever committed while no connection listened has not been announced.
             self.signals.changed_everywhere()
             while not dropped.is_set():
@@ -262,6 +241,33 @@ class ChangeListener:
         notice = read_notice(payload)
         if notice is not None:
             self.signals.changed(*notice)
+
+
+_PROBE_CHANNEL = "ainas_listen_probe"
+
+
+async def _check_delivery(connection: asyncpg.Connection, dsn: str, seconds: float) -> None:
+    """Fail unless a notification sent from another connection arrives on this one. Through a
+    pooler in transaction mode LISTEN is accepted and then hears nothing: the session that
+    listens goes back to the pooler's pool, and a notification for it is dropped."""
+    heard = asyncio.Event()
+
+    def hear(*_args: object) -> None:
+        heard.set()
+
+    await connection.add_listener(_PROBE_CHANNEL, hear)
+    try:
+        sender = await asyncpg.connect(dsn, timeout=seconds, statement_cache_size=0)
+        try:
+            await sender.execute(f"NOTIFY {_PROBE_CHANNEL}")
+        finally:
+            await sender.close(timeout=seconds)
+        try:
+            await asyncio.wait_for(heard.wait(), seconds)
+        except TimeoutError:
+            raise RuntimeError("LISTEN hears nothing on AINAS_LISTEN_DATABASE_URL (a pooler?)") from None
+    finally:
+        await connection.remove_listener(_PROBE_CHANNEL, hear)
 
 
 async def wait_for(event: asyncio.Event | None, seconds: float) -> None:

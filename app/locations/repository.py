@@ -91,18 +91,18 @@ class LocationRepository(Repository[Location]):
             await self.session.scalar(select(func.count()).where(User.location_id == location_id)) or 0
         )
 
-    # Bulk reads and writes of CSV downloads and uploads (app/exports).
+    # Bulk reads and writes of CSV downloads and uploads (app/locations/sheet.py).
 
     def export_select(
-        self, scope: LocationScope, filters: LocationFilters
+        self, scope: LocationScope, filters: LocationFilters, names: Sequence[str]
     ) -> tuple[Select[Any], dict[str, Any]]:
-        """The list's select (same filters, same scope) of every matching location's CSV columns,
-        in code order, with its bound values: for a download to stream."""
+        """The list's select (same filters, same scope) of every matching location's columns of
+        these names (a sheet's), in code order, with its bound values: for a download to stream."""
         forms, params = _filtered(scope, filters)
         _, statement = _search_select(forms, scoped=scope.location_id is not None, sort="code", deep=False)
-        exported = statement.with_only_columns(
-            Location.code, Location.name, Location.short_name, Location.delegate_number
-        ).order_by(Location.code, Location.id)
+        exported = statement.with_only_columns(*(getattr(Location, name) for name in names)).order_by(
+            Location.code, Location.id
+        )
         return exported, params
 
     async def by_codes(

@@ -25,10 +25,13 @@ class Location(BaseModel):
         from_attributes=True, json_schema_extra={"examples": [{**_EXAMPLE, "version": 1}]}
     )
 
-    code: str = Field(description="依頼人拠点コード: never changes")
-    name: str = Field(description="依頼人拠点名")
-    short_name: str = Field(description="依頼人拠点名（略称）")
-    delegate_number: str | None = Field(description="記録等事務代行者委託番号")
+    # Each title is the screens' label: the heading of the CSV column (app/locations/sheet.py).
+    code: str = Field(title="依頼人拠点コード", description="依頼人拠点コード: never changes")
+    name: str = Field(title="依頼人拠点名", description="依頼人拠点名")
+    short_name: str = Field(title="依頼人拠点名（略称）", description="依頼人拠点名（略称）")
+    delegate_number: str | None = Field(
+        title="記録等事務代行者委託番号", description="記録等事務代行者委託番号"
+    )
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Also sent as the ETag")

@@ -1,21 +1,30 @@
 """Location management (依頼人拠点): SPEC §2.2, §4."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends
+from pydantic import ValidationError
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.dependencies import OrganizationScope
-from app.http.errors import Conflict, NotFound
+from app.auth.organization_ids import format_organization_id
+from app.csv.download import Download, download
+from app.csv.files import CsvEncoding, Table, refuse
+from app.csv.schemas import ImportResult, PlannedRow, planned_rows
+from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
+from app.http.errors import Conflict, FieldError, NotFound
 from app.http.pagination import PageRequest, page_json
 from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
 from app.journal.context import RequestContext, provide
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
+from app.locations.sheet import LOCATIONS
 from app.locations.types import is_location_code
 from app.models import Location as LocationRow
+from app.text.rules import normalize
 
 RESOURCE = "location"
 # What a change may set (CSV uploads set all of it per row).
@@ -109,10 +118,59 @@ class LocationService:
             ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
         )
 
-    # Bulk changes of a CSV upload (app/exports): the same rows and the same records of each change
-    # as one by one, written by a few statements instead of several per row.
+    # For users (their service looks locations up here, never in this package's repository).
 
-    async def create_many(self, scope: OrganizationScope, bodies: Sequence[LocationCreate]) -> None:
+    async def find(self, scope: OrganizationScope, code: str) -> LocationRow | None:
+        """The location with this code within the caller's scope; None otherwise (a location
+        outside the scope is, to the caller, one that does not exist)."""
+        return await self.locations.by_code(location_scope(scope), code)
+
+    async def ids_by_codes(self, scope: OrganizationScope, codes: Collection[str]) -> dict[str, int]:
+        """The ids of the locations with these codes within the caller's scope, by code."""
+        found = await self.locations.by_codes(location_scope(scope), codes, lock=False)
+        return {code: int(row.id) for code, row in found.items()}
+
+    # CSV (SPEC §5.6, the sheet in app/locations/sheet.py)
+
+    async def download(
+        self, scope: OrganizationScope, filters: LocationFilters, encoding: CsvEncoding
+    ) -> Download:
+        """The locations the caller may read that match the filters, in code order, as CSV."""
+        statement, params = self.locations.export_select(location_scope(scope), filters, LOCATIONS.names)
+        return await download(
+            self.context.runtime.engine,
+            LOCATIONS,
+            statement,
+            params,
+            encoding=encoding,
+            filename=format_organization_id(scope.organization_id),
+            now=self.context.clock.now(),
+        )
+
+    async def upload(self, scope: OrganizationScope, file: Upload, dry_run: bool) -> ImportResult:
+        """Create or update the file's locations, all or nothing; 422 listing the wrong rows.
+        Each row is checked as POST and PATCH check it (LocationCreate, LocationUpdate); the
+        file is read and planned off the event loop."""
+        table = await read_upload(file, LOCATIONS)
+        rows = unique(table, LOCATIONS, normalize)
+        existing = await self.locations.by_codes(
+            location_scope(scope), {code for _, code in rows}, lock=not dry_run
+        )
+        plan = await off_loop(_plan, table, rows, existing, dry_run)
+        refuse(plan.errors)
+        result = ImportResult(created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged)
+        if dry_run:
+            result.planned = planned_rows(plan.planned)
+            return result
+        async with self.context.audit.batched():
+            await self._create_many(scope, [body for _, body in plan.creates])
+            await self._update_many(scope, plan.updates)
+        return result
+
+    # Bulk changes of an upload: the same rows and the same records of each change as one by one,
+    # written by a few statements instead of several per row.
+
+    async def _create_many(self, scope: OrganizationScope, bodies: Sequence[LocationCreate]) -> None:
         """依頼人拠点の追加 of many; 409 when a code was taken by someone else since it was looked up."""
         now = self.context.clock.now()
         created = [
@@ -130,7 +188,7 @@ class LocationService:
             ref = ResourceRef(RESOURCE, location.code, scope.organization_id)
             await record_created(self.context.audit, scope.principal.actor, "location.create", ref, location)
 
-    async def update_many(
+    async def _update_many(
         self, scope: OrganizationScope, changes: Sequence[tuple[Row[Any], dict[str, Any]]]
     ) -> None:
         """依頼人拠点情報の変更 of many locations, each read and locked by LocationRepository.by_codes
@@ -146,6 +204,51 @@ class LocationService:
                 self.context.audit, scope.principal.actor, "location.update", ref, before, after
             )
         await self.locations.update_many(rows)
+
+
+@dataclass
+class _Plan:
+    """What a checked upload would do; `errors` lists every wrong row (then it does nothing)."""
+
+    errors: list[FieldError]
+    creates: list[tuple[int, LocationCreate]] = field(default_factory=list)
+    updates: list[tuple[Row[Any], dict[str, Any]]] = field(default_factory=list)
+    planned: list[PlannedRow] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _plan(table: Table, rows: list[tuple[Any, str]], existing: dict[str, Row[Any]], listing: bool) -> _Plan:
+    """Each row checked as POST (a new code) or PATCH (a known one) checks it (CPU-bound);
+    `listing`: also what each row would do (a dry run's answer)."""
+    plan = _Plan(errors=table.errors)
+    for row, code in rows:
+        location = existing.get(code)
+        try:
+            if location is None:
+                body = LocationCreate.model_validate(cells(LOCATIONS, row))
+                plan.creates.append((row.line, body))
+                if listing:
+                    plan.planned.append(
+                        PlannedRow(row=row.line, action="create", key=body.code, fields=body.model_dump())
+                    )
+                continue
+            values = LocationUpdate.model_validate(cells(LOCATIONS, row, "code")).model_dump(
+                exclude_unset=True
+            )
+        except ValidationError as exc:
+            plan.errors += errors_of(LOCATIONS, row.line, exc, table.headings, LOCATIONS.key)
+            continue
+        changed = {name: value for name, value in values.items() if getattr(location, name) != value}
+        if changed:
+            plan.updates.append((location, changed))
+            if listing:
+                fields = {name: [getattr(location, name), value] for name, value in changed.items()}
+                plan.planned.append(
+                    PlannedRow(row=row.line, action="update", key=location.code, fields=fields)
+                )
+        else:
+            plan.unchanged += 1
+    return plan
 
 
 LocationServiceDep = Annotated[LocationService, Depends(provide(LocationService))]

@@ -53,6 +53,12 @@ class PasswordHasher:
             argon2__rounds=settings.argon2_time_cost,
             argon2__parallelism=settings.argon2_parallelism,
         )
+        # Generated passwords (see Settings.argon2_generated_memory_kib): a login with one
+        # verifies it at this cost, then rehashes it at the context's (verify_and_update).
+        self.generated = self.context.copy(
+            argon2__memory_cost=settings.argon2_generated_memory_kib,
+            argon2__rounds=settings.argon2_generated_time_cost,
+        )
         self.concurrency = settings.hash_concurrency
         self._wait_seconds = settings.hash_wait_seconds
         # As many threads as turns: memory that argon2 frees stays with the few threads that
@@ -62,6 +68,12 @@ class PasswordHasher:
         # A hash of a random secret, made now, so that unknown accounts cost what known ones
         # do from the first request on.
         self.dummy_hash = self.context.hash(secrets.token_urlsafe(16))
+
+    def load(self) -> tuple[int, int]:
+        """(hashes running, callers waiting for a turn) in this process, for metrics."""
+        if self._turns is None:
+            return 0, 0
+        return self.concurrency - self._turns.value, self._turns.statistics().tasks_waiting
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator["Hashing"]:
@@ -94,6 +106,11 @@ class PasswordHasher:
         """A new argon2id hash of the password (in a turn of its own)."""
         async with self.turn() as hashing:
             return await hashing.hash(password)
+
+    async def hash_generated(self, password: str) -> str:
+        """An argon2id hash of a generated password (random, temporary) at its own, lower cost."""
+        async with self.turn():
+            return await self.run(self.generated.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """(matches, replacement hash or None), in a turn of its own; see Hashing.verify."""

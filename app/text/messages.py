@@ -192,6 +192,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "sort must be one of: {allowed}",
     ),
     # An endpoint that takes files
+    "malformed_multipart": (
+        "リクエスト本文を multipart/form-data として読み取れません。各パートに Content-Disposition ヘッダー（name 付き）を付け、境界文字列で区切って送ってください。",
+        "The request body cannot be read as multipart/form-data: each part needs a Content-Disposition "
+        "header with a name, between boundary lines.",
+    ),
     "multipart_required": (
         "このエンドポイントには multipart/form-data で送ってください（受け取った形式: {media_type}）。",
         "Send this endpoint's fields as multipart/form-data; received {media_type}.",

@@ -1,5 +1,6 @@
 """The messages of users (依頼人ユーザー), registered with the kernel on import."""
 
+from app.auth.messages import ROLE_LABELS
 from app.text.messages import register_messages
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -26,6 +27,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role_not_allowed": (
         "この権限のユーザーを作成・変更する権限がありません。",
         "You may not give or manage this role.",
+    ),
+    # The users' CSV sheet
+    "invalid_role": (
+        "、".join(ja for ja, _ in ROLE_LABELS.values()) + " のいずれかを指定してください。",
+        f"Must be one of {', '.join(ROLE_LABELS)}.",
+    ),
+    "csv_login_ids_taken": (
+        "ファイルのログインIDのうち{limit}件を超えるものが既に使用されています（他の組織、または権限の範囲外のユーザー）。"
+        "別のログインIDを指定してください。何も変更されていません。",
+        "More than {limit} login IDs of the file are already used (in another organization, or by "
+        "users outside your scope): choose others. Nothing was changed.",
     ),
 }
 

@@ -1,7 +1,7 @@
 """All SQL about users and operators."""
 
 import unicodedata
-from collections.abc import Collection, Hashable
+from collections.abc import Collection, Hashable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -106,12 +106,13 @@ class UserSearch:
         return [row[0] for row in rows], total
 
     async def export_select(
-        self, organization_id: int, visibility: UserVisibility, filters: UserFilters
+        self, organization_id: int, visibility: UserVisibility, filters: UserFilters, names: Sequence[str]
     ) -> tuple[Select[Any], dict[str, Any]]:
-        """The list's select (same filters, same visibility) of every matching user's CSV columns,
-        in login ID order, with its bound values: for a download to stream."""
+        """The list's select (same filters, same visibility) of every matching user's columns of
+        these names (a sheet's: fields of the User schema; the location's are the joined ones), in
+        login ID order, with its bound values: for a download to stream."""
         shape, params = await self._filtered(organization_id, visibility, filters)
-        columns = (User.login_id, User.name, Location.code, Location.name, User.role, User.last_login_at)
+        columns = tuple(_EXPORTED.get(name) or getattr(User, name) for name in names)
         statement = _visible(
             visibility.self_id is not None, visibility.location_id is not None, columns
         ).where(*FILTERS.bound_conditions(shape))
@@ -177,5 +178,7 @@ def _search_select(shape: tuple[Hashable, ...], *, itself: bool, at_location: bo
     return UserRepository.listed(statement, order_by=order_by, deep=True)
 
 
+# The User schema's fields that are columns of the joined location.
+_EXPORTED: dict[str, Any] = {"location_code": Location.code, "location_name": Location.name}
 # Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
 LOGIN_IDS_PER_QUERY = 1000

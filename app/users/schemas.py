@@ -44,25 +44,28 @@ class User(BaseModel):
         },
     )
 
-    login_id: str = Field(description="ログインID: never changes")
-    name: str = Field(description="ユーザー名")
+    # Each title is the screens' label: the heading of the CSV column (app/users/sheet.py).
+    login_id: str = Field(title="ログインID", description="ログインID: never changes")
+    name: str = Field(title="ユーザー名", description="ユーザー名")
     location_code: str | None = Field(
         default=None,
+        title="依頼人拠点コード",
         validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
         description="依頼人拠点コード; null = all locations (全拠点)",
     )
     location_name: str | None = Field(
         default=None,
+        title="依頼人拠点名",
         validation_alias=AliasChoices("location_name", AliasPath("location", "name")),
         description="依頼人拠点名 (read only); null = all locations (全拠点)",
     )
-    role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
+    role: OrganizationRole = Field(title="権限", description=_ROLE_DESCRIPTION)
     password_expires_at: datetime | None = Field(description="パスワード有効期限")
     password_change_required: bool = Field(
         validation_alias=AliasChoices("password_change_required", "password_temporary"),
         description="The current password is temporary",
     )
-    last_login_at: datetime | None = Field(description="最終ログイン日時")
+    last_login_at: datetime | None = Field(title="最終ログイン日時", description="最終ログイン日時")
     locked_until: datetime | None = Field(description="Locked after repeated failed logins until then")
     created_at: datetime
     updated_at: datetime

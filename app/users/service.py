@@ -1,33 +1,52 @@
 """User management (依頼人ユーザー, SPEC §2.3, §4) and operator accounts."""
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.dependencies import OrganizationScope
-from app.auth.permissions import may_manage_user, may_rename_user, may_reset_password, user_visibility
+from app.auth.organization_ids import format_organization_id
+from app.auth.permissions import (
+    UserVisibility,
+    may_manage_user,
+    may_rename_user,
+    may_reset_password,
+    user_visibility,
+)
 from app.auth.principals import Principal, Role
 from app.auth.service import set_password
 from app.auth.types import LoginId, is_login_id
-from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.csv.download import Download, download
+from app.csv.files import CsvEncoding, Row, Table, listed
+from app.csv.schemas import PlannedRow, planned_rows
+from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
+from app.http.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
 from app.journal.context import RequestContext, provide
-from app.locations.repository import LocationRepository
-from app.locations.service import location_scope
+from app.locations.service import LocationService
 from app.models import Location as LocationRow
 from app.models import User as UserRow
 from app.security.credentials import new_stamp
 from app.security.passwords import generate_password, password_errors
+from app.text.rules import normalize
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
+from app.users.sheet import USERS, TemporaryPassword, UserImportResult, UserRowCreate
 from app.users.types import UserName
 
 RESOURCE = "user"
+# How many login IDs taken outside the caller's sight (another organization, an operator, a user of
+# another location) one upload may name: a single POST names one per request; a file of 10,000 IDs
+# must not tell which of them exist anywhere. Beyond this, the upload is refused without naming
+# any more, and every upload that named one is audited (`user.import_login_ids_taken`).
+MAX_TAKEN_LOGIN_IDS: Final = 10
 _login_id = TypeAdapter(LoginId)
 _user_name = TypeAdapter(UserName)
 
@@ -42,6 +61,11 @@ class UserService:
     def users(self) -> UserRepository:
         """The repository of this request's session."""
         return UserRepository(self.context.session)
+
+    @property
+    def locations(self) -> LocationService:
+        """Locations, within the caller's scope (their rules are theirs: never their repository)."""
+        return LocationService(self.context)
 
     async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
         """依頼人ユーザー検索."""
@@ -78,7 +102,7 @@ class UserService:
         """
         if code is None:
             return None
-        location = await LocationRepository(self.context.session).by_code(location_scope(scope), code)
+        location = await self.locations.find(scope, code)
         if location is None:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location
@@ -187,7 +211,7 @@ class UserService:
             before=(old_role, user.location_id),
         )
         if old_role is Role.ADMIN and new_role is not Role.ADMIN:
-            await self._keep_one_admin(scope.organization_id)
+            (await self._admins(scope.organization_id)).change(old_role, new_role)
         return await update_audited(
             self.users,
             user,
@@ -209,7 +233,7 @@ class UserService:
         if not may_manage_user(scope.principal, role, user.location_id):
             raise Forbidden("role_not_allowed")
         if role is Role.ADMIN:
-            await self._keep_one_admin(scope.organization_id)
+            (await self._admins(scope.organization_id)).change(role, None)
         await delete_audited(
             self.users,
             user,
@@ -244,14 +268,14 @@ class UserService:
             login_id=user.login_id, temporary_password=password, expires_at=user.password_expires_at
         )
 
-    async def _keep_one_admin(self, organization_id: int) -> None:
-        """409 when removing an admin would leave the organization without one.
+    async def _admins(self, organization_id: int, *, lock: bool = True) -> "AdminTally":
+        """The organization's admins, counted for the rule that one stays (see AdminTally).
 
         The organization row is locked first, so two concurrent demotions cannot both pass.
         """
-        await self.users.lock_organization(organization_id)
-        if await self.users.admin_count(organization_id) <= 1:
-            raise Conflict("last_admin")
+        if lock:
+            await self.users.lock_organization(organization_id)
+        return AdminTally(await self.users.admin_count(organization_id))
 
     async def create_operator(
         self, actor: Actor, login_id: str, name: str, password: str | None
@@ -291,6 +315,108 @@ class UserService:
         """Whether any operator account exists."""
         return await self.users.operator_exists()
 
+    # CSV (SPEC §5.6, the sheet in app/users/sheet.py): each row through the rules above.
+
+    async def download(
+        self, scope: OrganizationScope, filters: UserFilters, encoding: CsvEncoding
+    ) -> Download:
+        """The users the caller may read that match the filters, in login ID order, as CSV."""
+        statement, params = await UserSearch(self.users).export_select(
+            scope.organization_id, user_visibility(scope.principal), filters, USERS.names
+        )
+        return await download(
+            self.context.runtime.engine,
+            USERS,
+            statement,
+            params,
+            encoding=encoding,
+            filename=format_organization_id(scope.organization_id),
+            now=self.context.clock.now(),
+        )
+
+    async def upload(self, scope: OrganizationScope, file: Upload, dry_run: bool) -> UserImportResult:
+        """Create or update the file's users, all or nothing, each row as the caller may (§4):
+        the rules of POST and PATCH (`check_user_change`, `seen_or_taken`, `AdminTally`), planned
+        off the event loop. New users get temporary passwords, answered here only."""
+        table = await read_upload(file, USERS)
+        rows = unique(table, USERS, lambda value: normalize(value).lower())
+        lock = not dry_run
+        accounts = await self.users.by_login_ids([key for _, key in rows], lock=lock)
+        found = {user.login_id.lower(): user for user in accounts}
+        codes = {normalize(row.cells.get("location_code") or "") for row, _ in rows} - {""}
+        locations = await self.locations.ids_by_codes(scope, codes)
+        admins = (
+            await self._admins(scope.organization_id, lock=lock)
+            if _touches_admins(scope, rows, found)
+            else AdminTally(None)
+        )
+        plan = await off_loop(_plan, scope, table, rows, found, locations, admins, dry_run)
+        await self._refuse(scope, plan, dry_run)
+        created = [change.create for change in plan.changes if change.create is not None]
+        result = UserImportResult(
+            created=len(created),
+            updated=len(plan.changes) - len(created),
+            unchanged=plan.unchanged,
+            temporary_passwords=[],
+        )
+        if dry_run:
+            result.planned = planned_rows(plan.planned)
+            return result
+        hashes = iter(await self._hash_generated([body.password for body in created]))
+        async with self.context.audit.batched():
+            for change in plan.changes:
+                if change.create is not None:
+                    user = await self.create(scope, change.create, password_hash=next(hashes))
+                    assert user.password_expires_at is not None
+                    result.temporary_passwords.append(
+                        TemporaryPassword(
+                            login_id=user.login_id,
+                            password=change.create.password,
+                            expires_at=user.password_expires_at,
+                        )
+                    )
+                else:
+                    assert change.user is not None
+                    await self.change(scope, change.user, change.values)
+        return result
+
+    async def _refuse(self, scope: OrganizationScope, plan: "_Plan", dry_run: bool) -> None:
+        """422 for a file with wrong rows. Login IDs taken outside the caller's sight are audited
+        (the event is kept: the refusal commits it), and more than MAX_TAKEN_LOGIN_IDS of them
+        refuse the file without naming any."""
+        if not plan.errors:
+            return
+        refusal: ProblemError = listed("csv_invalid", plan.errors)
+        if plan.taken:
+            await self.context.audit.record(
+                scope.principal.actor,
+                "user.import_login_ids_taken",
+                RESOURCE,
+                None,
+                scope.organization_id,
+                {
+                    "login_ids": [None, plan.taken[:MAX_TAKEN_LOGIN_IDS]],
+                    "count": [None, len(plan.taken)],
+                    "dry_run": [None, dry_run],
+                },
+            )
+            if len(plan.taken) > MAX_TAKEN_LOGIN_IDS:
+                refusal = Unprocessable("csv_login_ids_taken", context={"limit": MAX_TAKEN_LOGIN_IDS})
+            refusal.persist_changes = True  # type: ignore[misc]  # the audit event; nothing else was written
+        raise refusal
+
+    async def _hash_generated(self, passwords: list[str]) -> list[str]:
+        """argon2id hashes of the new users' generated temporary passwords (their own cost, see
+        PasswordHasher.hash_generated), with all but one of the process's hashing turns: logins
+        keep one, and wait for no more than one hash."""
+        limit = asyncio.Semaphore(max(1, self.context.runtime.hasher.concurrency - 1))
+
+        async def one(password: str) -> str:
+            async with limit:
+                return await self.context.runtime.hasher.hash_generated(password)
+
+        return list(await asyncio.gather(*(one(password) for password in passwords)))
+
 
 def check_user_change(
     principal: Principal, role: Role, location_id: int | None, before: tuple[Role, int | None] | None = None
@@ -309,6 +435,162 @@ def check_user_change(
         allowed = may_manage_user(principal, *before) and may_manage_user(principal, role, location_id)
     if not allowed:
         raise Forbidden("role_not_allowed")
+
+
+class AdminTally:
+    """The rule that an organization keeps an admin, over its count of admins: one for PATCH,
+    DELETE and every row of an upload (counted in file order, so that a file may add an admin
+    and then demote the old one). `count` None: nothing in the request touches an admin."""
+
+    def __init__(self, count: int | None) -> None:
+        self.count = count
+
+    def change(self, before: Role | None, after: Role | None) -> None:
+        """Count a user's role going from `before` to `after` (None: no user); 409 `last_admin`
+        when that would leave the organization without an admin."""
+        delta = (after is Role.ADMIN) - (before is Role.ADMIN)
+        if delta == 0:
+            return
+        if self.count is None:
+            raise RuntimeError("admins were not counted")
+        if self.count + delta < 1:
+            raise Conflict("last_admin")
+        self.count += delta
+
+
+def seen_or_taken(scope: OrganizationScope, visibility: UserVisibility, user: UserRow) -> None:
+    """A user the caller may see and manage in this organization; any other (another
+    organization's, an operator, a user out of the caller's sight) is, to the caller, a login ID
+    that is taken (as POST .../users answers)."""
+    if user.organization_id != scope.organization_id or not visibility.sees(user.id, user.location_id):
+        raise Unprocessable(errors=[FieldError("login_id", "login_id_taken", {"login_id": user.login_id})])
+
+
+@dataclass
+class _Change:
+    """One changed or new user, in file order."""
+
+    create: UserCreate | None = None
+    user: UserRow | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    """What a checked upload would do; `errors` lists every wrong row (then it does nothing);
+    `taken`: the login IDs it found taken outside the caller's sight."""
+
+    errors: list[FieldError]
+    changes: list[_Change] = field(default_factory=list)
+    planned: list[PlannedRow] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _touches_admins(scope: OrganizationScope, rows: list[tuple[Row, str]], found: dict[str, UserRow]) -> bool:
+    """Whether a row could add or remove an admin (then the admins are counted, and locked)."""
+    role = USERS.column("role")
+    if any(role is not None and role.read(row.cells.get("role", "")) == "admin" for row, _ in rows):
+        return True
+    return any(
+        user.role == Role.ADMIN.value and user.organization_id == scope.organization_id
+        for user in found.values()
+    )
+
+
+def _plan(
+    scope: OrganizationScope,
+    table: Table,
+    rows: list[tuple[Row, str]],
+    found: dict[str, UserRow],
+    locations: dict[str, int],
+    admins: AdminTally,
+    listing: bool,
+) -> _Plan:
+    """Each row checked as POST (a new login ID) or PATCH (a known one) checks it (CPU-bound: run
+    off the event loop; every user and location it needs was read before). `listing`: also what
+    each row would do (a dry run's answer)."""
+    plan = _Plan(errors=table.errors)
+    visibility = user_visibility(scope.principal)
+    for row, key in rows:
+        change: _Change | None
+        try:
+            user = found.get(key)
+            if user is None:
+                change = _created(scope, row, locations, admins)
+            else:
+                try:
+                    seen_or_taken(scope, visibility, user)
+                except ProblemError:
+                    plan.taken.append(user.login_id)
+                    raise
+                change = _changed(scope, row, user, locations, admins)
+        except (ValidationError, ProblemError) as exc:
+            plan.errors += errors_of(USERS, row.line, exc, table.headings, "role")
+            continue
+        if change is None:
+            plan.unchanged += 1
+            continue
+        plan.changes.append(change)
+        if listing:
+            plan.planned.append(_planned(row.line, change))
+    return plan
+
+
+def _planned(line: int, change: _Change) -> PlannedRow:
+    if change.create is not None:
+        fields = change.create.model_dump(exclude={"password"})
+        return PlannedRow(row=line, action="create", key=change.create.login_id, fields=fields)
+    assert change.user is not None
+    user = User.model_validate(change.user).model_dump()
+    fields = {name: [user[name], value] for name, value in change.values.items() if user[name] != value}
+    return PlannedRow(row=line, action="update", key=change.user.login_id, fields=fields)
+
+
+def _created(scope: OrganizationScope, row: Row, locations: dict[str, int], admins: AdminTally) -> _Change:
+    """A new user: UserCreate's rules without the password, then POST's (`check_user_change`)."""
+    values = UserRowCreate.model_validate(cells(USERS, row)).model_dump()
+    role = Role(values["role"])
+    check_user_change(scope.principal, role, _location_id(values["location_code"], locations))
+    admins.change(None, role)
+    return _Change(create=UserCreate(**values, password=_temporary_password(values["login_id"])))
+
+
+def _changed(
+    scope: OrganizationScope, row: Row, user: UserRow, locations: dict[str, int], admins: AdminTally
+) -> _Change | None:
+    """The change a row makes to an existing user, with PATCH's rules; None when it changes
+    nothing (then it needs no permission: a downloaded file uploaded again changes nothing)."""
+    values = UserUpdate.model_validate(cells(USERS, row, "login_id")).model_dump(exclude_unset=True)
+    code = user.location.code if user.location else None
+    new_code = values.get("location_code", code)
+    location_id = user.location_id if new_code == code else _location_id(new_code, locations)
+    role = Role(values.get("role", user.role))
+    before = (Role(user.role), user.location_id)
+    if (values.get("name", user.name), role, location_id) == (user.name, *before):
+        return None
+    check_user_change(scope.principal, role, location_id, before=before)
+    admins.change(before[0], role)
+    return _Change(user=user, values=values)
+
+
+def _temporary_password(login_id: str) -> str:
+    """A generated password the policy accepts for this user (by chance one could contain the login ID)."""
+    while True:
+        password = generate_password()
+        if not password_errors(password, login_id):
+            return password
+
+
+def _location_id(code: str | None, locations: dict[str, int]) -> int | None:
+    """The id of a location named in a row, among those in the caller's scope; 422 otherwise
+    (a location out of scope is, to the caller, one that does not exist)."""
+    if code is None:
+        return None
+    location_id = locations.get(code)
+    if location_id is None:
+        raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
+    return location_id
 
 
 UserServiceDep = Annotated[UserService, Depends(provide(UserService))]

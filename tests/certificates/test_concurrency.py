@@ -23,7 +23,10 @@ pytestmark = POSTGRES_ONLY
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # Every file of a burst opened at once, so that the registrations race for real.
-    parsing = {"AINAS_CERTIFICATE_PARSE_CONCURRENCY": str(PARALLEL)}
+    parsing = {
+        "AINAS_CERTIFICATE_PARSE_CONCURRENCY": str(PARALLEL),
+        "AINAS_CERTIFICATE_PARSE_PER_ORGANIZATION": str(PARALLEL),
+    }
     with started_server("postgresql", tmp_path_factory.mktemp("certificate-bursts"), parsing) as server:
         yield server
 

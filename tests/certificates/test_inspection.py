@@ -58,3 +58,25 @@ async def test_when_every_slot_stays_taken_the_next_file_waits_then_gives_up() -
     assert (await holding).outcome == TOO_COSTLY
     # The slot is free again.
     assert (await inspect_in_child(good.data, good.password, 30, 1)).outcome == "opened"
+
+
+async def test_an_owner_opens_one_file_at_a_time_and_takes_no_slot_from_others() -> None:
+    now = datetime.now(UTC)
+    costly, good = files.costly(now), files.ec_p256(now)
+    holding = asyncio.create_task(inspect_in_child(costly.data, costly.password, 3, 2, owner=1))
+    await asyncio.sleep(0.1)  # organization 1's costly file holds one of two slots for 3 seconds
+    started = time.monotonic()
+    try:
+        await inspect_in_child(good.data, good.password, 0.5, 2, owner=1)
+    except ChildrenBusy:
+        waited = time.monotonic() - started
+    else:
+        raise AssertionError("organization 1's second file should have waited for its first")
+    assert 0.4 < waited < 2.5
+    # Another organization opens at once, on the slot left free (and is not kept from it by the
+    # files organization 1 has waiting).
+    waiting = asyncio.create_task(inspect_in_child(good.data, good.password, 5, 2, owner=1))
+    assert (await inspect_in_child(good.data, good.password, 30, 2, owner=2)).outcome == "opened"
+    assert not holding.done()
+    assert (await holding).outcome == TOO_COSTLY
+    assert (await waiting).outcome == "opened"

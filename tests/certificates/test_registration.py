@@ -1,6 +1,8 @@
 """Registering requester certificates (SPEC §2.6): each good file registers with the fields its
 certificate says, each bad one gets its own code and leaves every table as it was."""
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from tests.certificates.helpers import refused_without_a_trace, register
 from tests.fixtures import certificates as files
 from tests.fixtures.certificates import P12, upload
 from tests.fixtures.principals import OPERATOR_PASSWORD, login
-from tests.fixtures.world import PASSWORD, World
+from tests.fixtures.world import PASSWORD, Org, World
 
 REGISTER_OPERATION = openapi_document()["paths"]["/api/v1/organizations/{org_id}/certificates"]["post"]
 ISSUER = "CN=商業登記認証局３,O=法務省,C=JP"
@@ -161,10 +163,62 @@ async def test_refusals_name_what_is_wrong_in_english_too(
         assert response.json()["detail"] == detail
 
 
+async def test_a_serial_number_up_to_64_bytes_registers_and_a_longer_one_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, world: World, clock: ManualClock
+) -> None:
+    """RFC 5280 allows 20 bytes; 64 are kept (128 hexadecimal digits); more is a clear 422, not a 500."""
+    longest = files.long_serial(clock.now(), 64)
+    registered = await register(client, world.a, longest)
+    assert registered["serial_number"] == longest.serial_number
+    assert len(registered["serial_number"]) == 128
+    read = await client.get(f"{world.a.path}/certificates/{registered['id']}", headers=world.a.admin.headers)
+    assert read.json()["serial_number"] == longest.serial_number
+    problem = await refused_without_a_trace(
+        app, client, world.b, files.long_serial(clock.now(), 65), 422, "certificate_serial_number_too_long"
+    )
+    (error,) = problem["errors"]
+    assert error["field"] == "file"
+    documented = REGISTER_OPERATION["responses"]["422"]["content"]["application/problem+json"]["examples"]
+    assert "certificate_serial_number_too_long" in [
+        example["value"]["code"] for example in documented.values()
+    ]
+    response = await upload(
+        client, world.b.path, world.b.admin, files.long_serial(clock.now(), 65), **{"Accept-Language": "en"}
+    )
+    assert response.json()["detail"] == (
+        "The certificate's serial number is longer than 64 bytes (RFC 5280 allows 20): it is not a "
+        "certificate AINAS can sign with."
+    )
+
+
+async def test_an_iteration_count_bomb_is_refused_fast_while_another_organization_registers(
+    app: FastAPI, client: httpx.AsyncClient, world: World, clock: ManualClock
+) -> None:
+    """2^31-1 rounds named by the MAC: refused from the DER, before any child, so that one
+    organization's loop of bombs keeps no slot from another's registration."""
+    settings = app.state.runtime.settings
+    settings.certificate_parse_concurrency, settings.certificate_parse_timeout_seconds = 1, 10.0
+    bomb, good = files.costly(clock.now()), files.ec_p256(clock.now())
+
+    async def timed(org: Org, p12: P12) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        response = await upload(client, org.path, org.admin, p12)
+        return response, time.monotonic() - started
+
+    answers = await asyncio.gather(*[timed(world.a, bomb) for _ in range(6)], timed(world.b, good))
+    *bombs, (registered, _) = answers
+    assert registered.status_code == 201, registered.text
+    for response, seconds in bombs:
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "certificate_unreadable"
+        assert seconds < 3.0  # opening it would take the whole 10 s time limit
+    assert registered.json()["fingerprint_sha256"] == good.fingerprint
+
+
 async def test_a_file_too_costly_to_open_is_refused_in_bounded_time(
     app: FastAPI, client: httpx.AsyncClient, world: World, clock: ManualClock
 ) -> None:
-    """2^31 rounds of key derivation named by the file: the child opening it is stopped."""
+    """2^31 rounds of key derivation named by the file: refused, and the service still answers."""
     app.state.runtime.settings.certificate_parse_timeout_seconds = 3.0
     started = datetime.now()
     await refused_without_a_trace(

@@ -1,23 +1,31 @@
 """Rotating the certificate key (SPEC §2.6): during a rotation both keys open; afterwards every
 stored file opens with its password under the new key alone, and nothing a client sees changes."""
 
+import asyncio
 import base64
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.certificates.instances import FRESH_SECONDS, announce, withdraw
 from app.certificates.keys import associated_data, certificate_keys
-from app.certificates.rotation import rotate_certificate_key
+from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
+from app.cli import migrate
 from app.config.clock import ManualClock
 from app.config.settings import Settings
 from app.main import create_app
+from app.runtime import build_runtime
 from tests.certificates.helpers import register
 from tests.conftest import make_settings
 from tests.fixtures import certificates as files
@@ -181,3 +189,56 @@ async def test_a_certificate_that_opens_under_no_key_is_reported_and_left_alone(
     after = {row["id"]: row for row in await stored(app)}
     assert after[b["id"]] == before[b["id"]]
     assert after[a["id"]]["key_id"] == report.key_id
+
+
+async def test_a_rotation_is_refused_while_a_running_server_lacks_the_new_key(
+    app: FastAPI, client: httpx.AsyncClient, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    old_key = settings.certificate_key
+    assert old_key is not None
+    await register(client, world.a, files.ec_p256(clock.now()))
+    rotating = make_settings(
+        settings.database_url,
+        certificate_key=new_key(),
+        certificate_previous_keys=[old_key.get_secret_value()],
+    )
+    server = build_runtime(settings)  # a server still on the old settings, heard from just now
+    try:
+        await announce(server, "old-server", certificate_keys(settings))
+        with pytest.raises(
+            ServersLackTheKey, match=r"^1 running server\(s\) do not have the new certificate key"
+        ):
+            await rotate_certificate_key(rotating)
+        assert {row["key_id"] for row in await stored(app)} == {certificate_keys(settings).current_id}
+        # A server not heard from for a while has stopped: it holds nothing back.
+        await announce(server, "crashed-server", certificate_keys(settings))
+        async with server.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE service_instances SET seen_at = :long_ago WHERE id = 'crashed-server'"),
+                {"long_ago": datetime.now(UTC) - timedelta(seconds=FRESH_SECONDS + 1)},
+            )
+        # Restarted with both keys, the server lets the rotation through.
+        await announce(server, "old-server", certificate_keys(rotating))
+        report = await rotate_certificate_key(rotating)
+        assert (report.resealed, report.remaining, report.unreadable) == (1, 0, [])
+        assert {row["key_id"] for row in await stored(app)} == {certificate_keys(rotating).current_id}
+    finally:
+        await withdraw(server, "old-server")
+        await withdraw(server, "crashed-server")
+        await server.engine.dispose()
+
+
+async def test_the_key_kept_beside_an_sqlite_database_becomes_the_new_key(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ainas.db'}"
+    await asyncio.to_thread(migrate, url)  # Alembic runs its own event loop
+    kept = tmp_path / "ainas.db.certificate-key"
+    development = make_settings(url, certificate_key=None)
+    old = certificate_keys(development)
+    assert kept.exists()
+    new = new_key()
+    report = await rotate_certificate_key(
+        make_settings(url, certificate_key=new, certificate_previous_keys=[kept.read_text().strip()])
+    )
+    assert report.key_id != old.current_id
+    assert kept.read_text().strip() == new
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600

@@ -90,6 +90,23 @@ async def test_the_command_rotates_while_the_service_runs(database_url: str, tmp
             assert response.status_code == 201, response.text
             registered.append((org, response.json()["id"]))
 
+        # 0. The command run before the servers know the new key is refused, and changes nothing.
+        for _ in range(300):  # the server announced its keys when it started (bounded wait)
+            if await live.scalar("SELECT count(*) FROM service_instances"):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the server never announced its certificate keys:\n" + first.log_text())
+        code, output = await rotate(database_url, secret, new, [old])
+        assert code == 1, output
+        (line,) = output.strip().splitlines()
+        assert line.startswith("error: 1 running server(s) do not have the new certificate key yet: restart")
+        for org, certificate_id in registered:
+            verified = await live.http.get(
+                f"{org.path}/certificates/{certificate_id}/verification", headers=org.admin.headers
+            )
+            assert verified.status_code == 200, verified.text
+
         # 1. A rolling restart: the new key seals, the old one still opens.
         second = instance(database_url, secret, new, tmp_path, previous=[old])
         servers.append(second)

@@ -142,7 +142,11 @@ async def test_every_wrong_row_is_named_and_nothing_changes(
     assert errors[1]["invalid_characters"][0]["code_point"] == "U+0007"
     assert errors[2]["message"] == "Must be one of admin, location_admin, staff_submitter, staff_preparer."
     assert errors[3]["message"] == "The login ID b.admin is already taken."
-    assert differences(before, await snapshot(app.state.runtime.engine)) == []
+    # Nothing changed but the audit event of the login ID found taken elsewhere (issue 25).
+    changed = differences(before, await snapshot(app.state.runtime.engine))
+    assert [entry.split(":")[0] for entry in changed] == ["audit_events"], changed
+    assert "user.import_login_ids_taken" in changed[0]
+    assert "b.admin" in changed[0]
 
 
 async def test_admins_may_not_touch_admin_roles(world: World, client: httpx.AsyncClient) -> None:
@@ -220,7 +224,9 @@ async def test_a_location_admin_changes_only_staff_of_its_location(
         (7, "role", "role_not_allowed"),
         (8, "role", "role_not_allowed"),
     ]
-    assert differences(before, await snapshot(app.state.runtime.engine)) == []
+    changed = differences(before, await snapshot(app.state.runtime.engine))
+    assert [entry.split(":")[0] for entry in changed] == ["audit_events"], changed
+    assert "user.import_login_ids_taken" in changed[0]
     allowed = csv_text(
         [
             header,
@@ -300,7 +306,26 @@ async def test_dry_run_answers_counts_without_passwords(
     )
     before = await snapshot(app.state.runtime.engine)
     dry = await upload(client, world.a, "users", file, world.a.admin.headers, dry_run=True)
-    assert dry.json() == {"created": 1, "updated": 1, "unchanged": 0, "temporary_passwords": []}
+    assert dry.json() == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "planned": [
+            {
+                "row": 2,
+                "action": "create",
+                "key": "dry.one",
+                "fields": {
+                    "login_id": "dry.one",
+                    "name": "試し 一郎",
+                    "location_code": None,
+                    "role": "staff_submitter",
+                },
+            },
+            {"row": 3, "action": "update", "key": "la.all", "fields": {"name": ["利用者 la.all", "改名"]}},
+        ],
+        "temporary_passwords": [],
+    }
     assert differences(before, await snapshot(app.state.runtime.engine)) == []
     real = await upload(client, world.a, "users", file, world.a.admin.headers)
     assert {key: real.json()[key] for key in ("created", "updated", "unchanged")} == {

@@ -225,3 +225,43 @@ async def test_role_errors_name_the_roles_in_the_answers_language(
     )
     listed = await client.get(f"{world.a.path}/users?role=manager", headers=world.a.admin.headers)
     assert "管理者" in listed.json()["errors"][0]["message"]
+
+
+MULTIPART_UPLOADS = ["{org}/imports/locations", "{org}/imports/users", "{org}/certificates"]
+
+
+@pytest.mark.parametrize("template", MULTIPART_UPLOADS, ids=str)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--B\r\n-17621--B--\r\n",  # schemathesis': a part with no headers (a line with no colon)
+        b"--B\r\nX\r\n\r\nx\r\n--B--\r\n",
+        b"--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--",  # a part without a name
+    ],
+    ids=["no-headers", "header-without-colon", "part-without-a-name"],
+)
+async def test_a_multipart_body_that_cannot_be_parsed_is_a_400_problem(
+    world: World, client: httpx.AsyncClient, template: str, body: bytes
+) -> None:
+    response = await client.post(
+        _path(template, world),
+        content=body,
+        headers={**world.a.admin.headers, "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "malformed_multipart", response.text
+
+
+@pytest.mark.parametrize("template", MULTIPART_UPLOADS, ids=str)
+async def test_a_multipart_body_without_parts_says_what_is_missing(
+    world: World, client: httpx.AsyncClient, template: str
+) -> None:
+    response = await client.post(
+        _path(template, world),
+        content=b"--B\r\n-17621--B--",
+        headers={**world.a.admin.headers, "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert {error["field"] for error in response.json()["errors"]} >= {"file"}

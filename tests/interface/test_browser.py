@@ -1,6 +1,7 @@
 """Swagger UI in a real browser with no route to the internet: it renders from the service's own
 assets, and "Try it out" on the location list, with nothing filled but the organization, lists
-every location. Needs Debian's chromium (`apt-get install chromium`); skipped without it."""
+every location. Needs Debian's chromium (`apt-get install chromium`, which .ci/run does); skipped
+without it, except in CI (the `CI` environment variable set), where a missing browser fails."""
 
 import json
 import os
@@ -15,8 +16,9 @@ import pytest
 from tests.acceptance.server import AINAS, ROOT, free_port, new_secret, run, server_env
 from tests.interface.browser import CHROMIUM, chromium
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
+IN_CI = bool(os.environ.get("CI"))
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not IN_CI,
     reason="Debian's chromium is not installed (apt-get install chromium): the browser check is left out",
 )
 OPERATOR_PASSWORD = "operator passphrase for the browser"
@@ -52,7 +54,12 @@ def _seed(base: str) -> dict[str, Any]:
     return notice  # type: ignore[no-any-return]
 
 
+@needs_chromium
 def test_swagger_ui_renders_offline_and_try_it_out_lists_locations(tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        pytest.fail(
+            "CI is set but Debian's chromium is not installed: .ci/run installs it (apt-get install -y chromium)"
+        )
     database = f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}"
     env = server_env(database, new_secret())
     subprocess.run([AINAS, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
@@ -112,3 +119,31 @@ def test_swagger_ui_renders_offline_and_try_it_out_lists_locations(tmp_path: Pat
     assert outside == []
     assert f"{server.base_url}/docs/assets/swagger-ui-bundle.js" in requested
     assert [line for line in console if "Content Security Policy" in line] == []
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("1", "1 failed"), ("", "1 skipped")])
+def test_without_chromium_the_browser_check_fails_in_ci_and_is_skipped_elsewhere(
+    ci: str, outcome: str
+) -> None:
+    env = {name: value for name, value in os.environ.items() if name != "CI"}
+    env.update(PATH=str(Path(AINAS).parent), CI=ci)  # the virtual environment only: no chromium on it
+    result = subprocess.run(  # noqa: S603 (this test file, fixed arguments)
+        [
+            str(Path(AINAS).parent / "python"),
+            "-m",
+            "pytest",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"{__file__}::test_swagger_ui_renders_offline_and_try_it_out_lists_locations",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert outcome in result.stdout, result.stdout + result.stderr

@@ -97,4 +97,5 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok"}
+    # Without the application's lifespan no listener runs: waiting feed readers would poll.
+    assert ready.json() == {"status": "ok", "change_feed": "polling"}

@@ -118,3 +118,17 @@ def test_tokens_survive_a_restart_on_the_generated_key(tmp_path: Path) -> None:
         return me.status_code
 
     assert asyncio.run(after_restart(asyncio.run(before_restart()))) == 200
+
+
+def test_a_new_sqlite_database_file_is_private_like_the_keys_beside_it(tmp_path: Path) -> None:
+    from app.cli import migrate
+
+    umask = os.umask(0o022)  # the usual umask: files are world-readable unless created otherwise
+    try:
+        migrate(sqlite_url(tmp_path))
+    finally:
+        os.umask(umask)
+    files = sorted(path.name for path in tmp_path.iterdir())
+    assert "ainas.db" in files
+    for name in files:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name

@@ -572,6 +572,8 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # Load balancer probes: public.
     ("GET", "/healthz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
     ("GET", "/readyz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
+    # Metrics answer their own bearer token only (tests/shape/test_metrics.py); off here: 404.
+    ("GET", "/metrics"): {"probe": {"expect": "404 404 404 404 404 404 404 404 404 404 404"}},
 }
 
 # What each caller sees in organization A's lists (§4 "read locations", "read users": scope).

@@ -4,6 +4,7 @@ believed from configured proxies only. The last two run a real `ainas serve` pro
 
 import contextlib
 import random
+import re
 import socket
 import sqlite3
 import time
@@ -170,6 +171,26 @@ def test_a_request_head_over_the_limit_is_refused(servers: tuple[LiveServer, Liv
         assert [http.get("/healthz", headers={"X-Padding": "a" * 8000}).status_code for _ in range(3)] == [
             200
         ] * 3
+
+
+@pytest.mark.parametrize("padding", [40 * 1024, 100 * 1024])
+def test_the_head_limit_holds_for_every_request_of_a_connection(
+    servers: tuple[LiveServer, LiveServer], padding: int
+) -> None:
+    """Pipelined requests in one write: the first ones are answered in order, the one whose head is
+    over the limit gets the 431, and the connection is closed (nothing after it is read)."""
+    default, _ = servers
+    small = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    with_body = b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\ntoken=x"
+    large = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Padding: " + b"a" * padding + b"\r\n\r\n"
+    answer = raw_request(default.port, small + with_body + large + small)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert len(statuses) == 3, (statuses, answer[-3000:])
+    assert statuses[0] == b"200"
+    assert statuses[1] != b"431"  # the POST's own answer (whatever it is), in its turn
+    assert statuses[2] == b"431"
+    assert answer.rstrip().endswith(b"}")  # the 431's problem body, then the connection closed
+    assert b"request_header_too_large" in answer
 
 
 def test_forwarded_for_is_believed_from_configured_proxies_only(

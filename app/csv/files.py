@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from app.exports.columns import Column, Sheet
+from app.csv.sheet import Column, Sheet
 from app.http.errors import (
     FieldError,
     PayloadTooLarge,
@@ -27,14 +27,25 @@ from app.text.rules import InvalidCharacter, normalize
 
 MAX_UPLOAD_BYTES: Final = 5 * 1024 * 1024
 MAX_UPLOAD_ROWS: Final = 10_000
+# A heading row of more columns is refused at once (no sheet has a tenth of it): a file of one
+# row of millions of empty columns is a 422 of a few hundred bytes, not millions of errors.
+MAX_COLUMNS: Final = 50
+# What an answer lists at most: the first errors (in row order), each quoted value of the file cut
+# to a few characters, a few of its invalid characters; the counts say how many there were.
+MAX_LISTED_ERRORS: Final = 100
+MAX_QUOTED_CHARACTERS: Final = 20
 UTF8_BOM: Final = codecs.BOM_UTF8
 LINE_END: Final = "\r\n"
 
-# OWASP CSV injection: a spreadsheet runs a cell that starts with these as a formula. A cell that
-# starts with the guard itself gets one too, so that an upload takes exactly one away and a
-# downloaded file uploaded again changes nothing, whatever the values.
+# OWASP CSV injection: a spreadsheet runs a cell that starts with these as a formula: = + - @, every
+# character NFKC makes one of them (the full-width ＝ ＋ － ＠, small and super/subscript forms; a
+# Japanese IME types ＝ＨＹＰＥＲＬＩＮＫ（…） and Excel reads it as =HYPERLINK(…)), a tab and a
+# carriage return. tests/csv checks the list against every code point. A cell that starts with the
+# guard itself gets one too, so that an upload takes exactly one away and a downloaded file
+# uploaded again changes nothing, whatever the values.
 GUARD: Final = "'"
-_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
+FORMULA_LOOKALIKES: Final = "⁺⁼₊₌⩵⩶﬩﹢﹣﹦﹫＋－＝＠"
+_FORMULA_STARTS: Final = frozenset("=+-@\t\r" + FORMULA_LOOKALIKES)
 _GUARDED_STARTS: Final = _FORMULA_STARTS | {GUARD}
 
 
@@ -147,12 +158,18 @@ class Table:
     errors: list[FieldError] = field(default_factory=list)
 
 
+def quoted(value: str) -> str:
+    """A value of the file as an answer quotes it: at most MAX_QUOTED_CHARACTERS characters."""
+    return value if len(value) <= MAX_QUOTED_CHARACTERS else value[:MAX_QUOTED_CHARACTERS] + "…"
+
+
 def row_error(
     line: int, name: str | None, code: str, headings: dict[str, str], error: FieldError | None = None
 ) -> FieldError:
     """A FieldError of one row: `row` is its line, `column` the heading as the file wrote it;
     `field` is null for the row as a whole."""
-    where: dict[str, Any] = {"row": line, "column": headings.get(name) if name else None}
+    heading = headings.get(name) if name else None
+    where: dict[str, Any] = {"row": line, "column": quoted(heading) if heading is not None else None}
     if name is None:
         where["field"] = None  # rendered after `field`, so it replaces it
     if error is not None:
@@ -165,15 +182,66 @@ def validation_errors(line: int, exc: ValidationError, headings: dict[str, str])
     return [row_error(line, error.field, error.code, headings, error) for error in from_validation_error(exc)]
 
 
-def read_table(text: str, sheet: Sheet) -> Table:
-    """Parse an upload: the heading row, then up to 10,000 rows (413 beyond). 422 when the
-    headings are wrong or the CSV is malformed. Rows whose cells are all empty are skipped."""
+# The members of an error that quote the file (the rest is the service's own text).
+_QUOTED: Final = frozenset({"column", "key", "value", "input"})
+
+
+def bounded(error: FieldError) -> FieldError:
+    """An error as an answer lists it: values quoted from the file cut to MAX_QUOTED_CHARACTERS,
+    at most as many of its invalid characters (a cell of 1,000 wrong characters is one error of
+    20, not a megabyte)."""
+    context = {
+        name: quoted(value) if name in _QUOTED and isinstance(value, str) else value
+        for name, value in error.context.items()
+    }
+    extra = dict(error.extra)
+    characters = extra.get("invalid_characters")
+    if isinstance(characters, list) and len(characters) > MAX_QUOTED_CHARACTERS:
+        extra["invalid_characters"] = characters[:MAX_QUOTED_CHARACTERS]
+    for name in _QUOTED:
+        if isinstance(extra.get(name), str):
+            extra[name] = quoted(extra[name])
+    return replace(error, context=context, extra=extra)
+
+
+def listed(code: str, errors: list[FieldError]) -> Unprocessable:
+    """The 422 of a refused file or download: the first MAX_LISTED_ERRORS errors in row order,
+    each bounded; `count` (and `error_count`) says how many there were, `errors_listed` how many
+    are listed. Its size is bounded whatever the file: well under 1 MiB."""
+    errors = sorted(errors, key=lambda error: error.extra.get("row") or 0)
+    shown = [bounded(error) for error in errors[:MAX_LISTED_ERRORS]]
+    return Unprocessable(
+        code,
+        context={"count": len(errors)},
+        errors=shown,
+        members={"error_count": len(errors), "errors_listed": len(shown)},
+    )
+
+
+def refuse(errors: list[FieldError]) -> None:
+    """422 `csv_invalid` when a file has any error (see `listed`)."""
+    if errors:
+        raise listed("csv_invalid", errors)
+
+
+def read_table(data: bytes, charset: str | None, sheet: Sheet) -> Table:
+    """Decode and parse an upload (CPU-bound: run it off the event loop, see app/csv/upload.py):
+    the heading row, then up to 10,000 rows (413 beyond). 422 when the headings are wrong or the
+    CSV is malformed. Rows whose cells are all empty are skipped."""
+    text = decode(data, charset)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         heading_row = next(reader, None)
         if heading_row is None or not any(cell.strip() for cell in heading_row):
             raise Unprocessable("csv_empty")
+        if len(heading_row) > MAX_COLUMNS:
+            raise Unprocessable(
+                "csv_too_many_columns", context={"count": len(heading_row), "limit": MAX_COLUMNS}
+            )
         columns, headings = _columns(heading_row, sheet)
+        # Blank headings at the end (Excel writes `,` once a column was touched): their cells may
+        # be left out of a row; every cell under a blank heading must be empty.
+        shortest = max(position for position, heading in enumerate(heading_row) if heading.strip()) + 1
         table = Table(headings)
         line = reader.line_num
         for cells in reader:
@@ -182,14 +250,29 @@ def read_table(text: str, sheet: Sheet) -> Table:
                 continue
             if len(table.rows) + len(table.errors) >= MAX_UPLOAD_ROWS:
                 raise PayloadTooLarge("csv_too_many_rows", context={"limit": MAX_UPLOAD_ROWS})
-            if len(cells) != len(columns):
+            if not shortest <= len(cells) <= len(columns):
                 table.errors.append(_cell_count_error(first, len(cells), len(columns), headings))
                 continue
-            used = {column.name: unguard(cell) for column, cell in zip(columns, cells, strict=True) if column}
+            unnamed = _unnamed_cell(columns, cells, heading_row)
+            if unnamed is not None:
+                error = FieldError("", "csv_unnamed_column", {"position": unnamed + 1})
+                table.errors.append(row_error(first, None, error.code, headings, error))
+                continue
+            used = {
+                column.name: unguard(cell) for column, cell in zip(columns, cells, strict=False) if column
+            }
             table.rows.append(Row(first, used))
     except csv.Error:
         raise Unprocessable("csv_malformed", context={"line": reader.line_num}) from None
     return table
+
+
+def _unnamed_cell(columns: list[Column | None], cells: list[str], heading_row: list[str]) -> int | None:
+    """The position of the first non-empty cell under a blank heading, if any."""
+    for position, (column, cell) in enumerate(zip(columns, cells, strict=False)):
+        if column is None and not heading_row[position].strip() and normalize(cell):
+            return position
+    return None
 
 
 def _cell_count_error(line: int, count: int, expected: int, headings: dict[str, str]) -> FieldError:
@@ -198,33 +281,35 @@ def _cell_count_error(line: int, count: int, expected: int, headings: dict[str, 
 
 
 def _columns(heading_row: list[str], sheet: Sheet) -> tuple[list[Column | None], dict[str, str]]:
-    """The used column at each position (None: a downloaded column an upload ignores); 422 listing
-    every unknown or repeated heading, and the key column when it is missing."""
+    """The used column at each position (None: a downloaded column an upload ignores, or a blank
+    heading); 422 listing every unknown or repeated heading, and the key column when it is missing."""
     columns: list[Column | None] = []
     headings: dict[str, str] = {}
     errors: list[FieldError] = []
     seen: set[str] = set()
     allowed = [column for column in sheet.columns if column.uploaded]
     for heading in heading_row:
+        if not heading.strip():
+            columns.append(None)  # ignored while its cells are empty
+            continue
         column = sheet.column(heading)
-        where = {"row": 1, "column": heading[:100]}
+        where = {"row": 1, "column": quoted(heading)}
         if column is None:
             context = {
-                "column": heading[:100],
+                "column": quoted(heading),
                 "allowed_ja": "、".join(column.label for column in allowed),
                 "allowed_en": ", ".join(column.name for column in allowed),
             }
             errors.append(FieldError("", "csv_unknown_column", context, {**where, "field": None}))
         elif column.name in seen:
-            errors.append(FieldError(column.name, "csv_duplicate_column", {"column": heading[:100]}, where))
+            errors.append(FieldError(column.name, "csv_duplicate_column", {"column": quoted(heading)}, where))
         seen.add(column.name if column else "")
         columns.append(column if column and column.uploaded else None)
         if column and column.uploaded:
             headings[column.name] = heading
     if sheet.key not in seen:
-        key = next(column for column in sheet.columns if column.name == sheet.key)
+        key = sheet.key_column
         context = {"label": key.label, "name": key.name}
         errors.append(FieldError(key.name, "csv_missing_column", context, {"row": 1, "column": None}))
-    if errors:
-        raise Unprocessable("csv_invalid", context={"count": len(errors)}, errors=errors)
+    refuse(errors)
     return columns, headings

@@ -1,6 +1,5 @@
-"""The messages of CSV downloads and uploads (SPEC §5.6), registered with the kernel on import."""
+"""The CSV kit's messages (SPEC §5.6): file format, headings, rows and downloads."""
 
-from app.auth.messages import ROLE_LABELS
 from app.text.messages import register_messages
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -56,10 +55,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "アップロード中に、同じデータが別の操作で登録・変更されました。何も変更されていません。内容を確認して、もう一度アップロードしてください。",
         "The same data was added or changed by someone else during the upload; nothing was changed. Check it and upload again.",
     ),
-    "invalid_role": (
-        "、".join(ja for ja, _ in ROLE_LABELS.values()) + " のいずれかを指定してください。",
-        f"Must be one of {', '.join(ROLE_LABELS)}.",
-    ),
     "not_shift_jis": (
         "Shift_JIS（CP932）で表せない文字が含まれています。該当する文字は invalid_characters に示します。",
         "Contains characters that Shift_JIS (CP932) cannot represent; see invalid_characters.",
@@ -68,6 +63,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Shift_JIS（CP932）で表せない文字を含むデータが{count}件あります。encoding=utf-8 でダウンロードするか、データを修正してください。",
         "{count} values cannot be written in Shift_JIS (CP932): download with encoding=utf-8, or correct them.",
     ),
+    "csv_too_many_columns": (
+        "見出し行の列が多すぎます（{count}列、上限 {limit} 列）。見出し行を確認してください。",
+        "The heading row has too many columns ({count}; at most {limit}). Check the heading row.",
+    ),
+    "csv_unnamed_column": (
+        "見出しが空の列（{position}列目）に値があります。見出しを付けるか、値を消してください。",
+        "Column {position} has no heading but holds a value: give it a heading or empty it.",
+    ),
 }
-
 register_messages(MESSAGES)

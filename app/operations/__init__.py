@@ -1,0 +1,1 @@
+"""Running the service among others: draining on SIGTERM and metrics for Prometheus (SPEC §6)."""

@@ -1,0 +1,174 @@
+"""Metrics for Prometheus (SPEC §6): `GET /metrics` with `AINAS_METRICS_TOKEN` (app/health.py).
+
+Each process answers for itself: with several instances (or `--workers`), Prometheus scrapes each
+instance on its own address, and sums across them (`sum by (route) (rate(...))`).
+
+No label carries input: a request is counted under its route TEMPLATE
+(`/api/v1/organizations/{org_id}/locations`, never the path), a method outside the known ones as
+`OTHER`, and nothing names an organization, a login ID or a key.
+
+Process-wide counters (requests, feed entries, long polls) live in `SHARED`; what belongs to one
+application (its connection pool, its hashing turns, its webhook backlog) is read at each scrape
+by `Metrics`, which an application builds for itself (tests build many in one process).
+"""
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"  # no route: one label for every unknown path
+
+SHARED = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter(
+    "ainas_http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+    registry=SHARED,
+)
+REQUEST_SECONDS = Histogram(
+    "ainas_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its answer, by route template and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=SHARED,
+)
+LONG_POLLS_WAITING = Gauge(
+    "ainas_feed_long_polls_waiting",
+    "Change-feed readers waiting for a change right now.",
+    registry=SHARED,
+)
+FEED_ENTRIES_WRITTEN = Counter(
+    "ainas_feed_entries_written",
+    "Change-feed entries written (counted in the writing transaction; one that rolls back counts too).",
+    registry=SHARED,
+)
+ProcessCollector(registry=SHARED)
+PlatformCollector(registry=SHARED)
+GCCollector(registry=SHARED)
+
+
+def no_backlog() -> tuple[int, float]:
+    """The webhook backlog until a webhook worker registers its own: nothing waiting."""
+    return 0, 0.0
+
+
+class Metrics:
+    """One application's metrics: the process-wide ones and its own, read at each scrape."""
+
+    def __init__(self, engine: AsyncEngine, hash_load: Callable[[], tuple[int, int]]) -> None:
+        self._engine = engine
+        self._hash_load = hash_load
+        self._webhook_backlog: Callable[[], tuple[int, float]] = no_backlog
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Forward(SHARED))
+        self.registry.register(_Instance(self))
+
+    def register_webhook_backlog(self, backlog: Callable[[], tuple[int, float]]) -> None:
+        """The webhook worker's hook: `backlog()` answers (messages waiting, age in seconds of the
+        oldest) without blocking (a value it keeps, not a query: a scrape must stay cheap)."""
+        self._webhook_backlog = backlog
+
+    def render(self) -> bytes:
+        """The Prometheus text format."""
+        return generate_latest(self.registry)
+
+    def collect(self) -> Iterator[Metric]:
+        """The gauges of this application, read now."""
+        in_use, waiting, size = _pool_state(self._engine)
+        yield _gauge(
+            "ainas_db_pool_connections_in_use", "Database connections checked out of the pool.", in_use
+        )
+        yield _gauge("ainas_db_pool_waiting", "Callers waiting for a database connection.", waiting)
+        yield _gauge("ainas_db_pool_size", "Connections the pool keeps.", size)
+        running, queued = self._hash_load()
+        yield _gauge("ainas_password_hashes_running", "Password hashes computing now.", running)
+        yield _gauge("ainas_password_hashes_queued", "Password checks waiting for a hashing turn.", queued)
+        messages, oldest = self._webhook_backlog()
+        yield _gauge("ainas_webhook_messages_waiting", "Webhook messages not yet delivered.", messages)
+        yield _gauge(
+            "ainas_webhook_oldest_message_age_seconds",
+            "Age of the oldest undelivered webhook message.",
+            oldest,
+        )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _pool_state(engine: AsyncEngine) -> tuple[int, int, int]:
+    """(checked out, waiting, size) of the engine's pool; SQLite's pool has no fixed size."""
+    pool: Any = engine.sync_engine.pool
+    checked_out = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
+    size = int(pool.size()) if hasattr(pool, "size") else 0
+    # The asyncio queue under SQLAlchemy's async pool: its getters are the callers waiting for a
+    # connection (not public API; none counted where the attributes differ).
+    queue = getattr(getattr(pool, "_pool", None), "__dict__", {}).get("_queue")
+    getters: Iterable[Any] = getattr(queue, "_getters", ())
+    waiting = sum(1 for getter in getters if not getter.done())
+    return checked_out, waiting, size
+
+
+class _Forward(Collector):
+    """The process-wide registry inside an application's own."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self._registry.collect()
+
+
+class _Instance(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self._metrics.collect()
+
+
+class RequestMetrics:
+    """ASGI middleware: counts each request under its route template, method and status, and
+    observes its duration. Installed only when metrics are on (a few microseconds a request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time one request; the route is known once the router has matched it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path_format", None) or UNMATCHED
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            REQUESTS.labels(route, method, str(status)).inc()
+            REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - started)
