@@ -71,8 +71,8 @@ def _driver_arguments(settings: Settings) -> dict[str, Any]:
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": _unnamed,
         }
-    # asyncpg prepares statements; a generic plan cannot see that one organization has 58 users
-    # and another 200,000, or that a needle is too short for a trigram index.
+    # asyncpg prepares statements; a generic plan cannot see that one tenant has 58 rows and
+    # another 200,000, or that a needle is too short for a trigram index.
     return {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
 
 

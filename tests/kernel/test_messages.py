@@ -166,7 +166,9 @@ def raised_codes() -> dict[str, set[str]]:
                 if isinstance(child, ast.Call) and (positions := parameters.get(_callee(child) or "")):
                     given += [child.args[p] for p in positions if p is not None and p < len(child.args)]
                     given += [keyword.value for keyword in child.keywords if keyword.arg == "code"]
-                elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):  # `code: str = "..."`
+                if isinstance(child, ast.Call):  # `codes={(field, pydantic_code): "code"}`, a sheet's
+                    given += [keyword.value for keyword in child.keywords if keyword.arg == "codes"]
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):  # `code: str = "..."`
                     arguments = child.args
                     positional = [*arguments.posonlyargs, *arguments.args]
                     pairs = [
@@ -227,7 +229,7 @@ def test_every_code_that_can_be_raised_has_japanese_and_english_text() -> None:
         "invalid_client",  # OAuthError(oauth_error, code): the second argument
         "account_locked",  # TooManyRequests(retry_after, code)
         "missing",  # field_errors(code, ...) and FieldError(field, code)
-        "invalid_role",  # replace(error, code="...")
+        "invalid_role",  # a sheet's codes={...}
         "invalid_login_id",  # a validated type's rule (code="...")
         "invalid_location_code",
         "datetime_out_of_range",  # _error("...", ...)
