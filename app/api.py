@@ -12,6 +12,7 @@ from app.locations.transfer import router as location_sheet_router
 from app.organizations.router import router as organizations_router
 from app.users.router import router as users_router
 from app.users.transfer import router as user_sheet_router
+from app.webhooks.router import router as webhooks_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -25,5 +26,6 @@ for router in (
     location_sheet_router,
     user_sheet_router,
     certificates_router,
+    webhooks_router,
 ):
     api_router.include_router(router)

@@ -1,5 +1,5 @@
 """`ainas`: the operators' command line (migrate, serve, start, create-operator, onboard,
-rotate-certificate-key, prune-changes, openapi)."""
+rotate-certificate-key, prune-changes, webhook-worker, openapi)."""
 
 import argparse
 import asyncio
@@ -90,8 +90,9 @@ def _start(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    from app.certificates.keys import CertificateKeyMissing, certificate_keys
     from app.http.server import serve
+    from app.security.sealing import SealingKeyMissing as CertificateKeyMissing
+    from app.security.sealing import sealing_keys as certificate_keys
 
     settings = get_settings()
     try:
@@ -122,15 +123,39 @@ def _prune_changes() -> None:
     deleted = asyncio.run(prune())
     days = get_settings().change_retention_days
     print(f"Pruned {deleted} change feed entries older than {days} days.")
+    attempts = asyncio.run(_prune_webhook_deliveries())
+    print(f"Pruned {attempts} webhook attempts older than {days} days.")
+
+
+async def _prune_webhook_deliveries() -> int:
+    """Webhook attempts are kept as long as the feed (SPEC §5.7)."""
+    from app.runtime import build_runtime
+    from app.webhooks.worker import prune_deliveries
+
+    runtime = build_runtime(get_settings())
+    try:
+        return await prune_deliveries(runtime)
+    finally:
+        await runtime.engine.dispose()
+
+
+def _webhook_worker() -> None:
+    from app.runtime import build_runtime
+    from app.webhooks.worker import run_worker
+
+    async def work() -> None:
+        await run_worker(build_runtime(get_settings()))
+
+    asyncio.run(work())
 
 
 def _rotate_certificate_key() -> None:
-    from app.certificates.keys import CertificateKeyMissing
     from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
+    from app.security.sealing import SealingKeyMissing
 
     try:
         report = asyncio.run(rotate_certificate_key(get_settings()))
-    except (CertificateKeyMissing, ServersLackTheKey) as exc:
+    except (SealingKeyMissing, ServersLackTheKey) as exc:
         raise SystemExit(f"error: {exc}") from None
     print(f"Re-encrypted {report.resealed} certificate(s) under key {report.key_id}.")
     for certificate_id, organization_id in report.unreadable:
@@ -234,6 +259,10 @@ def _parser() -> argparse.ArgumentParser:
         help="delete change feed entries older than AINAS_CHANGE_RETENTION_DAYS (the server also does it hourly)",
     )
     commands.add_parser(
+        "webhook-worker",
+        help="deliver webhook messages (SPEC §5.7) without serving HTTP; `serve` delivers too",
+    )
+    commands.add_parser(
         "rotate-certificate-key",
         help="re-encrypt every stored certificate under AINAS_CERTIFICATE_KEY "
         "(opening them with AINAS_CERTIFICATE_PREVIOUS_KEYS); safe while the service runs",
@@ -258,6 +287,8 @@ def _run(args: argparse.Namespace) -> None:
         _onboard(args.file)
     elif args.command == "prune-changes":
         _prune_changes()
+    elif args.command == "webhook-worker":
+        _webhook_worker()
     elif args.command == "rotate-certificate-key":
         _rotate_certificate_key()
     elif args.command == "openapi":

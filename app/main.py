@@ -13,7 +13,6 @@ from fastapi.responses import ORJSONResponse
 from app.api import api_router
 from app.auth.dependencies import SECURITY_SCHEMES, authenticated_principal
 from app.certificates.instances import announce_periodically, withdraw
-from app.certificates.keys import certificate_keys
 from app.config.clock import Clock
 from app.config.logging import configure_logging
 from app.config.settings import Settings, get_settings
@@ -28,6 +27,8 @@ from app.journal.feed_reader import prune_periodically
 from app.journal.listener import ChangeListener
 from app.operations.metrics import RequestMetrics
 from app.runtime import build_runtime
+from app.security.sealing import sealing_keys
+from app.webhooks.worker import WebhookWorker
 
 DESCRIPTION = """
 AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —
@@ -57,19 +58,29 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # which otherwise walk every schema, route and mapper again and again under load.
         gc.collect()
         gc.freeze()
-        # Fails the start when no certificate key can be had, rather than the first registration.
-        certificate_keys(settings)
+        # Fails the start when no sealing key can be had, rather than the first registration.
+        sealing_keys(settings)
         listener = app.state.change_listener = ChangeListener(settings)
         listener.start()
         drain = app.state.runtime.drain
         drain.on_drain(listener.release)
         restore_signals = drain.begin_on_exit_signals()
         pruning = asyncio.get_running_loop().create_task(prune_periodically(app.state.runtime))
+        # Webhook delivery (SPEC §5.7), woken by the same listener.
+        webhooks = app.state.webhook_worker = (
+            WebhookWorker(app.state.runtime, listener=listener) if settings.webhook_worker else None
+        )
+        if webhooks is not None:
+            webhooks.start()
+            # On SIGTERM: no new message is claimed; attempts in flight finish within the grace.
+            drain.on_drain(webhooks.stop_claiming)
         instance_id = secrets.token_hex(16)
         announcing = asyncio.get_running_loop().create_task(
-            announce_periodically(app.state.runtime, instance_id, certificate_keys(settings))
+            announce_periodically(app.state.runtime, instance_id, sealing_keys(settings))
         )
         yield
+        if webhooks is not None:
+            await webhooks.stop(grace=drain.remaining())
         pruning.cancel()
         announcing.cancel()
         await withdraw(app.state.runtime, instance_id)

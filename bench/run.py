@@ -30,13 +30,14 @@ from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances", "csv", "feed")
+PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks")
 # The parts after the comparison: part -> (module of bench/ with a function of the same name, title).
 LATER_PARTS = {
     "scale": ("scale", "scale"),
     "instances": ("instances", "two instances"),
     "csv": ("csv_transfer", "CSV downloads and uploads"),
     "feed": ("feed", "change feed"),
+    "webhooks": ("webhooks", "webhooks"),
 }
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
@@ -435,7 +436,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "parts", nargs="*", help="any of compare, scale, instances, csv, feed (default: all five)"
+        "parts", nargs="*", help="any of compare, scale, instances, csv, feed, webhooks (default: all six)"
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")

@@ -86,6 +86,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_memory_kib": 64,
         "argon2_time_cost": 1,
         "log_level": "WARNING",
+        # Webhooks go to local receivers only (SPEC §5.7).
+        "webhook_allowed_hosts": ["127.0.0.1", "localhost"],
+        "webhook_allow_private": True,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"locations", "api_keys", "certificates", "audit_events", "changes"},
     {"users"},
     {"organizations"},
+    {"webhooks"},
     {"health", "docs", "operators", "api"},
     {"main"},
     {"cli"},

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     USER_IMPORT = "user:import"
     CERTIFICATE_MANAGE = "certificate:manage"  # register, list, read, delete an organization's
     CERTIFICATE_LIST_ALL = "certificate:list-all"  # every organization's (operators)
+    WEBHOOK_MANAGE = "webhook:manage"  # an organization's webhook endpoints (§5.7)
 
 
 P = Permission
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.LOCATION_IMPORT,
             P.USER_IMPORT,
             P.CERTIFICATE_MANAGE,
+            P.WEBHOOK_MANAGE,
         }
     ),
     # Which rows of a users upload a location admin may change is decided row by row (may_manage_user).
@@ -76,6 +78,12 @@ def visible_changes(principal: Principal) -> frozenset[str] | None:
     """Resource types of the change feed a caller sees: linked systems organization and location
     changes only; operators and admins (the others may not read the feed) everything."""
     return _LINKED_SYSTEM_CHANGES if principal.kind is PrincipalKind.LINKED_SYSTEM else None
+
+
+def webhook_changes() -> frozenset[str] | None:
+    """Resource types of the change feed an organization's webhook endpoints are sent: what the
+    organization's admin may read on the feed (§5.7); None: all of them."""
+    return None
 
 
 def in_scope(principal: Principal, location_id: int | None) -> bool:

@@ -7,10 +7,10 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from app.certificates.keys import KeyRing
 from app.certificates.repository import InstanceRepository
 from app.journal.context import command_context
 from app.runtime import Runtime
+from app.security.sealing import KeyRing
 
 ANNOUNCE_EVERY_SECONDS = 5.0
 # A server not heard from for this long has stopped (a crash leaves its row behind; a clean stop

@@ -20,13 +20,14 @@ key no longer configured) is reported by id and left as it is.
 from dataclasses import dataclass, field
 
 from app.certificates.instances import FRESH_SECONDS, servers_lacking
-from app.certificates.keys import KEY_NAME, KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.keys import associated_data
 from app.certificates.repository import CertificateRepository, Sealed
 from app.config.local_secrets import replace_kept_secret
 from app.config.settings import Settings
 from app.journal.audit_trail import Actor
 from app.journal.context import command_context
 from app.runtime import build_runtime
+from app.security.sealing import KEY_NAME, KeyRing, SealedSecretUnreadable, sealing_keys
 
 BATCH = 100
 CLI_ACTOR = Actor("system", "cli")
@@ -66,7 +67,7 @@ async def rotate_certificate_key(settings: Settings) -> RotationReport:
     """Re-encrypt every certificate sealed under another key than the current one; refused while
     a running server lacks the current key. The key kept beside an SQLite database is replaced by
     the configured one once nothing is left under another key."""
-    keys = certificate_keys(settings)
+    keys = sealing_keys(settings)
     report = RotationReport(keys.current_id)
     runtime = build_runtime(settings)
     try:

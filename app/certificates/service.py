@@ -2,7 +2,7 @@
 
 The file is opened in a child process (app/certificates/inspection.py); the rules of a
 registration are applied here, in the order SPEC §2.6 lists them, before anything is stored.
-The file and its password are stored sealed (app/certificates/keys.py) and leave the service
+The file and its password are stored sealed (app/security/sealing.py) and leave the service
 nowhere: not in an answer, an audit event, a log line or an idempotency record.
 """
 
@@ -27,7 +27,7 @@ from app.certificates.inspection import (
     Opened,
     inspect_in_child,
 )
-from app.certificates.keys import KeyRing, SealedSecretUnreadable, associated_data, certificate_keys
+from app.certificates.keys import associated_data
 from app.certificates.repository import CertificateRepository
 from app.certificates.schemas import (
     MAX_FILE_BYTES,
@@ -45,6 +45,7 @@ from app.journal.audit_trail import Actor
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form
 from app.journal.context import RequestContext, provide
 from app.models import Certificate as CertificateRow
+from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
 from app.text.rules import search_form
 
 logger = logging.getLogger("ainas.certificates")
@@ -230,7 +231,7 @@ class CertificateService:
     @property
     def keys(self) -> KeyRing:
         """The configured certificate keys."""
-        return certificate_keys(self.context.settings)
+        return sealing_keys(self.context.settings)
 
     async def open_file(self, data: bytes, password: str, organization_id: int) -> Opened:
         """Open a PKCS#12 file in a child process, bounded in time and in number, also per

@@ -3,10 +3,10 @@
 import base64
 import binascii
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.config.local_secrets import refuse_unusable_secret, weakness
 
@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     login_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     # Requester certificates (SPEC §2.6): the key-encryption key of their files and passwords,
     # base64 of 32 random bytes; required in production. Without it, development keeps a generated
-    # one beside the SQLite database (app/certificates/keys.py).
+    # one beside the SQLite database (app/security/sealing.py).
     certificate_key: SecretStr | None = None
     # Keys that still open certificates sealed before a rotation (`ainas rotate-certificate-key`).
     certificate_previous_keys: list[SecretStr] = []
@@ -104,6 +104,25 @@ class Settings(BaseSettings):
     certificate_parse_concurrency: int = Field(default=2, ge=1, le=64)
     # Of those, files of one organization at once: one organization cannot keep others waiting.
     certificate_parse_per_organization: int = Field(default=1, ge=1, le=64)
+    # Webhooks (SPEC §5.7). Development and tests only: also http:// and private addresses
+    # (refused in production).
+    webhook_allow_private: bool = False
+    # Egress allow-list, comma-separated host names or addresses: when set, no other host is
+    # resolved or contacted. Empty: any public host.
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
+    # Multiplies every retry delay and the 5 days after which a failing endpoint is disabled
+    # (tests and benchmarks shrink them instead of sleeping).
+    webhook_retry_scale: float = Field(default=1.0, gt=0, le=1.0)
+    # One attempt: connect, send and the answer's first KiB, all within this.
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=15.0)
+    # How long an instance holds an endpoint's delivery without renewing it; a killed instance's
+    # endpoints are taken over after it. Longer than an attempt, so that a slow attempt is never
+    # taken over while it runs.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Endpoints one instance delivers to at once (also its HTTP connection pool).
+    webhook_concurrency: int = Field(default=20, ge=1, le=1000)
+    # The delivery worker runs inside `ainas serve` (off: only `ainas webhook-worker` delivers).
+    webhook_worker: bool = True
 
     @field_validator("database_url")
     @classmethod
@@ -117,6 +136,25 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return driver + url[len(plain) :]
         return url
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`a.example,b.example` (the environment's form) as a list of lower-case names."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [str(host).strip().lower().strip("[]") for host in value if str(host).strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_stay_public_in_production(self) -> "Settings":
+        """Private addresses and plain HTTP are for development and tests (SPEC §5.7)."""
+        if self.webhook_allow_private and self.environment == "production":
+            raise ValueError("AINAS_WEBHOOK_ALLOW_PRIVATE=1 is refused when AINAS_ENVIRONMENT=production")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("AINAS_WEBHOOK_LEASE_SECONDS must be longer than AINAS_WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> "Settings":

@@ -11,6 +11,9 @@ from app.models.organization import Organization
 from app.models.refresh_token import RefreshToken
 from app.models.service_instance import ServiceInstance
 from app.models.user import User
+from app.models.webhook_delivery import WebhookDelivery
+from app.models.webhook_endpoint import WebhookEndpoint
+from app.models.webhook_progress import WebhookProgress
 
 __all__ = [
     "ApiKey",
@@ -25,4 +28,7 @@ __all__ = [
     "RefreshToken",
     "ServiceInstance",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookProgress",
 ]

@@ -45,6 +45,8 @@ def server_env(database_url: str, secret_key: str, **extra: str) -> dict[str, st
         AINAS_ARGON2_MEMORY_KIB="64",
         AINAS_ARGON2_TIME_COST="1",
         AINAS_LOG_LEVEL="WARNING",
+        # Webhooks go to local receivers only (SPEC §5.7).
+        AINAS_WEBHOOK_ALLOWED_HOSTS="127.0.0.1,localhost",
     )
     env.update(extra)
     return env

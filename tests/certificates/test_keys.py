@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.certificates.keys import (
-    CertificateKeyMissing,
-    SealedSecretUnreadable,
-    associated_data,
-    certificate_keys,
-    key_id,
-)
+from app.certificates.keys import associated_data
 from app.config.settings import Settings
+from app.security.sealing import SealedSecretUnreadable, key_id
+from app.security.sealing import SealingKeyMissing as CertificateKeyMissing
+from app.security.sealing import sealing_keys as certificate_keys
 
 SIGNING_KEY = secrets.token_urlsafe(48)
 POSTGRES = "postgresql://postgres@127.0.0.1/ainas"

@@ -19,13 +19,14 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.certificates.instances import FRESH_SECONDS, announce, withdraw
-from app.certificates.keys import associated_data, certificate_keys
+from app.certificates.keys import associated_data
 from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
 from app.cli import migrate
 from app.config.clock import ManualClock
 from app.config.settings import Settings
 from app.main import create_app
 from app.runtime import build_runtime
+from app.security.sealing import sealing_keys as certificate_keys
 from tests.certificates.helpers import register
 from tests.conftest import make_settings
 from tests.fixtures import certificates as files

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import text
 
-from app.certificates.keys import associated_data, certificate_keys
+from app.certificates.keys import associated_data
+from app.security.sealing import sealing_keys as certificate_keys
 from tests.acceptance.server import AINAS, ROOT
 from tests.conftest import _POSTGRES_OK, _POSTGRES_WHY, make_settings
 from tests.fixtures import certificates as files

@@ -72,6 +72,19 @@ async def test_the_drain_hook_tells_a_worker_once_and_bounds_its_time(served: Fa
     assert 9 < drain.remaining() <= 10
 
 
+async def test_draining_stops_the_webhook_worker_claiming(served: FastAPI) -> None:
+    worker = served.state.webhook_worker
+    assert worker is not None
+    await asyncio.sleep(0.1)
+    assert worker.claiming
+    served.state.runtime.drain.begin()
+    for _ in range(50):  # its loop ends at once; attempts in flight would still finish
+        if not worker.claiming:
+            break
+        await asyncio.sleep(0.1)
+    assert not worker.claiming
+
+
 # Password checks one at a time, of about a second each, queued without a time limit: requests
 # still running at SIGTERM, some of which finish within the grace and some of which cannot.
 GRACE_SECONDS = 3

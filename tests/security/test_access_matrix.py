@@ -569,6 +569,81 @@ MATRIX: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "expect": "200 403 403 403 403 403 403 403 403 401 401",
         },
     },
+    # §4 "manage webhook endpoints (§5.7)": operator, admin own org. Creates really run (a local URL);
+    # a test message goes to nothing listening and is logged; recover with a bad cursor is harmless.
+    ("POST", "/api/v1/organizations/{org_id}/webhook-endpoints"): {
+        "own org": {
+            "path": {"org_id": "{A}"},
+            "json": {"url": "https://localhost/hook"},
+            "expect": "201 201 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}"},
+            "json": {"url": "https://localhost/hook"},
+            "expect": "201 404 404 404 404 404 404 201 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/webhook-endpoints"): {
+        "own org": {"path": {"org_id": "{A}"}, "expect": "200 200 403 403 403 403 403 404 403 401 401"},
+        "other org": {"path": {"org_id": "{B}"}, "expect": "200 404 404 404 404 404 404 200 403 401 401"},
+    },
+    ("GET", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}"): {
+        "own org": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+        "own org's endpoint under other org": {
+            "path": {"org_id": "{B}", "endpoint_id": "{hook_a}"},
+            "expect": "404 404 404 404 404 404 404 404 403 401 401",
+        },
+    },
+    ("PATCH", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}"): {
+        "own org": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "json": {"description": "変更"},
+            "if_match": STALE,
+            "expect": "412 412 403 403 403 403 403 404 403 401 401",
+        },
+        "other org": {
+            "path": {"org_id": "{B}", "endpoint_id": "{hook_b}"},
+            "json": {"description": "変更"},
+            "if_match": STALE,
+            "expect": "412 404 404 404 404 404 404 412 403 401 401",
+        },
+    },
+    ("DELETE", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}"): {
+        "own org": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "if_match": STALE,
+            "expect": "412 412 403 403 403 403 403 404 403 401 401",
+        },
+    },
+    ("POST", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}/rotate-secret"): {
+        "own org": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "if_match": STALE,
+            "expect": "412 412 403 403 403 403 403 404 403 401 401",
+        },
+    },
+    ("POST", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}/test"): {
+        "own org": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+    },
+    ("GET", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}/deliveries"): {
+        "own org": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "expect": "200 200 403 403 403 403 403 404 403 401 401",
+        },
+    },
+    ("POST", "/api/v1/organizations/{org_id}/webhook-endpoints/{endpoint_id}/recover"): {
+        "own org, bad cursor": {
+            "path": {"org_id": "{A}", "endpoint_id": "{hook_a}"},
+            "json": {"after": "nonsense"},
+            "expect": "400 400 403 403 403 403 403 404 403 401 401",
+        },
+    },
     # Load balancer probes: public.
     ("GET", "/healthz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
     ("GET", "/readyz"): {"probe": {"expect": "200 200 200 200 200 200 200 200 200 200 200"}},
@@ -764,6 +839,13 @@ async def prepare(app: FastAPI, client: httpx.AsyncClient, world: World) -> Sett
         assert registered.status_code == 201, registered.text
         spare[name] = registered.json()["id"]
     uploads = {"new": lambda: certificates.ec_p256(now), "unreadable": lambda: certificates.garbage(now)}
+    # A webhook endpoint of each organization (SPEC §5.7).
+    for org, name in ((a, "hook_a"), (b, "hook_b")):
+        hook = await client.post(
+            f"{org.path}/webhook-endpoints", json={"url": "https://localhost/hook"}, headers=org.admin.headers
+        )
+        assert hook.status_code == 201, hook.text
+        spare[name] = hook.json()["id"]
     # The linked system's first request stores its fast-path digest; later ones change nothing.
     warm = await client.get("/api/v1/me", headers=a.basic())
     assert warm.status_code == 200, warm.text

@@ -1,0 +1,308 @@
+"""All SQL of webhooks: endpoints, their progress and leases, their attempts, and the feed entries
+they deliver (read from the feed's tables, in feed order)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, select, update
+
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
+from app.http.pagination import PageRequest
+from app.models import Change, ChangeCounter, Organization, WebhookDelivery, WebhookEndpoint, WebhookProgress
+from app.webhooks.feed_source import CHANNEL, WORKERS
+
+_NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
+SORTABLE = {"created_at": WebhookEndpoint.created_at}
+
+
+@lru_cache(maxsize=8)
+def _endpoints_select(sort: str, deep: bool) -> ListSelect:
+    """An organization's endpoints, in one order (a list select built once per shape)."""
+    column = SORTABLE[sort.removeprefix("-")]
+    key = column.desc() if sort.startswith("-") else column.asc()
+    statement = select(WebhookEndpoint).where(
+        WebhookEndpoint.organization_id == bindparam("organization_id", type_=Integer)
+    )
+    return WebhookRepository.listed(statement, order_by=[key, WebhookEndpoint.id], deep=deep)
+
+
+@lru_cache(maxsize=2)
+def _deliveries_select(deep: bool) -> ListSelect:
+    """An endpoint's attempts, newest first."""
+    statement = select(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == bindparam("endpoint_id", type_=String)
+    )
+    return WebhookRepository.listed(statement, order_by=[WebhookDelivery.id.desc()], deep=deep)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """An endpoint's sealed secrets and the key that sealed them."""
+
+    key_id: str
+    secret: bytes
+    previous: bytes | None
+    previous_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """What the worker needs of an endpoint to deliver its next message."""
+
+    endpoint_id: str
+    organization_id: int
+    url: str
+    enabled: bool
+    event_types: list[str]
+    position: int
+    attempt: int
+    next_attempt_at: datetime | None
+    failing_since: datetime | None
+    lease_owner: str | None
+    sealed: Sealed
+
+
+class WebhookRepository(Repository[WebhookEndpoint]):
+    """Endpoints of organizations, their delivery progress and attempts."""
+
+    model = WebhookEndpoint
+
+    async def lock_organization(self, organization_id: int) -> None:
+        """Serialize creations of one organization's endpoints (the limit of 10 holds under bursts)."""
+        await self.session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
+
+    async def count(self, organization_id: int) -> int:
+        """How many endpoints the organization has."""
+        statement = select(func.count()).where(WebhookEndpoint.organization_id == organization_id)
+        return int(await self.session.scalar(statement) or 0)
+
+    async def of_organization(self, organization_id: int, endpoint_id: str) -> WebhookEndpoint | None:
+        """One endpoint of the organization."""
+        return await self.one_or_none(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.id == endpoint_id
+            )
+        )
+
+    async def search(self, organization_id: int, page: PageRequest) -> tuple[list[WebhookEndpoint], int]:
+        """The organization's endpoints, oldest first."""
+        listed = _endpoints_select(page.sort_key(SORTABLE, "created_at"), page.offset >= DEFERRED_JOIN_OFFSET)
+        rows, total = await self.page(
+            listed, {"organization_id": organization_id}, limit=page.limit, offset=page.offset
+        )
+        return [row[0] for row in rows], total
+
+    async def sealed(self, endpoint_id: str) -> Sealed | None:
+        """The endpoint's sealed secrets."""
+        row = (
+            await self.session.execute(
+                select(
+                    WebhookEndpoint.key_id,
+                    WebhookEndpoint.sealed_secret,
+                    WebhookEndpoint.sealed_previous_secret,
+                    WebhookEndpoint.previous_secret_until,
+                ).where(WebhookEndpoint.id == endpoint_id)
+            )
+        ).one_or_none()
+        return Sealed(*row) if row is not None else None
+
+    # Feed positions
+
+    async def feed_position(self, organization_id: int) -> tuple[int, int]:
+        """(newest number, pruned through) of the organization's feed."""
+        row = (
+            await self.session.execute(
+                select(ChangeCounter.last, ChangeCounter.pruned_through).where(
+                    ChangeCounter.organization_id == organization_id
+                )
+            )
+        ).one_or_none()
+        return (int(row[0]), int(row[1])) if row is not None else (0, 0)
+
+    async def add_progress(self, endpoint_id: str, organization_id: int, position: int) -> None:
+        """An endpoint's progress row: nothing delivered before `position`'s next entry."""
+        await self.session.execute(
+            insert(WebhookProgress).values(
+                endpoint_id=endpoint_id, organization_id=organization_id, position=position, attempt=0
+            )
+        )
+
+    async def restart(self, endpoint_id: str, position: int | None = None) -> None:
+        """Attempt the next message at once (from `position` when given), with a fresh count of
+        failures; the instance delivering it loses its lease, so that it stops at its next record."""
+        values: dict[str, Any] = {
+            "attempt": 0,
+            "next_attempt_at": None,
+            "failing_since": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if position is not None:
+            values["position"] = position
+        await self.session.execute(
+            update(WebhookProgress).where(WebhookProgress.endpoint_id == endpoint_id).values(**values)
+        )
+
+    async def wake(self, organization_id: int) -> None:
+        """Wake every instance's worker (PostgreSQL: notifications on the feed's channel, sent at
+        commit: the organization's, which workers already waiting on it hear, and WORKERS', which
+        every worker hears; feed readers of the organization look again, harmlessly)."""
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(_NOTIFY, {"payload": str(organization_id)})
+            await self.session.execute(_NOTIFY, {"payload": str(WORKERS)})
+
+    # Attempts
+
+    async def deliveries(self, endpoint_id: str, page: PageRequest) -> tuple[list[WebhookDelivery], int]:
+        """The endpoint's attempts, newest first."""
+        listed = _deliveries_select(page.offset >= DEFERRED_JOIN_OFFSET)
+        rows, total = await self.page(
+            listed, {"endpoint_id": endpoint_id}, limit=page.limit, offset=page.offset
+        )
+        return [row[0] for row in rows], total
+
+    async def record_attempt(self, values: dict[str, Any]) -> None:
+        """Append one attempt."""
+        await self.session.execute(insert(WebhookDelivery).values(**values))
+
+    async def prune_deliveries(self, cutoff: datetime) -> int:
+        """Delete attempts made before `cutoff`; returns how many."""
+        result = await self.session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.attempted_at < cutoff)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # The worker
+
+    async def claim(self, owner: str, now: datetime, until: datetime, limit: int) -> list[str]:
+        """Lease up to `limit` enabled endpoints that have a message due and no live lease."""
+        candidates = (
+            select(WebhookProgress.endpoint_id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookProgress.endpoint_id)
+            .join(ChangeCounter, ChangeCounter.organization_id == WebhookProgress.organization_id)
+            .where(
+                WebhookEndpoint.enabled.is_(True),
+                ChangeCounter.last > WebhookProgress.position,
+                (WebhookProgress.lease_expires_at.is_(None)) | (WebhookProgress.lease_expires_at < now),
+                (WebhookProgress.next_attempt_at.is_(None)) | (WebhookProgress.next_attempt_at <= now),
+            )
+            .order_by(WebhookProgress.next_attempt_at.nulls_first(), WebhookProgress.endpoint_id)
+            .limit(limit)
+        )
+        if self.session.bind.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(of=WebhookProgress, skip_locked=True)
+        ids = list((await self.session.scalars(candidates)).all())
+        if ids:
+            await self.session.execute(
+                update(WebhookProgress)
+                .where(WebhookProgress.endpoint_id.in_(ids))
+                .values(lease_owner=owner, lease_expires_at=until)
+            )
+        return ids
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The soonest time a retry or an expiring lease may make an endpoint due."""
+        times = await self.session.execute(
+            select(func.min(WebhookProgress.next_attempt_at), func.min(WebhookProgress.lease_expires_at))
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookProgress.endpoint_id)
+            .where(WebhookEndpoint.enabled.is_(True))
+        )
+        found = [moment for moment in times.one() if moment is not None]
+        return min(found) if found else None
+
+    async def organizations_with_endpoints(self) -> list[int]:
+        """Organizations with an enabled endpoint (whose changes wake the worker)."""
+        statement = (
+            select(WebhookEndpoint.organization_id).where(WebhookEndpoint.enabled.is_(True)).distinct()
+        )
+        return [int(value) for value in (await self.session.scalars(statement)).all()]
+
+    async def delivery_state(self, endpoint_id: str) -> DeliveryState | None:
+        """The endpoint and its progress, in one read."""
+        row = (
+            await self.session.execute(
+                select(
+                    WebhookEndpoint.organization_id,
+                    WebhookEndpoint.url,
+                    WebhookEndpoint.enabled,
+                    WebhookEndpoint.event_types,
+                    WebhookProgress.position,
+                    WebhookProgress.attempt,
+                    WebhookProgress.next_attempt_at,
+                    WebhookProgress.failing_since,
+                    WebhookProgress.lease_owner,
+                    WebhookEndpoint.key_id,
+                    WebhookEndpoint.sealed_secret,
+                    WebhookEndpoint.sealed_previous_secret,
+                    WebhookEndpoint.previous_secret_until,
+                )
+                .join(WebhookProgress, WebhookProgress.endpoint_id == WebhookEndpoint.id)
+                .where(WebhookEndpoint.id == endpoint_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        organization_id, url, enabled, event_types, position, attempt, next_at, failing, owner = row[:9]
+        return DeliveryState(
+            endpoint_id,
+            organization_id,
+            url,
+            enabled,
+            list(event_types),
+            position,
+            attempt,
+            next_at,
+            failing,
+            owner,
+            Sealed(*row[9:]),
+        )
+
+    async def entries(
+        self, organization_id: int, after: int, through: int, actions: Sequence[str], limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Up to `limit` feed entries numbered in (after, through], of these actions (empty: all),
+        oldest first: (seq, at, action, resource_type, resource_id, data)."""
+        statement = select(
+            Change.seq, Change.at, Change.action, Change.resource_type, Change.resource_id, Change.data
+        ).where(Change.organization_id == organization_id, Change.seq > after, Change.seq <= through)
+        if actions:
+            statement = statement.where(Change.action.in_(list(actions)))
+        rows = await self.session.execute(statement.order_by(Change.seq).limit(limit))
+        return [tuple(row) for row in rows.all()]
+
+    async def move(self, endpoint_id: str, owner: str, values: dict[str, Any]) -> bool:
+        """Set the endpoint's progress if this instance still holds its lease; False otherwise."""
+        result = await self.session.execute(
+            update(WebhookProgress)
+            .where(WebhookProgress.endpoint_id == endpoint_id, WebhookProgress.lease_owner == owner)
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release(self, endpoint_ids: Sequence[str], owner: str) -> None:
+        """Give up this instance's leases of these endpoints."""
+        await self.session.execute(
+            update(WebhookProgress)
+            .where(WebhookProgress.endpoint_id.in_(list(endpoint_ids)), WebhookProgress.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+    async def disable(self, endpoint_id: str, reason: str, now: datetime) -> bool:
+        """Disable an enabled endpoint for `reason` (a new version of it); False when it was not enabled."""
+        result = await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled.is_(True))
+            .values(
+                enabled=False,
+                disabled_reason=reason,
+                updated_at=now,
+                version=WebhookEndpoint.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,382 @@
+"""Webhook endpoints (SPEC §5.7): register, list, read, change, delete, rotate the secret, send a
+test message, list the attempts, and resend from a feed position.
+
+The secret is sealed (app/security/sealing.py), bound to its organization, its endpoint and its
+purpose; it appears in the answers to creation and rotation only, never in an audit event, a log
+line or an idempotency record of anything else.
+"""
+
+import logging
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from app.auth.dependencies import OrganizationScope
+from app.http.errors import Conflict, FieldError, Gone, NotFound, ProblemError, Unprocessable
+from app.http.etag import check_version
+from app.http.pagination import Page, PageRequest
+from app.journal.audited import BOOKKEEPING, changed_fields, public_form
+from app.journal.context import RequestContext, provide
+from app.models import WebhookEndpoint as EndpointRow
+from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
+from app.webhooks import signing
+from app.webhooks.client import DeliveryClient
+from app.webhooks.feed_source import decode_cursor, encode_cursor, feed_actions
+from app.webhooks.guard import AddressGuard, UrlRefused
+from app.webhooks.messages import reason_context
+from app.webhooks.repository import Sealed, WebhookRepository
+from app.webhooks.schemas import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointUpdate,
+    WebhookEndpointWithSecret,
+    WebhookRecover,
+)
+
+logger = logging.getLogger("ainas.webhooks")
+
+RESOURCE = "webhook_endpoint"
+MAX_ENDPOINTS = 10
+# After a rotation, messages carry the previous secret's signature too for this long.
+PREVIOUS_SECRET_HOURS = 24
+
+
+def associated_data(purpose: str, organization_id: int, endpoint_id: str) -> bytes:
+    """What a sealed secret is bound to: its organization, its endpoint and its purpose."""
+    return f"ainas:webhook:{purpose}:{organization_id}:{endpoint_id}".encode()
+
+
+def signing_secrets(
+    keys: KeyRing, organization_id: int, endpoint_id: str, sealed: Sealed, now: datetime
+) -> list[str]:
+    """The secrets an attempt signs with: the current one, and the previous one for a day after a
+    rotation. SealedSecretUnreadable when the current one does not open."""
+    found = [
+        keys.open(
+            sealed.key_id, sealed.secret, associated_data("secret", organization_id, endpoint_id)
+        ).decode()
+    ]
+    if sealed.previous is not None and sealed.previous_until is not None and now < sealed.previous_until:
+        try:
+            found.append(
+                keys.open(
+                    sealed.key_id, sealed.previous, associated_data("previous", organization_id, endpoint_id)
+                ).decode()
+            )
+        except SealedSecretUnreadable:
+            logger.warning("the previous secret of webhook endpoint %s does not open", endpoint_id)
+    return found
+
+
+def recorded(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit trail keeps of an endpoint: its public form (never its secret)."""
+    return {name: value for name, value in public_form(endpoint).items() if name not in BOOKKEEPING}
+
+
+def url_refusal(refused: UrlRefused, field: str = "url") -> Unprocessable:
+    """422 webhook_url_not_allowed, naming why."""
+    context = reason_context(refused.reason)
+    return Unprocessable(
+        "webhook_url_not_allowed",
+        context=context,
+        errors=[FieldError(field, "webhook_url_not_allowed", context)],
+    )
+
+
+def checked_event_types(event_types: list[str]) -> list[str]:
+    """The event types without repeats, each an action of the feed; 422 naming the others."""
+    actions = feed_actions()
+    allowed = ", ".join(sorted(actions))
+    errors = [
+        FieldError(
+            f"event_types.{index}", "webhook_event_type_unknown", {"event_type": name, "allowed": allowed}
+        )
+        for index, name in enumerate(event_types)
+        if name not in actions
+    ]
+    if errors:
+        raise Unprocessable(errors=errors)
+    return list(dict.fromkeys(event_types))
+
+
+def delivery_schema(row: Any, secret_key: str, organization_id: int) -> WebhookDelivery:
+    """The public form of an attempt."""
+    return WebhookDelivery(
+        id=str(row.id),
+        webhook_id=row.webhook_id,
+        type=row.type,
+        cursor=encode_cursor(secret_key, organization_id, row.seq) if row.seq is not None else None,
+        attempt=row.attempt,
+        status_code=row.status_code,
+        error=row.error,
+        duration_ms=row.duration_ms,
+        attempted_at=row.attempted_at,
+        next_attempt_at=row.next_attempt_at,
+        response_body=row.response_body,
+    )
+
+
+class WebhookService:
+    """An organization's webhook endpoints."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+        self.session = context.session
+        self.audit = context.audit
+        self.settings = context.settings
+        self.clock = context.clock
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        """The repository of this request's session."""
+        return WebhookRepository(self.session)
+
+    @property
+    def keys(self) -> KeyRing:
+        """The configured sealing keys."""
+        return sealing_keys(self.settings)
+
+    async def _check_url(self, url: str) -> None:
+        """422 unless messages may go to this URL now (its host resolved and checked)."""
+        try:
+            await AddressGuard(self.settings).target(url)
+        except UrlRefused as refused:
+            raise url_refusal(refused) from None
+
+    def _seal(self, row: EndpointRow, secret: str, previous: str | None, now: datetime) -> None:
+        keys = self.keys
+        row.key_id = keys.current_id
+        row.sealed_secret = keys.seal(secret.encode(), associated_data("secret", row.organization_id, row.id))
+        if previous is None:
+            row.sealed_previous_secret = None
+            row.previous_secret_until = None
+        else:
+            row.sealed_previous_secret = keys.seal(
+                previous.encode(), associated_data("previous", row.organization_id, row.id)
+            )
+            row.previous_secret_until = now + timedelta(hours=PREVIOUS_SECRET_HOURS)
+
+    async def create(
+        self, scope: OrganizationScope, body: WebhookEndpointCreate
+    ) -> WebhookEndpointWithSecret:
+        """Register an endpoint; it is sent the changes that commit from now on."""
+        event_types = checked_event_types(body.event_types)
+        await self._check_url(body.url)
+        organization_id = scope.organization_id
+        await self.webhooks.lock_organization(organization_id)
+        if await self.webhooks.count(organization_id) >= MAX_ENDPOINTS:
+            raise Conflict("webhook_endpoint_limit_reached", context={"limit": MAX_ENDPOINTS})
+        now = self.clock.now()
+        row = EndpointRow(
+            id=secrets.token_hex(16).upper(),
+            organization_id=organization_id,
+            url=body.url,
+            description=body.description,
+            event_types=event_types,
+            enabled=True,
+            disabled_reason=None,
+            created_at=now,
+            updated_at=now,
+        )
+        secret = signing.new_secret()
+        self._seal(row, secret, None, now)
+        await self.webhooks.add(row)
+        last, _ = await self.webhooks.feed_position(organization_id)
+        await self.webhooks.add_progress(row.id, organization_id, last)
+        await self.webhooks.wake(organization_id)
+        endpoint = WebhookEndpoint.model_validate(row)
+        changes = {name: [None, value] for name, value in recorded(endpoint).items()}
+        await self.audit.record(
+            scope.principal.actor, "webhook_endpoint.create", RESOURCE, row.id, organization_id, changes
+        )
+        return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
+
+    async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[WebhookEndpoint]:
+        """The organization's endpoints."""
+        rows, total = await self.webhooks.search(scope.organization_id, page)
+        items = [WebhookEndpoint.model_validate(row) for row in rows]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    async def _row(self, scope: OrganizationScope, endpoint_id: str) -> EndpointRow:
+        """One endpoint of the organization; 404 otherwise (another organization's too)."""
+        row = None
+        if len(endpoint_id) == 32 and endpoint_id.isascii() and endpoint_id.isalnum():
+            row = await self.webhooks.of_organization(scope.organization_id, endpoint_id.upper())
+        if row is None:
+            raise NotFound()
+        return row
+
+    async def get(self, scope: OrganizationScope, endpoint_id: str) -> WebhookEndpoint:
+        """One endpoint."""
+        return WebhookEndpoint.model_validate(await self._row(scope, endpoint_id))
+
+    async def update(
+        self,
+        scope: OrganizationScope,
+        endpoint_id: str,
+        body: WebhookEndpointUpdate,
+        expected: set[int] | None,
+    ) -> WebhookEndpoint:
+        """Change url, description, event types or enabled; enabling again resumes where delivery stopped."""
+        row = await self._row(scope, endpoint_id)
+        check_version(expected, row.version)
+        values = body.model_dump(exclude_unset=True)
+        if "event_types" in values:
+            values["event_types"] = checked_event_types(values["event_types"])
+        if "url" in values and values["url"] != row.url:
+            await self._check_url(values["url"])
+        if "enabled" in values and values["enabled"] != row.enabled:
+            values["disabled_reason"] = None
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        if not changed:
+            return WebhookEndpoint.model_validate(row)
+        before = recorded(WebhookEndpoint.model_validate(row))
+        await self.webhooks.update(row, {**changed, "updated_at": self.clock.now()})
+        endpoint = WebhookEndpoint.model_validate(row)
+        if changed.keys() & {"url", "event_types", "enabled"}:
+            # The instance delivering it stops at its next record; the next attempt is made at once.
+            await self.webhooks.restart(row.id)
+            await self.webhooks.wake(row.organization_id)
+        action = "webhook_endpoint.update"
+        if "enabled" in changed:
+            action = "webhook_endpoint.enable" if row.enabled else "webhook_endpoint.disable"
+        await self.audit.record(
+            scope.principal.actor,
+            action,
+            RESOURCE,
+            row.id,
+            row.organization_id,
+            changed_fields(before, recorded(endpoint)),
+        )
+        return endpoint
+
+    async def delete(self, scope: OrganizationScope, endpoint_id: str, expected: set[int] | None) -> None:
+        """Delete an endpoint, its secret, progress and attempts; the audit keeps its public form."""
+        row = await self._row(scope, endpoint_id)
+        check_version(expected, row.version)
+        endpoint = WebhookEndpoint.model_validate(row)
+        await self.webhooks.delete(row)
+        changes = {name: [value, None] for name, value in recorded(endpoint).items()}
+        await self.audit.record(
+            scope.principal.actor, "webhook_endpoint.delete", RESOURCE, row.id, row.organization_id, changes
+        )
+
+    async def rotate_secret(
+        self, scope: OrganizationScope, endpoint_id: str, expected: set[int] | None
+    ) -> WebhookEndpointWithSecret:
+        """A new secret; messages carry the previous one's signature too for 24 hours."""
+        row = await self._row(scope, endpoint_id)
+        check_version(expected, row.version)
+        sealed = await self.webhooks.sealed(row.id)
+        previous = None
+        if sealed is not None:
+            try:
+                previous = self.keys.open(
+                    sealed.key_id, sealed.secret, associated_data("secret", row.organization_id, row.id)
+                ).decode()
+            except SealedSecretUnreadable:
+                logger.warning("the secret of webhook endpoint %s does not open: rotated without it", row.id)
+        now = self.clock.now()
+        secret = signing.new_secret()
+        self._seal(row, secret, previous, now)
+        await self.webhooks.update(row, {"updated_at": now})
+        endpoint = WebhookEndpoint.model_validate(row)
+        await self.audit.record(
+            scope.principal.actor,
+            "webhook_endpoint.rotate_secret",
+            RESOURCE,
+            row.id,
+            row.organization_id,
+            {
+                "previous_secret_until": [
+                    None,
+                    row.previous_secret_until.isoformat() if row.previous_secret_until else None,
+                ]
+            },
+        )
+        return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
+
+    async def send_test(self, scope: OrganizationScope, endpoint_id: str) -> WebhookDelivery:
+        """Send a `webhook.test` message now, outside the feed order; its attempt is logged."""
+        row = await self._row(scope, endpoint_id)
+        sealed = await self.webhooks.sealed(row.id)
+        now = self.clock.now()
+        try:
+            assert sealed is not None
+            signing_with = signing_secrets(self.keys, row.organization_id, row.id, sealed, now)
+        except SealedSecretUnreadable:
+            raise Conflict("webhook_secret_unreadable") from None
+        webhook_id = f"msg_test_{secrets.token_hex(12)}"
+        body = signing.test_body(now)
+        client = DeliveryClient(self.settings)
+        try:
+            outcome = await client.send(
+                row.url, body, signing.headers(signing_with, webhook_id, int(time.time()), body)
+            )
+        finally:
+            await client.close()
+        values = {
+            "endpoint_id": row.id,
+            "webhook_id": webhook_id,
+            "type": signing.TEST_TYPE,
+            "seq": None,
+            "attempt": 1,
+            "status_code": outcome.status_code,
+            "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+            "attempted_at": now,
+            "next_attempt_at": None,
+            "response_body": outcome.body,
+        }
+        await self.webhooks.record_attempt(values)
+        await self.audit.record(
+            scope.principal.actor,
+            "webhook_endpoint.test",
+            RESOURCE,
+            row.id,
+            row.organization_id,
+            {"status_code": [None, outcome.status_code]},
+        )
+        rows, _ = await self.webhooks.deliveries(row.id, PageRequest(1, 0, None))
+        return delivery_schema(rows[0], self.settings.secret_key, row.organization_id)
+
+    async def deliveries(
+        self, scope: OrganizationScope, endpoint_id: str, page: PageRequest
+    ) -> Page[WebhookDelivery]:
+        """The endpoint's attempts, newest first."""
+        row = await self._row(scope, endpoint_id)
+        rows, total = await self.webhooks.deliveries(row.id, page)
+        items = [delivery_schema(attempt, self.settings.secret_key, row.organization_id) for attempt in rows]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    async def recover(
+        self, scope: OrganizationScope, endpoint_id: str, body: WebhookRecover
+    ) -> WebhookEndpoint:
+        """Resend every message after a feed cursor (400 invalid_cursor, 410 cursor_expired)."""
+        row = await self._row(scope, endpoint_id)
+        position = decode_cursor(self.settings.secret_key, row.organization_id, body.after)
+        if position is None:
+            raise ProblemError("invalid_cursor")
+        last, pruned_through = await self.webhooks.feed_position(row.organization_id)
+        if position > last:
+            raise ProblemError("invalid_cursor")
+        if position < pruned_through:
+            raise Gone("cursor_expired", context={"days": self.settings.change_retention_days})
+        await self.webhooks.restart(row.id, position)
+        await self.webhooks.wake(row.organization_id)
+        await self.audit.record(
+            scope.principal.actor,
+            "webhook_endpoint.recover",
+            RESOURCE,
+            row.id,
+            row.organization_id,
+            {"after": [None, body.after]},
+        )
+        return WebhookEndpoint.model_validate(row)
+
+
+WebhookServiceDep = Annotated[WebhookService, Depends(provide(WebhookService))]

@@ -1,0 +1,344 @@
+"""The delivery worker (SPEC §5.7): each endpoint's messages in feed order, at least once.
+
+Every instance runs one (inside `ainas serve`, or alone as `ainas webhook-worker`). Instances share
+the work through the database: an instance leases an endpoint with a due message (FOR UPDATE SKIP
+LOCKED on PostgreSQL), delivers its messages one after another, and records each attempt together
+with the endpoint's progress in one transaction, renewing the lease; a killed instance's lease
+expires and another takes the endpoint over (its last attempt, unrecorded, is made again: at least
+once). A change wakes the workers through the feed's notification on PostgreSQL; SQLite polls.
+"""
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from app.journal.audit_trail import Actor, AuditTrail
+from app.runtime import Runtime
+from app.security.sealing import SealedSecretUnreadable, sealing_keys
+from app.webhooks import signing
+from app.webhooks.client import DeliveryClient, Outcome
+from app.webhooks.feed_source import POLL_SECONDS, WORKERS, ChangeListener, encode_cursor
+from app.webhooks.repository import DeliveryState, WebhookRepository
+from app.webhooks.service import RESOURCE, signing_secrets
+
+logger = logging.getLogger("ainas.webhooks")
+
+# After the first failure of a message, then the second, ...; then it is given up.
+RETRY_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+JITTER = 0.1
+# An endpoint whose messages all failed this long is disabled (`failing`).
+FAILING_FOR = timedelta(days=5)
+# 4xx answers that are not the receiver's refusal of the message: tried again.
+RETRIED_4XX = frozenset({408, 410, 425, 429})
+GONE = 410
+BATCH = 100
+# When notifications arrive, look anyway this often (leases of killed instances, retries).
+LIVE_CHECK_SECONDS = 5.0
+PRUNE_EVERY_SECONDS = 3600.0
+WORKER = Actor("system", "webhook-worker")
+
+
+def retry_delay(attempt: int, scale: float) -> timedelta | None:
+    """How long after the `attempt`-th failure the message is tried again (None: given up)."""
+    if attempt > len(RETRY_SECONDS):
+        return None
+    jitter = random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (spread, not a secret)
+    return timedelta(seconds=RETRY_SECONDS[attempt - 1] * scale * jitter)
+
+
+def is_final(outcome: Outcome) -> bool:
+    """A 4xx refusal of the message (not 408, 410, 425, 429): not tried again."""
+    code = outcome.status_code
+    return code is not None and 400 <= code < 500 and code not in RETRIED_4XX
+
+
+class WebhookWorker:
+    """One instance's delivery of every organization's webhook messages."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        client: DeliveryClient | None = None,
+        listener: ChangeListener | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.clock = runtime.clock
+        self.client = client or DeliveryClient(runtime.settings)
+        self.listener = listener
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._nudge = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._last_prune = time.monotonic()
+
+    # Running
+
+    def start(self) -> None:
+        """Deliver in the background until `stop`."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="webhook-worker")
+
+    @property
+    def claiming(self) -> bool:
+        """Whether the worker still looks for messages to deliver."""
+        return self._task is not None and not self._task.done()
+
+    def stop_claiming(self) -> None:
+        """Claim nothing more (the process is draining); attempts in flight go on."""
+        self._stopping = True
+        self._nudge.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let attempts in flight finish (at most `grace` seconds); release leases."""
+        self.stop_claiming()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        running = list(self._running.values())
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.client.close()
+
+    async def run(self) -> None:
+        """Claim due endpoints and deliver to them, waking on changes, until stopped."""
+        while not self._stopping:
+            try:
+                await self.claim_and_start()
+                await self._wait()
+                await self._prune_now_and_then()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be away for a moment: try again
+                logger.exception("webhook worker round failed")
+                await asyncio.sleep(POLL_SECONDS)
+
+    async def drain(self) -> None:
+        """Deliver until nothing is due now (tests and benchmarks; no waiting for retries)."""
+        while True:
+            started = await self.claim_and_start()
+            if not started and not self._running:
+                return
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    async def claim_and_start(self) -> int:
+        """Lease due endpoints up to the concurrency left, and start delivering to each."""
+        room = self.settings.webhook_concurrency - len(self._running)
+        if room <= 0:
+            return 0
+        now = self.clock.now()
+        async with self.runtime.sessionmaker() as session, session.begin():
+            claimed = await WebhookRepository(session).claim(self.owner, now, self._lease_until(now), room)
+        for endpoint_id in claimed:
+            task = asyncio.get_running_loop().create_task(self._deliver(endpoint_id))
+            self._running[endpoint_id] = task
+            task.add_done_callback(functools.partial(self._finished, endpoint_id))
+        return len(claimed)
+
+    def _finished(self, endpoint_id: str, _task: object) -> None:
+        self._running.pop(endpoint_id, None)
+        self._nudge.set()
+
+    def _lease_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.settings.webhook_lease_seconds)
+
+    async def _wait(self) -> None:
+        """Until a change of an organization with endpoints, a due retry, a finished delivery, or the
+        next look (at most POLL_SECONDS without notifications)."""
+        live = self.listener is not None and self.listener.live
+        limit = LIVE_CHECK_SECONDS if live else POLL_SECONDS
+        async with self.runtime.read_sessionmaker() as session:
+            repository = WebhookRepository(session)
+            organizations = await repository.organizations_with_endpoints() if live else []
+            due = await repository.next_due(self.clock.now())
+        if due is not None:
+            limit = max(0.01, min(limit, (due - self.clock.now()).total_seconds()))
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._nudge.wait())]
+        if live and self.listener is not None:
+            watched = [WORKERS, *organizations]
+            waits += [asyncio.ensure_future(self.listener.signals.event(org).wait()) for org in watched]
+        try:
+            await asyncio.wait(waits, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        self._nudge.clear()
+
+    async def _prune_now_and_then(self) -> None:
+        if time.monotonic() - self._last_prune < PRUNE_EVERY_SECONDS * random.uniform(0.5, 1.0):  # noqa: S311
+            return
+        self._last_prune = time.monotonic()
+        deleted = await prune_deliveries(self.runtime)
+        if deleted:
+            logger.info("webhooks: pruned %d attempts older than the change feed's retention", deleted)
+
+    # Delivering to one endpoint
+
+    async def _deliver(self, endpoint_id: str) -> None:
+        """Deliver the endpoint's due messages in order until it is up to date, waits for a retry,
+        is disabled, or the lease is lost; then give the lease back."""
+        try:
+            while not self._stopping:
+                if not await self._deliver_batch(endpoint_id):
+                    break
+        except Exception:
+            logger.exception("webhook delivery to endpoint %s failed", endpoint_id)
+        finally:
+            with contextlib.suppress(Exception):
+                async with self.runtime.sessionmaker() as session, session.begin():
+                    await WebhookRepository(session).release([endpoint_id], self.owner)
+
+    async def _deliver_batch(self, endpoint_id: str) -> bool:
+        """One batch of messages; True when more may be due at once."""
+        now = self.clock.now()
+        async with self.runtime.sessionmaker() as session, session.begin():
+            repository = WebhookRepository(session)
+            state = await repository.delivery_state(endpoint_id)
+            if state is None or not state.enabled or state.lease_owner != self.owner:
+                return False
+            if state.next_attempt_at is not None and state.next_attempt_at > now:
+                return False
+            last, _ = await repository.feed_position(state.organization_id)
+            entries = await repository.entries(
+                state.organization_id, state.position, last, state.event_types, BATCH
+            )
+            if not entries:
+                # Nothing here for this endpoint (other types): it is up to date through `last`.
+                if last > state.position:
+                    await repository.move(endpoint_id, self.owner, {"position": last})
+                return False
+        try:
+            secrets_now = signing_secrets(
+                sealing_keys(self.settings), state.organization_id, endpoint_id, state.sealed, now
+            )
+        except SealedSecretUnreadable:
+            logger.warning("the secret of webhook endpoint %s does not open: not delivered", endpoint_id)
+            return False
+        attempt = state.attempt
+        failing_since = state.failing_since
+        for entry in entries:
+            keep_going, failing_since = await self._attempt(state, entry, attempt, failing_since, secrets_now)
+            if not keep_going:
+                return False
+            attempt = 0
+        return True
+
+    async def _attempt(
+        self,
+        state: DeliveryState,
+        entry: Sequence[Any],
+        previous_attempts: int,
+        failing_since: datetime | None,
+        signing_with: list[str],
+    ) -> tuple[bool, datetime | None]:
+        """Send one message and record it with the endpoint's progress; (go on to the next message?,
+        the first failure since the last success)."""
+        seq, at, action, resource_type, resource_id, data = entry
+        organization_id = state.organization_id
+        message = {
+            "cursor": encode_cursor(self.settings.secret_key, organization_id, seq),
+            "at": at,
+            "action": action,
+            "resource": {"type": resource_type, "id": resource_id},
+            "data": orjson.Fragment(data) if data is not None else None,
+        }
+        body = signing.message_body(message)
+        webhook_id = signing.message_id(state.endpoint_id, seq)
+        outcome = await self.client.send(
+            state.url, body, signing.headers(signing_with, webhook_id, int(time.time()), body)
+        )
+        now = self.clock.now()
+        attempt = previous_attempts + 1
+        progress: dict[str, Any] = {"lease_expires_at": self._lease_until(now)}
+        next_attempt_at: datetime | None = None
+        disable: str | None = None
+        if outcome.succeeded:
+            progress.update(position=seq, attempt=0, next_attempt_at=None, failing_since=None)
+            failing_since = None
+        else:
+            failing_since = failing_since or now
+            delay = None if is_final(outcome) else retry_delay(attempt, self.settings.webhook_retry_scale)
+            if outcome.status_code == GONE:
+                disable = "gone"
+                progress.update(attempt=0, next_attempt_at=None, failing_since=failing_since)
+            elif delay is None:  # refused, or given up: the next message goes
+                progress.update(position=seq, attempt=0, next_attempt_at=None, failing_since=failing_since)
+            else:
+                next_attempt_at = now + delay
+                progress.update(attempt=attempt, next_attempt_at=next_attempt_at, failing_since=failing_since)
+            if disable is None and now - failing_since >= FAILING_FOR * self.settings.webhook_retry_scale:
+                disable = "failing"
+        async with self.runtime.sessionmaker() as session, session.begin():
+            repository = WebhookRepository(session)
+            if not await repository.move(state.endpoint_id, self.owner, progress):
+                # Taken over (recover, a change, or an expired lease): the new holder sends it again.
+                await session.rollback()
+                return False, failing_since
+            await repository.record_attempt(
+                {
+                    "endpoint_id": state.endpoint_id,
+                    "webhook_id": webhook_id,
+                    "type": action,
+                    "seq": seq,
+                    "attempt": attempt,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "duration_ms": outcome.duration_ms,
+                    "attempted_at": now,
+                    "next_attempt_at": None if disable else next_attempt_at,
+                    "response_body": outcome.body,
+                }
+            )
+            if disable is not None and await repository.disable(state.endpoint_id, disable, now):
+                audit = AuditTrail(session, self.clock, None, None)
+                await audit.record(
+                    WORKER,
+                    "webhook_endpoint.disable",
+                    RESOURCE,
+                    state.endpoint_id,
+                    organization_id,
+                    {"enabled": [True, False], "disabled_reason": [None, disable]},
+                )
+                logger.warning("webhook endpoint %s disabled (%s)", state.endpoint_id, disable)
+        return outcome.succeeded or (next_attempt_at is None and disable is None), failing_since
+
+
+async def prune_deliveries(runtime: Runtime) -> int:
+    """Delete attempts older than the change feed's retention; returns how many."""
+    cutoff = runtime.clock.now() - timedelta(days=runtime.settings.change_retention_days)
+    async with runtime.sessionmaker() as session, session.begin():
+        return await WebhookRepository(session).prune_deliveries(cutoff)
+
+
+async def run_worker(runtime: Runtime) -> None:
+    """`ainas webhook-worker`: a worker and its own feed listener, until SIGTERM or SIGINT."""
+    listener = ChangeListener(runtime.settings)
+    listener.start()
+    worker = WebhookWorker(runtime, listener=listener)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    worker.start()
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()
+        await listener.stop()
+        await runtime.engine.dispose()

@@ -1,0 +1,221 @@
+"""Webhook endpoints through the API (SPEC §4, §5.2, §5.7): who may manage them, the secret shown
+once and stored sealed, URL and event-type rules, the limit, ETags, Idempotency-Key, audit."""
+
+import base64
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.journal.feed import FEED_ACTIONS
+from tests.fixtures.world import World
+from tests.webhooks.helpers import create_endpoint
+
+URL = "https://localhost/hook"
+
+
+async def test_create_answers_the_secret_once_and_stores_it_sealed(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    created = await client.post(
+        f"{world.a.path}/webhook-endpoints",
+        json={"url": URL, "description": "販売管理", "event_types": ["location.created"]},
+        headers=world.a.admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    endpoint = created.json()
+    assert re.fullmatch(r"whsec_[A-Za-z0-9+/]{43}=", endpoint["secret"])
+    assert len(base64.b64decode(endpoint["secret"].removeprefix("whsec_"))) == 32
+    assert created.headers["Location"].endswith(f"/webhook-endpoints/{endpoint['id']}")
+    assert created.headers["ETag"] == '"1"'
+    assert endpoint["enabled"] is True
+    assert endpoint["disabled_reason"] is None
+    assert endpoint["event_types"] == ["location.created"]
+    read = await client.get(
+        f"{world.a.path}/webhook-endpoints/{endpoint['id']}", headers=world.a.admin.headers
+    )
+    assert read.status_code == 200
+    assert "secret" not in read.json()
+    assert read.json() == {name: value for name, value in endpoint.items() if name != "secret"}
+    listed = await client.get(f"{world.a.path}/webhook-endpoints", headers=world.a.admin.headers)
+    assert listed.json()["total"] == 1
+    assert "secret" not in listed.json()["items"][0]
+    secret = endpoint["secret"].encode()
+    async with app.state.runtime.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT * FROM webhook_endpoints"))).mappings().all()
+        events = (await connection.execute(text("SELECT changes FROM audit_events"))).all()
+    for value in rows[0].values():
+        raw = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+        assert secret not in raw
+        assert secret.removeprefix(b"whsec_") not in raw
+    assert not any(endpoint["secret"] in str(event) for event in events)
+
+
+@pytest.mark.parametrize("caller", ["location_admin_all", "staff_submitter_l1"])
+async def test_only_admins_and_operators_manage_endpoints(
+    client: httpx.AsyncClient, world: World, caller: str
+) -> None:
+    refused = await client.post(
+        f"{world.a.path}/webhook-endpoints", json={"url": URL}, headers=world[caller].headers
+    )
+    assert refused.status_code == 403
+    listed = await client.get(f"{world.a.path}/webhook-endpoints", headers=world[caller].headers)
+    assert listed.status_code == 403
+    linked = await client.get(f"{world.a.path}/webhook-endpoints", headers=world.a.basic())
+    assert linked.status_code == 403
+    by_operator = await client.post(
+        f"{world.a.path}/webhook-endpoints", json={"url": URL}, headers=world.operator.headers
+    )
+    assert by_operator.status_code == 201
+
+
+async def test_another_organizations_endpoint_is_not_found(client: httpx.AsyncClient, world: World) -> None:
+    endpoint = await create_endpoint(client, world.a, URL)
+    other = await client.get(
+        f"{world.b.path}/webhook-endpoints/{endpoint['id']}", headers=world.b.admin.headers
+    )
+    assert other.status_code == 404
+    foreign = await client.get(f"{world.b.path}/webhook-endpoints", headers=world.a.admin.headers)
+    assert foreign.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://localhost/hook", "scheme"),
+        ("https://user:pw@localhost/hook", "userinfo"),
+        ("https://example.com/hook", "host_not_allowed"),
+        ("https://", "malformed"),
+    ],
+)
+async def test_urls_that_may_not_be_sent_to_are_refused(
+    client: httpx.AsyncClient, world: World, url: str, reason: str
+) -> None:
+    refused = await client.post(
+        f"{world.a.path}/webhook-endpoints", json={"url": url}, headers=world.a.admin.headers
+    )
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "webhook_url_not_allowed"
+    assert problem["errors"][0]["field"] == "url"
+    assert problem["errors"][0]["code"] == "webhook_url_not_allowed"
+
+
+async def test_a_url_longer_than_2000_characters_is_refused(client: httpx.AsyncClient, world: World) -> None:
+    url = "https://localhost/" + "a" * 1983
+    assert len(url) == 2001
+    refused = await client.post(
+        f"{world.a.path}/webhook-endpoints", json={"url": url}, headers=world.a.admin.headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "url"
+    accepted = await client.post(
+        f"{world.a.path}/webhook-endpoints", json={"url": url[:-1]}, headers=world.a.admin.headers
+    )
+    assert accepted.status_code == 201
+
+
+async def test_event_types_are_feed_actions(client: httpx.AsyncClient, world: World) -> None:
+    refused = await client.post(
+        f"{world.a.path}/webhook-endpoints",
+        json={"url": URL, "event_types": ["location.created", "location.exploded"]},
+        headers=world.a.admin.headers,
+    )
+    assert refused.status_code == 422
+    error = refused.json()["errors"][0]
+    assert error["field"] == "event_types.1"
+    assert error["code"] == "webhook_event_type_unknown"
+    every = sorted(set(FEED_ACTIONS.values()))
+    accepted = await create_endpoint(client, world.a, URL, event_types=every)
+    assert accepted["event_types"] == every
+
+
+async def test_at_most_10_endpoints_per_organization(client: httpx.AsyncClient, world: World) -> None:
+    for _ in range(10):
+        await create_endpoint(client, world.a, URL)
+    refused = await client.post(
+        f"{world.a.path}/webhook-endpoints", json={"url": URL}, headers=world.a.admin.headers
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "webhook_endpoint_limit_reached"
+    assert (await create_endpoint(client, world.b, URL))["enabled"] is True
+
+
+async def test_patch_and_delete_take_if_match_and_are_audited(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    endpoint = await create_endpoint(client, world.a, URL)
+    path = f"{world.a.path}/webhook-endpoints/{endpoint['id']}"
+    stale = await client.patch(
+        path, json={"description": "新"}, headers={**world.a.admin.headers, "If-Match": '"9"'}
+    )
+    assert stale.status_code == 412
+    changed = await client.patch(
+        path,
+        json={"description": "新", "enabled": False, "url": "https://127.0.0.1/other"},
+        headers={**world.a.admin.headers, "If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["ETag"] == '"2"'
+    assert changed.json()["enabled"] is False
+    assert changed.json()["url"] == "https://127.0.0.1/other"
+    null_url = await client.patch(path, json={"url": None}, headers=world.a.admin.headers)
+    assert null_url.status_code == 422
+    rotated = await client.post(f"{path}/rotate-secret", headers=world.a.admin.headers)
+    assert rotated.headers["ETag"] == '"3"'
+    deleted = await client.delete(path, headers={**world.a.admin.headers, "If-Match": '"3"'})
+    assert deleted.status_code == 204
+    assert (await client.get(path, headers=world.a.admin.headers)).status_code == 404
+    events = await client.get(
+        f"{world.a.path}/audit-events",
+        params={"resource_type": "webhook_endpoint"},
+        headers=world.a.admin.headers,
+    )
+    actions = sorted(event["action"] for event in events.json()["items"])
+    assert actions == [
+        "webhook_endpoint.create",
+        "webhook_endpoint.delete",
+        "webhook_endpoint.disable",
+        "webhook_endpoint.rotate_secret",
+    ]
+    assert all(rotated.json()["secret"] not in str(event) for event in events.json()["items"])
+
+
+async def test_a_repeated_idempotency_key_answers_the_same_endpoint_once(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    headers = {**world.a.admin.headers, "Idempotency-Key": "create-hook-1"}
+    first = await client.post(f"{world.a.path}/webhook-endpoints", json={"url": URL}, headers=headers)
+    again = await client.post(f"{world.a.path}/webhook-endpoints", json={"url": URL}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    listed = await client.get(f"{world.a.path}/webhook-endpoints", headers=world.a.admin.headers)
+    assert listed.json()["total"] == 1
+
+
+async def test_recover_refuses_a_cursor_past_retention(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    endpoint = await create_endpoint(client, world.a, URL)
+    start = (await client.get(f"{world.a.path}/changes", headers=world.a.admin.headers)).json()["next_cursor"]
+    for code in ("R1", "R2"):
+        created = await client.post(
+            f"{world.a.path}/locations",
+            json={"code": code, "name": "拠点", "short_name": "拠点"},
+            headers=world.a.admin.headers,
+        )
+        assert created.status_code == 201
+    async with app.state.runtime.engine.begin() as connection:
+        await connection.execute(text("UPDATE change_counters SET pruned_through = last"))
+    path = f"{world.a.path}/webhook-endpoints/{endpoint['id']}/recover"
+    expired = await client.post(path, json={"after": start}, headers=world.a.admin.headers)
+    assert expired.status_code == 410
+    assert expired.json()["code"] == "cursor_expired"
+    foreign = (await client.get(f"{world.b.path}/changes", headers=world.b.admin.headers)).json()[
+        "next_cursor"
+    ]
+    invalid = await client.post(path, json={"after": foreign}, headers=world.a.admin.headers)
+    assert invalid.status_code == 400
+    assert invalid.json()["code"] == "invalid_cursor"

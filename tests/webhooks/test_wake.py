@@ -1,0 +1,46 @@
+"""The worker is woken by the feed's notification on PostgreSQL (SPEC §5.7: the first attempt soon
+after the commit, not at the next look), also for an endpoint registered while it was waiting."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.webhooks.feed_source import ChangeListener
+from app.webhooks.worker import LIVE_CHECK_SECONDS, WebhookWorker
+from tests.fixtures.world import World
+from tests.webhooks.helpers import add_location, create_endpoint
+from tests.webhooks.receiver import receiving
+
+
+@pytest.mark.postgres_only
+async def test_a_change_wakes_the_waiting_worker(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    runtime = app.state.runtime
+    listener = ChangeListener(runtime.settings)
+    listener.start()
+    worker = WebhookWorker(runtime, listener=listener)
+    try:
+        for _ in range(100):
+            if listener.live:
+                break
+            await asyncio.sleep(0.05)
+        assert listener.live
+        worker.start()
+        with receiving() as receiver:
+            await asyncio.sleep(0.5)  # the worker waits, watching no organization yet
+            await create_endpoint(client, world.a, receiver.url)
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            await add_location(client, world.a, 1)
+            while not receiver.received and time.monotonic() - started < LIVE_CHECK_SECONDS:  # noqa: ASYNC110 (a thread receives)
+                await asyncio.sleep(0.02)
+            elapsed = time.monotonic() - started
+    finally:
+        await worker.stop()
+        await listener.stop()
+    assert len(receiver.received) == 1
+    assert elapsed < LIVE_CHECK_SECONDS / 2
