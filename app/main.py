@@ -39,6 +39,13 @@ Errors are RFC 9457 `application/problem+json` with a stable `code`; messages ar
 default and English when `Accept-Language` prefers `en`.
 """
 
+# What a status means across this API's operations, where it is more than the generic meaning
+# (the OpenAPI document's response descriptions).
+STATUS_DESCRIPTIONS = {
+    400: "Bad request (token endpoint: RFC 6749 error; change feed: invalid_cursor)",
+    410: "The cursor needs changes older than the retention period (cursor_expired): list again, then follow",
+}
+
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the application; tests pass their own settings and clock."""
@@ -103,7 +110,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runtime = build_runtime(settings, clock)
 
     install_error_handlers(app)
-    install_openapi(app, authenticate=authenticated_principal, security_schemes=SECURITY_SCHEMES)
+    install_openapi(
+        app,
+        authenticate=authenticated_principal,
+        security_schemes=SECURITY_SCHEMES,
+        descriptions=STATUS_DESCRIPTIONS,
+    )
     app.add_exception_handler(IdempotentReplay, replay)
     if settings.cors_origins:
         app.add_middleware(

@@ -11,7 +11,8 @@ from app.agents.types import Note, PhoneNumber, Prefecture, RegistrationNumber
 from app.db.filters import Filter, Filters, Match
 from app.http.ids import PublicIdText
 from app.http.pagination import PageQuery
-from app.text.types import BlankIsNull, FullWidthName, FullWidthShortName, LocationCode, SearchText
+from app.locations.types import LocationCode
+from app.text.types import BlankIsNull, FullWidthName, FullWidthShortName, SearchText
 
 
 class AgentStatus(StrEnum):

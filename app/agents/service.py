@@ -41,10 +41,10 @@ from app.journal.audited import (
     update_audited,
 )
 from app.journal.context import RequestContext, provide
+from app.locations.types import is_location_code
 from app.models import Agent as AgentRow
 from app.models import AgentDesignation as DesignationRow
 from app.models import Location as LocationRow
-from app.text.types import is_location_code
 
 AGENT = "agent"
 DESIGNATION = "agent_designation"

@@ -11,11 +11,11 @@ from app.application_templates.types import Notes
 from app.db.filters import Filter, Filters, Match
 from app.http.ids import PublicIdText
 from app.http.pagination import PageQuery
+from app.locations.types import LocationCode
 from app.text.types import (
     BlankIsNull,
     FullWidthAddress,
     FullWidthName,
-    LocationCode,
     PostalCode,
     SearchText,
 )

@@ -8,12 +8,12 @@ from fastapi.security import HTTPBasic, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.linked_systems import LinkedSystemAuth, authenticate_basic, principal_for_key
+from app.auth.organization_ids import OrganizationIdPath, parse_organization_id
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
 from app.auth.repository import AccountRepository
 from app.db.session import SessionDep
 from app.http.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
-from app.http.ids import OrganizationIdPath, parse_organization_id
 from app.http.openapi import raises
 from app.journal.context import request_context
 from app.models import Organization

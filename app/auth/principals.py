@@ -4,18 +4,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.journal.audit_trail import Actor
+from app.models.user import Role
 
+__all__ = ["ORGANIZATION_ROLES", "STAFF_ROLES", "Principal", "PrincipalKind", "Role"]
 
-class Role(StrEnum):
-    """The roles of people; operators belong to the association, the rest to an organization."""
-
-    OPERATOR = "operator"
-    ADMIN = "admin"  # 管理者
-    LOCATION_ADMIN = "location_admin"  # 拠点管理者
-    STAFF_SUBMITTER = "staff_submitter"  # 担当者（送信可）
-    STAFF_PREPARER = "staff_preparer"  # 担当者（送信不可）
-
-
+# The roles within an organization (every role but the association's operators).
+ORGANIZATION_ROLES: tuple[Role, ...] = tuple(role for role in Role if role is not Role.OPERATOR)
 STAFF_ROLES = frozenset({Role.STAFF_SUBMITTER, Role.STAFF_PREPARER})
 
 

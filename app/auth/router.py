@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Request, Response, status
 
 from app.auth.dependencies import AuthenticatedPrincipal, CurrentPrincipal
 from app.auth.linked_systems import LinkedSystemAuthDep
+from app.auth.organization_ids import format_organization_id
 from app.auth.schemas import Me, PasswordChange, RevokeRequest, TokenRequest, TokenResponse
 from app.auth.service import AuthServiceDep, invalid_grant
 from app.http.errors import (
@@ -17,7 +18,6 @@ from app.http.errors import (
     TooManyRequests,
     Unprocessable,
 )
-from app.http.ids import format_organization_id
 from app.http.openapi import problems
 from app.http.routing import ApiRoute, OAuthRoute
 from app.security.credentials import parse_basic

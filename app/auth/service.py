@@ -8,6 +8,7 @@ from fastapi import Depends
 from app.auth.principals import Principal
 from app.auth.repository import AccountRepository, LoginCandidate, RefreshTokenRepository
 from app.auth.schemas import TokenResponse
+from app.auth.types import is_login_id
 from app.config.clock import seconds_until
 from app.config.settings import Settings
 from app.db.session import separate_transaction
@@ -17,7 +18,6 @@ from app.journal.context import RequestContext, provide
 from app.models import RefreshToken, User
 from app.security.credentials import digest, new_secret_token, new_stamp
 from app.security.passwords import password_errors
-from app.text.types import is_login_id
 
 
 def invalid_grant(code: str = "invalid_credentials", **kwargs: object) -> OAuthError:

@@ -8,12 +8,13 @@ nowhere: not in an answer, an audit event, a log line or an idempotency record.
 
 import logging
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends
 
 from app.auth.dependencies import OrganizationScope
+from app.auth.organization_ids import format_organization_id
 from app.certificates.derivation import affordable
 from app.certificates.inspection import (
     KEY_MISMATCH,
@@ -36,9 +37,9 @@ from app.certificates.schemas import (
     CertificateUpload,
     CertificateVerification,
 )
+from app.config.clock import JAPAN
 from app.http.errors import Conflict, FieldError, NotFound, ServiceUnavailable, Unprocessable
 from app.http.etag import check_version
-from app.http.ids import format_organization_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import BOOKKEEPING, changed_fields, public_form
@@ -51,7 +52,6 @@ logger = logging.getLogger("ainas.certificates")
 
 RESOURCE = "certificate"
 ONE_DAY = timedelta(days=1)
-JAPAN = timezone(timedelta(hours=9), "JST")  # no daylight saving; needs no tz database
 # Elliptic curves AINAS signs with: P-256 or stronger (SPEC §2.6), by cryptography's curve names.
 STRONG_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
 # RFC 5280 allows serial numbers of 20 bytes; up to 64 are kept (serial_number is String(128)).

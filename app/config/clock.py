@@ -3,8 +3,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
 
-# Japan Standard Time: dates people read (登録日, CSV times) are Japan's; Japan has no daylight saving.
-JAPAN: Final = timezone(timedelta(hours=9), "JST")
+# Japan Standard Time: dates people read (dates shown, CSV times) are Japan's; Japan has no daylight saving
+# (so no time zone database is needed). The one definition of Japan time.
+JAPAN_OFFSET: Final = timedelta(hours=9)
+JAPAN: Final = timezone(JAPAN_OFFSET, "JST")
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""Secrets of one installation (the token signing key; later the certificates' key-encryption key).
+"""Secrets of one installation (the token signing key and the other keys an installation generates for itself).
 
 The secret named X for this database comes from configuration. When it is not configured, on an
 SQLite database file outside production, it is generated once and kept beside the database
@@ -125,7 +125,7 @@ def local_secret(name: str, configured: str, database_url: str, *, size: int = G
 def _read(path: Path) -> str:
     mode = path.stat().st_mode
     if mode & 0o077:
-        raise UnusableSecret(f"{path} may be read by other users: `chmod 600 {path}`.")
+        raise UnusableSecret(f"{path} may be read by other accounts of this machine: `chmod 600 {path}`.")
     value = path.read_text(encoding="utf-8").strip()
     reason = weakness(value)
     if reason is not None:

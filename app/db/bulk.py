@@ -17,7 +17,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     """Insert rows that all name the same columns: PostgreSQL's COPY through asyncpg on the
     session's own connection (inside its transaction), an executemany INSERT elsewhere.
 
-    COPY skips a statement per row: 10,000 locations with their trigram indexes take 0.6 s, where
+    COPY skips a statement per row: 10,000 rows with trigram indexes take 0.6 s, where
     SQLAlchemy's executemany INSERT takes 3 s. Values go through the columns' own bind processing
     first (UTC datetimes, JSON to text), as an INSERT's would, and a violated constraint is
     raised as SQLAlchemy's IntegrityError, as an INSERT's would be.

@@ -4,7 +4,7 @@ A text filter matches partially and ignores width and case (SPEC §5.2): both si
 in their search form (`app.text.rules.search_form`: NFKC, case-folded). The needle is folded here;
 a column whose values are not search forms already (names, full-width) has a companion column
 that holds them (`search_form_column`), written with it on every insert and change, and indexed.
-Columns of half-width ASCII (codes, login IDs, digits) are their own search form up to case,
+Columns of half-width ASCII (codes, identifiers, digits) are their own search form up to case,
 which ILIKE ignores.
 
 Each list's filter schema (a `Filters`) is the one list of its filters: `FilterSet` reads which
@@ -36,7 +36,7 @@ class Needle:
     """What a partial-match filter searches for: a LIKE pattern, and which form of match finds it.
 
     Three characters or more: ILIKE, which PostgreSQL's trigram indexes answer. Shorter (田中):
-    lower() LIKE, which no trigram index matches, so the planner filters the organization's rows
+    lower() LIKE, which no trigram index matches, so the planner filters the tenant's rows
     instead of reading the whole trigram index for a needle that has no trigram.
     """
 
@@ -152,11 +152,11 @@ class Match(Enum):
     """How a filter selects rows."""
 
     CONTAINS = "contains"  # partial, ignoring width and case, on any of its columns
-    # CONTAINS on a column whose values are lower-case by construction (audit actions such as
-    # `location.create`, written only by services): the needle lower-cased and a plain LIKE, which
-    # PostgreSQL checks three times faster than ILIKE (200,000 audit events: 81 ms against 27 ms).
+    # CONTAINS on a column whose values are lower-case by construction (event names such as
+    # `thing.create`, written only by services): the needle lower-cased and a plain LIKE, which
+    # PostgreSQL checks three times faster than ILIKE (200,000 rows: 81 ms against 27 ms).
     CONTAINS_LOWERCASE = "contains_lowercase"
-    # CONTAINS on a column with a gram index (users.name_search): PostgreSQL finds the rows by
+    # CONTAINS on a column with a gram index (a name's search form): PostgreSQL finds the rows by
     # grams whatever the needle's length (`holds_grams`), then the LIKE decides.
     CONTAINS_GRAMS = "contains_grams"
     EXACT = "exact"  # also: IS NULL for the value NULL, no row for NOTHING (see `FilterSet.shape`)
@@ -171,7 +171,7 @@ class _Marker(Enum):
 
 
 # Values a repository may give an EXACT filter in place of the request's (`values` of FilterSet.shape):
-# the column IS NULL, or no row at all (a value that names nothing, e.g. an unknown location code).
+# the column IS NULL, or no row at all (a value that names nothing, e.g. an unknown parent's code).
 NULL: Final = _Marker.NULL
 NOTHING: Final = _Marker.NOTHING
 _PARTIAL = (Match.CONTAINS, Match.CONTAINS_LOWERCASE, Match.CONTAINS_GRAMS)
@@ -211,8 +211,8 @@ class FilterSet:
 
     A new field of the schema is filtered (and sorted by) without a second list. `columns` maps a
     field to the column it compares and sorts by when that is not the model's attribute of its
-    name (a user's `location_code` compares the user's location id); `sort_by` maps a field to
-    the column it sorts by when that is another again (the joined location's code).
+    name (an item's `parent_code` compares the item's parent id); `sort_by` maps a field to
+    the column it sorts by when that is another again (the joined parent's code).
 
     The one compiler of list filters, in two halves, so that a list's select is built once per
     shape of request and run with values (app/db/prepared.py): `shape(filters)` says which filters

@@ -1,6 +1,6 @@
 """Hot reads: Core selects built once, with bound parameters only, and run with values.
 
-Every authenticated request reads its principal, and linked systems poll the location list. For
+Every authenticated request reads its caller, and linked systems poll lists. For
 such reads SQLAlchemy's per-execution work (building the statement, its cache key, the execution
 context, a session's transaction, result objects) costs more CPU than PostgreSQL spends answering
 them. A PreparedSelect is built once (per shape of filters), so its SQL is compiled once per

@@ -54,7 +54,7 @@ class Repository(Generic[ModelT]):
         """The list select of one shape (filters, scope, sort, depth): every list's one path.
 
         `statement` selects the rows that match, with every value a bound parameter (FilterSet's
-        `bound_conditions`, a scope's `organization_id`, ...); the page window comes as the bound
+        `bound_conditions`, a scope's tenant id, ...); the page window comes as the bound
         parameters `page_limit` and `page_offset`, so that one select serves every page. Build it
         once per shape (a repository keeps them, e.g. in an `lru_cache`d function) and run it with
         `page`: PostgreSQL then runs it as a prepared statement of its driver (app/db/prepared.py).

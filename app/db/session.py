@@ -71,8 +71,8 @@ def _driver_arguments(settings: Settings) -> dict[str, Any]:
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": _unnamed,
         }
-    # asyncpg prepares statements; a generic plan cannot see that one organization has 58 users
-    # and another 200,000, or that a needle is too short for a trigram index.
+    # asyncpg prepares statements; a generic plan cannot see that one tenant has 58 rows and
+    # another 200,000, or that a needle is too short for a trigram index.
     return {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
 
 
@@ -126,7 +126,7 @@ async def get_session(request: Request) -> AsyncSession:
 async def end_unit_of_work(request: Request, failure: BaseException | None) -> None:
     """Commit the request's session once, after the handler and before the answer is sent, so
     that a failed commit is never a 2xx; or, after a failure, roll it back, unless the failure
-    says its work must persist (`persist_changes`, e.g. a failed login's counter and audit event)."""
+    says its work must persist (`persist_changes`, e.g. a failed login's counter and its record)."""
     session: AsyncSession | None = request.scope.pop(_SESSION, None)
     if session is None:
         return

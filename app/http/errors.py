@@ -2,7 +2,7 @@
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, ClassVar
@@ -27,8 +27,6 @@ from app.text.messages import Language, listed_values, message, preferred_langua
 logger = logging.getLogger("ainas.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-# Fields that identify a resource: sending one in a PATCH is an attempt to change it.
-IMMUTABLE_FIELDS = frozenset({"id", "code", "login_id"})
 RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 MAX_BODY_BYTES = 1024 * 1024
 # What the form parsers raise for a body they cannot read: the client's fault, wherever the form is
@@ -107,7 +105,7 @@ class Forbidden(ProblemError):
 
 
 class NotFound(ProblemError):
-    """404, also for another organization's resources."""
+    """404, also for what the caller may not see."""
 
     status = 404
     default_code = "not_found"
@@ -253,7 +251,7 @@ def problem_body(
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
-    """`("body", "admins", 0, "login_id")` -> `admins[0].login_id`; the location part is dropped."""
+    """`("body", "items", 0, "name")` -> `items[0].name`, without the part saying where (body, query)."""
     parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
     name = ""
     for part in parts:
@@ -261,12 +259,19 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return name or "body"
 
 
-def from_pydantic(error: Mapping[str, Any], method: str) -> FieldError:
+def immutable_fields(model: object) -> frozenset[str]:
+    """The fields that identify the resource a body model changes, as the model declares them
+    (`immutable_fields: ClassVar[frozenset[str]]` on an update schema): sending one is an attempt
+    to change it, refused as `immutable_field` rather than as an unknown field."""
+    return frozenset(getattr(model, "immutable_fields", ()))
+
+
+def from_pydantic(error: Mapping[str, Any], immutable: Collection[str] = frozenset()) -> FieldError:
     """Translate one pydantic error into a FieldError, keeping §3.2's character details."""
     context = dict(error.get("ctx") or {})
     field_name = _field_name(tuple(error.get("loc", ())))
     code = str(error.get("type", "validation_failed"))
-    if code == "extra_forbidden" and method == "PATCH" and field_name in IMMUTABLE_FIELDS:
+    if code == "extra_forbidden" and field_name in immutable:
         code = "immutable_field"
     if code in ("too_short", "too_long") and "field_type" in context:
         # pydantic's own length errors of lists: counted in items, not characters.
@@ -286,7 +291,7 @@ def from_pydantic(error: Mapping[str, Any], method: str) -> FieldError:
 
 def from_validation_error(exc: ValidationError) -> list[FieldError]:
     """The errors of a model validated outside a request body (a CSV row), as a body's would be."""
-    return [from_pydantic(dict(error), "POST") for error in exc.errors()]
+    return [from_pydantic(dict(error)) for error in exc.errors()]
 
 
 async def _problem_error(request: Request, exc: Exception) -> Response:
@@ -310,8 +315,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         if error.get("type") == "json_invalid":
             position = (error.get("loc") or ("body", 0))[-1]
             return problem_response(request, 422, "malformed_json", context={"position": position})
+    route = request.scope.get("route")
+    body_field = getattr(route, "body_field", None)
+    immutable = immutable_fields(body_field.field_info.annotation) if body_field is not None else frozenset()
     return problem_response(
-        request, 422, "validation_failed", errors=[from_pydantic(error, request.method) for error in errors]
+        request, 422, "validation_failed", errors=[from_pydantic(error, immutable) for error in errors]
     )
 
 

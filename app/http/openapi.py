@@ -2,7 +2,7 @@
 
 Routes declare the problems they answer with `responses=problems(...)`: a status stands for the
 problems every operation with that status answers (401: no or a bad token), a ProblemError is one
-exact problem of that operation (`Conflict("location_code_taken", ...)`), and `invalid(Model,
+exact problem of that operation (`Conflict("name_taken", ...)`), and `invalid(Model,
 ...)` is the answer to a body that breaks one of the model's rules, found by validating it. What
 follows from the route itself is added when the document is built: a JSON body can be too large
 (413), not JSON or not UTF-8 (415, 422), or break its model (422); a form route wants a form
@@ -11,7 +11,7 @@ Every example is rendered by the same code that renders answers, so it is true t
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, params
@@ -30,6 +30,7 @@ from app.http.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     PreconditionFailed,
     ProblemError,
     ServiceUnavailable,
@@ -38,6 +39,7 @@ from app.http.errors import (
     Unprocessable,
     UnsupportedMediaType,
     from_pydantic,
+    immutable_fields,
     problem_body,
 )
 from app.http.pagination import MAX_LIMIT
@@ -81,13 +83,15 @@ class Problem(BaseModel):
     )
 
 
+# What a status means in the document; the application may say it of its own operations
+# (install_openapi's `descriptions`).
 _DESCRIPTIONS = {
-    400: "Bad request (token endpoint: RFC 6749 error; change feed: invalid_cursor)",
+    400: "Bad request",
     401: "Missing, invalid or expired credentials",
     403: "Not allowed for this caller, or the password must be changed first",
     404: "Not found, or not visible to this caller",
     409: "Conflict with existing data, or the same Idempotency-Key still in progress",
-    410: "The cursor needs changes older than the retention period (cursor_expired): list again, then follow",
+    410: "Gone: what the request needs was removed for good",
     412: "If-Match names an outdated version",
     413: "Request body over 1 MiB",
     415: "Unsupported media type: the operation names the one it takes",
@@ -130,7 +134,10 @@ def invalid(model: type[BaseModel], **values: Any) -> Unprocessable:
     try:
         model.model_validate(values)
     except ValidationError as exc:
-        errors = [from_pydantic({**error, "loc": ("body", *error["loc"])}, "POST") for error in exc.errors()]
+        immutable = immutable_fields(model)
+        errors = [
+            from_pydantic({**error, "loc": ("body", *error["loc"])}, immutable) for error in exc.errors()
+        ]
         return Unprocessable(errors=errors)
     raise ValueError(f"{values} is a valid {model.__name__}: not an example of a refusal")
 
@@ -157,12 +164,18 @@ def problems(*declared: int | ProblemError) -> dict[int | str, dict[str, Any]]:
 
 
 def install_openapi(
-    app: FastAPI, *, authenticate: Callable[..., Any], security_schemes: Sequence[SecurityBase]
+    app: FastAPI,
+    *,
+    authenticate: Callable[..., Any],
+    security_schemes: Sequence[SecurityBase],
+    descriptions: Mapping[int, str] | None = None,
 ) -> None:
     """Serve an OpenAPI document whose error answers are described as what they are:
     `application/problem+json` with the Problem schema (FastAPI would file the schema under
     application/json) and examples of that operation's own problems, and whose operations that
-    depend on `authenticate` name the security schemes it accepts."""
+    depend on `authenticate` name the security schemes it accepts. `descriptions` say what a
+    status means in this application, in place of the generic ones."""
+    described = {**_DESCRIPTIONS, **(descriptions or {})}
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -178,7 +191,7 @@ def install_openapi(
                     for method in route.methods:
                         operation = schema["paths"][route.path_format].get(method.lower())
                         if operation is not None:
-                            _document_problems(operation, route, declared.get(id(route), {}))
+                            _document_problems(operation, route, declared.get(id(route), {}), described)
             _document_security(schema, app, authenticate, security_schemes)
             app.openapi_schema = _name_generic_schemas(schema)
         return app.openapi_schema
@@ -208,7 +221,10 @@ def _take_declared(app: FastAPI) -> dict[int, dict[int, list[ProblemError]]]:
 
 
 def _document_problems(
-    operation: dict[str, Any], route: APIRoute, declared: dict[int, list[ProblemError]]
+    operation: dict[str, Any],
+    route: APIRoute,
+    declared: dict[int, list[ProblemError]],
+    descriptions: Mapping[int, str],
 ) -> None:
     examples = {status: list(given) for status, given in declared.items()}
     for status, derived in _derived(route).items():
@@ -222,6 +238,8 @@ def _document_problems(
             responses.pop(str(status), None)
             continue
         answer = responses.setdefault(str(status), {"description": _DESCRIPTIONS[status]})
+        if answer["description"] == _DESCRIPTIONS[status]:  # not the operation's own
+            answer["description"] = descriptions[status]
         answer["content"] = {
             PROBLEM_MEDIA_TYPE: {
                 "schema": _declared_schema(answer),
@@ -254,13 +272,13 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
             queries.update(annotation.model_fields)
         else:
             queries.add(param.alias)
-    paths = [param for param in flat.path_params if param.alias != "org_id"]
+    paths = flat.path_params
     values: list[FieldError] = []  # a malformed parameter: each its own answer
     for dependant in _dependants(route.dependant):
         for problem in getattr(dependant.call, "__problems__", ()):
             found.setdefault(problem.status, []).append(problem)
     if route.body_field is not None:
-        found[413] = [_TooLarge()]
+        found[413] = [PayloadTooLarge(context={"limit": MAX_BODY_BYTES})]  # as the middleware answers
         if _is_form(route):
             multipart = getattr(route.body_field.field_info, "media_type", "") == "multipart/form-data"
             code = "multipart_required" if multipart else "form_required"
@@ -306,16 +324,6 @@ def _dependants(dependant: Dependant) -> list[Dependant]:
     return list(found.values())
 
 
-class _TooLarge(ProblemError):
-    """413 as the middleware answers it."""
-
-    status = 413
-    default_code = "payload_too_large"
-
-    def __init__(self) -> None:
-        super().__init__(context={"limit": MAX_BODY_BYTES})
-
-
 def _is_form(route: APIRoute) -> bool:
     return route.body_field is not None and isinstance(route.body_field.field_info, params.Form)
 
@@ -342,8 +350,8 @@ def _example(problem: ProblemError) -> dict[str, Any]:
 
 
 def _name_generic_schemas(schema: dict[str, Any]) -> dict[str, Any]:
-    """File generic models under their own title (`LocationPage`, see Page.model_parametrized_name)
-    instead of pydantic's reference name (`Page_Location_`), and point every `$ref` there."""
+    """File generic models under their own title (`ItemPage`, see Page.model_parametrized_name)
+    instead of pydantic's reference name (`Page_Item_`), and point every `$ref` there."""
     components = schema.get("components", {}).get("schemas", {})
     renamed = {
         name: definition["title"]

@@ -29,7 +29,7 @@ class Page(BaseModel, Generic[ItemT]):
 
     @classmethod
     def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
-        """`LocationPage`, the name a developer would write (not pydantic's `Page[Location]`)."""
+        """`ItemPage`, the name a developer would write (not pydantic's `Page[Item]`)."""
         return f"{params[0].__name__}Page"
 
 

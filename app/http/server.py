@@ -150,7 +150,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         http=BoundedHttpToolsProtocol,
         h11_max_incomplete_event_size=settings.max_header_bytes,
         # X-Forwarded-For and -Proto are believed from the configured proxies only; none by
-        # default, so that a client cannot choose the address the audit trail records.
+        # default, so that a client cannot choose the address the service records.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
         access_log=False,

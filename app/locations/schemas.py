@@ -1,20 +1,14 @@
 """Shapes of locations (依頼人拠点)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.db.filters import Filters
 from app.http.pagination import PageQuery
-from app.text.types import (
-    BlankIsNull,
-    DelegateNumber,
-    FullWidthName,
-    FullWidthShortName,
-    LocationCode,
-    SearchText,
-)
+from app.locations.types import DelegateNumber, LocationCode
+from app.text.types import BlankIsNull, FullWidthName, FullWidthShortName, SearchText
 
 _EXAMPLE: dict[str, JsonValue] = {
     "code": "TKY001",
@@ -58,6 +52,9 @@ class LocationCreate(BaseModel):
 
 class LocationUpdate(BaseModel):
     """依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Absent fields stay; the code never changes."""
+
+    # Sending one of these is an attempt to change what identifies the resource (immutable_field).
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"code"})
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"name": "東京本店", "delegate_number": None}]}

@@ -10,12 +10,12 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.dependencies import OrganizationScope
+from app.auth.organization_ids import format_organization_id
 from app.csv.download import Download, download
 from app.csv.files import CsvEncoding, Table, refuse
 from app.csv.schemas import ImportResult, PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, NotFound
-from app.http.ids import format_organization_id
 from app.http.pagination import PageRequest, page_json
 from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
 from app.journal.context import RequestContext, provide
@@ -23,9 +23,9 @@ from app.locations import messages as _messages  # noqa: F401 (registers its cod
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.locations.sheet import LOCATIONS
+from app.locations.types import is_location_code
 from app.models import Location as LocationRow
 from app.text.rules import normalize
-from app.text.types import is_location_code
 
 RESOURCE = "location"
 # What a change may set (CSV uploads set all of it per row).

@@ -1,6 +1,7 @@
 """依頼人ユーザー and operators: every person who logs in with a login ID and password."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,6 +9,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db.filters import search_form_column
 from app.db.orm import Base, Timestamped, UTCDateTime, trigram_indexes
 from app.models.location import Location
+
+
+# The one table of roles: the `role` column takes these values; the permissions
+# (app.auth.permissions), the labels (app.auth.messages) and the roles of users of an organization
+# (app.users.schemas.OrganizationRole) are derived from or keyed by them.
+class Role(StrEnum):
+    """The roles of people; operators belong to the association, the rest to an organization."""
+
+    OPERATOR = "operator"
+    ADMIN = "admin"  # 管理者
+    LOCATION_ADMIN = "location_admin"  # 拠点管理者
+    STAFF_SUBMITTER = "staff_submitter"  # 担当者（送信可）
+    STAFF_PREPARER = "staff_preparer"  # 担当者（送信不可）
 
 
 class User(Timestamped, Base):
@@ -20,10 +34,7 @@ class User(Timestamped, Base):
     __table_args__ = (
         # Login IDs are unique ignoring case (SPEC §2.3); an expression index works on both databases.
         Index("uq_users_login_id_lower", text("lower(login_id)"), unique=True),
-        CheckConstraint(
-            "role IN ('operator', 'admin', 'location_admin', 'staff_submitter', 'staff_preparer')",
-            name="role",
-        ),
+        CheckConstraint(f"role IN ({', '.join(repr(role.value) for role in Role)})", name="role"),
         CheckConstraint("(role = 'operator') = (organization_id IS NULL)", name="operator_no_org"),
         Index("ix_users_organization_id_location_id", "organization_id", "location_id"),
         # The user list's order within an organization, with the filtered columns (migration 0002).

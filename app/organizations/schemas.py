@@ -1,15 +1,17 @@
 """Shapes of organizations and onboarding (依頼人組織, 利用登録通知書)."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.organization_ids import OrganizationIdText
+from app.auth.types import LoginId
 from app.certificates.schemas import Certificate
 from app.db.filters import Filter, Filters, Match
-from app.http.ids import OrganizationIdText
 from app.http.pagination import PageQuery
-from app.text.types import FullWidthName, FullWidthShortName, LoginId, SearchText, UserName
+from app.text.types import FullWidthName, FullWidthShortName, SearchText
+from app.users.types import UserName
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
 SHORT_NAME_EXAMPLE = "ＡＩＮＡＳ自販"
@@ -43,6 +45,9 @@ class OrganizationDetail(Organization):
 
 class OrganizationUpdate(BaseModel):
     """依頼人組織名の変更: name and/or short name."""
+
+    # Sending one of these is an attempt to change what identifies the resource (immutable_field).
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"id"})
 
     model_config = ConfigDict(
         extra="forbid",

@@ -6,12 +6,12 @@ from fastapi import Depends
 
 from app.api_keys.service import GENERATED_API_PASSWORD_LENGTH, ApiKeyService
 from app.auth.dependencies import OrganizationScope
+from app.auth.organization_ids import format_organization_id, parse_organization_id
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, Role
 from app.certificates.service import CertificateService
 from app.config.clock import JAPAN
 from app.http.errors import FieldError, Unprocessable
-from app.http.ids import format_organization_id, parse_organization_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, record_created, update_audited

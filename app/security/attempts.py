@@ -1,4 +1,4 @@
-"""The one rule for counting wrong passwords (users' lockout, API keys' throttle), as SQL pieces.
+"""The one rule for counting wrong passwords (a person's lockout, a key's throttle), as SQL pieces.
 
 An attempt is claimed in the database before its password is checked: one conditional UPDATE
 counts it as a failure, only while the row is not blocked, and the claim that reaches the
@@ -44,7 +44,7 @@ class FailureCounter:
     ) -> dict[str, Any]:
         """The SET of a claim: one more failure (until the password proves right), and the block
         from the threshold on. `counted` is what reaches the threshold: this row's live failures
-        by default, or e.g. those of all of an organization's keys (this row's included)."""
+        by default, or e.g. those of every row of a group (this row's included)."""
         counted = self.live(now) if counted is None else counted
         return {
             self.count.key: self.live(now) + 1,

@@ -173,7 +173,7 @@ class TokenCodec:
         self._checked = lru_cache(maxsize=CHECKED_TOKENS)(self._check)
 
     def encode(self, subject: str, stamp: str, password_change_required: bool, now: datetime) -> str:
-        """A signed access token for `subject` (e.g. `user:12`, `key:3`)."""
+        """A signed access token for `subject` (the caller, as the application names it)."""
         claims: dict[str, Any] = {
             "iss": JWT_ISSUER,
             "sub": subject,

@@ -21,7 +21,7 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip() for line in gzip.decompress(raw).decode().splitlines() if line.strip())
 
 
-def password_errors(password: str, login_id: str | None, field: str = "password") -> list[FieldError]:
+def password_errors(password: str, account_name: str | None, field: str = "password") -> list[FieldError]:
     """Every rule the password breaks; empty when it is acceptable. No composition rules."""
     if len(password) < MIN_LENGTH:
         return [FieldError(field, "password_too_short", {"min_length": MIN_LENGTH})]
@@ -29,7 +29,7 @@ def password_errors(password: str, login_id: str | None, field: str = "password"
         return [FieldError(field, "password_too_long", {"max_length": MAX_LENGTH})]
     errors = []
     lowered = password.lower()
-    if login_id and login_id.lower() in lowered:
+    if account_name and account_name.lower() in lowered:
         errors.append(FieldError(field, "password_contains_login_id"))
     if lowered in common_passwords():
         errors.append(FieldError(field, "password_too_common"))

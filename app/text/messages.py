@@ -1,4 +1,9 @@
-"""Every human message of the service, by stable code, in Japanese (default) and English."""
+"""The message registry: human messages by stable code, in Japanese (default) and English.
+
+The kernel's own codes (HTTP and protocol, field validation) are here; every other package
+registers its codes from a `messages.py` of its own with `register_messages`, imported by the
+package's `__init__.py`, so that importing the package registers them.
+"""
 
 from typing import Any, Literal
 
@@ -7,6 +12,7 @@ Language = Literal["ja", "en"]
 # code: (Japanese, English). Templates are str.format()ed with the error's context.
 MESSAGES: dict[str, tuple[str, str]] = {
     # HTTP and protocol
+    "bad_request": ("リクエストが正しくありません。", "The request is invalid."),
     "not_found": ("指定されたリソースは存在しません。", "The requested resource does not exist."),
     "method_not_allowed": (
         "このメソッドは使用できません。",
@@ -19,11 +25,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "malformed_json": (
         "リクエスト本文が正しいJSONではありません（{position}文字目付近）。",
         "The request body is not valid JSON (near character {position}).",
-    ),
-    "malformed_multipart": (
-        "リクエスト本文を multipart/form-data として読み取れません。各パートに Content-Disposition ヘッダー（name 付き）を付け、境界文字列で区切って送ってください。",
-        "The request body cannot be read as multipart/form-data: each part needs a Content-Disposition "
-        "header with a name, between boundary lines.",
     ),
     "json_required": (
         "リクエスト本文はJSON形式で送ってください（Content-Type: application/json、受け取った形式: {media_type}）。",
@@ -50,70 +51,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "アクセストークンが無効です。再度ログインしてください。",
         "The access token is invalid. Log in again.",
     ),
-    "token_expired": (
-        "アクセストークンの有効期限が切れています。",
-        "The access token has expired.",
-    ),
     "forbidden": ("この操作を行う権限がありません。", "You are not allowed to do this."),
-    "password_change_required": (
-        "パスワードの変更が必要です。パスワードを変更してから操作してください。",
-        "You must change your password before doing anything else.",
-    ),
     "conflict": (
         "他のデータと競合するため処理できません。",
         "The request conflicts with existing data.",
     ),
-    # The change feed (SPEC §5.5)
     "gone": ("このリソースは既に存在しません。", "This resource no longer exists."),
-    "invalid_cursor": (
-        "カーソルが正しくありません。この組織の変更履歴が返したcursorまたはnext_cursorをそのまま指定してください。",
-        "The cursor is not valid here: send a cursor or next_cursor exactly as this organization's change feed answered it.",
-    ),
-    "cursor_expired": (
-        "カーソルの位置以降の変更履歴は保存期間（{days}日）を過ぎて削除されました。afterを指定せずに新しいカーソルを取得し、一覧を取得し直してから追跡してください。",
-        "The changes after this cursor are past the retention period ({days} days) and were removed: "
-        "take a new cursor (no `after`), list again, then follow.",
-    ),
-    "location_code_taken": (
-        "依頼人拠点コード {code} は既に使用されています。",
-        "The location code {code} is already used in this organization.",
-    ),
-    "location_in_use": (
-        "この拠点には{count}人のユーザーが所属しているため削除できません。先にユーザーの拠点を変更してください。",
-        "{count} users are assigned to this location; move them before deleting it.",
-    ),
-    "login_id_taken": (
-        "ログインID {login_id} は既に使用されています。",
-        "The login ID {login_id} is already taken.",
-    ),
-    "last_admin": (
-        "組織の最後の管理者は削除・変更できません。",
-        "The last admin of an organization cannot be deleted or demoted.",
-    ),
-    "cannot_delete_self": (
-        "自分自身は削除できません。",
-        "You cannot delete yourself.",
-    ),
-    "unknown_location": (
-        "指定された依頼人拠点コードの拠点は存在しません。",
-        "No location of this organization has this code.",
-    ),
-    "location_out_of_scope": (
-        "担当する拠点以外は指定できません。",
-        "You can only assign your own location.",
-    ),
-    "admin_has_no_location": (
-        "管理者には拠点を指定できません（全拠点が対象です）。",
-        "Admins have no location: they cover all locations.",
-    ),
-    "role_not_allowed": (
-        "この権限のユーザーを作成・変更する権限がありません。",
-        "You may not give or manage this role.",
-    ),
-    "duplicate_login_id": (
-        "ログインIDが重複しています。",
-        "The same login ID is given twice.",
-    ),
     "precondition_failed": (
         "データが他の操作で更新されています。最新の内容を取得してからやり直してください。",
         "The resource has changed since you read it. Fetch it again and retry.",
@@ -126,18 +69,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "JSONの項目 {name} が2回以上指定されています。",
         "The JSON member {name} is given more than once.",
     ),
-    "idempotency_key_reused": (
-        "同じ Idempotency-Key が異なる内容のリクエストで使用されています。",
-        "This Idempotency-Key was already used with a different request.",
-    ),
-    "idempotency_in_progress": (
-        "同じ Idempotency-Key のリクエストを処理中です。しばらくしてから再試行してください。",
-        "A request with this Idempotency-Key is still being processed. Retry later.",
-    ),
-    "invalid_idempotency_key": (
-        "Idempotency-Key は1〜255文字の表示可能なASCII文字で指定してください。",
-        "The Idempotency-Key must be 1 to 255 printable ASCII characters.",
-    ),
     "rate_limited": (
         "試行回数が多すぎます。{retry_after}秒後に再試行してください。",
         "Too many attempts. Retry after {retry_after} seconds.",
@@ -145,10 +76,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "service_unavailable": (
         "データベースに接続できません。しばらくしてから再試行してください。",
         "The database is unavailable. Retry shortly.",
-    ),
-    "server_busy": (
-        "パスワードの確認が混み合っています。{retry_after}秒後に再試行してください。",
-        "Too many password checks at once. Retry after {retry_after} seconds.",
     ),
     "request_header_too_large": (
         "リクエストヘッダーが大きすぎます（上限 {limit} バイト）。",
@@ -162,43 +89,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "内部エラーが発生しました。",
         "An internal error occurred.",
     ),
-    # Authentication
-    "invalid_credentials": (
-        "ログインIDまたはパスワードが正しくありません。",
-        "The login ID or password is incorrect.",
-    ),
-    "account_locked": (
-        "ログインに続けて失敗したため、アカウントがロックされています。{retry_after}秒後に再試行するか、管理者にパスワードの初期化を依頼してください。",
-        "The account is locked after repeated failed logins. Retry after {retry_after} seconds "
-        "or ask an administrator to reset the password.",
-    ),
-    "temporary_password_expired": (
-        "仮パスワードの有効期限が切れています。管理者にパスワードの初期化を依頼してください。",
-        "The temporary password has expired. Ask an administrator to reset it again.",
-    ),
-    "invalid_refresh_token": (
-        "リフレッシュトークンが無効です。再度ログインしてください。",
-        "The refresh token is invalid. Log in again.",
-    ),
-    "unsupported_grant_type": (
-        "grant_type は password、client_credentials、refresh_token のいずれかを指定してください。",
-        "grant_type must be password, client_credentials or refresh_token.",
-    ),
+    # RFC 6749 §5.2 and forms: a parameter that must be given
     "invalid_request": (
         "必須パラメータ {parameter} が指定されていません。",
         "The parameter {parameter} is required.",
-    ),
-    "repeated_parameter": (
-        "パラメータ {parameter} が2回以上指定されています。",
-        "The parameter {parameter} is given more than once.",
-    ),
-    "invalid_client": (
-        "APIキーまたはAPIパスワードが正しくありません。",
-        "The API key or API password is incorrect.",
-    ),
-    "current_password_incorrect": (
-        "現在のパスワードが正しくありません。",
-        "The current password is incorrect.",
     ),
     # Field validation
     "missing": ("必須項目です。", "This field is required."),
@@ -232,17 +126,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "全角文字（JIS X 0208）で入力してください。使用できない文字は invalid_characters に示します。",
         "Must be full-width characters (JIS X 0208) only; see invalid_characters.",
     ),
-    "invalid_location_code": (
-        "半角英数字（0-9、A-Z、a-z）で入力してください。使用できない文字は invalid_characters に示します。",
-        "Must be half-width letters and digits (0-9, A-Z, a-z) only; see invalid_characters.",
-    ),
     "not_half_width_digits": (
         "半角数字（0-9）で入力してください。使用できない文字は invalid_characters に示します。",
         "Must be half-width digits (0-9) only; see invalid_characters.",
-    ),
-    "invalid_login_id": (
-        "半角英数字と「.」「_」「-」で入力してください。使用できない文字は invalid_characters に示します。",
-        "Must be half-width letters, digits, '.', '_' and '-' only; see invalid_characters.",
     ),
     "invalid_characters": (
         "制御文字や見えない書式文字は使用できません。該当する文字は invalid_characters に示します。",
@@ -305,94 +191,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "並び順には次の項目を指定できます: {allowed}",
         "sort must be one of: {allowed}",
     ),
-    # Passwords (SPEC §3.4)
-    "password_too_short": (
-        "パスワードは{min_length}文字以上で入力してください。",
-        "The password must be at least {min_length} characters.",
+    # An endpoint that takes files
+    "malformed_multipart": (
+        "リクエスト本文を multipart/form-data として読み取れません。各パートに Content-Disposition ヘッダー（name 付き）を付け、境界文字列で区切って送ってください。",
+        "The request body cannot be read as multipart/form-data: each part needs a Content-Disposition "
+        "header with a name, between boundary lines.",
     ),
-    "password_too_long": (
-        "パスワードは{max_length}文字以内で入力してください。",
-        "The password must be at most {max_length} characters.",
-    ),
-    "password_contains_login_id": (
-        "パスワードにログインIDを含めることはできません。",
-        "The password must not contain the login ID.",
-    ),
-    "password_too_common": (
-        "よく使われているパスワードのため使用できません。推測されにくいパスワードを指定してください。",
-        "This password is too common. Choose one that is harder to guess.",
-    ),
-    "password_unchanged": (
-        "新しいパスワードは現在のパスワードと異なるものを指定してください。",
-        "The new password must differ from the current one.",
-    ),
-    # Requester certificates (SPEC §2.6)
     "multipart_required": (
-        "multipart/form-data で file（証明書ファイル）と password を送信してください。",
-        "Send multipart/form-data with the fields file (the certificate file) and password.",
-    ),
-    "certificate_too_large": (
-        "証明書ファイルが大きすぎます（上限 {limit} バイト）。",
-        "The certificate file is too large (limit {limit} bytes).",
-    ),
-    "certificate_unreadable": (
-        "PKCS#12形式（.p12/.pfx）の証明書ファイルとして読み込めません。ファイルが壊れているか、"
-        "PEM（-----BEGIN で始まるテキスト）など別の形式です。",
-        "The file cannot be read as a PKCS#12 (.p12/.pfx) certificate file: it is damaged, in another "
-        "format such as PEM (text beginning with -----BEGIN), or too costly to open.",
-    ),
-    "certificate_password_incorrect": (
-        "パスワードが正しくないため、証明書ファイルを開けません。",
-        "The password does not open the certificate file.",
-    ),
-    "certificate_key_missing": (
-        "証明書ファイルに秘密鍵が含まれていません。秘密鍵を含めて書き出したファイルを指定してください。",
-        "The file holds no private key. Export the certificate together with its private key.",
-    ),
-    "certificate_key_mismatch": (
-        "証明書ファイルに、秘密鍵に対応する証明書が含まれていません。",
-        "None of the certificates in the file belongs to its private key.",
-    ),
-    "certificate_serial_number_too_long": (
-        "証明書のシリアル番号が {limit} バイトを超えています（RFC 5280 では20バイトまで）。AINASの署名には使用できない証明書です。",
-        "The certificate's serial number is longer than {limit} bytes (RFC 5280 allows 20): it is not a "
-        "certificate AINAS can sign with.",
-    ),
-    "certificate_expired": (
-        "証明書の有効期間は {not_after} に終了しています。更新後の証明書を登録してください。",
-        "The certificate expired at {not_after}. Register the renewed certificate.",
-    ),
-    "certificate_not_yet_valid": (
-        "証明書の有効期間は {not_before} からです。有効期間が始まってから登録してください。",
-        "The certificate is valid only from {not_before}. Register it once it is valid.",
-    ),
-    "certificate_key_too_weak": (
-        "鍵の強度が不足しています（{key_type}）。RSAは2048ビット以上、楕円曲線はP-256以上が必要です。",
-        "The key is too weak ({key_type}): RSA needs at least 2048 bits, elliptic curves P-256 or stronger.",
-    ),
-    "certificate_key_unsupported": (
-        "この種類の鍵（{key_type}）には対応していません。RSA（2048ビット以上）または楕円曲線（P-256以上）の鍵を使用してください。",
-        "Keys of this kind ({key_type}) are not supported: use RSA (2048 bits or more) or an elliptic "
-        "curve (P-256 or stronger).",
-    ),
-    "certificate_not_for_signing": (
-        "この証明書は署名に使用できません（鍵用途に digitalSignature がありません）。",
-        "The certificate may not be used for signing (its keyUsage lacks digitalSignature).",
-    ),
-    "certificate_already_registered": (
-        "この証明書は既に登録されており、使用中です。",
-        "This certificate is already registered and active.",
-    ),
-    "certificate_secret_unreadable": (
-        "保存されている証明書ファイルを復号できません（設定された鍵で開けないか、別の証明書のデータです）。"
-        "証明書を登録し直してください。",
-        "The stored file of this certificate cannot be decrypted with the configured keys (it belongs to "
-        "another certificate, is damaged, or was sealed under a key no longer configured). Register the "
-        "certificate again.",
-    ),
-    "certificate_check_busy": (
-        "証明書ファイルの確認が混み合っています。{retry_after}秒後に再試行してください。",
-        "Too many certificate files are being checked at once. Retry after {retry_after} seconds.",
+        "このエンドポイントには multipart/form-data で送ってください（受け取った形式: {media_type}）。",
+        "Send this endpoint's fields as multipart/form-data; received {media_type}.",
     ),
 }
 
@@ -465,7 +272,7 @@ def title(status: int, language: Language) -> str:
 
 
 # Labels of enumerated values, shown beside each value where an answer lists the values allowed
-# (role `admin`: 管理者). Domains register theirs (`register_labels`).
+# (value `a`: its name). Packages register theirs (`register_labels`).
 VALUE_LABELS: dict[str, tuple[str, str]] = {}
 
 
@@ -475,7 +282,7 @@ def register_labels(labels: dict[str, tuple[str, str]]) -> None:
 
 
 def listed_values(values: list[str], language: Language) -> str:
-    """Allowed values as a list in one language: `admin：管理者、…` or `admin (administrator), …`."""
+    """Allowed values as a list in one language: `a：名前、…` or `a (name), …`."""
     shown = []
     for value in values:
         labels = VALUE_LABELS.get(value)

@@ -21,20 +21,12 @@ from app.text.messages import MESSAGES, register_messages
 
 NAME_MAX_LENGTH: Final = 50
 SHORT_NAME_MAX_LENGTH: Final = 10
-LOCATION_CODE_MAX_LENGTH: Final = 10
-# The published format of the commission number could not be confirmed (SPEC §3.3), so any
-# 1 to 20 digits are accepted; this is the one place of that rule.
-DELEGATE_NUMBER_MAX_LENGTH: Final = 20
-LOGIN_ID_MIN_LENGTH: Final = 3
-LOGIN_ID_MAX_LENGTH: Final = 32
-USER_NAME_MAX_LENGTH: Final = 50
-
-LOCATION_CODE_CHARACTERS: Final = string.digits + string.ascii_letters
-LOGIN_ID_CHARACTERS: Final = string.ascii_letters + string.digits + "._-"
+LABEL_MAX_LENGTH: Final = 50
 
 
 def _error(code: str, context: dict[str, Any]) -> PydanticCustomError:
     # pydantic's own message is the English text; answers are localized by the error handler.
+    # The code's package registered it when it was imported (the types that use it import it).
     return PydanticCustomError(code, MESSAGES[code][1], context)
 
 
@@ -44,8 +36,12 @@ def _normalize_str(value: object) -> object:
 
 
 @dataclass(frozen=True, slots=True)
-class _TextRule:
-    """Pydantic metadata: normalize, reject offending characters, then check the length."""
+class TextRule:
+    """Pydantic metadata: normalize, reject offending characters, then check the length.
+
+    Built by `full_width`, `ascii_code`, `half_width_digits` and `free_text`; a package puts one on
+    its own type: `Code = Annotated[str, ascii_code(...)]`.
+    """
 
     code: str
     find_invalid: Callable[[str], list[text.InvalidCharacter]]
@@ -53,6 +49,8 @@ class _TextRule:
     max_length: int
     description: str
     pattern: str | None = None
+    # The only characters allowed, when the rule is a set of ASCII characters (see `fits`).
+    characters: frozenset[str] | None = None
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.no_info_before_validator_function(
@@ -87,97 +85,78 @@ class _TextRule:
             raise _error("too_long", {"max_length": self.max_length, "length": length})
         return value
 
+    def fits(self, value: str) -> bool:
+        """Whether a value passes the rule as it is, unnormalized (a path segment that does not
+        could name nothing: it is simply not found)."""
+        if not self.min_length <= len(value) <= self.max_length:
+            return False
+        if self.characters is not None:
+            return all(ch in self.characters for ch in value)
+        return not self.find_invalid(value)
 
-# For domain packages that declare validated types of their own (app/agents/types.py).
-TextRule = _TextRule
 
-# 依頼人組織名, 依頼人拠点名: 1 to 50 full-width characters.
+def full_width(*, max_length: int, description: str, min_length: int = 1) -> TextRule:
+    """Full-width characters (JIS X 0208) only."""
+    return TextRule("not_full_width", text.invalid_full_width_characters, min_length, max_length, description)
+
+
+def ascii_code(
+    characters: str, *, code: str, max_length: int, description: str, pattern: str, min_length: int = 1
+) -> TextRule:
+    """Half-width characters of a set (a code, an ID), refused as `code` with the ones to use."""
+    return TextRule(
+        code,
+        lambda value: text.invalid_ascii_characters(value, characters),
+        min_length,
+        max_length,
+        description,
+        pattern,
+        frozenset(characters),
+    )
+
+
+def half_width_digits(*, max_length: int, description: str, min_length: int = 1) -> TextRule:
+    """Half-width digits only (leading zeros kept: the value is text)."""
+    return TextRule(
+        "not_half_width_digits",
+        text.invalid_half_width_digits,
+        min_length,
+        max_length,
+        description,
+        "^[0-9]+$",
+        frozenset(string.digits),
+    )
+
+
+def free_text(*, max_length: int, description: str, min_length: int = 1) -> TextRule:
+    """Any characters but control and invisible formatting ones."""
+    return TextRule(
+        "invalid_characters", text.invalid_control_characters, min_length, max_length, description
+    )
+
+
+# A name: 1 to 50 full-width characters.
 FullWidthName = Annotated[
     str,
-    _TextRule(
-        code="not_full_width",
-        find_invalid=text.invalid_full_width_characters,
-        min_length=1,
+    full_width(
         max_length=NAME_MAX_LENGTH,
         description=f"全角1〜{NAME_MAX_LENGTH}文字 / 1 to {NAME_MAX_LENGTH} full-width characters (JIS X 0208)",
     ),
 ]
 
-# 略称: 1 to 10 full-width characters.
+# 略称 (an abbreviation): 1 to 10 full-width characters.
 FullWidthShortName = Annotated[
     str,
-    _TextRule(
-        code="not_full_width",
-        find_invalid=text.invalid_full_width_characters,
-        min_length=1,
+    full_width(
         max_length=SHORT_NAME_MAX_LENGTH,
         description=f"略称：全角1〜{SHORT_NAME_MAX_LENGTH}文字 / abbreviation: 1 to {SHORT_NAME_MAX_LENGTH} full-width characters (JIS X 0208)",
     ),
 ]
 
-# 依頼人拠点コード: 1 to 10 half-width letters and digits.
-LocationCode = Annotated[
-    str,
-    _TextRule(
-        code="invalid_location_code",
-        find_invalid=lambda value: text.invalid_ascii_characters(value, LOCATION_CODE_CHARACTERS),
-        min_length=1,
-        max_length=LOCATION_CODE_MAX_LENGTH,
-        description=f"依頼人拠点コード：半角英数字1〜{LOCATION_CODE_MAX_LENGTH}文字 / location code: 1 to {LOCATION_CODE_MAX_LENGTH} of 0-9 A-Z a-z",
-        pattern="^[0-9A-Za-z]+$",
-    ),
-]
-
-# 記録等事務代行者委託番号: half-width digits only.
-DelegateNumber = Annotated[
-    str,
-    _TextRule(
-        code="not_half_width_digits",
-        find_invalid=text.invalid_half_width_digits,
-        min_length=1,
-        max_length=DELEGATE_NUMBER_MAX_LENGTH,
-        description=(
-            f"記録等事務代行者委託番号：半角数字1〜{DELEGATE_NUMBER_MAX_LENGTH}桁 / "
-            f"commission number: 1 to {DELEGATE_NUMBER_MAX_LENGTH} half-width digits"
-        ),
-        pattern="^[0-9]+$",
-    ),
-]
-
-# ログインID: 3 to 32 of A-Z a-z 0-9 . _ -
-LoginId = Annotated[
-    str,
-    _TextRule(
-        code="invalid_login_id",
-        find_invalid=lambda value: text.invalid_ascii_characters(value, LOGIN_ID_CHARACTERS),
-        min_length=LOGIN_ID_MIN_LENGTH,
-        max_length=LOGIN_ID_MAX_LENGTH,
-        description=f"ログインID：半角英数字と . _ - の{LOGIN_ID_MIN_LENGTH}〜{LOGIN_ID_MAX_LENGTH}文字 / login ID: {LOGIN_ID_MIN_LENGTH} to {LOGIN_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ -",
-        pattern="^[A-Za-z0-9._-]+$",
-    ),
-]
-
-# ユーザー名: 1 to 50 characters without control characters.
-UserName = Annotated[
-    str,
-    _TextRule(
-        code="invalid_characters",
-        find_invalid=text.invalid_control_characters,
-        min_length=1,
-        max_length=USER_NAME_MAX_LENGTH,
-        description=f"ユーザー名：1〜{USER_NAME_MAX_LENGTH}文字、制御文字不可 / user name: 1 to {USER_NAME_MAX_LENGTH} characters, no control characters",
-    ),
-]
-
-LABEL_MAX_LENGTH: Final = 50
-
-# A free-text label (an API key's): 1 to 50 characters without control characters.
+# A free-text label: 1 to 50 characters without control characters.
 Label = Annotated[
     str,
-    _TextRule(
-        code="invalid_characters",
-        find_invalid=text.invalid_control_characters,
-        min_length=1,
+    free_text(
         max_length=LABEL_MAX_LENGTH,
         description=f"ラベル：1〜{LABEL_MAX_LENGTH}文字の自由記述、制御文字不可 / label: free text, 1 to {LABEL_MAX_LENGTH} characters, no control characters",
     ),
@@ -189,7 +168,7 @@ def _blank_is_null(value: object) -> object:
     return None if isinstance(value, str) and not text.normalize(value) else value
 
 
-# Put on an optional nullable field, `Annotated[LocationCode | None, BlankIsNull]`: "" means null.
+# Put on an optional nullable field, `Annotated[Code | None, BlankIsNull]`: "" means null.
 BlankIsNull = BeforeValidator(_blank_is_null)
 
 SEARCH_TEXT_MAX_LENGTH: Final = 100
@@ -197,9 +176,7 @@ SEARCH_TEXT_MAX_LENGTH: Final = 100
 # A search filter: free text without control characters (NUL would reach the database), 0 to 100.
 SearchText = Annotated[
     str,
-    _TextRule(
-        code="invalid_characters",
-        find_invalid=text.invalid_control_characters,
+    free_text(
         min_length=0,
         max_length=SEARCH_TEXT_MAX_LENGTH,
         description=f"部分一致検索（大文字小文字を区別しない）/ partial match ignoring case, up to {SEARCH_TEXT_MAX_LENGTH} characters",
@@ -218,18 +195,6 @@ def _in_utc(value: datetime) -> datetime:
 
 # A point in time given by a client (a filter's bound): with a time zone, representable in UTC.
 InstantFilter = Annotated[AwareDatetime, AfterValidator(_in_utc)]
-
-
-def is_location_code(value: str) -> bool:
-    """Whether a value could be a location code at all (a path that cannot is simply not found)."""
-    return 1 <= len(value) <= LOCATION_CODE_MAX_LENGTH and all(ch in LOCATION_CODE_CHARACTERS for ch in value)
-
-
-def is_login_id(value: str) -> bool:
-    """Whether a value could be a login ID at all (anything else names nobody)."""
-    return LOGIN_ID_MIN_LENGTH <= len(value) <= LOGIN_ID_MAX_LENGTH and all(
-        ch in LOGIN_ID_CHARACTERS for ch in value
-    )
 
 
 # -- addresses (SPEC §2.8: the parties and 使用の本拠の位置 of application templates) ---------------
@@ -253,7 +218,7 @@ register_messages(
 # 住所: 1 to 100 full-width characters.
 FullWidthAddress = Annotated[
     str,
-    _TextRule(
+    TextRule(
         code="not_full_width",
         find_invalid=text.invalid_full_width_characters,
         min_length=1,
@@ -264,7 +229,7 @@ FullWidthAddress = Annotated[
 
 
 @dataclass(frozen=True, slots=True)
-class _PostalCodeRule(_TextRule):
+class _PostalCodeRule(TextRule):
     """The text rule of 郵便番号: `123-4567` or `1234567`, answered as `1234567`."""
 
     def validate(self, value: str) -> str:

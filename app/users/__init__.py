@@ -1,3 +1,4 @@
 """Users (依頼人ユーザー)."""
 
-from app.users import messages  # noqa: F401  (registers the package's codes)
+# Importing the package registers its messages with the kernel (app.text.messages).
+from app.users import messages as messages

@@ -2,43 +2,32 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
+from app.auth.messages import ROLE_LABELS
+from app.auth.principals import ORGANIZATION_ROLES, Role
+from app.auth.types import LoginId
 from app.db.filters import Filter, Filters, Match
 from app.http.pagination import PageQuery
-from app.text.messages import register_labels
-from app.text.types import BlankIsNull, LocationCode, LoginId, SearchText, UserName
+from app.locations.types import LocationCode
+from app.text.types import BlankIsNull, SearchText
+from app.users.types import UserName
 
-
-class OrganizationRole(StrEnum):
-    """権限: admin 管理者, location_admin 拠点管理者, staff_submitter 担当者（送信可）, staff_preparer 担当者（送信不可）."""
-
-    ADMIN = "admin"
-    LOCATION_ADMIN = "location_admin"
-    STAFF_SUBMITTER = "staff_submitter"
-    STAFF_PREPARER = "staff_preparer"
-
-
-# 権限 as the screens name them (also in CSV files and in answers that list the roles).
-ROLE_LABELS: dict[str, tuple[str, str]] = {
-    "admin": ("管理者", "administrator"),
-    "location_admin": ("拠点管理者", "location administrator"),
-    "staff_submitter": ("担当者（送信可）", "staff (may submit)"),
-    "staff_preparer": ("担当者（送信不可）", "staff (may not submit)"),
-}
-register_labels(ROLE_LABELS)
-
-_ROLE_DESCRIPTION = (
-    "権限: `admin` 管理者, `location_admin` 拠点管理者, `staff_submitter` 担当者（送信可）, "
-    "`staff_preparer` 担当者（送信不可）"
+# The roles a user of an organization can have, as the API names them (app.models.user.Role).
+OrganizationRole = StrEnum(  # type: ignore[misc]
+    "OrganizationRole", {role.name: role.value for role in ORGANIZATION_ROLES}
 )
+OrganizationRole.__doc__ = (
+    "権限: " + ", ".join(f"{role} {ROLE_LABELS[role][0]}" for role in ORGANIZATION_ROLES) + "."
+)
+_ROLE_DESCRIPTION = "権限: " + ", ".join(f"`{role}` {ROLE_LABELS[role][0]}" for role in ORGANIZATION_ROLES)
 _USER_EXAMPLE = {
     "login_id": "tanaka.h",
     "name": "田中 花子",
     "location_code": "TKY001",
-    "role": "staff_submitter",
+    "role": Role.STAFF_SUBMITTER.value,
 }
 _LOCATION_NAME_EXAMPLE = "東京本店"
 
@@ -104,6 +93,9 @@ class UserCreate(BaseModel):
 
 class UserUpdate(BaseModel):
     """管理者/担当者ユーザーの変更. Absent fields stay; the login ID never changes."""
+
+    # Sending one of these is an attempt to change what identifies the resource (immutable_field).
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"login_id"})
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"name": "田中 花子", "role": "staff_preparer"}]}

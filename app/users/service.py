@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.dependencies import OrganizationScope
+from app.auth.organization_ids import format_organization_id
 from app.auth.permissions import (
     UserVisibility,
     may_manage_user,
@@ -19,12 +20,12 @@ from app.auth.permissions import (
 )
 from app.auth.principals import Principal, Role
 from app.auth.service import set_password
+from app.auth.types import LoginId, is_login_id
 from app.csv.download import Download, download
 from app.csv.files import CsvEncoding, Row, Table, listed
 from app.csv.schemas import PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
-from app.http.ids import format_organization_id
 from app.http.pagination import Page, PageRequest
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
@@ -35,10 +36,10 @@ from app.models import User as UserRow
 from app.security.credentials import new_stamp
 from app.security.passwords import generate_password, password_errors
 from app.text.rules import normalize
-from app.text.types import LoginId, UserName, is_login_id
 from app.users.repository import UserRepository, UserSearch
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
 from app.users.sheet import USERS, TemporaryPassword, UserImportResult, UserRowCreate
+from app.users.types import UserName
 
 RESOURCE = "user"
 # How many login IDs taken outside the caller's sight (another organization, an operator, a user of

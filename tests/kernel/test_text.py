@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from app.auth.types import LoginId
+from app.locations.types import DelegateNumber, LocationCode
 from app.text.rules import (
     InvalidCharacter,
     full_width_suggestion,
@@ -12,14 +14,8 @@ from app.text.rules import (
     is_full_width,
     normalize,
 )
-from app.text.types import (
-    DelegateNumber,
-    FullWidthName,
-    FullWidthShortName,
-    LocationCode,
-    LoginId,
-    UserName,
-)
+from app.text.types import FullWidthName, FullWidthShortName
+from app.users.types import UserName
 
 Invalid = tuple[int, str, str, str | None]
 
