@@ -100,6 +100,7 @@ async def list_agents(
         "行政書士法人 need a registration number, unique within the kind."
     ),
     responses=problems(
+        404,
         _NOT_ALLOWED,
         _ALREADY_REGISTERED,
         Unprocessable(errors=[FieldError("registration_number", "registration_number_required")]),
@@ -119,7 +120,9 @@ async def create_agent(
     return agent
 
 
-@agents_router.get("/{agent_id}", summary="Read an agent", description="代理人の参照.", responses=problems())
+@agents_router.get(
+    "/{agent_id}", summary="Read an agent", description="代理人の参照.", responses=problems(404)
+)
 async def get_agent(
     principal: CanReadAgents, agent_id: AgentIdPath, service: AgentServiceDep, response: Response
 ) -> Agent:
@@ -138,6 +141,7 @@ async def get_agent(
         "`agent_designation.updated` in its change feed. Send If-Match with the ETag you read."
     ),
     responses=problems(
+        404,
         _NOT_ALLOWED,
         _ALREADY_REGISTERED,
         Conflict("agent_procedures_in_use", context={"procedures": "kei_new_inspection"}),
@@ -163,7 +167,7 @@ async def update_agent(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an agent",
     description="代理人の削除 (operators). Refused (409 agent_in_use) while designated: suspend it instead.",
-    responses=problems(Conflict("agent_in_use", context={"count": 2}, members={"count": 2})),
+    responses=problems(404, Conflict("agent_in_use", context={"count": 2}, members={"count": 2})),
 )
 async def delete_agent(
     principal: CanManageAgents, agent_id: AgentIdPath, expected: IfMatch, service: AgentServiceDep

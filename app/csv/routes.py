@@ -15,6 +15,7 @@ from app.http.errors import (
     PROBLEM_MEDIA_TYPE,
     FieldError,
     PayloadTooLarge,
+    ProblemError,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -126,6 +127,7 @@ _ROW_ERROR = FieldError("name", "not_full_width", {}, {"row": 3, "column": "‰æùÈ
 
 UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = _as_csv_problems(
     problems(
+        ProblemError("malformed_multipart"),  # a multipart body its parser cannot read
         401,
         403,
         404,

@@ -283,6 +283,8 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
             multipart = getattr(route.body_field.field_info, "media_type", "") == "multipart/form-data"
             code = "multipart_required" if multipart else "form_required"
             found[415] = [UnsupportedMediaType(code, context={"media_type": "application/json"})]
+            if multipart:  # a body its parser cannot read (app/http/errors.py)
+                found[400] = [ProblemError("malformed_multipart")]
         else:
             found[415] = [
                 UnsupportedMediaType(
