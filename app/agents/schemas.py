@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, AliasChoices, AliasPath, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -105,6 +105,7 @@ class AgentUpdate(BaseModel):
     """代理人の変更 (operators); `status: suspended` suspends it. Absent fields stay; the kind never changes."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "suspended"}]})
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"id", "kind"})
 
     name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
     short_name: FullWidthShortName = None  # type: ignore[assignment]
@@ -198,6 +199,7 @@ class AgentDesignationUpdate(BaseModel):
     """依頼先代理人の変更. Absent fields stay; the agent never changes (designate another instead)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_default": True}]})
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"id", "agent_id"})
 
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
         default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -220,6 +220,7 @@ class ApplicationTemplateUpdate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"name": "リース車新規登録（東京本店）", "notes": None}]},
     )
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"id"})
 
     name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
     procedure: Procedure = Field(default=None, description=_PROCEDURE_DESCRIPTION)  # type: ignore[assignment]

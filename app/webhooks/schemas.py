@@ -2,7 +2,7 @@
 the answers to its creation and to `rotate-secret` only (`WebhookEndpointWithSecret`)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -82,6 +82,7 @@ class WebhookEndpointUpdate(BaseModel):
     """Change an endpoint. `enabled: true` enables it again: delivery resumes where it stopped."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": True}]})
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"id"})
 
     url: Url = None  # type: ignore[assignment]  # absent: unchanged; null is refused
     description: Annotated[Label | None, BlankIsNull] = Field(
