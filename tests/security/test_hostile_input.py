@@ -32,7 +32,7 @@ from app.users.schemas import UserFilters
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase
 from tests.fixtures.principals import login
-from tests.fixtures.world import PASSWORD, World
+from tests.fixtures.world import PASSWORD, World, full_width_number
 from tests.security.leaks import LeakScanner
 from tests.security.state import Snapshot, differences, snapshot
 
@@ -132,7 +132,19 @@ CORPUS = [
 ]
 
 # Free-text fields; every other string field is strict (a code, an id, a full-width name, an enum).
-FREE_TEXT = {"UserCreate.name", "UserUpdate.name", "AdminSeed.name", "ApiKeyCreate.label"}
+FREE_TEXT = {
+    "UserCreate.name",
+    "UserUpdate.name",
+    "AdminSeed.name",
+    "ApiKeyCreate.label",
+    # 備考 and descriptions: free text without control characters (a Label, a Note, Notes).
+    "AgentDesignationCreate.note",
+    "AgentDesignationUpdate.note",
+    "ApplicationTemplateCreate.notes",
+    "ApplicationTemplateUpdate.notes",
+    "WebhookEndpointCreate.description",
+    "WebhookEndpointUpdate.description",
+}
 SECRET = re.compile(r"password$")
 
 
@@ -150,6 +162,10 @@ class Target:
 def targets() -> dict[tuple[str, str], Target]:
     """A valid body for every operation that takes JSON; {n} makes created things unique."""
     org = "/api/v1/organizations"
+    agents = "/api/v1/agents"
+    designations = org + "/{org_id}/agent-designations"
+    templates = org + "/{org_id}/application-templates"
+    endpoints = org + "/{org_id}/webhook-endpoints"
     return {
         ("POST", org): Target(
             "POST",
@@ -221,6 +237,123 @@ def targets() -> dict[tuple[str, str], Target]:
             lambda n: {"current_password": "{own_password}", "new_password": f"hostile new passphrase {n}"},
             {},
         ),
+        # The agent, designation, template and endpoint of the {…_id} values, and the feed cursor,
+        # are made by `prepare`; a designation needs an agent not yet designated: {new_agent_id}.
+        ("POST", agents): Target(
+            "POST",
+            agents,
+            "operator",
+            lambda n: {
+                "kind": "nisseiren",
+                "name": f"敵対振興会{full_width_number(n)}",
+                "short_name": "敵対",
+                "prefecture": "13",
+            },
+            {},
+        ),
+        ("PATCH", agents + "/{agent_id}"): Target(
+            "PATCH",
+            agents + "/{agent_id}",
+            "operator",
+            lambda n: {"name": "敵対振興会", "short_name": "敵対", "phone": "03-1234-5678"},
+            {"agent_id": "{agent_id}"},
+        ),
+        ("POST", designations): Target(
+            "POST",
+            designations,
+            "admin",
+            lambda n: {"agent_id": "{new_agent_id}", "procedures": ["continuous_inspection"]},
+            {},
+        ),
+        ("PATCH", designations + "/{designation_id}"): Target(
+            "PATCH",
+            designations + "/{designation_id}",
+            "admin",
+            lambda n: {"procedures": ["continuous_inspection"], "note": "敵対"},
+            {"designation_id": "{designation_id}"},
+        ),
+        ("POST", templates): Target(
+            "POST",
+            templates,
+            "admin",
+            lambda n: {"name": f"敵対テンプレート{full_width_number(n)}", "procedure": "new_registration"},
+            {},
+        ),
+        ("PATCH", templates + "/{id}"): Target(
+            "PATCH",
+            templates + "/{id}",
+            "admin",
+            lambda n: {"name": "敵対テンプレート", "notes": "敵対"},
+            {"id": "{template_id}"},
+        ),
+        ("POST", templates + "/{id}/copy"): Target(
+            "POST",
+            templates + "/{id}/copy",
+            "admin",
+            lambda n: {"name": f"敵対テンプレート写{full_width_number(n)}"},
+            {"id": "{template_id}"},
+        ),
+        ("POST", endpoints): Target(
+            "POST", endpoints, "admin", lambda n: {"url": "https://localhost/hook", "description": "敵対"}, {}
+        ),
+        ("PATCH", endpoints + "/{endpoint_id}"): Target(
+            "PATCH",
+            endpoints + "/{endpoint_id}",
+            "admin",
+            lambda n: {"url": "https://localhost/hook", "description": "敵対"},
+            {"endpoint_id": "{endpoint_id}"},
+        ),
+        ("POST", endpoints + "/{endpoint_id}/recover"): Target(
+            "POST",
+            endpoints + "/{endpoint_id}/recover",
+            "admin",
+            lambda n: {"after": "{cursor}"},
+            {"endpoint_id": "{endpoint_id}"},
+        ),
+    }
+
+
+async def new_agent(client: httpx.AsyncClient, world: World, name: str) -> str:
+    """An agent of the directory (a 日整連 振興会, every procedure it may file), added by the operator."""
+    response = await client.post(
+        "/api/v1/agents",
+        json={"kind": "nisseiren", "name": name, "short_name": "敵対", "prefecture": "13"},
+        headers=world.operator.headers,
+    )
+    assert response.status_code == 201, response.text
+    agent_id: str = response.json()["id"]
+    return agent_id
+
+
+async def prepare(client: httpx.AsyncClient, world: World) -> dict[str, str]:
+    """What the targets' {…} values stand for: one agent, one designation of it by A at all
+    locations, one template and one webhook endpoint of A, and a cursor of A's change feed."""
+    a = world.a
+    agent_id = await new_agent(client, world, "敵対振興会")
+    designation = await client.post(
+        f"{a.path}/agent-designations",
+        json={"agent_id": agent_id, "procedures": ["continuous_inspection"]},
+        headers=a.admin.headers,
+    )
+    assert designation.status_code == 201, designation.text
+    template = await client.post(
+        f"{a.path}/application-templates",
+        json={"name": "敵対テンプレート", "procedure": "new_registration"},
+        headers=a.admin.headers,
+    )
+    assert template.status_code == 201, template.text
+    endpoint = await client.post(
+        f"{a.path}/webhook-endpoints", json={"url": "https://localhost/hook"}, headers=a.admin.headers
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    feed = await client.get(f"{a.path}/changes", headers=a.admin.headers)
+    assert feed.status_code == 200, feed.text
+    return {
+        "{agent_id}": agent_id,
+        "{designation_id}": designation.json()["id"],
+        "{template_id}": template.json()["id"],
+        "{endpoint_id}": endpoint.json()["id"],
+        "{cursor}": feed.json()["next_cursor"],
     }
 
 
@@ -397,24 +530,33 @@ async def test_hostile_values_in_every_body_field(
         "UserCreate.location_code",
         "ApiKeyCreate.label",
     } <= blank_fields
+    prepared = await prepare(client, world)
+    agents = iter(range(1, 1_000_000))
     for key, fields in body_fields(app).items():
         target = targets()[key]
-        path = target.path.format(org_id=world.a.id, **target.path_values)
+        path_values = {name: prepared.get(value, value) for name, value in target.path_values.items()}
+        path = target.path.format(org_id=world.a.id, **path_values)
         # current_password before new_password: a new one that is accepted changes the current one.
         for qualified, field_path in sorted(fields, key=lambda item: "new_password" in item[0]):
             kind = field_class(qualified)
 
-            def base(target: Target = target) -> dict[str, Any]:
+            async def base(target: Target = target) -> dict[str, Any]:
                 body = target.body(next(counter))
                 for name, value in body.items():
                     if value == "{api_password}":
                         body[name] = callers.api_password
                     elif value == "{own_password}":
                         body[name] = callers.own_password
+                    elif value == "{new_agent_id}":
+                        body[name] = await new_agent(
+                            client, world, f"敵対振興会別{full_width_number(next(agents))}"
+                        )
+                    elif isinstance(value, str) and value in prepared:
+                        body[name] = prepared[value]
                 return body
 
             # The body without the hostile value is accepted: a refusal below is the value's doing.
-            valid = json.dumps(base()).encode()
+            valid = json.dumps(await base()).encode()
             response = await client.request(
                 target.method,
                 path,
@@ -428,7 +570,7 @@ async def test_hostile_values_in_every_body_field(
                 raw = hostile.raw
                 if kind == "secret" and "secret" in hostile.accepted_by:
                     raw = raw[:-1] + b' #pw"'  # not the same text as a name elsewhere
-                body = with_placeholder(base(), field_path).replace(f'"{PLACEHOLDER}"'.encode(), raw)
+                body = with_placeholder(await base(), field_path).replace(f'"{PLACEHOLDER}"'.encode(), raw)
                 headers = {**callers.headers[target.caller], "Content-Type": "application/json"}
                 before = await snapshot(engine)
                 logged = len(lines)
