@@ -293,6 +293,7 @@ def _derived(route: APIRoute) -> dict[int, list[ProblemError]]:
                 UnsupportedMediaType("body_not_utf8", context={"position": 12}),
             ]
             found.setdefault(422, []).append(Unprocessable("malformed_json", context={"position": 12}))
+            found[422].append(Unprocessable("body_not_object"))
             model = route.body_field.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel):
                 found[422].append(invalid(model, unexpected_field=True))

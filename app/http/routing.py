@@ -91,11 +91,14 @@ async def check_json_text(request: Request, kind: BodyKind) -> None:
     except UnicodeDecodeError as exc:
         raise UnsupportedMediaType("body_not_utf8", context={"position": exc.start}) from None
     try:
-        json.loads(text, object_pairs_hook=_refuse_duplicates)
+        value = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except json.JSONDecodeError as exc:
         raise Unprocessable("malformed_json", context={"position": exc.pos}) from None
     except RecursionError:
         raise Unprocessable("malformed_json", context={"position": 0}) from None
+    if value is None:
+        # Every body is an object; `null` would otherwise read as "no body" where one may be left out.
+        raise Unprocessable("body_not_object")
 
 
 class ApiRoute(APIRoute):

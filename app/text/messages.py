@@ -26,6 +26,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "リクエスト本文が正しいJSONではありません（{position}文字目付近）。",
         "The request body is not valid JSON (near character {position}).",
     ),
+    "body_not_object": (
+        "リクエスト本文はJSONオブジェクト（{ } で囲んだ形）で送ってください。本文が不要なときは送らないでください。",
+        "Send the request body as a JSON object ({ ... }), or send no body at all where none is needed.",
+    ),
     "json_required": (
         "リクエスト本文はJSON形式で送ってください（Content-Type: application/json、受け取った形式: {media_type}）。",
         "Send the request body as JSON (Content-Type: application/json); received {media_type}.",

@@ -5,6 +5,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.fixtures.principals import operator
+from tests.fixtures.world import World
 
 
 async def test_unknown_path_is_problem_json(client: httpx.AsyncClient) -> None:
@@ -80,6 +81,18 @@ async def test_malformed_json_gets_problem_422(app: FastAPI, client: httpx.Async
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] in {"malformed_json", "validation_failed"}
+
+
+async def test_a_null_body_is_refused_not_read_as_no_body(world: World, client: httpx.AsyncClient) -> None:
+    # PUT api-password with no body generates a new password; `null` must not do the same.
+    response = await client.put(
+        f"{world.a.path}/api-password",
+        content=b"null",
+        headers={**world.a.admin.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "body_not_object"
+    assert (await client.get("/api/v1/me", headers=world.a.basic())).status_code == 200  # unchanged
 
 
 async def test_unknown_fields_are_rejected(app: FastAPI, client: httpx.AsyncClient) -> None:
