@@ -81,7 +81,8 @@ def chromium() -> Iterator[Page]:
     """A headless Chromium that resolves no host but this machine, and one page of it."""
     assert CHROMIUM is not None
     port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile for a moment after it stops.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(  # noqa: S603 (Debian's chromium, fixed flags)
             [
                 CHROMIUM,
