@@ -53,6 +53,20 @@ _INSERT_LOCATION = (
     "RETURNING "
 )
 INSERT_LOCATION = _INSERT_LOCATION + LOCATION_COLUMNS
+# PATCH and DELETE: the row locked until the transaction ends, then the write.
+_LOCK_LOCATION = (
+    "SELECT id, " + LOCATION_COLUMNS + " FROM locations WHERE organization_id = $1 AND code = $2 FOR UPDATE"  # noqa: S608
+)
+_UPDATE_LOCATION = (
+    "UPDATE locations SET name = $2, short_name = $3, delegate_number = $4, updated_at = $5, "  # noqa: S608
+    "version = version + 1, name_search = $6, short_name_search = $7 WHERE id = $1 "
+    "RETURNING id, " + LOCATION_COLUMNS
+)
+_LOCATION_EVENT = (
+    "INSERT INTO audit_events (at, organization_id, actor_kind, actor_id, action, resource_type, "
+    "resource_id, changes, request_id, client_ip) VALUES ($1, $2, $3, $4, $5, 'location', $6, $7, $8, $9)"
+)
+_EDITABLE = ("name", "short_name", "delegate_number")
 USER_COLUMNS = (
     "u.login_id, u.name, l.code AS location_code, u.role, u.password_expires_at, "
     "u.password_temporary AS password_change_required, u.last_login_at, u.locked_until, "
@@ -178,6 +192,66 @@ def _problem(status: int, code: str) -> Response:
     return Response(
         orjson.dumps({"status": status, "code": code}), status, media_type="application/problem+json"
     )
+
+
+def _if_match(header: str | None) -> set[int] | None | Response:
+    """The versions If-Match accepts (None: any), as the service reads the header; 422 when malformed."""
+    if header is None or header.strip() == "*":
+        return None
+    versions = set()
+    for raw in header.split(","):
+        tag = raw.strip()
+        value = tag.removeprefix("W/").strip('"')
+        if not value.isascii() or not value.isdigit() or len(value) > 18:
+            return _problem(422, "validation_failed")
+        if not tag.startswith("W/"):
+            versions.add(int(value))
+    return versions
+
+
+async def _location_event(
+    connection: asyncpg.Connection,
+    request: Request,
+    principal: Principal,
+    org_id: int,
+    action: str,
+    code: str,
+    changes: dict[str, list[Any]],
+    now: datetime,
+) -> None:
+    """The audit event of a location's change, in the caller's transaction."""
+    await connection.execute(
+        _LOCATION_EVENT,
+        now,
+        org_id,
+        principal.actor_kind,
+        principal.actor_id,
+        action,
+        code,
+        orjson.dumps(changes).decode(),
+        uuid.uuid4().hex,
+        request.client.host if request.client else None,
+    )
+
+
+def _location(row: asyncpg.Record) -> Response:
+    """A location as its GET answers it, with its ETag."""
+    body = dict(row)
+    del body["id"]
+    return _json(body, headers={"ETag": f'"{row["version"]}"'})
+
+
+async def _locked_location(
+    connection: asyncpg.Connection, principal: Principal, org_id: int, code: str, expected: set[int] | None
+) -> asyncpg.Record | Response:
+    """The location's row, locked until the transaction ends; 404 outside the caller's scope,
+    412 when If-Match names other versions."""
+    row = await connection.fetchrow(_LOCK_LOCATION, org_id, code)
+    if row is None or (principal.location_id is not None and row["id"] != principal.location_id):
+        return _problem(404, "not_found")
+    if expected is not None and row["version"] not in expected:
+        return _problem(412, "precondition_failed")
+    return row
 
 
 class Baseline:
@@ -332,11 +406,10 @@ class Baseline:
         )
         if row is None or (principal.location_id is not None and row["id"] != principal.location_id):
             return _problem(404, "not_found")
-        body = dict(row)
-        del body["id"]
-        return _json(body, headers={"ETag": f'"{row["version"]}"'})
+        return _location(row)
 
-    async def create_location(self, request: Request) -> Response:
+    async def _location_writer(self, request: Request) -> tuple[Principal, int] | Response:
+        """The caller and the organization whose locations it may change, or the refusal."""
         principal = await self.principal(request)
         if isinstance(principal, Response):
             return principal
@@ -345,6 +418,13 @@ class Baseline:
             return _problem(404, "not_found")
         if principal.role not in ("admin", "operator"):
             return _problem(403, "forbidden")
+        return principal, org_id
+
+    async def create_location(self, request: Request) -> Response:
+        writer = await self._location_writer(request)
+        if isinstance(writer, Response):
+            return writer
+        principal, org_id = writer
         try:
             body = orjson.loads(await request.body())
             code, name, short_name = body["code"], body["name"], body["short_name"]
@@ -379,24 +459,111 @@ class Baseline:
                 )
             except asyncpg.UniqueViolationError:
                 return _problem(409, "location_code_taken")
-            await connection.execute(
-                "INSERT INTO audit_events (at, organization_id, actor_kind, actor_id, action, "
-                "resource_type, resource_id, changes, request_id, client_ip) "
-                "VALUES ($1, $2, $3, $4, 'location.create', 'location', $5, $6, $7, $8)",
-                now,
-                org_id,
-                principal.actor_kind,
-                principal.actor_id,
-                code,
-                orjson.dumps(changes).decode(),
-                uuid.uuid4().hex,
-                request.client.host if request.client else None,
+            await _location_event(
+                connection, request, principal, org_id, "location.create", code, changes, now
             )
         return _json(
             dict(row),
             201,
             {"Location": f"{request.url.path}/{code}", "ETag": f'"{row["version"]}"'},
         )
+
+    async def _writable_location(
+        self, request: Request
+    ) -> tuple[Principal, int, str, set[int] | None] | Response:
+        """A PATCH's or DELETE's caller, organization, code and If-Match versions, or the refusal."""
+        writer = await self._location_writer(request)
+        if isinstance(writer, Response):
+            return writer
+        code = request.path_params["code"]
+        if not _CODE.match(code):
+            return _problem(404, "not_found")
+        expected = _if_match(request.headers.get("if-match"))
+        if isinstance(expected, Response):
+            return expected
+        return *writer, code, expected
+
+    async def update_location(self, request: Request) -> Response:
+        """PATCH: lock the row, If-Match, write the fields that differ and the audit event, in one transaction."""
+        checked = await self._writable_location(request)
+        if isinstance(checked, Response):
+            return checked
+        principal, org_id, code, expected = checked
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _problem(422, "validation_failed")
+        if not isinstance(body, dict) or set(body) - set(_EDITABLE):
+            return _problem(422, "validation_failed")
+        name, short_name = body.get("name", ""), body.get("short_name", "")
+        delegate = body.get("delegate_number") or None
+        if (
+            not isinstance(name, str)
+            or len(name) > 50
+            or ("name" in body and not name)
+            or not isinstance(short_name, str)
+            or len(short_name) > 10
+            or ("short_name" in body and not short_name)
+            or (delegate is not None and (not isinstance(delegate, str) or not _DIGITS.match(delegate)))
+        ):
+            return _problem(422, "validation_failed")
+        values = {
+            field: (body[field] or None) if field == "delegate_number" else body[field] for field in body
+        }
+        now = datetime.now(UTC)
+        async with self.db.acquire() as connection, connection.transaction():
+            row = await _locked_location(connection, principal, org_id, code, expected)
+            if isinstance(row, Response):
+                return row
+            changes = {field: [row[field], value] for field, value in values.items() if row[field] != value}
+            if changes:
+                after = {field: row[field] for field in _EDITABLE} | values
+                row = await connection.fetchrow(
+                    _UPDATE_LOCATION,
+                    row["id"],
+                    after["name"],
+                    after["short_name"],
+                    after["delegate_number"],
+                    now,
+                    search_form(after["name"]),
+                    search_form(after["short_name"]),
+                )
+                await _location_event(
+                    connection, request, principal, org_id, "location.update", code, changes, now
+                )
+        return _location(row)
+
+    async def delete_location(self, request: Request) -> Response:
+        """DELETE: lock the row, If-Match, the in-use checks (one query), delete and audit, in one transaction."""
+        checked = await self._writable_location(request)
+        if isinstance(checked, Response):
+            return checked
+        principal, org_id, code, expected = checked
+        now = datetime.now(UTC)
+        async with self.db.acquire() as connection, connection.transaction():
+            row = await _locked_location(connection, principal, org_id, code, expected)
+            if isinstance(row, Response):
+                return row
+            # The service's three checks, with the same conditions: users assigned, designations, templates.
+            in_use = await connection.fetchrow(
+                "SELECT (SELECT count(*) FROM users WHERE location_id = $1) AS users, "
+                "(SELECT count(*) FROM agent_designations WHERE location_id = $1) AS designations, "
+                "(SELECT count(*) FROM application_templates WHERE location_id = $1) AS templates",
+                row["id"],
+            )
+            for name, conflict in (
+                ("users", "location_in_use"),
+                ("designations", "location_has_designations"),
+                ("templates", "location_has_templates"),
+            ):
+                if in_use[name]:
+                    return _problem(409, conflict)
+            await connection.execute("DELETE FROM locations WHERE id = $1", row["id"])
+            changes = {name: [value, None] for name, value in row.items() if name != "id"}
+            await _location_event(
+                connection, request, principal, org_id, "location.delete", code, changes, now
+            )
+        return Response(status_code=204)
 
     async def list_users(self, request: Request) -> Response:
         principal = await self.principal(request)
@@ -671,6 +838,8 @@ def create_app() -> Starlette:
             Route(f"{prefix}/locations", baseline.list_locations, methods=["GET"]),
             Route(f"{prefix}/locations", baseline.create_location, methods=["POST"]),
             Route(f"{prefix}/locations/{{code}}", baseline.get_location, methods=["GET"]),
+            Route(f"{prefix}/locations/{{code}}", baseline.update_location, methods=["PATCH"]),
+            Route(f"{prefix}/locations/{{code}}", baseline.delete_location, methods=["DELETE"]),
             Route(f"{prefix}/users", baseline.list_users, methods=["GET"]),
             Route(f"{prefix}/exports/users", baseline.export_users, methods=["GET"]),
             Route(f"{prefix}/imports/locations", baseline.import_locations, methods=["POST"]),
