@@ -294,3 +294,42 @@ async def load(  # noqa: PLR0915 (one generator per table, in FK order)
     finally:
         await connection.close()
     return Loaded(main_codes, main_logins, counts, time.perf_counter() - started)
+
+
+async def _change_locations(dsn: str, statement: str, *args: Any) -> None:
+    """One statement on the locations, then VACUUM ANALYZE of the table (its statistics and
+    visibility as after the load)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement, *args)
+        await connection.execute("VACUUM ANALYZE locations")
+    finally:
+        await connection.close()
+
+
+async def add_locations(dsn: str, organization_id: int, prefix: str, count: int) -> None:
+    """`count` new locations of an organization, coded `prefix` and 7 digits from 1 (one INSERT)."""
+    name, short_name = "ベンチマーク削除拠点", "ベンチ削除"
+    await _change_locations(
+        dsn,
+        "INSERT INTO locations (organization_id, code, name, short_name, created_at, updated_at, version, "
+        "name_search, short_name_search) SELECT $1, $2 || lpad(n::text, 7, '0'), $3, $4, now(), now(), 1, "
+        "$5, $6 FROM generate_series(1, $7) AS n",
+        organization_id,
+        prefix,
+        name,
+        short_name,
+        search_form(name),
+        search_form(short_name),
+        count,
+    )
+
+
+async def remove_locations(dsn: str, organization_id: int, prefix: str) -> None:
+    """Delete the organization's locations whose codes start with `prefix` (of `add_locations`)."""
+    await _change_locations(
+        dsn,
+        "DELETE FROM locations WHERE organization_id = $1 AND code LIKE $2",
+        organization_id,
+        prefix + "%",
+    )

@@ -101,7 +101,11 @@ def instances(args: argparse.Namespace) -> dict[str, Any]:
     second = service(servers.env).start()
     try:
         ctx = servers.context
-        listing = scenarios(args.connections, args.login_connections)[0]
+        listing = next(
+            scenario
+            for scenario in scenarios(args.connections, args.login_connections)
+            if scenario.key == "list_bearer"
+        )
         target = listing.path(ctx)
         headers = listing.request(ctx, "service", 0)["headers"]
         one_a = servers.service

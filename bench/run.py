@@ -16,7 +16,8 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ class Context:
     writer_token: str
     codes: list[str]
     logins: list[str]
+    dsn: str = ""  # the database, for scenarios that prepare rows before they run
     runs: int = 0
 
     def code_prefix(self, server: str) -> str:
@@ -59,6 +61,10 @@ class Context:
         self.runs += 1
         digits = "0123456789abcdefghijklmnopqrstuvwxyz"
         return f"{server[0].upper()}{digits[self.runs // 36 % 36]}{digits[self.runs % 36]}"
+
+    def name_prefix(self, server: str) -> str:
+        """A code prefix in full-width characters (JIS X 0208), for names new to every run."""
+        return "".join(chr(ord(char) + 0xFEE0) for char in self.code_prefix(server))
 
 
 @dataclass
@@ -71,6 +77,25 @@ class Scenario:
     target: str
     request: Callable[[Context, str, int], dict[str, Any]]  # (context, server name, round) -> wrk kwargs
     path: Callable[[Context], str]
+    # Around each run (warm-ups too), outside what is measured: (context, wrk kwargs, seconds).
+    around: Callable[[Context, dict[str, Any], float], AbstractContextManager[None]] | None = None
+
+
+# Rows the delete scenario makes per second of a run: more than either server deletes.
+DELETES_PER_SECOND = 3000
+
+
+@contextmanager
+def deletable_locations(ctx: Context, request: dict[str, Any], seconds: float) -> Iterator[None]:
+    """Fresh locations in the writer organization for one delete run (codes PREFIX + 7 digits from
+    1, the order delete.lua deletes them in), inserted directly; what the run left is removed after."""
+    organization_id, prefix = int(ctx.writer.id), request["variables"]["PREFIX"]
+    count = max(1, round(seconds)) * DELETES_PER_SECOND
+    asyncio.run(data.add_locations(ctx.dsn, organization_id, prefix, count))
+    try:
+        yield
+    finally:
+        asyncio.run(data.remove_locations(ctx.dsn, organization_id, prefix))
 
 
 def _bearer(value: str) -> dict[str, str]:
@@ -105,6 +130,21 @@ def scenarios(list_connections: int, login_connections: int) -> list[Scenario]:
             lambda ctx: f"/api/v1/organizations/{ctx.main.id}/locations/{ctx.codes[len(ctx.codes) // 2]}",
         ),
         Scenario(
+            "update",
+            "Change a location's name (PATCH) with its audit event",
+            list_connections,
+            "",
+            lambda ctx, server, r: {
+                "scenario": "update",
+                "variables": {
+                    "AUTH": f"Bearer {ctx.main_token}",
+                    "CODES": ctx.codes,
+                    "NAME": f"ベンチ変更{ctx.name_prefix(server)}",
+                },
+            },
+            lambda ctx: f"/api/v1/organizations/{ctx.main.id}/locations/",
+        ),
+        Scenario(
             "create",
             "Create a location with its audit event",
             list_connections,
@@ -114,6 +154,18 @@ def scenarios(list_connections: int, login_connections: int) -> list[Scenario]:
                 "variables": {"AUTH": f"Bearer {ctx.writer_token}", "PREFIX": ctx.code_prefix(server)},
             },
             lambda ctx: f"/api/v1/organizations/{ctx.writer.id}/locations",
+        ),
+        Scenario(
+            "delete",
+            "Delete a location (in-use checks) with its audit event",
+            list_connections,
+            "",
+            lambda ctx, server, r: {
+                "scenario": "delete",
+                "variables": {"AUTH": f"Bearer {ctx.writer_token}", "PREFIX": ctx.code_prefix(server)},
+            },
+            lambda ctx: f"/api/v1/organizations/{ctx.writer.id}/locations/",
+            deletable_locations,
         ),
         Scenario(
             "user_search",
@@ -265,6 +317,7 @@ def prepare(
             writer_token=token(svc.url, writer.admin_login),
             codes=loaded.main_location_codes,
             logins=loaded.main_login_ids[:1000],
+            dsn=database.dsn,
         )
         front = path.front(svc, env)
     except BaseException:
@@ -280,16 +333,15 @@ def measure(
     server: Server, scenario: Scenario, ctx: Context, round_: int, seconds: float, *, quiet: bool = True
 ) -> load.Figures:
     """One wrk run of a scenario against one server, with the CPU it cost."""
-    if quiet:
-        cpu.wait_for_quiet()
-    before = cpu.snapshot()
-    figures = load.run(
-        server.url + scenario.path(ctx),
-        seconds=seconds,
-        connections=scenario.connections,
-        **scenario.request(ctx, server.name, round_),
-    )
-    spent = cpu.usage(before, cpu.snapshot(), server.groups)
+    request = scenario.request(ctx, server.name, round_)
+    with scenario.around(ctx, request, seconds) if scenario.around else nullcontext():
+        if quiet:
+            cpu.wait_for_quiet()
+        before = cpu.snapshot()
+        figures = load.run(
+            server.url + scenario.path(ctx), seconds=seconds, connections=scenario.connections, **request
+        )
+        spent = cpu.usage(before, cpu.snapshot(), server.groups)
     if figures.requests:
         figures.server_cpu_ms = round(spent["server"] * 1000 / figures.requests, 3)
         figures.db_cpu_ms = round(spent["postgres"] * 1000 / figures.requests, 3)
@@ -321,6 +373,7 @@ def compare(servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
     """Every scenario, service and baseline alternating, `args.rounds` times."""
     ctx = servers.context
     plan = scenarios(args.connections, args.login_connections)
+    named = {scenario.key: scenario for scenario in plan}
     figures: dict[str, dict[str, list[load.Figures]]] = {}
     assert servers.baseline is not None
     pairs = {"service": servers.service, "baseline": servers.baseline}
@@ -333,7 +386,9 @@ def compare(servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
             for name in order:
                 server = pairs[name]
                 if scenario is None:
-                    listing, logins = under_logins(server, plan[0], plan[5], ctx, round_, args.duration)
+                    listing, logins = under_logins(
+                        server, named["list_bearer"], named["logins"], ctx, round_, args.duration
+                    )
                     figures[key][name].append(listing)
                     extra[name].append(logins)
                     shown = listing
@@ -378,6 +433,8 @@ def checks(table: dict[str, Any]) -> dict[str, Any]:
         "list_p99_ok": svc["list_bearer"]["p99_ms"] < 60,
         "create_ratio": table["create"]["ratio"],
         "create_ratio_ok": (table["create"]["ratio"] or 0) >= 0.3,
+        "update_ratio": table["update"]["ratio"],
+        "delete_ratio": table["delete"]["ratio"],
         "basic_over_bearer": round(svc["list_basic"]["rps"] / svc["list_bearer"]["rps"], 3),
         "basic_over_bearer_ok": svc["list_basic"]["rps"] >= 0.9 * svc["list_bearer"]["rps"],
         "p99_under_logins_over_alone": round(
