@@ -54,6 +54,19 @@ def _instances(instances: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _checks(checks: dict[str, Any]) -> str:
+    """The comparison's figures against the issue's targets (`checks` of bench/run.py): ratios of
+    every write (create, update, delete) and the list's; a verdict where there is a target."""
+    lines = []
+    for name, value in checks.items():
+        if name.endswith("_ok"):
+            continue
+        ok = checks.get(f"{name}_ok")
+        verdict = "" if ok is None else (" (met)" if ok else " (**missed**)")
+        lines.append(f"- {name.replace('_', ' ')}: {value}{verdict}")
+    return "\n".join(lines)
+
+
 def render(results: dict[str, Any]) -> str:
     """The markdown of one run."""
     environment, args = results["environment"], results["args"]
@@ -67,6 +80,8 @@ def render(results: dict[str, Any]) -> str:
     sections = [head]
     if "markdown" in results:
         sections += ["### Service vs baseline", results["markdown"]]
+    if "checks" in results:
+        sections.append(_checks(results["checks"]))
     if "scale" in results:
         scale = results["scale"]
         rows = ", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in scale["rows"].items())
