@@ -31,9 +31,12 @@ from app.security.sealing import sealing_keys
 from app.webhooks.worker import WebhookWorker
 
 DESCRIPTION = """
-AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —
-organizations (依頼人組織), locations (依頼人拠点), users (依頼人ユーザー), API keys (APIキー)
-and the API password, and the operator's onboarding of new organizations.
+The requester-side administration of AINAS, the shared system for OSS filings: organizations,
+locations, users, API keys and the API password, and the operator's onboarding of new
+organizations.
+
+Each operation's summary is the screen's Japanese name, and each parameter's and field's title
+its Japanese label; descriptions are English.
 
 Errors are RFC 9457 `application/problem+json` with a stable `code`; messages are Japanese by
 default and English when `Accept-Language` prefers `en`.
