@@ -28,6 +28,7 @@ from app.journal.listener import ChangeListener
 from app.operations.metrics import RequestMetrics
 from app.runtime import build_runtime
 from app.security.sealing import sealing_keys
+from app.webhooks.backlog import report_backlog
 from app.webhooks.worker import WebhookWorker
 
 DESCRIPTION = """
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, clock)
+    report_backlog(app.state.runtime)  # the webhook gauges of /metrics
 
     install_error_handlers(app)
     install_openapi(

@@ -12,8 +12,10 @@ application (its connection pool, its hashing turns, its webhook backlog) is rea
 by `Metrics`, which an application builds for itself (tests build many in one process).
 """
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -34,6 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # no route: one label for every unknown path
+# A scrape waits at most this long for the webhook backlog's query (Prometheus' own timeout is 10 s).
+BACKLOG_TIMEOUT_SECONDS = 3.0
+
+logger = logging.getLogger("ainas.metrics")
 
 SHARED = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -64,8 +70,12 @@ PlatformCollector(registry=SHARED)
 GCCollector(registry=SHARED)
 
 
-def no_backlog() -> tuple[int, float]:
-    """The webhook backlog until a webhook worker registers its own: nothing waiting."""
+# (messages waiting, age in seconds of the oldest), read from the database at a scrape.
+Backlog = Callable[[], Awaitable[tuple[int, float]]]
+
+
+async def no_backlog() -> tuple[int, float]:
+    """The webhook backlog until the webhooks package registers its own: nothing waiting."""
     return 0, 0.0
 
 
@@ -75,18 +85,27 @@ class Metrics:
     def __init__(self, engine: AsyncEngine, hash_load: Callable[[], tuple[int, int]]) -> None:
         self._engine = engine
         self._hash_load = hash_load
-        self._webhook_backlog: Callable[[], tuple[int, float]] = no_backlog
+        self._webhook_backlog: Backlog = no_backlog
+        self._backlog_now: tuple[int, float] | None = (0, 0.0)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Forward(SHARED))
         self.registry.register(_Instance(self))
 
-    def register_webhook_backlog(self, backlog: Callable[[], tuple[int, float]]) -> None:
-        """The webhook worker's hook: `backlog()` answers (messages waiting, age in seconds of the
-        oldest) without blocking (a value it keeps, not a query: a scrape must stay cheap)."""
+    def register_webhook_backlog(self, backlog: Backlog) -> None:
+        """The webhooks package's hook: `await backlog()` answers (messages waiting, age in seconds
+        of the oldest), awaited at each scrape (a bounded query: a scrape must stay cheap)."""
         self._webhook_backlog = backlog
 
-    def render(self) -> bytes:
-        """The Prometheus text format."""
+    async def render(self) -> bytes:
+        """The Prometheus text format; the webhook backlog read now (left out when its query fails
+        or takes longer than BACKLOG_TIMEOUT_SECONDS: the other series still answer)."""
+        try:
+            async with asyncio.timeout(BACKLOG_TIMEOUT_SECONDS):
+                self._backlog_now = await self._webhook_backlog()
+        except Exception:
+            logger.warning("metrics: the webhook backlog could not be read", exc_info=True)
+            self._backlog_now = None
+        # No await from here on: a concurrent scrape cannot change the value being written.
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
@@ -100,13 +119,19 @@ class Metrics:
         running, queued = self._hash_load()
         yield _gauge("ainas_password_hashes_running", "Password hashes computing now.", running)
         yield _gauge("ainas_password_hashes_queued", "Password checks waiting for a hashing turn.", queued)
-        messages, oldest = self._webhook_backlog()
-        yield _gauge("ainas_webhook_messages_waiting", "Webhook messages not yet delivered.", messages)
-        yield _gauge(
-            "ainas_webhook_oldest_message_age_seconds",
-            "Age of the oldest undelivered webhook message.",
-            oldest,
-        )
+        if self._backlog_now is not None:
+            messages, oldest = self._backlog_now
+            yield _gauge(
+                "ainas_webhook_messages_waiting",
+                "Webhook messages not yet delivered, over every enabled endpoint (the database's: "
+                "the same at every instance).",
+                messages,
+            )
+            yield _gauge(
+                "ainas_webhook_oldest_message_age_seconds",
+                "Age of the oldest undelivered webhook message (0: none waiting).",
+                oldest,
+            )
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, literal, select, union_all, update
 
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest
@@ -46,6 +46,17 @@ class Sealed:
     secret: bytes
     previous: bytes | None
     previous_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """An enabled endpoint with feed entries after its position: from which number it waits
+    (past what was pruned), through which, and for which actions (empty: all)."""
+
+    organization_id: int
+    after: int
+    last: int
+    event_types: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +232,48 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             select(WebhookEndpoint.organization_id).where(WebhookEndpoint.enabled.is_(True)).distinct()
         )
         return [int(value) for value in (await self.session.scalars(statement)).all()]
+
+    # The backlog (the metrics' gauges)
+
+    async def behind(self) -> list[Behind]:
+        """Every enabled endpoint whose organization's feed goes past its position (the claim's
+        join, without its conditions on leases and retries)."""
+        rows = await self.session.execute(
+            select(
+                WebhookProgress.organization_id,
+                WebhookProgress.position,
+                ChangeCounter.pruned_through,
+                ChangeCounter.last,
+                WebhookEndpoint.event_types,
+            )
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookProgress.endpoint_id)
+            .join(ChangeCounter, ChangeCounter.organization_id == WebhookProgress.organization_id)
+            .where(WebhookEndpoint.enabled.is_(True), ChangeCounter.last > WebhookProgress.position)
+        )
+        return [
+            Behind(
+                int(organization), max(int(position), int(pruned)), int(last), tuple(sorted(actions or ()))
+            )
+            for organization, position, pruned, last, actions in rows.all()
+        ]
+
+    async def waiting(self, ranges: Sequence[tuple[int, int, int, Sequence[str]]]) -> list[tuple[int, Any]]:
+        """For each (organization, after, through, actions): how many feed entries numbered in
+        (after, through] have one of these actions (empty: any), and the time of the oldest; in one
+        statement, each range read on the feed's primary key."""
+        if not ranges:
+            return []
+        parts = []
+        for index, (organization_id, after, through, actions) in enumerate(ranges):
+            part = select(
+                literal(index).label("range"), func.count().label("waiting"), func.min(Change.at)
+            ).where(Change.organization_id == organization_id, Change.seq > after, Change.seq <= through)
+            if actions:
+                part = part.where(Change.action.in_(list(actions)))
+            parts.append(part)
+        rows = (await self.session.execute(parts[0] if len(parts) == 1 else union_all(*parts))).all()
+        found = {int(index): (int(count), oldest) for index, count, oldest in rows}
+        return [found.get(index, (0, None)) for index in range(len(ranges))]
 
     async def delivery_state(self, endpoint_id: str) -> DeliveryState | None:
         """The endpoint and its progress, in one read."""

@@ -106,10 +106,27 @@ async def test_gauges_of_the_instance_and_the_process(app: FastAPI, client: http
     ):
         assert (name, ()) in found, name
     assert found[("ainas_webhook_messages_waiting", ())] == 0
-    app.state.runtime.metrics.register_webhook_backlog(lambda: (7, 42.5))
+
+    async def backlog() -> tuple[int, float]:
+        return 7, 42.5
+
+    app.state.runtime.metrics.register_webhook_backlog(backlog)
     found = await scrape(client)
     assert found[("ainas_webhook_messages_waiting", ())] == 7
     assert found[("ainas_webhook_oldest_message_age_seconds", ())] == 42.5
+
+
+async def test_a_backlog_that_cannot_be_read_leaves_its_gauges_out_not_the_rest(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def unreadable() -> tuple[int, float]:
+        raise ConnectionError("the database is away")
+
+    app.state.runtime.metrics.register_webhook_backlog(unreadable)
+    found = await scrape(client)
+    assert ("ainas_webhook_messages_waiting", ()) not in found
+    assert ("ainas_webhook_oldest_message_age_seconds", ()) not in found
+    assert ("ainas_db_pool_size", ()) in found
 
 
 @pytest.mark.postgres_only
