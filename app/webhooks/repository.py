@@ -49,6 +49,15 @@ class Sealed:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedEndpoint:
+    """An endpoint's id, organization and sealed secrets (a key rotation's row)."""
+
+    id: str
+    organization_id: int
+    sealed: Sealed
+
+
+@dataclass(frozen=True, slots=True)
 class Behind:
     """An enabled endpoint with feed entries after its position: from which number it waits
     (past what was pruned), through which, and for which actions (empty: all)."""
@@ -121,6 +130,48 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             )
         ).one_or_none()
         return Sealed(*row) if row is not None else None
+
+    # The key rotation (app/webhooks/resealing.py)
+
+    async def sealed_under_other_keys(self, key_id: str, after_id: str, limit: int) -> list[SealedEndpoint]:
+        """The next endpoints (by id) whose secrets are sealed under another key than `key_id`."""
+        rows = await self.session.execute(
+            select(
+                WebhookEndpoint.id,
+                WebhookEndpoint.organization_id,
+                WebhookEndpoint.key_id,
+                WebhookEndpoint.sealed_secret,
+                WebhookEndpoint.sealed_previous_secret,
+                WebhookEndpoint.previous_secret_until,
+            )
+            .where(WebhookEndpoint.key_id != key_id, WebhookEndpoint.id > after_id)
+            .order_by(WebhookEndpoint.id)
+            .limit(limit)
+        )
+        return [SealedEndpoint(row[0], row[1], Sealed(*row[2:])) for row in rows]
+
+    async def reseal(
+        self, before: SealedEndpoint, key_id: str, secret: bytes, previous: bytes | None
+    ) -> bool:
+        """Replace the sealed secrets if the row still holds those read (compare and set: an
+        endpoint deleted or whose secret was rotated meanwhile is left alone); the version stays,
+        since re-encryption changes nothing a client sees."""
+        result = await self.session.execute(
+            update(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.id == before.id,
+                WebhookEndpoint.key_id == before.sealed.key_id,
+                WebhookEndpoint.sealed_secret == before.sealed.secret,
+            )
+            .values(key_id=key_id, sealed_secret=secret, sealed_previous_secret=previous)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_under_other_keys(self, key_id: str) -> int:
+        """How many endpoints' secrets are sealed under another key than `key_id`."""
+        count = select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.key_id != key_id)
+        return int(await self.session.scalar(count) or 0)
 
     # Feed positions
 
