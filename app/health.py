@@ -79,4 +79,4 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
         or not hmac.compare_digest(credential.strip().encode(), token.get_secret_value().encode())
     ):
         raise NotFound()
-    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -29,7 +29,7 @@ from app.journal.listener import ChangeListener
 from app.operations.metrics import RequestMetrics
 from app.runtime import build_runtime
 from app.security.sealing import sealing_keys
-from app.webhooks.metrics import register_backlog
+from app.webhooks.backlog import report_backlog
 from app.webhooks.worker import WebhookWorker
 
 DESCRIPTION = """
@@ -116,8 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, clock)
-    # /metrics shows the webhook backlog's gauges: nothing waiting until a worker reports its own.
-    register_backlog(app.state.runtime.metrics)
+    report_backlog(app.state.runtime)  # the webhook gauges of /metrics
 
     install_error_handlers(app)
     install_openapi(

@@ -13,8 +13,10 @@ above register with `Metrics.gauge`) is read at each scrape by `Metrics`, which 
 builds for itself (tests build many in one process).
 """
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -34,6 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # no route: one label for every unknown path
+# A scrape waits at most this long for awaited gauges (Prometheus' own timeout is 10 s).
+AWAITED_TIMEOUT_SECONDS = 3.0
+
+logger = logging.getLogger("ainas.metrics")
 
 SHARED = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -54,6 +60,10 @@ PlatformCollector(registry=SHARED)
 GCCollector(registry=SHARED)
 
 
+# Gauges a package above reads at each scrape (e.g. with one bounded query): {name: (help, value)}.
+AwaitedGauges = Callable[[], Awaitable[Mapping[str, tuple[str, float]]]]
+
+
 class Metrics:
     """One application's metrics: the process-wide ones and its own, read at each scrape."""
 
@@ -61,6 +71,8 @@ class Metrics:
         self._engine = engine
         self._hash_load = hash_load
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self._awaited: list[AwaitedGauges] = []
+        self._awaited_now: dict[str, tuple[str, float]] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Forward(SHARED))
         self.registry.register(_Instance(self))
@@ -71,8 +83,23 @@ class Metrics:
         A gauge of the same name registered again replaces it."""
         self._gauges[name] = (documentation, read)
 
-    def render(self) -> bytes:
-        """The Prometheus text format."""
+    def awaited_gauges(self, read: AwaitedGauges) -> None:
+        """Gauges that a package above reads at each scrape, awaited (e.g. one bounded query of
+        the database): `await read()` answers {name: (help, value)}. When it fails or takes longer
+        than AWAITED_TIMEOUT_SECONDS, its gauges are left out of that scrape and the rest answer."""
+        self._awaited.append(read)
+
+    async def render(self) -> bytes:
+        """The Prometheus text format; awaited gauges read now (see `awaited_gauges`)."""
+        now: dict[str, tuple[str, float]] = {}
+        for read in self._awaited:
+            try:
+                async with asyncio.timeout(AWAITED_TIMEOUT_SECONDS):
+                    now.update(await read())
+            except Exception:
+                logger.warning("metrics: gauges could not be read", exc_info=True)
+        self._awaited_now = now
+        # No await from here on: a concurrent scrape cannot change the values being written.
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
@@ -88,6 +115,8 @@ class Metrics:
         yield _gauge("ainas_password_hashes_queued", "Password checks waiting for a hashing turn.", queued)
         for name, (documentation, read) in self._gauges.items():
             yield _gauge(name, documentation, read())
+        for name, (documentation, value) in self._awaited_now.items():
+            yield _gauge(name, documentation, value)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
