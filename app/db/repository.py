@@ -2,11 +2,13 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy import Delete, Integer, Select, Table, Update, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.filters import with_search_forms
 from app.db.orm import Base
 from app.db.prepared import PreparedSelect
 
@@ -48,6 +50,34 @@ class Repository(Generic[ModelT]):
         """Delete and flush."""
         await self.session.delete(obj)
         await self.session.flush()
+
+    async def update_versioned(
+        self, key: int, version: int, values: Mapping[str, Any], returning: Sequence[Any]
+    ) -> Sequence[Any] | None:
+        """Set values on the row with this primary key if it is still at `version`, raising its
+        version by one (search forms follow their sources): its `returning` columns after, or
+        None when its version moved since it was read (someone else changed it first).
+
+        One Core UPDATE built once per shape: the single-row twin of the list's path, with no
+        object loaded and flushed."""
+        table = self._table()
+        row = with_search_forms(table, [values])[0]
+        statement = _versioned_update(table, tuple(row), tuple(returning))
+        params = {"w_key": key, "w_version": version, **{f"v_{name}": value for name, value in row.items()}}
+        return (await self.session.execute(statement, params)).first()
+
+    async def delete_versioned(self, key: int, version: int) -> bool:
+        """Delete the row with this primary key if it is still at `version`; False when it moved."""
+        result = await self.session.execute(
+            _versioned_delete(self._table()), {"w_key": key, "w_version": version}
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @classmethod
+    def _table(cls) -> Table:
+        table = cls.model.__table__
+        assert isinstance(table, Table)
+        return table
 
     @classmethod
     def listed(cls, statement: Select[Any], *, order_by: Sequence[Any], deep: bool) -> "ListSelect":
@@ -104,3 +134,26 @@ class ListSelect:
     def columns(self) -> tuple[str, ...]:
         """The names of the page's columns, `_total` last."""
         return self.page.columns
+
+
+def _where_version(table: Table) -> tuple[Any, Any]:
+    key = next(iter(table.primary_key.columns))
+    return key == bindparam("w_key"), table.c.version == bindparam("w_version")
+
+
+@lru_cache(maxsize=256)
+def _versioned_update(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) -> Update:
+    """UPDATE of these columns of one row at one version (see Repository.update_versioned)."""
+    return (
+        update(table)
+        .where(*_where_version(table))
+        .values({name: bindparam(f"v_{name}") for name in names})
+        .values(version=table.c.version + 1)
+        .returning(*returning)
+    )
+
+
+@lru_cache(maxsize=64)
+def _versioned_delete(table: Table) -> Delete:
+    """DELETE of one row at one version (see Repository.delete_versioned)."""
+    return delete(table).where(*_where_version(table))
