@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Delete, Integer, Select, Table, Update, bindparam, delete, func, select, update
+from sqlalchemy import Integer, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.filters import with_search_forms
 from app.db.orm import Base
-from app.db.prepared import PreparedSelect
+from app.db.prepared import PreparedSelect, PreparedWrite
 
 ModelT = TypeVar("ModelT", bound=Base)
 # From this offset on, a page is read by its ids first (see Repository.listed).
@@ -51,6 +51,15 @@ class Repository(Generic[ModelT]):
         await self.session.delete(obj)
         await self.session.flush()
 
+    async def insert_returning(self, values: Mapping[str, Any], returning: Sequence[Any]) -> Sequence[Any]:
+        """Insert one row (search forms follow their sources) and return its `returning` columns:
+        one statement built once per shape, run on the driver's prepared path
+        (app/db/prepared.py), with no object built and flushed. A violated constraint raises
+        SQLAlchemy's IntegrityError."""
+        table = self._table()
+        row = with_search_forms(table, [values])[0]
+        return (await _insert(table, tuple(row), tuple(returning)).in_transaction(self.session, row))[0]
+
     async def update_versioned(
         self, key: int, version: int, values: Mapping[str, Any], returning: Sequence[Any]
     ) -> Sequence[Any] | None:
@@ -58,20 +67,21 @@ class Repository(Generic[ModelT]):
         version by one (search forms follow their sources): its `returning` columns after, or
         None when its version moved since it was read (someone else changed it first).
 
-        One Core UPDATE built once per shape: the single-row twin of the list's path, with no
-        object loaded and flushed."""
+        The single-row twin of the list's path: one statement built once per shape, run on the
+        driver's prepared path, with no object loaded and flushed."""
         table = self._table()
         row = with_search_forms(table, [values])[0]
         statement = _versioned_update(table, tuple(row), tuple(returning))
         params = {"w_key": key, "w_version": version, **{f"v_{name}": value for name, value in row.items()}}
-        return (await self.session.execute(statement, params)).first()
+        found = await statement.in_transaction(self.session, params)
+        return found[0] if found else None
 
     async def delete_versioned(self, key: int, version: int) -> bool:
         """Delete the row with this primary key if it is still at `version`; False when it moved."""
-        result = await self.session.execute(
-            _versioned_delete(self._table()), {"w_key": key, "w_version": version}
+        found = await _versioned_delete(self._table()).in_transaction(
+            self.session, {"w_key": key, "w_version": version}
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(found)
 
     @classmethod
     def _table(cls) -> Table:
@@ -142,18 +152,29 @@ def _where_version(table: Table) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=256)
-def _versioned_update(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) -> Update:
+def _insert(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) -> PreparedWrite:
+    """INSERT of these columns of one row (see Repository.insert_returning)."""
+    return PreparedWrite(
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in names})
+        .returning(*returning)
+    )
+
+
+@lru_cache(maxsize=256)
+def _versioned_update(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) -> PreparedWrite:
     """UPDATE of these columns of one row at one version (see Repository.update_versioned)."""
-    return (
+    return PreparedWrite(
         update(table)
         .where(*_where_version(table))
-        .values({name: bindparam(f"v_{name}") for name in names})
+        .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names})
         .values(version=table.c.version + 1)
         .returning(*returning)
     )
 
 
 @lru_cache(maxsize=64)
-def _versioned_delete(table: Table) -> Delete:
-    """DELETE of one row at one version (see Repository.delete_versioned)."""
-    return delete(table).where(*_where_version(table))
+def _versioned_delete(table: Table) -> PreparedWrite:
+    """DELETE of one row at one version (see Repository.delete_versioned); RETURNING its key."""
+    where = _where_version(table)
+    return PreparedWrite(delete(table).where(*where).returning(next(iter(table.primary_key.columns))))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Row, Select, Table, bindparam, func, select
 
 from app.db.bulk import insert_rows, update_rows
 from app.db.filters import FilterSet
@@ -26,7 +26,6 @@ LISTED_COLUMNS = tuple(LocationSchema.model_fields)
 ONE = (*LISTED, Location.id)
 ONE_COLUMNS = tuple(column.key for column in ONE)
 _TABLE = cast(Table, Location.__table__)
-_INSERT = insert(_TABLE).returning(*LISTED)
 # Ids per IN list: far below any driver's limit of bound values.
 IDS_PER_QUERY = 1000
 
@@ -93,9 +92,9 @@ class LocationRepository(Repository[Location]):
     async def insert(self, values: dict[str, Any]) -> StoredResource:
         """Insert a new location (version 1) and read it back, in one statement.
 
-        A Core INSERT built once: nothing of the ORM's unit of work is needed to add one row.
+        Nothing of the ORM's unit of work is needed to add one row (Repository.insert_returning).
         """
-        row = (await self.session.execute(_INSERT, {**values, "version": 1})).one()
+        row = await self.insert_returning({**values, "version": 1}, LISTED)
         return StoredResource.from_row(LocationSchema, LISTED_COLUMNS, row)
 
     async def user_count(self, location_id: int) -> int:
