@@ -100,6 +100,14 @@ _DESCRIPTIONS = {
     503: "Database unavailable, or too many password checks at once; see Retry-After",
 }
 
+# Headers of problem answers that the document describes, wherever an example carries them.
+_HEADERS: dict[str, dict[str, Any]] = {
+    "Retry-After": {
+        "description": "Seconds to wait before asking again",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+
 # What a status alone stands for: the problems every operation that answers it can answer.
 _COMMON: dict[int, Callable[[], list[ProblemError]]] = {
     401: lambda: [Unauthorized("not_authenticated"), Unauthorized("invalid_token")],
@@ -246,6 +254,9 @@ def _document_problems(
                 "examples": {_name(problem): _example(problem) for problem in shown},
             }
         }
+        sent = sorted({name for problem in shown for name in problem.headers if name in _HEADERS})
+        if sent:
+            answer["headers"] = {name: _HEADERS[name] for name in sent}
     for status, answer in responses.items():
         if status[:1] in "45" and "application/json" in answer.get("content", {}):
             answer["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _declared_schema(answer)}}
