@@ -38,9 +38,9 @@ RESPONSES[429]["description"] = (
 @router.get(
     "",
     response_model=ChangeFeed,
-    summary="Follow the organization's changes",
+    summary="変更履歴",
     description=(
-        "変更履歴. Every committed change of the organization, its locations and (admins and "
+        "Every committed change of the organization, its locations and (admins and "
         "operators) its users, exactly once and in commit order. Without `after`: no items and "
         "the current position as `next_cursor`; take it, list what you need, then follow from it. "
         "With `wait`, an answer with nothing new waits up to that many seconds for a change. "

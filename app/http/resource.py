@@ -3,8 +3,8 @@
 The single-resource twin of `page_json`: a read or a write that selected (or returned) the
 resource's columns in the order of its schema's fields writes them as JSON at once, with no
 model built and validated in between, and the route answers those bytes (it declares the
-schema as `response_model` for the document). The audit trail and the change feed record the
-same form (`public_form`), so that what they say is exactly what the GET answers.
+schema as `response_model` for the document). Whatever records the resource takes the same
+form (`public_form`), so that what it says is exactly what the GET answers.
 """
 
 from collections.abc import Sequence

@@ -46,8 +46,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import insert_rows
 from app.db.prepared import PreparedWrite
+from app.journal.metrics import FEED_ENTRIES_WRITTEN
 from app.models import AuditEvent, Change, ChangeCounter
-from app.operations.metrics import FEED_ENTRIES_WRITTEN
 
 # The channel of PostgreSQL's LISTEN/NOTIFY (migration 0008's trigger names it too); the payload
 # is written by `notice`.

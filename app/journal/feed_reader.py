@@ -32,7 +32,7 @@ from app.journal.cursor import decode_cursor, encode_cursor
 from app.journal.feed_repository import ChangeRepository, FeedPage
 from app.journal.feed_schemas import ChangeQuery
 from app.journal.listener import ChangeListener, poll_delay, wait_for
-from app.operations.metrics import LONG_POLLS_WAITING
+from app.journal.metrics import LONG_POLLS_WAITING
 from app.runtime import Runtime
 
 logger = logging.getLogger("ainas.changes")
