@@ -2,13 +2,15 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy import Integer, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.filters import with_search_forms
 from app.db.orm import Base
-from app.db.prepared import PreparedSelect
+from app.db.prepared import PreparedSelect, PreparedWrite
 
 ModelT = TypeVar("ModelT", bound=Base)
 # From this offset on, a page is read by its ids first (see Repository.listed).
@@ -48,6 +50,44 @@ class Repository(Generic[ModelT]):
         """Delete and flush."""
         await self.session.delete(obj)
         await self.session.flush()
+
+    async def insert_returning(self, values: Mapping[str, Any], returning: Sequence[Any]) -> Sequence[Any]:
+        """Insert one row (search forms follow their sources) and return its `returning` columns:
+        one statement built once per shape, run on the driver's prepared path
+        (app/db/prepared.py), with no object built and flushed. A violated constraint raises
+        SQLAlchemy's IntegrityError."""
+        table = self._table()
+        row = with_search_forms(table, [values])[0]
+        return (await _insert(table, tuple(row), tuple(returning)).in_transaction(self.session, row))[0]
+
+    async def update_versioned(
+        self, key: int, version: int, values: Mapping[str, Any], returning: Sequence[Any]
+    ) -> Sequence[Any] | None:
+        """Set values on the row with this primary key if it is still at `version`, raising its
+        version by one (search forms follow their sources): its `returning` columns after, or
+        None when its version moved since it was read (someone else changed it first).
+
+        The single-row twin of the list's path: one statement built once per shape, run on the
+        driver's prepared path, with no object loaded and flushed."""
+        table = self._table()
+        row = with_search_forms(table, [values])[0]
+        statement = _versioned_update(table, tuple(row), tuple(returning))
+        params = {"w_key": key, "w_version": version, **{f"v_{name}": value for name, value in row.items()}}
+        found = await statement.in_transaction(self.session, params)
+        return found[0] if found else None
+
+    async def delete_versioned(self, key: int, version: int) -> bool:
+        """Delete the row with this primary key if it is still at `version`; False when it moved."""
+        found = await _versioned_delete(self._table()).in_transaction(
+            self.session, {"w_key": key, "w_version": version}
+        )
+        return bool(found)
+
+    @classmethod
+    def _table(cls) -> Table:
+        table = cls.model.__table__
+        assert isinstance(table, Table)
+        return table
 
     @classmethod
     def listed(cls, statement: Select[Any], *, order_by: Sequence[Any], deep: bool) -> "ListSelect":
@@ -104,3 +144,37 @@ class ListSelect:
     def columns(self) -> tuple[str, ...]:
         """The names of the page's columns, `_total` last."""
         return self.page.columns
+
+
+def _where_version(table: Table) -> tuple[Any, Any]:
+    key = next(iter(table.primary_key.columns))
+    return key == bindparam("w_key"), table.c.version == bindparam("w_version")
+
+
+@lru_cache(maxsize=256)
+def _insert(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) -> PreparedWrite:
+    """INSERT of these columns of one row (see Repository.insert_returning)."""
+    return PreparedWrite(
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in names})
+        .returning(*returning)
+    )
+
+
+@lru_cache(maxsize=256)
+def _versioned_update(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) -> PreparedWrite:
+    """UPDATE of these columns of one row at one version (see Repository.update_versioned)."""
+    return PreparedWrite(
+        update(table)
+        .where(*_where_version(table))
+        .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names})
+        .values(version=table.c.version + 1)
+        .returning(*returning)
+    )
+
+
+@lru_cache(maxsize=64)
+def _versioned_delete(table: Table) -> PreparedWrite:
+    """DELETE of one row at one version (see Repository.delete_versioned); RETURNING its key."""
+    where = _where_version(table)
+    return PreparedWrite(delete(table).where(*where).returning(next(iter(table.primary_key.columns))))

@@ -140,3 +140,9 @@ def page_json(
     items = [dict(zip(fields, row, strict=False)) for row in rows]
     document = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     return orjson.dumps(document, option=orjson.OPT_UTC_Z)
+
+
+def item_json(item: type[BaseModel], columns: tuple[str, ...], row: Sequence[Any]) -> bytes:
+    """The JSON of one `item` read from the database, as `page_json` writes each of its items
+    (the same rules: plain columns in the order of `item`'s fields, anything else after)."""
+    return orjson.dumps(dict(zip(_fields_leading(item, columns), row, strict=False)), option=orjson.OPT_UTC_Z)

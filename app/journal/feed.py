@@ -45,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import insert_rows
+from app.db.prepared import PreparedWrite
 from app.journal.metrics import FEED_ENTRIES_WRITTEN
 from app.models import AuditEvent, Change, ChangeCounter
 
@@ -148,7 +149,7 @@ def _postgresql_statement() -> Any:
 
 
 # Built once: SQLAlchemy caches their compiled SQL, asyncpg their prepared statements.
-_POSTGRESQL = _postgresql_statement()
+_POSTGRESQL = PreparedWrite(_postgresql_statement())
 _SQLITE_EVENT = insert(_EVENTS)
 _INSERT_ENTRY = insert(_CHANGES)
 _TAKE = {
@@ -168,7 +169,7 @@ async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], en
             **{f"event_{name}": event[name] for name in _EVENT_COLUMNS},
             **{f"entry_{name}": entry[name] for name in _ENTRY_COLUMNS},
         }
-        await session.execute(_POSTGRESQL, parameters)
+        await _POSTGRESQL.in_transaction(session, parameters)
         return
     await session.execute(_SQLITE_EVENT, event)
     taken = await session.execute(_TAKE["sqlite"], {"organization_id": organization_id, "count": 1})

@@ -77,17 +77,14 @@ async def create_user(
 
 @router.get(
     "/{login_id}",
+    response_model=User,
     summary="依頼人ユーザーの参照",
     description="One user of the organization, with its ETag.",
     responses=problems(),
 )
-async def get_user(
-    scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
-) -> User:
-    """One user."""
-    user = await service.get(scope, login_id)
-    set_etag(response, user.version)
-    return user
+async def get_user(scope: CanRead, login_id: LoginIdPath, service: UserServiceDep) -> Response:
+    """One user (JSON straight from its row)."""
+    return (await service.get(scope, login_id)).response()
 
 
 @router.patch(
