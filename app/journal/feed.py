@@ -51,8 +51,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.bulk import insert_rows
+from app.journal.metrics import FEED_ENTRIES_WRITTEN
 from app.models import AuditEvent, Change, ChangeCounter
-from app.operations.metrics import FEED_ENTRIES_WRITTEN
 
 # The channel of PostgreSQL's LISTEN/NOTIFY (migration 0008's trigger names it too); the payload
 # is written by `notice`.

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config.clock import ManualClock
 from app.config.settings import Settings
 from app.main import create_app
+from app.webhooks.metrics import register_backlog
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase, empty_all_tables
 from tests.fixtures.world import World, add_location
@@ -106,7 +107,7 @@ async def test_gauges_of_the_instance_and_the_process(app: FastAPI, client: http
     ):
         assert (name, ()) in found, name
     assert found[("ainas_webhook_messages_waiting", ())] == 0
-    app.state.runtime.metrics.register_webhook_backlog(lambda: (7, 42.5))
+    register_backlog(app.state.runtime.metrics, lambda: (7, 42.5))
     found = await scrape(client)
     assert found[("ainas_webhook_messages_waiting", ())] == 7
     assert found[("ainas_webhook_oldest_message_age_seconds", ())] == 42.5
