@@ -1,16 +1,18 @@
 """The generic repository: the common queries every table shares. Domain repositories add their own."""
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, ScalarSelect, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.filters import with_search_forms
 from app.db.orm import Base
 from app.db.prepared import PreparedSelect, PreparedWrite
+from app.db.totals import Counted, Totals, totals_of
 
 ModelT = TypeVar("ModelT", bound=Base)
 # From this offset on, a page is read by its ids first (see Repository.listed).
@@ -90,7 +92,14 @@ class Repository(Generic[ModelT]):
         return table
 
     @classmethod
-    def listed(cls, statement: Select[Any], *, order_by: Sequence[Any], deep: bool) -> "ListSelect":
+    def listed(
+        cls,
+        statement: Select[Any],
+        *,
+        order_by: Sequence[Any],
+        deep: bool,
+        stamp: ScalarSelect[Any] | None = None,
+    ) -> "ListSelect":
         """The list select of one shape (filters, scope, sort, depth): every list's one path.
 
         `statement` selects the rows that match, with every value a bound parameter (FilterSet's
@@ -104,46 +113,140 @@ class Repository(Generic[ModelT]):
         (offset ≥ DEFERRED_JOIN_OFFSET, or always for a select that joins what only the page needs)
         finds its ids through the ordering index alone, then reads those rows, instead of reading
         and discarding every row before.
+
+        `stamp`: a scalar select (over the same bound parameters) of a value that moves with every
+        committed change that may change which rows match, and is NULL where it cannot tell. With
+        it, `page` counts only when the stamp moved since the last count of the same rows (see
+        `page`). Every row then ends with `_stamp` too (after `_total` where there is one).
         """
-        total = select(func.count()).select_from(statement.order_by(None).subquery()).scalar_subquery()
-        counted = statement.add_columns(total.label("_total"))
+        count = select(func.count()).select_from(statement.order_by(None).subquery())
+        extra = [count.scalar_subquery().label("_total")]
+        if stamp is not None:
+            extra.append(stamp.label("_stamp"))
+            count = count.add_columns(stamp.label("_stamp"))
+        page = cls._paged(statement.add_columns(*extra), statement, order_by, deep)
+        if stamp is None:
+            return ListSelect(PreparedSelect(page), PreparedSelect(count))
+        quick = cls._paged(statement.add_columns(stamp.label("_stamp")), statement, order_by, deep)
+        # Read after `quick` in the same session when the stamp moved: its objects are read anew.
+        page = page.execution_options(populate_existing=True)
+        return ListSelect(PreparedSelect(page), PreparedSelect(count), PreparedSelect(quick))
+
+    @classmethod
+    def _paged(
+        cls, selected: Select[Any], statement: Select[Any], order_by: Sequence[Any], deep: bool
+    ) -> Select[Any]:
+        """`selected` (the list's select with extra columns) limited to the page window."""
         limit, offset = bindparam("page_limit", type_=Integer), bindparam("page_offset", type_=Integer)
         if deep:
             key = cls.model.__mapper__.primary_key[0]
             ids = statement.with_only_columns(key).order_by(*order_by).limit(limit).offset(offset)
-            paged = counted.where(key.in_(ids)).order_by(*order_by)
-        else:
-            paged = counted.order_by(*order_by).limit(limit).offset(offset)
-        count = select(func.count()).select_from(statement.order_by(None).subquery())
-        return ListSelect(PreparedSelect(paged), PreparedSelect(count))
+            return selected.where(key.in_(ids)).order_by(*order_by)
+        return selected.order_by(*order_by).limit(limit).offset(offset)
 
     async def page(
         self, listed: "ListSelect", params: Mapping[str, Any], *, limit: int, offset: int
     ) -> tuple[Sequence[Sequence[Any]], int]:
-        """One page of a list select (each row with `_total` last) and how many match in all.
-        A select of mapped objects gives rows whose first column is the object."""
-        rows = await listed.page.all(self.session, {**params, "page_limit": limit, "page_offset": offset})
-        if rows:
-            return rows, int(rows[0][-1])
+        """One page of a list select and how many match in all. Each row has the list's columns,
+        then `_total` (and `_stamp`, see `listed`) or, when the total was remembered, `_stamp`
+        alone. A select of mapped objects gives rows whose first column is the object.
+
+        A stamped list remembers its totals per process (app/db/totals.py), each with the stamp
+        its count read in the same statement. When a total of the same count (same SQL, same
+        values) is remembered, the page is read first WITHOUT counting, with the current stamp:
+        the same stamp means that nothing that may change the matching rows committed since the
+        count, so the remembered total is exact. Otherwise (a first read, a moved stamp, a NULL
+        stamp) the page is read with its count and the stamp, in one statement, and that total is
+        remembered. Never inside a transaction that may have written (its own rows would be
+        counted before its stamp moves): there, every page counts and nothing is remembered.
+        """
+        window = {**params, "page_limit": limit, "page_offset": offset}
+        remembered = self._remembered(listed, params)
+        rows: Sequence[Sequence[Any]] | None = None
+        if remembered is not None and listed.quick is not None:
+            totals, key = remembered
+            known = totals.get(key)
+            if known is not None:
+                rows = await listed.quick.all(self.session, window)
+                if rows and rows[0][-1] == known.stamp:
+                    return rows, known.total
+        if rows is None or rows:  # not read yet, or read and the stamp moved
+            rows = await listed.page.all(self.session, window)
+            if rows:
+                if listed.quick is None:
+                    return rows, int(rows[0][-1])
+                self._remember(remembered, rows[0][-1], rows[0][-2])
+                return rows, int(rows[0][-2])
         if offset == 0:
             return rows, 0
         # A page past the end carries no total: count apart.
         counted = await listed.count.first(self.session, params)
-        return rows, int(counted[0]) if counted is not None else 0
+        if counted is None:
+            return rows, 0
+        if listed.quick is not None:
+            self._remember(remembered, counted[-1], counted[0])
+        return rows, int(counted[0])
+
+    def _remembered(self, listed: "ListSelect", params: Mapping[str, Any]) -> tuple[Totals, Hashable] | None:
+        """Where a stamped list's totals are remembered, and the key of this count; None where
+        totals are not remembered (no stamp, a write transaction, values that are not hashable)."""
+        engine = self.session.bind
+        if listed.quick is None or not isinstance(engine, AsyncEngine):
+            return None
+        if (
+            self.session.in_transaction()
+            and engine.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+        ):
+            return None
+        values = tuple(sorted(params.items()))
+        try:
+            hash(values)
+        except TypeError:
+            return None
+        return totals_of(engine.sync_engine.pool), (listed.count_key(engine.dialect), values)
+
+    @staticmethod
+    def _remember(remembered: tuple[Totals, Hashable] | None, stamp: Any, total: Any) -> None:
+        """Remember a total counted with this stamp; where the stamp cannot tell (NULL), forget
+        the one remembered, so that the next page counts at once."""
+        if remembered is None:
+            return
+        totals, key = remembered
+        if stamp is None:
+            totals.forget(key)
+        else:
+            totals.put(key, Counted(stamp, int(total)))
 
 
 @dataclass(frozen=True, slots=True)
 class ListSelect:
     """A list's select of one shape, built once (`Repository.listed`): the page with its total,
-    and the count alone for a page past the end."""
+    the count alone for a page past the end and, for a stamped list, the page without its count
+    (`quick`; the count and the page then carry the stamp too)."""
 
     page: PreparedSelect
     count: PreparedSelect
+    quick: PreparedSelect | None = None
+    # The count's SQL per database (see `count_key`).
+    _keys: dict[tuple[str, str], Hashable] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The names of the page's columns, `_total` last."""
+        """The names of the page's columns: the list's, then `_total` (and `_stamp`)."""
         return self.page.columns
+
+    def count_key(self, dialect: Dialect) -> Hashable:
+        """What names this count on a database of this dialect: its SQL as compiled there, with
+        the values the statement carries itself. Lists of other sorts and depths share it (they
+        count the same rows); two statements that differ in anything but their bound values
+        do not. Compiled once per dialect."""
+        name = (dialect.name, dialect.driver)
+        found = self._keys.get(name)
+        if found is None:
+            compiled = self.count.statement.compile(dialect=dialect)
+            carried = tuple(sorted((bound, repr(value)) for bound, value in compiled.params.items()))
+            found = self._keys[name] = (compiled.string, carried)
+        return found
 
 
 def _where_version(table: Table) -> tuple[Any, Any]:

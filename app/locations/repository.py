@@ -13,6 +13,7 @@ from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
 from app.http.resource import StoredResource
+from app.journal.feed import change_stamp
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import AgentDesignation, ApplicationTemplate, Location, User
@@ -183,10 +184,12 @@ def _filtered(scope: LocationScope, filters: LocationFilters) -> tuple[tuple[Has
 def _search_select(
     shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[ListSelect, Select[Any]]:
-    """The location search of one shape of filters (see FilterSet.shape)."""
+    """The location search of one shape of filters (see FilterSet.shape), stamped by the
+    organization's change counter: every change of a location moves it (see `change_stamp`)."""
     statement = visible(select(*LISTED), scoped).where(*FILTERS.bound_conditions(shape))
     order_by = ordering(FILTERS.sortable, sort, Location.id)
-    return LocationRepository.listed(statement, order_by=order_by, deep=deep), statement
+    listed = LocationRepository.listed(statement, order_by=order_by, deep=deep, stamp=change_stamp())
+    return listed, statement
 
 
 @lru_cache(maxsize=2)

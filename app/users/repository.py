@@ -14,6 +14,7 @@ from app.db.filters import NOTHING, NULL, FilterSet
 from app.db.prepared import PreparedSelect
 from app.db.repository import ListSelect
 from app.http.pagination import PageRequest, ordering
+from app.journal.feed import change_stamp
 from app.models import Location, Organization, User
 from app.users.schemas import User as UserSchema
 from app.users.schemas import UserFilters
@@ -188,10 +189,11 @@ def _visible(itself: bool, at_location: bool, columns: tuple[Any, ...] = ()) -> 
 def _search_select(shape: tuple[Hashable, ...], *, itself: bool, at_location: bool, sort: str) -> ListSelect:
     """The user search of one shape of filters and visibility. Always ids first: the location
     code is joined to the page's 50 users, not to the thousands a name matches before they are
-    sorted (PostgreSQL drops the join from the id query)."""
+    sorted (PostgreSQL drops the join from the id query). Stamped by the organization's change
+    counter: every change of a user moves it (see `change_stamp`)."""
     statement = _visible(itself, at_location).where(*FILTERS.bound_conditions(shape))
     order_by = ordering(FILTERS.sortable, sort, User.id)
-    return UserRepository.listed(statement, order_by=order_by, deep=True)
+    return UserRepository.listed(statement, order_by=order_by, deep=True, stamp=change_stamp())
 
 
 # The User schema's fields that are columns of the joined location, or named otherwise.
