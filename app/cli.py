@@ -150,25 +150,28 @@ def _webhook_worker() -> None:
 
 
 def _rotate_certificate_key() -> None:
-    from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
+    from app.certificates.rotation import ServersLackTheKey
+    from app.operators import SEALED_ROWS, rotate_certificate_key
     from app.security.sealing import SealingKeyMissing
 
     try:
         report = asyncio.run(rotate_certificate_key(get_settings()))
     except (SealingKeyMissing, ServersLackTheKey) as exc:
         raise SystemExit(f"error: {exc}") from None
-    print(f"Re-encrypted {report.resealed} certificate(s) under key {report.key_id}.")
-    for certificate_id, organization_id in report.unreadable:
-        print(
-            f"Certificate {certificate_id} of organization {organization_id:09d} opens under no configured "
-            "key: left as it is (the organization must register it again)."
-        )
-    if report.remaining:
-        print(
-            f"{report.remaining} certificate(s) are still sealed under another key (registered by an "
-            "instance still on the old settings?): restart every instance, then run this again."
-        )
-    if report.unreadable or report.remaining:
+    for store in SEALED_ROWS:
+        done = report.kinds[store.kind]
+        print(f"Re-encrypted {done.resealed} {store.label} under key {report.key_id}.")
+        for row_id, organization_id in done.unreadable:
+            print(
+                f"{store.one} {row_id} of organization {organization_id:09d} opens under "
+                f"no configured key: left as it is ({store.remedy})."
+            )
+        if done.remaining:
+            print(
+                f"{done.remaining} {store.label} are still sealed under another key (written by an "
+                "instance still on the old settings?): restart every instance, then run this again."
+            )
+    if not report.complete:
         raise SystemExit(1)
 
 
@@ -264,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "rotate-certificate-key",
-        help="re-encrypt every stored certificate under AINAS_CERTIFICATE_KEY "
+        help="re-encrypt every stored certificate and webhook endpoint secret under AINAS_CERTIFICATE_KEY "
         "(opening them with AINAS_CERTIFICATE_PREVIOUS_KEYS); safe while the service runs",
     )
 

@@ -24,7 +24,7 @@ register_messages(
 router = APIRouter(tags=["運用 (operations)"])
 
 
-@router.get("/healthz", summary="Liveness", description="The process is alive (no database access).")
+@router.get("/healthz", summary="死活確認", description="The process is alive (no database access).")
 async def healthz() -> dict[str, str]:
     """Always ok while the process serves requests."""
     return {"status": "ok"}
@@ -32,7 +32,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness",
+    summary="稼働準備確認",
     description=(
         "The database answers and the instance is not shutting down; 503 otherwise. "
         "`change_feed` says how waiting feed readers learn of changes: `listening` (LISTEN/NOTIFY) "
@@ -58,7 +58,7 @@ async def readyz(request: Request, runtime: RuntimeDep) -> dict[str, str]:
 
 @router.get(
     "/metrics",
-    summary="Metrics (Prometheus)",
+    summary="メトリクス",
     description=(
         "The Prometheus text format of this instance, to `Authorization: Bearer <AINAS_METRICS_TOKEN>`. "
         "404 when metrics are off (no token configured) and to any other caller, so that the "
@@ -79,4 +79,4 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
         or not hmac.compare_digest(credential.strip().encode(), token.get_secret_value().encode())
     ):
         raise NotFound()
-    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from app.certificates.instances import announce_periodically, withdraw
 from app.config.clock import Clock
 from app.config.logging import configure_logging
 from app.config.settings import Settings, get_settings
-from app.csv.upload import MAX_UPLOAD_BODY_BYTES, UPLOAD_PATHS
+from app.csv.upload import MAX_UPLOAD_BODY_BYTES
 from app.docs import install_docs
 from app.health import router as health_router
 from app.http.errors import install_error_handlers
@@ -28,16 +29,23 @@ from app.journal.listener import ChangeListener
 from app.operations.metrics import RequestMetrics
 from app.runtime import build_runtime
 from app.security.sealing import sealing_keys
+from app.webhooks.backlog import report_backlog
 from app.webhooks.worker import WebhookWorker
 
 DESCRIPTION = """
-AINAS（OSS申請共同利用システム）依頼人管理API: the requester-side administration of AINAS —
-organizations (依頼人組織), locations (依頼人拠点), users (依頼人ユーザー), API keys (APIキー)
-and the API password, and the operator's onboarding of new organizations.
+The requester-side administration of AINAS, the shared system for OSS filings: organizations,
+locations, users, API keys and the API password, and the operator's onboarding of new
+organizations.
+
+Each operation's summary is the screen's Japanese name, and each parameter's and field's title
+its Japanese label; descriptions are English.
 
 Errors are RFC 9457 `application/problem+json` with a stable `code`; messages are Japanese by
 default and English when `Accept-Language` prefers `en`.
 """
+
+# The CSV uploads' paths (SPEC §5.6): their bodies may be larger than any other.
+UPLOAD_PATHS = re.compile(r"^/api/v1/organizations/[^/]+/imports/")
 
 # What a status means across this API's operations, where it is more than the generic meaning
 # (the OpenAPI document's response descriptions).
@@ -108,6 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, clock)
+    report_backlog(app.state.runtime)  # the webhook gauges of /metrics
 
     install_error_handlers(app)
     install_openapi(

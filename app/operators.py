@@ -1,4 +1,5 @@
-"""Command-line actions of operators: create an operator, the first operator, onboarding from a file."""
+"""Command-line actions of operators: create an operator, the first operator, onboarding from a file,
+the rotation of the key that seals stored secrets."""
 
 import json
 import sys
@@ -6,13 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.config.settings import get_settings
+from app.certificates.rotation import CERTIFICATES, RotationReport, rotate_sealed_rows
+from app.config.settings import Settings, get_settings
 from app.journal.audit_trail import Actor
 from app.journal.context import command_context
 from app.runtime import build_runtime
 from app.users.service import UserService
+from app.webhooks.resealing import WEBHOOK_SECRETS
 
 FIRST_OPERATOR_LOGIN_ID = "operator"
+# Every kind of row sealed under AINAS_CERTIFICATE_KEY: `ainas rotate-certificate-key` reseals them all.
+SEALED_ROWS = (CERTIFICATES, WEBHOOK_SECRETS)
 CLI_ACTOR = Actor("system", "cli")
 
 
@@ -64,3 +69,9 @@ async def onboard_from_file(path: Path) -> dict[str, Any]:
             return result.model_dump(mode="json")
     finally:
         await runtime.engine.dispose()
+
+
+async def rotate_certificate_key(settings: Settings) -> RotationReport:
+    """Reseal certificates and webhook endpoints' secrets under the current key
+    (app/certificates/rotation.py says how to rotate)."""
+    return await rotate_sealed_rows(settings, SEALED_ROWS)

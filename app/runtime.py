@@ -29,7 +29,7 @@ class Runtime:
     tokens: TokenCodec
     # Begun on SIGTERM: readiness, long polls and background work react to it.
     drain: Drain
-    # Read at each scrape of /metrics; the webhook worker registers its backlog here.
+    # Read at each scrape of /metrics; packages above register their gauges here.
     metrics: Metrics
 
 

@@ -280,6 +280,8 @@ def feed(args: argparse.Namespace) -> dict[str, Any]:
     """Two service instances on a fresh database; long-poll delays on one and across two; a drain."""
     database = Database.create("ainas_feed")
     env = service_env(database.dsn, secrets.token_hex(32))
+    # The READERS share one API key: the cap on one principal's waiting long polls (10) would refuse most.
+    env["AINAS_LONG_POLLS_PER_PRINCIPAL"] = str(READERS)
     servers = []
     try:
         migrate(database.dsn)

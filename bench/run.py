@@ -31,7 +31,7 @@ from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks")
+PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks", "profile")
 # The parts after the comparison: part -> (module of bench/ with a function of the same name, title).
 LATER_PARTS = {
     "scale": ("scale", "scale"),
@@ -39,6 +39,7 @@ LATER_PARTS = {
     "csv": ("csv_transfer", "CSV downloads and uploads"),
     "feed": ("feed", "change feed"),
     "webhooks": ("webhooks", "webhooks"),
+    "profile": ("profile", "where the CPU goes (py-spy)"),
 }
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
@@ -493,7 +494,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "parts", nargs="*", help="any of compare, scale, instances, csv, feed, webhooks (default: all six)"
+        "parts",
+        nargs="*",
+        help="any of compare, scale, instances, csv, feed, webhooks, profile (default: all but profile)",
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
@@ -513,7 +516,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
-    args.parts = args.parts or list(PARTS)
+    args.parts = args.parts or [part for part in PARTS if part != "profile"]
     if args.duration > 60 or args.rounds > 5:
         parser.error("keep runs bounded: --duration at most 60 s and --rounds at most 5")
     if set(args.parts) - {"csv"}:

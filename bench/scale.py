@@ -149,6 +149,10 @@ class _Capture:
     """Stands in for a session: records the statements a repository would run, with their values
     (prepared selects included, see `_capturing_prepared_selects`)."""
 
+    # Bound to no engine: `Repository.page` remembers no total, so each list's counted page is
+    # what gets explained.
+    bind = None
+
     def __init__(self) -> None:
         self.statements: list[tuple[Any, dict[str, Any]]] = []
 

@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from app.agents.schemas import (
+    AGENT_ID,
+    DESIGNATION_ID,
     Agent,
     AgentCreate,
     AgentDesignation,
@@ -37,8 +39,8 @@ CanReadAgents = Annotated[Principal, Depends(require(Permission.AGENT_READ))]
 CanManageAgents = Annotated[Principal, Depends(require(Permission.AGENT_MANAGE))]
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.DESIGNATION_READ))]
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.DESIGNATION_WRITE))]
-AgentIdPath = Annotated[str, Path(max_length=64, description="代理人ID: 9 decimal digits")]
-DesignationIdPath = Annotated[str, Path(max_length=64, description="依頼先代理人ID: 9 decimal digits")]
+AgentIdPath = Annotated[str, Path(max_length=64, title=AGENT_ID, description="9 decimal digits")]
+DesignationIdPath = Annotated[str, Path(max_length=64, title=DESIGNATION_ID, description="9 decimal digits")]
 
 _NOT_ALLOWED = Unprocessable(
     "procedure_not_allowed",
@@ -76,10 +78,10 @@ _UNKNOWN_LOCATION = Unprocessable(errors=[FieldError("location_code", "unknown_l
 
 @agents_router.get(
     "",
-    summary="List agents",
+    summary="代理人検索",
     description=(
-        "代理人検索: the association's agent directory, read by every authenticated caller. `name` matches "
-        "代理人名 or 略称 partially, ignoring width and case; `kind`, `prefecture`, `procedure` and `status` "
+        "The association's agent directory, read by every authenticated caller. `name` matches "
+        "the name or its abbreviation partially, ignoring width and case; `kind`, `prefecture`, `procedure` and `status` "
         "match exactly."
     ),
     responses=problems(),
@@ -94,10 +96,10 @@ async def list_agents(
 @agents_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Add an agent",
+    summary="代理人の追加",
     description=(
-        "代理人の追加 (operators). `procedures` default to every procedure the kind may file; 行政書士 and "
-        "行政書士法人 need a registration number, unique within the kind."
+        "Operators only. `procedures` default to every procedure the kind may file; `gyoseishoshi` and "
+        "`gyoseishoshi_corporation` need a registration number, unique within the kind."
     ),
     responses=problems(
         404,
@@ -121,7 +123,10 @@ async def create_agent(
 
 
 @agents_router.get(
-    "/{agent_id}", summary="Read an agent", description="代理人の参照.", responses=problems(404)
+    "/{agent_id}",
+    summary="代理人の参照",
+    description="One agent of the directory, with its ETag.",
+    responses=problems(404),
 )
 async def get_agent(
     principal: CanReadAgents, agent_id: AgentIdPath, service: AgentServiceDep, response: Response
@@ -134,9 +139,9 @@ async def get_agent(
 
 @agents_router.patch(
     "/{agent_id}",
-    summary="Change or suspend an agent",
+    summary="代理人の変更・停止",
     description=(
-        "代理人の変更 (operators): `status: suspended` suspends it (its designations stay, listed with "
+        "Operators only. `status: suspended` suspends it (its designations stay, listed with "
         "`agent.status`, but are never resolved). Every organization that designates the agent sees "
         "`agent_designation.updated` in its change feed. Send If-Match with the ETag you read."
     ),
@@ -165,8 +170,8 @@ async def update_agent(
 @agents_router.delete(
     "/{agent_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an agent",
-    description="代理人の削除 (operators). Refused (409 agent_in_use) while designated: suspend it instead.",
+    summary="代理人の削除",
+    description="Operators only. Refused (409 agent_in_use) while designated: suspend it instead.",
     responses=problems(404, Conflict("agent_in_use", context={"count": 2}, members={"count": 2})),
 )
 async def delete_agent(
@@ -182,10 +187,10 @@ async def delete_agent(
 
 @designations_router.get(
     "",
-    summary="List designated agents",
+    summary="依頼先代理人検索",
     description=(
-        "依頼先代理人検索. `location_code` matches exactly; an empty `location_code=` finds the ones of all "
-        "locations (全拠点). `name` matches the agent's name partially. A caller assigned to a location "
+        "`location_code` matches exactly; an empty `location_code=` finds the ones of all "
+        "locations. `name` matches the agent's name partially. A caller assigned to a location "
         "sees its location's designations and the all-locations ones."
     ),
     responses=problems(),
@@ -200,9 +205,9 @@ async def list_designations(
 @designations_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Designate an agent",
+    summary="依頼先代理人の追加",
     description=(
-        "依頼先代理人の追加. The agent must be active; `procedures` (default: all of the agent's) a subset of "
+        "The agent must be active; `procedures` (default: all of the agent's) a subset of "
         "the agent's. At most one default per location (or all locations) and procedure."
     ),
     responses=problems(
@@ -231,7 +236,7 @@ async def create_designation(
 
 @designations_router.get(
     "/resolve",
-    summary="Which agent to send a filing to",
+    summary="既定の依頼先代理人",
     description=(
         "The designation a filing of `procedure` from `location_code` goes to: that location's default for "
         "the procedure, else the all-locations default; designations of suspended agents are skipped. "
@@ -248,8 +253,8 @@ async def resolve_designation(
 
 @designations_router.get(
     "/{designation_id}",
-    summary="Read a designated agent",
-    description="依頼先代理人の参照.",
+    summary="依頼先代理人の参照",
+    description="One designation of the organization, with its ETag.",
     responses=problems(),
 )
 async def get_designation(
@@ -263,10 +268,8 @@ async def get_designation(
 
 @designations_router.patch(
     "/{designation_id}",
-    summary="Change a designated agent",
-    description=(
-        "依頼先代理人の変更: location, procedures, default, note. Send If-Match with the ETag you read."
-    ),
+    summary="依頼先代理人の変更",
+    description=("Location, procedures, default, note. Send If-Match with the ETag you read."),
     responses=problems(
         Forbidden(),
         _NOT_ALLOWED,
@@ -294,8 +297,8 @@ async def update_designation(
 @designations_router.delete(
     "/{designation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a designated agent",
-    description="依頼先代理人の削除. Refused (409 designation_in_use) while application templates name it.",
+    summary="依頼先代理人の削除",
+    description="Refused (409 designation_in_use) while application templates name it.",
     responses=problems(Forbidden(), _IN_USE),
 )
 async def delete_designation(

@@ -1,6 +1,5 @@
 """Shapes of agents (代理人) and designated agents (依頼先代理人), SPEC §2.7."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -9,10 +8,12 @@ from pydantic import AfterValidator, AliasChoices, AliasPath, BaseModel, BeforeV
 from app.agents.procedures import AgentKind, Procedure, from_stored, in_order
 from app.agents.types import Note, PhoneNumber, Prefecture, RegistrationNumber
 from app.db.filters import Filter, Filters, Match
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.http.ids import PublicIdText
 from app.http.pagination import PageQuery
 from app.locations.types import LocationCode
-from app.text.types import BlankIsNull, FullWidthName, FullWidthShortName, SearchText
+from app.text.messages import labelled_values
+from app.text.types import PARTIAL_MATCH, BlankIsNull, FullWidthName, FullWidthShortName, SearchText
 
 
 class AgentStatus(StrEnum):
@@ -32,14 +33,27 @@ ProcedureList = Annotated[list[Procedure], BeforeValidator(_stored_procedures)]
 # What a body gives: at least one; repeats dropped, put in table order.
 ProcedureInput = Annotated[list[Procedure], Field(min_length=1, max_length=20), AfterValidator(in_order)]
 
-_KIND_DESCRIPTION = (
-    "`gyoseishoshi` 行政書士, `gyoseishoshi_corporation` 行政書士法人, `jihanren` 自販連, "
-    "`nisseiren` 日整連, `zenkeijikyo` 全軽自協"
-)
-_PROCEDURES_DESCRIPTION = (
-    "手続: `new_registration` 新規登録, `change_registration` 変更登録, `transfer_registration` 移転登録, "
-    "`description_change` 記載変更, `continuous_inspection` 継続検査, `kei_new_inspection` 軽自動車の新車新規検査"
-)
+# The screens' labels of the fields of agents and designations (SPEC §2.7).
+AGENT_ID = "代理人ID"
+DESIGNATION_ID = "依頼先代理人ID"
+KIND = "代理人の種類"
+NAME = "代理人名"
+SHORT_NAME = "略称"
+REGISTRATION_NUMBER = "登録番号"
+PREFECTURE = "都道府県"
+PROCEDURES = "手続"
+PHONE = "電話番号"
+STATUS = "状態"
+LOCATION_CODE = "依頼人拠点コード"
+IS_DEFAULT = "既定"
+NOTE = "備考"
+
+_KIND_DESCRIPTION = f"One of {labelled_values(AgentKind)}"
+_PROCEDURES_DESCRIPTION = f"Procedures, each one of {labelled_values(Procedure)}"
+_STATUS_DESCRIPTION = "`active`, or `suspended` by an operator"
+_LOCATION_CODE_DESCRIPTION = 'A location of the organization; null or `""`: all locations'
+_ID_DESCRIPTION = "9 decimal digits"
+_DEFAULT_DESCRIPTION = "The default of its location (or all locations) for its procedures"
 _AGENT_EXAMPLE: dict[str, Any] = {
     "kind": "nisseiren",
     "name": "東京都自動車整備振興会",
@@ -52,21 +66,21 @@ _AGENT_EXAMPLE: dict[str, Any] = {
 
 
 class AgentSummary(BaseModel):
-    """代理人, as a designation shows it."""
+    """An agent, as a designation shows it."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: PublicIdText = Field(description="代理人ID: 9 decimal digits", examples=["000000001"])
-    kind: AgentKind = Field(description=_KIND_DESCRIPTION)
-    name: str = Field(description="代理人名")
-    short_name: str = Field(description="略称")
-    registration_number: str | None = Field(description="登録番号")
-    prefecture: str = Field(description="都道府県 (JIS X 0401)")
-    status: AgentStatus
+    id: PublicIdText = Field(title=AGENT_ID, description=_ID_DESCRIPTION, examples=["000000001"])
+    kind: AgentKind = Field(title=KIND, description=_KIND_DESCRIPTION)
+    name: str = Field(title=NAME)
+    short_name: str = Field(title=SHORT_NAME)
+    registration_number: str | None = Field(title=REGISTRATION_NUMBER)
+    prefecture: str = Field(title=PREFECTURE, description="The JIS X 0401 code")
+    status: AgentStatus = Field(title=STATUS, description=_STATUS_DESCRIPTION)
 
 
 class Agent(AgentSummary):
-    """代理人: an agent of the directory."""
+    """An agent of the directory."""
 
     model_config = ConfigDict(
         from_attributes=True,
@@ -75,66 +89,78 @@ class Agent(AgentSummary):
         },
     )
 
-    procedures: ProcedureList = Field(description=_PROCEDURES_DESCRIPTION)
-    phone: str | None = Field(description="電話番号")
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    procedures: ProcedureList = Field(title=PROCEDURES, description=_PROCEDURES_DESCRIPTION)
+    phone: str | None = Field(title=PHONE)
+    created_at: CreatedAt
+    updated_at: UpdatedAt
+    version: Version
 
 
 class AgentCreate(BaseModel):
-    """代理人の追加 (operators)."""
+    """A new agent of the directory (operators)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_AGENT_EXAMPLE]})
 
-    kind: AgentKind = Field(description=_KIND_DESCRIPTION)
-    name: FullWidthName
-    short_name: FullWidthShortName
+    kind: AgentKind = Field(title=KIND, description=_KIND_DESCRIPTION)
+    name: FullWidthName = Field(title=NAME)
+    short_name: FullWidthShortName = Field(title=SHORT_NAME)
     registration_number: Annotated[RegistrationNumber | None, BlankIsNull] = Field(
-        default=None, description="登録番号: required for 行政書士 and 行政書士法人; unique within a kind"
+        default=None,
+        title=REGISTRATION_NUMBER,
+        description="Required for `gyoseishoshi` and `gyoseishoshi_corporation`; unique within a kind",
     )
-    prefecture: Prefecture
+    prefecture: Prefecture = Field(title=PREFECTURE)
     procedures: ProcedureInput | None = Field(
-        default=None, description=f"{_PROCEDURES_DESCRIPTION}. Default: every procedure its kind may file"
+        default=None,
+        title=PROCEDURES,
+        description=f"{_PROCEDURES_DESCRIPTION}. Default: every procedure its kind may file",
     )
-    phone: Annotated[PhoneNumber | None, BlankIsNull] = None
-    status: AgentStatus = AgentStatus.ACTIVE
+    phone: Annotated[PhoneNumber | None, BlankIsNull] = Field(default=None, title=PHONE)
+    status: AgentStatus = Field(default=AgentStatus.ACTIVE, title=STATUS, description=_STATUS_DESCRIPTION)
 
 
 class AgentUpdate(BaseModel):
-    """代理人の変更 (operators); `status: suspended` suspends it. Absent fields stay; the kind never changes."""
+    """A change of an agent (operators); `status: suspended` suspends it. Absent fields stay; the kind
+    never changes."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "suspended"}]})
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"id", "kind"})
 
-    name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
-    short_name: FullWidthShortName = None  # type: ignore[assignment]
-    registration_number: Annotated[RegistrationNumber | None, BlankIsNull] = None
-    prefecture: Prefecture = None  # type: ignore[assignment]
-    procedures: ProcedureInput = Field(default=None, description=_PROCEDURES_DESCRIPTION)  # type: ignore[arg-type]
-    phone: Annotated[PhoneNumber | None, BlankIsNull] = None
-    status: AgentStatus = None  # type: ignore[assignment]
+    name: FullWidthName = Field(default=None, title=NAME)  # type: ignore[assignment]  # absent: unchanged; null is refused
+    short_name: FullWidthShortName = Field(default=None, title=SHORT_NAME)  # type: ignore[assignment]
+    registration_number: Annotated[RegistrationNumber | None, BlankIsNull] = Field(
+        default=None, title=REGISTRATION_NUMBER
+    )
+    prefecture: Prefecture = Field(default=None, title=PREFECTURE)  # type: ignore[assignment]
+    procedures: ProcedureInput = Field(default=None, title=PROCEDURES, description=_PROCEDURES_DESCRIPTION)  # type: ignore[arg-type]
+    phone: Annotated[PhoneNumber | None, BlankIsNull] = Field(default=None, title=PHONE)
+    status: AgentStatus = Field(default=None, title=STATUS, description=_STATUS_DESCRIPTION)  # type: ignore[assignment]
 
 
 class AgentFilters(Filters):
-    """代理人検索: text filters match partially ignoring width and case; the others exactly."""
+    """The filters of the agent search: text filters match partially ignoring width and case; the
+    others exactly."""
 
     also_sortable = ("id", "name", "short_name", "created_at", "updated_at")
 
     kind: Annotated[AgentKind | None, Filter(Match.EXACT)] = Field(
-        default=None, description=_KIND_DESCRIPTION
+        default=None, title=KIND, description=_KIND_DESCRIPTION
     )
     name: Annotated[SearchText | None, Filter(columns=("name", "short_name"))] = Field(
-        default=None, description="代理人名 or 略称"
+        default=None, title=NAME, description=f"The name or its abbreviation; {PARTIAL_MATCH.lower()}"
     )
-    registration_number: SearchText | None = Field(default=None, description="登録番号")
+    registration_number: SearchText | None = Field(
+        default=None, title=REGISTRATION_NUMBER, description=PARTIAL_MATCH
+    )
     prefecture: Annotated[str | None, Filter(Match.EXACT)] = Field(
-        default=None, max_length=2, description="都道府県 (JIS X 0401), exact"
+        default=None, max_length=2, title=PREFECTURE, description="The JIS X 0401 code, exact"
     )
     procedure: Annotated[Procedure | None, Filter(Match.EXACT, columns=("procedures",), sortable=False)] = (
-        Field(default=None, description="Agents that file this procedure")
+        Field(default=None, title=PROCEDURES, description="Agents that file this procedure")
     )
-    status: Annotated[AgentStatus | None, Filter(Match.EXACT)] = None
+    status: Annotated[AgentStatus | None, Filter(Match.EXACT)] = Field(
+        default=None, title=STATUS, description=_STATUS_DESCRIPTION
+    )
 
 
 class AgentQuery(PageQuery, AgentFilters):
@@ -153,7 +179,7 @@ _DESIGNATION_EXAMPLE: dict[str, Any] = {
 
 
 class AgentDesignation(BaseModel):
-    """依頼先代理人: an agent the organization sends filings of these procedures to."""
+    """A designated agent: an agent the organization sends filings of these procedures to."""
 
     # Read from a designation row with its agent and location loaded.
     model_config = ConfigDict(
@@ -162,70 +188,81 @@ class AgentDesignation(BaseModel):
         json_schema_extra={"examples": [{"id": "000000001", **_DESIGNATION_EXAMPLE, "version": 1}]},
     )
 
-    id: PublicIdText = Field(description="依頼先代理人ID: 9 decimal digits", examples=["000000001"])
-    agent_id: PublicIdText = Field(description="代理人ID")
-    agent: AgentSummary = Field(description="The agent (read only); `status` shows a suspended one")
+    id: PublicIdText = Field(title=DESIGNATION_ID, description=_ID_DESCRIPTION, examples=["000000001"])
+    agent_id: PublicIdText = Field(title=AGENT_ID)
+    agent: AgentSummary = Field(
+        title="代理人", description="The agent (read only); `status` shows a suspended one"
+    )
     location_code: str | None = Field(
         default=None,
+        title=LOCATION_CODE,
         validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
-        description="依頼人拠点コード; null = all locations (全拠点)",
+        description="null: all locations",
     )
-    procedures: ProcedureList = Field(description=_PROCEDURES_DESCRIPTION)
-    is_default: bool = Field(description="The default of its location (or all locations) for its procedures")
-    note: str | None = Field(description="備考")
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    procedures: ProcedureList = Field(title=PROCEDURES, description=_PROCEDURES_DESCRIPTION)
+    is_default: bool = Field(
+        title=IS_DEFAULT, description="The default of its location (or all locations) for its procedures"
+    )
+    note: str | None = Field(title=NOTE)
+    created_at: CreatedAt
+    updated_at: UpdatedAt
+    version: Version
 
 
 class AgentDesignationCreate(BaseModel):
-    """依頼先代理人の追加."""
+    """A new designated agent."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_DESIGNATION_EXAMPLE]})
 
-    agent_id: str = Field(max_length=20, description="代理人ID of the directory (an `active` agent)")
+    agent_id: str = Field(
+        max_length=20, title=AGENT_ID, description="An agent of the directory (an `active` one)"
+    )
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
-        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+        default=None, title=LOCATION_CODE, description=_LOCATION_CODE_DESCRIPTION
     )
     procedures: ProcedureInput | None = Field(
         default=None,
+        title=PROCEDURES,
         description=f"{_PROCEDURES_DESCRIPTION}. A subset of the agent's; default: all of the agent's",
     )
-    is_default: bool = False
-    note: Annotated[Note | None, BlankIsNull] = None
+    is_default: bool = Field(default=False, title=IS_DEFAULT, description=_DEFAULT_DESCRIPTION)
+    note: Annotated[Note | None, BlankIsNull] = Field(default=None, title=NOTE)
 
 
 class AgentDesignationUpdate(BaseModel):
-    """依頼先代理人の変更. Absent fields stay; the agent never changes (designate another instead)."""
+    """A change of a designated agent: absent fields stay; the agent never changes (designate another
+    instead)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_default": True}]})
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"id", "agent_id"})
 
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
-        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+        default=None, title=LOCATION_CODE, description=_LOCATION_CODE_DESCRIPTION
     )
-    procedures: ProcedureInput = Field(default=None, description=_PROCEDURES_DESCRIPTION)  # type: ignore[arg-type]
-    is_default: bool = None  # type: ignore[assignment]
-    note: Annotated[Note | None, BlankIsNull] = None
+    procedures: ProcedureInput = Field(default=None, title=PROCEDURES, description=_PROCEDURES_DESCRIPTION)  # type: ignore[arg-type]
+    is_default: bool = Field(default=None, title=IS_DEFAULT, description=_DEFAULT_DESCRIPTION)  # type: ignore[assignment]
+    note: Annotated[Note | None, BlankIsNull] = Field(default=None, title=NOTE)
 
 
 class AgentDesignationFilters(Filters):
-    """依頼先代理人検索: `location_code` exactly (empty: the all-locations ones); agent name partially."""
+    """The filters of the designation search: `location_code` exactly (empty: the all-locations ones);
+    the agent's name partially."""
 
     also_sortable = ("created_at", "updated_at")
 
     procedure: Annotated[Procedure | None, Filter(Match.EXACT, columns=("procedures",), sortable=False)] = (
-        Field(default=None, description="Designations for this procedure")
+        Field(default=None, title=PROCEDURES, description="Designations for this procedure")
     )
     location_code: Annotated[SearchText | None, Filter(Match.EXACT)] = Field(
         default=None,
-        description="依頼人拠点コード, exact; empty (`location_code=`) finds the ones of all locations (全拠点)",
+        title=LOCATION_CODE,
+        description="Exact; empty (`location_code=`) finds the ones of all locations",
     )
     kind: Annotated[AgentKind | None, Filter(Match.EXACT)] = Field(
-        default=None, description=f"The agent's kind: {_KIND_DESCRIPTION}"
+        default=None, title=KIND, description=f"The agent's kind: {_KIND_DESCRIPTION}"
     )
     name: Annotated[SearchText | None, Filter(columns=("name", "short_name"))] = Field(
-        default=None, description="The agent's 代理人名 or 略称"
+        default=None, title=NAME, description=f"The agent's name or its abbreviation; {PARTIAL_MATCH.lower()}"
     )
 
 
@@ -236,7 +273,7 @@ class AgentDesignationQuery(PageQuery, AgentDesignationFilters):
 class ResolveQuery(BaseModel):
     """Which designation a filing of this procedure from this location goes to."""
 
-    procedure: Procedure = Field(description=_PROCEDURES_DESCRIPTION)
+    procedure: Procedure = Field(title=PROCEDURES, description=f"One of {labelled_values(Procedure)}")
     location_code: Annotated[SearchText | None, BlankIsNull] = Field(
-        default=None, description="依頼人拠点コード; absent or empty: the all-locations default"
+        default=None, title=LOCATION_CODE, description="Absent or empty: the all-locations default"
     )

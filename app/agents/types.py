@@ -24,10 +24,7 @@ RegistrationNumber = Annotated[
         find_invalid=rules.invalid_half_width_digits,
         min_length=1,
         max_length=REGISTRATION_NUMBER_MAX_LENGTH,
-        description=(
-            f"登録番号：半角数字1〜{REGISTRATION_NUMBER_MAX_LENGTH}桁 / "
-            f"registration number: 1 to {REGISTRATION_NUMBER_MAX_LENGTH} half-width digits"
-        ),
+        description=f"1 to {REGISTRATION_NUMBER_MAX_LENGTH} half-width digits",
         pattern="^[0-9]+$",
     ),
 ]
@@ -48,7 +45,7 @@ Prefecture = Annotated[
         find_invalid=rules.invalid_half_width_digits,
         min_length=2,
         max_length=2,
-        description="都道府県コード（JIS X 0401）：01〜47 / prefecture: JIS X 0401 code, 01 to 47",
+        description="The JIS X 0401 code of a prefecture, `01` to `47`",
         pattern="^(0[1-9]|[1-3][0-9]|4[0-7])$",
     ),
     AfterValidator(_known_prefecture),
@@ -62,10 +59,7 @@ PhoneNumber = Annotated[
         find_invalid=lambda value: rules.invalid_ascii_characters(value, string.digits + "-"),
         min_length=PHONE_MIN_LENGTH,
         max_length=PHONE_MAX_LENGTH,
-        description=(
-            f"電話番号：半角数字とハイフン{PHONE_MIN_LENGTH}〜{PHONE_MAX_LENGTH}文字 / "
-            f"phone: {PHONE_MIN_LENGTH} to {PHONE_MAX_LENGTH} half-width digits and hyphens"
-        ),
+        description=f"{PHONE_MIN_LENGTH} to {PHONE_MAX_LENGTH} half-width digits and hyphens",
         pattern="^[0-9-]+$",
     ),
 ]
@@ -78,6 +72,6 @@ Note = Annotated[
         find_invalid=rules.invalid_control_characters,
         min_length=1,
         max_length=NOTE_MAX_LENGTH,
-        description=f"備考：{NOTE_MAX_LENGTH}文字まで、制御文字不可 / note: up to {NOTE_MAX_LENGTH} characters, no control characters",
+        description=f"Up to {NOTE_MAX_LENGTH} characters, no control characters",
     ),
 ]

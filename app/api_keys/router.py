@@ -17,14 +17,14 @@ from app.idempotency.routing import ResourceRoute
 router = APIRouter(prefix="/organizations/{org_id}", tags=["APIキー (API keys)"], route_class=ResourceRoute)
 
 CanManage = Annotated[OrganizationScope, Depends(organization_scope(Permission.API_KEY_MANAGE))]
-KeyIdPath = Annotated[str, Path(max_length=20, description="APIキーID")]
+KeyIdPath = Annotated[str, Path(max_length=20, title="APIキーID", description="The key's `id`")]
 CanSetPassword = Annotated[OrganizationScope, Depends(organization_scope(Permission.API_PASSWORD_SET))]
 
 
 @router.get(
     "/api-keys",
-    summary="List API keys",
-    description="APIキーの一覧, revoked keys included.",
+    summary="APIキーの一覧",
+    description="The organization's keys, revoked keys included.",
     responses=problems(),
 )
 async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageDep) -> Page[ApiKey]:
@@ -35,9 +35,9 @@ async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageD
 @router.post(
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
-    summary="Issue an API key",
+    summary="APIキーの発行",
     description=(
-        "APIキーの発行. The body (`{label}`) is optional. Existing keys stay active, so a linked system can switch to the new key and the "
+        "The body (`{label}`) is optional. Existing keys stay active, so a linked system can switch to the new key and the "
         "old one can be revoked afterwards, without downtime. The key works with the organization's API password."
     ),
     responses=problems(invalid(ApiKeyCreate, label="販売管理\tシステム")),
@@ -57,8 +57,8 @@ async def issue_api_key(
 
 @router.get(
     "/api-keys/{key_id}",
-    summary="Read an API key",
-    description="APIキーの参照 (revoked keys included).",
+    summary="APIキーの参照",
+    description="One key of the organization (revoked keys included).",
     responses=problems(),
 )
 async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
@@ -69,8 +69,8 @@ async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServic
 @router.delete(
     "/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Revoke an API key",
-    description="APIキーの失効. The key stops working at once, on every instance.",
+    summary="APIキーの失効",
+    description="The key stops working at once, on every instance.",
     responses=problems(),
 )
 async def revoke_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> Response:
@@ -81,9 +81,9 @@ async def revoke_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeySer
 
 @router.put(
     "/api-password",
-    summary="Set the API password",
+    summary="APIパスワードの設定/変更",
     description=(
-        "APIパスワードの設定/変更. Admins and operators send `{new_password}`, or `{}` (or no body) to have one generated "
+        "Admins and operators send `{new_password}`, or `{}` (or no body) to have one generated "
         "(answered once). A linked system sends `{current_password, new_password}`. Every linked-system "
         "token and Basic credential under the old password stops working at once."
     ),

@@ -30,7 +30,9 @@ router = APIRouter(
 
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.TEMPLATE_READ))]
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.TEMPLATE_WRITE))]
-TemplateIdPath = Annotated[str, Path(max_length=64, description="申請テンプレートID: 9 decimal digits")]
+TemplateIdPath = Annotated[
+    str, Path(max_length=64, title="申請テンプレートID", description="9 decimal digits")
+]
 Filters = Annotated[ApplicationTemplateQuery, Query()]
 
 _NAME_TAKEN = Conflict("template_name_taken", context={"name": "リース車新規登録（東京本店）"})
@@ -72,9 +74,9 @@ _CREATE_EXAMPLES: dict[str, Any] = {
 @router.get(
     "",
     response_model=Page[ApplicationTemplate],
-    summary="List application templates",
+    summary="申請テンプレート検索",
     description=(
-        "申請テンプレート検索. `name` matches partially, ignoring width and case; `procedure`, "
+        "`name` matches partially, ignoring width and case; `procedure`, "
         "`location_code` and `agent_designation_id` exactly (an empty `location_code=` finds the "
         "all-locations templates). A caller assigned to a location sees its location's and the "
         "all-locations templates."
@@ -91,9 +93,9 @@ async def list_templates(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Create an application template",
+    summary="申請テンプレートの登録",
     description=(
-        "申請テンプレートの登録. Full-width fields (`name`, `owner.name`, `owner.address`, `user.*`, "
+        "Full-width fields (`name`, `owner.name`, `owner.address`, `user.*`, "
         "`base_location.address`) are checked as everywhere: each offending character is listed with "
         "its position and the full-width character to use (`invalid_characters`), under the nested "
         "field's name. Postal codes take `123-4567` or `1234567` and are answered as `1234567`. "
@@ -118,8 +120,8 @@ async def create_template(
 
 @router.get(
     "/{id}",
-    summary="Read an application template",
-    description="申請テンプレートの参照.",
+    summary="申請テンプレートの参照",
+    description="One template of the organization, with its ETag.",
     responses=problems(),
 )
 async def get_template(
@@ -133,9 +135,9 @@ async def get_template(
 
 @router.patch(
     "/{id}",
-    summary="Change an application template",
+    summary="申請テンプレートの変更",
     description=(
-        "申請テンプレートの変更. Absent fields stay; `owner`, `user` and `base_location` are replaced "
+        "Absent fields stay; `owner`, `user` and `base_location` are replaced "
         "whole. The rules are checked on the result (changing the procedure to "
         "`continuous_inspection` while parties are set answers 422 field_not_applicable). Send "
         "If-Match with the ETag you read."
@@ -159,8 +161,8 @@ async def update_template(
 @router.delete(
     "/{id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an application template",
-    description="申請テンプレートの削除.",
+    summary="申請テンプレートの削除",
+    description="Deletes the template. Send If-Match with the ETag you read.",
     responses=problems(Forbidden()),
 )
 async def delete_template(
@@ -174,8 +176,8 @@ async def delete_template(
 @router.post(
     "/{id}/copy",
     status_code=status.HTTP_201_CREATED,
-    summary="Copy an application template",
-    description="転用作成: a new template with the same fields under a new name (unique in the organization).",
+    summary="転用作成",
+    description="A new template with the same fields under a new name (unique in the organization).",
     responses=problems(_NAME_TAKEN, Forbidden()),
 )
 async def copy_template(

@@ -1,6 +1,5 @@
 """Shapes of application templates (申請テンプレート, SPEC §2.8)."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -9,10 +8,13 @@ from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, Stri
 from app.agents.procedures import Procedure
 from app.application_templates.types import Notes
 from app.db.filters import Filter, Filters, Match
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.http.ids import PublicIdText
 from app.http.pagination import PageQuery
 from app.locations.types import LocationCode
+from app.text.messages import labelled_values
 from app.text.types import (
+    PARTIAL_MATCH,
     BlankIsNull,
     FullWidthAddress,
     FullWidthName,
@@ -22,7 +24,7 @@ from app.text.types import (
 
 
 class Use(StrEnum):
-    """自家用・事業用の別."""
+    """Private or business use."""
 
     PRIVATE = "private"  # 自家用
     BUSINESS = "business"  # 事業用
@@ -31,38 +33,53 @@ class Use(StrEnum):
 # What 継続検査 takes from the vehicle's record instead (§2.8): refused there when given.
 NOT_FOR_CONTINUOUS_INSPECTION = ("owner", "user", "user_same_as_owner", "base_location")
 
-_PROCEDURE_DESCRIPTION = (
-    "`new_registration` 新規登録, `change_registration` 変更登録, `transfer_registration` 移転登録, "
-    "`description_change` 記載変更, `continuous_inspection` 継続検査, `kei_new_inspection` 軽自動車の新車新規検査"
-)
-_USE_DESCRIPTION = "自家用・事業用の別: `private` 自家用, `business` 事業用"
-_OWNER_DESCRIPTION = "所有者; not for `continuous_inspection`"
-_USER_DESCRIPTION = "使用者; null when `user_same_as_owner`; not for `continuous_inspection`"
-_SAME_DESCRIPTION = "使用者は所有者と同じ; not for `continuous_inspection`"
-_BASE_DESCRIPTION = "使用の本拠の位置; not for `continuous_inspection`"
+# The screens' labels of a template's fields (SPEC §2.8).
+NAME = "テンプレート名"
+PROCEDURE = "手続"
+LOCATION_CODE = "依頼人拠点コード"
+DESIGNATION = "依頼先代理人"
+USE = "自家用・事業用の別"
+OWNER = "所有者"
+USER = "使用者"
+SAME = "使用者は所有者と同じ"
+BASE = "使用の本拠の位置"
+NOTES = "備考"
+
+_PROCEDURE_DESCRIPTION = f"One of {labelled_values(Procedure)}"
+_USE_DESCRIPTION = f"{labelled_values(Use)}"
+_OWNER_DESCRIPTION = "The owner; not for `continuous_inspection`"
+_USER_DESCRIPTION = "The user; null when `user_same_as_owner`; not for `continuous_inspection`"
+_SAME_DESCRIPTION = "The user is the owner; not for `continuous_inspection`"
+_BASE_DESCRIPTION = "Where the vehicle is based; not for `continuous_inspection`"
 _DESIGNATION_DESCRIPTION = (
-    "依頼先代理人 (9 digits): a designation of this organization whose procedures include this "
+    "A designated agent (9 digits) of this organization whose procedures include this "
     "procedure and whose location is all locations or this template's"
 )
+_LOCATION_CODE_DESCRIPTION = 'A location of the organization; null or `""`: all locations'
+_NAME_DESCRIPTION = "1 to 50 full-width characters, unique in the organization"
+
+
+POSTAL_CODE = "郵便番号"
+ADDRESS = "住所"
 
 
 class Party(BaseModel):
-    """所有者 or 使用者: a person or corporation as OSS records it."""
+    """An owner or user: a person or corporation as OSS records it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: FullWidthName = Field(description="氏名又は名称: 1 to 50 full-width characters")
-    postal_code: PostalCode
-    address: FullWidthAddress
+    name: FullWidthName = Field(title="氏名又は名称")
+    postal_code: PostalCode = Field(title=POSTAL_CODE)
+    address: FullWidthAddress = Field(title=ADDRESS)
 
 
 class BaseLocation(BaseModel):
-    """使用の本拠の位置."""
+    """Where the vehicle is based."""
 
     model_config = ConfigDict(extra="forbid")
 
-    postal_code: PostalCode
-    address: FullWidthAddress
+    postal_code: PostalCode = Field(title=POSTAL_CODE)
+    address: FullWidthAddress = Field(title=ADDRESS)
 
 
 _LEASING = {
@@ -152,7 +169,7 @@ _READ_EXAMPLE = {
 
 
 class ApplicationTemplate(BaseModel):
-    """申請テンプレート."""
+    """An application template."""
 
     # Read from a template row with its location loaded (`ApplicationTemplateRow.location`).
     model_config = ConfigDict(
@@ -161,60 +178,59 @@ class ApplicationTemplate(BaseModel):
         json_schema_extra={"examples": [_READ_EXAMPLE]},
     )
 
-    id: PublicIdText = Field(description="9 decimal digits")
-    name: str = Field(description="テンプレート名")
-    procedure: Procedure = Field(description=_PROCEDURE_DESCRIPTION)
+    id: PublicIdText = Field(title="申請テンプレートID", description="9 decimal digits")
+    name: str = Field(title=NAME)
+    procedure: Procedure = Field(title=PROCEDURE, description=_PROCEDURE_DESCRIPTION)
     location_code: str | None = Field(
         default=None,
+        title=LOCATION_CODE,
         validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
-        description="依頼人拠点コード; null = all locations (全拠点)",
+        description="null: all locations",
     )
-    agent_designation_id: PublicIdText | None = Field(description=_DESIGNATION_DESCRIPTION)
-    use: Use | None = Field(description=_USE_DESCRIPTION)
-    owner: Party | None = Field(description=_OWNER_DESCRIPTION)
-    user: Party | None = Field(description=_USER_DESCRIPTION)
-    user_same_as_owner: bool = Field(description=_SAME_DESCRIPTION)
-    base_location: BaseLocation | None = Field(description=_BASE_DESCRIPTION)
-    notes: str | None = Field(description="備考")
-    created_at: datetime
-    created_by: str = Field(description="Login ID (or API key) of who created it")
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    agent_designation_id: PublicIdText | None = Field(title=DESIGNATION, description=_DESIGNATION_DESCRIPTION)
+    use: Use | None = Field(title=USE, description=_USE_DESCRIPTION)
+    owner: Party | None = Field(title=OWNER, description=_OWNER_DESCRIPTION)
+    user: Party | None = Field(title=USER, description=_USER_DESCRIPTION)
+    user_same_as_owner: bool = Field(title=SAME, description=_SAME_DESCRIPTION)
+    base_location: BaseLocation | None = Field(title=BASE, description=_BASE_DESCRIPTION)
+    notes: str | None = Field(title=NOTES)
+    created_at: CreatedAt
+    created_by: str = Field(title="登録者", description="Login ID (or API key) of who created it")
+    updated_at: UpdatedAt
+    version: Version
 
 
 DesignationId = Annotated[
     Annotated[str, StringConstraints(pattern="^[0-9]{9}$")] | None,
     BlankIsNull,
-    Field(description=_DESIGNATION_DESCRIPTION),
+    Field(title=DESIGNATION, description=_DESIGNATION_DESCRIPTION),
 ]
 
 
 class ApplicationTemplateCreate(BaseModel):
-    """申請テンプレートの登録. Full-width fields are checked as everywhere (SPEC §3), nested ones
-    named by their path (`owner.address`)."""
+    """A new template. Full-width fields are checked as everywhere (SPEC §3), nested ones named by
+    their path (`owner.address`)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": list(EXAMPLES.values())})
 
-    name: FullWidthName = Field(
-        description="テンプレート名: 1 to 50 full-width characters, unique in the organization"
-    )
-    procedure: Procedure = Field(description=_PROCEDURE_DESCRIPTION)
+    name: FullWidthName = Field(title=NAME, description=_NAME_DESCRIPTION)
+    procedure: Procedure = Field(title=PROCEDURE, description=_PROCEDURE_DESCRIPTION)
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
-        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+        default=None, title=LOCATION_CODE, description=_LOCATION_CODE_DESCRIPTION
     )
     agent_designation_id: DesignationId = None
-    use: Annotated[Use | None, BlankIsNull] = Field(default=None, description=_USE_DESCRIPTION)
-    owner: Party | None = Field(default=None, description=_OWNER_DESCRIPTION)
-    user: Party | None = Field(default=None, description=_USER_DESCRIPTION)
-    user_same_as_owner: bool = Field(default=False, description=_SAME_DESCRIPTION)
-    base_location: BaseLocation | None = Field(default=None, description=_BASE_DESCRIPTION)
+    use: Annotated[Use | None, BlankIsNull] = Field(default=None, title=USE, description=_USE_DESCRIPTION)
+    owner: Party | None = Field(default=None, title=OWNER, description=_OWNER_DESCRIPTION)
+    user: Party | None = Field(default=None, title=USER, description=_USER_DESCRIPTION)
+    user_same_as_owner: bool = Field(default=False, title=SAME, description=_SAME_DESCRIPTION)
+    base_location: BaseLocation | None = Field(default=None, title=BASE, description=_BASE_DESCRIPTION)
     notes: Annotated[Notes | None, BlankIsNull] = Field(
-        default=None, description="備考: at most 200 characters"
+        default=None, title=NOTES, description="At most 200 characters"
     )
 
 
 class ApplicationTemplateUpdate(BaseModel):
-    """申請テンプレートの変更. Absent fields stay; a party or base location given is replaced whole."""
+    """A change of a template: absent fields stay; a party or base location given is replaced whole."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -222,49 +238,48 @@ class ApplicationTemplateUpdate(BaseModel):
     )
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"id"})
 
-    name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
-    procedure: Procedure = Field(default=None, description=_PROCEDURE_DESCRIPTION)  # type: ignore[assignment]
+    name: FullWidthName = Field(default=None, title=NAME, description=_NAME_DESCRIPTION)  # type: ignore[assignment]  # absent: unchanged; null is refused
+    procedure: Procedure = Field(default=None, title=PROCEDURE, description=_PROCEDURE_DESCRIPTION)  # type: ignore[assignment]
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
-        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+        default=None, title=LOCATION_CODE, description=_LOCATION_CODE_DESCRIPTION
     )
     agent_designation_id: DesignationId = None
-    use: Annotated[Use | None, BlankIsNull] = Field(default=None, description=_USE_DESCRIPTION)
-    owner: Party | None = Field(default=None, description=_OWNER_DESCRIPTION)
-    user: Party | None = Field(default=None, description=_USER_DESCRIPTION)
-    user_same_as_owner: bool = Field(default=None, description=_SAME_DESCRIPTION)  # type: ignore[assignment]
-    base_location: BaseLocation | None = Field(default=None, description=_BASE_DESCRIPTION)
-    notes: Annotated[Notes | None, BlankIsNull] = Field(default=None, description="備考; null removes them")
+    use: Annotated[Use | None, BlankIsNull] = Field(default=None, title=USE, description=_USE_DESCRIPTION)
+    owner: Party | None = Field(default=None, title=OWNER, description=_OWNER_DESCRIPTION)
+    user: Party | None = Field(default=None, title=USER, description=_USER_DESCRIPTION)
+    user_same_as_owner: bool = Field(default=None, title=SAME, description=_SAME_DESCRIPTION)  # type: ignore[assignment]
+    base_location: BaseLocation | None = Field(default=None, title=BASE, description=_BASE_DESCRIPTION)
+    notes: Annotated[Notes | None, BlankIsNull] = Field(
+        default=None, title=NOTES, description="null removes them"
+    )
 
 
 class ApplicationTemplateCopy(BaseModel):
-    """転用作成: a copy of the template under a new name."""
+    """A copy of the template under a new name."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"name": "リース車新規登録（大阪支店）"}]}
     )
 
-    name: FullWidthName = Field(
-        description="The copy's name: 1 to 50 full-width characters, unique in the organization"
-    )
+    name: FullWidthName = Field(title=NAME, description=f"The copy's name: {_NAME_DESCRIPTION}")
 
 
 class ApplicationTemplateFilters(Filters):
-    """申請テンプレート検索."""
+    """The filters of the template search."""
 
     also_sortable = ("created_at", "updated_at")
 
-    name: SearchText | None = Field(
-        default=None, description="テンプレート名: partial, ignoring width and case"
-    )
+    name: SearchText | None = Field(default=None, title=NAME, description=PARTIAL_MATCH)
     procedure: Annotated[Procedure | None, Filter(Match.EXACT)] = Field(
-        default=None, description="手続き, exact"
+        default=None, title=PROCEDURE, description="Exact"
     )
     location_code: Annotated[SearchText | None, Filter(Match.EXACT)] = Field(
         default=None,
-        description="依頼人拠点コード, exact; empty (`location_code=`) finds the all-locations templates (全拠点)",
+        title=LOCATION_CODE,
+        description="Exact; empty (`location_code=`) finds the all-locations templates",
     )
     agent_designation_id: Annotated[SearchText | None, Filter(Match.EXACT, sortable=False)] = Field(
-        default=None, description="依頼先代理人 id (9 digits), exact"
+        default=None, title=DESIGNATION, description="The designated agent's id (9 digits), exact"
     )
 
 

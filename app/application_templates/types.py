@@ -15,6 +15,6 @@ Notes = Annotated[
         find_invalid=text.invalid_control_characters,
         min_length=1,
         max_length=NOTES_MAX_LENGTH,
-        description=f"備考：{NOTES_MAX_LENGTH}文字以内、制御文字不可 / notes: at most {NOTES_MAX_LENGTH} characters, no control characters",
+        description=f"At most {NOTES_MAX_LENGTH} characters, no control characters",
     ),
 ]

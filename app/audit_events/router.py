@@ -21,8 +21,8 @@ CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.AUD
 
 @router.get(
     "",
-    summary="List audit events",
-    description="監査ログ. Every change and security event of the organization, newest first.",
+    summary="監査ログ",
+    description="Every change and security event of the organization, newest first.",
     responses=problems(),
 )
 async def list_audit_events(

@@ -12,7 +12,7 @@ parse_organization_id = parse_public_id
 # A malformed id in a path is simply an organization that does not exist (404), as SPEC §4 wants
 # for everything the caller cannot see, so the path parameter is a plain string here.
 OrganizationIdPath = Annotated[
-    str, Path(alias="org_id", description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
+    str, Path(alias="org_id", title="依頼人組織ID", description="9 decimal digits", examples=["000000001"])
 ]
 
 # An organization's id in a public schema read from its row.

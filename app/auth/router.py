@@ -35,9 +35,9 @@ oauth_router = APIRouter(tags=["認証 (authentication)"], route_class=OAuthRout
 
 @oauth_router.post(
     "/auth/token",
-    summary="Get an access token",
+    summary="ログイン / APIキー認証",
     description=(
-        "ログイン / APIキー認証. OAuth 2.0 token endpoint (RFC 6749), form-encoded:\n\n"
+        "OAuth 2.0 token endpoint (RFC 6749), form-encoded:\n\n"
         "- `grant_type=password` with `username` (login ID) and `password`: a user's token;\n"
         "- `grant_type=client_credentials` with `client_id` (API key) and `client_secret` "
         "(API password), or the same as HTTP Basic client authentication: a linked system's token;\n"
@@ -117,8 +117,8 @@ def _client_credentials(
     "/auth/revoke",
     status_code=status.HTTP_200_OK,
     response_class=Response,
-    summary="Log out (revoke a refresh token)",
-    description="ログアウト. Revokes the refresh token and every token rotated from the same login (RFC 7009: unknown tokens are not an error).",
+    summary="ログアウト",
+    description="Revokes the refresh token and every token rotated from the same login (RFC 7009: unknown tokens are not an error).",
     responses=problems(OAuthError("invalid_request", "invalid_request", context={"parameter": "token"})),
 )
 async def revoke(service: AuthServiceDep, fields: Annotated[RevokeRequest, Form()]) -> Response:
@@ -129,8 +129,8 @@ async def revoke(service: AuthServiceDep, fields: Annotated[RevokeRequest, Form(
 
 @router.get(
     "/me",
-    summary="Who am I",
-    description="ログイン中の利用者. The authenticated principal: kind, login ID or key id, organization, role, location.",
+    summary="ログイン中の利用者",
+    description="The authenticated principal: kind, login ID or key id, organization, role, location.",
     responses=problems(),
 )
 async def me(principal: CurrentPrincipal) -> Me:
@@ -153,9 +153,9 @@ async def me(principal: CurrentPrincipal) -> Me:
 @router.put(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Change my password",
+    summary="パスワード変更",
     description=(
-        "パスワード変更. Needs the current password. Every existing token of the user stops "
+        "Needs the current password. Every existing token of the user stops "
         "working; log in again with the new password. Allowed with a token that may only "
         "change the password."
     ),

@@ -14,7 +14,7 @@ _LOGIN_ID = ascii_code(
     code="invalid_login_id",
     min_length=LOGIN_ID_MIN_LENGTH,
     max_length=LOGIN_ID_MAX_LENGTH,
-    description=f"ログインID：半角英数字と . _ - の{LOGIN_ID_MIN_LENGTH}〜{LOGIN_ID_MAX_LENGTH}文字 / login ID: {LOGIN_ID_MIN_LENGTH} to {LOGIN_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ -",
+    description=f"{LOGIN_ID_MIN_LENGTH} to {LOGIN_ID_MAX_LENGTH} half-width characters of `A-Z a-z 0-9 . _ -`",
     pattern="^[A-Za-z0-9._-]+$",
 )
 

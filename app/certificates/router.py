@@ -26,7 +26,9 @@ router = APIRouter(tags=["依頼人証明書 (certificates)"], route_class=Resou
 
 CanManage = Annotated[OrganizationScope, Depends(organization_scope(Permission.CERTIFICATE_MANAGE))]
 CanListAll = Annotated[Principal, Depends(require(Permission.CERTIFICATE_LIST_ALL))]
-CertificateIdPath = Annotated[str, Path(max_length=64, description="証明書番号 (32 hexadecimal characters)")]
+CertificateIdPath = Annotated[
+    str, Path(max_length=64, title="証明書番号", description="32 hexadecimal characters")
+]
 COLLECTION = "/organizations/{org_id}/certificates"
 ITEM = COLLECTION + "/{certificate_id}"
 
@@ -34,9 +36,9 @@ ITEM = COLLECTION + "/{certificate_id}"
 @router.post(
     COLLECTION,
     status_code=status.HTTP_201_CREATED,
-    summary="Register a certificate",
+    summary="依頼人証明書登録",
     description=(
-        "依頼人証明書登録: the PKCS#12 file (.p12/.pfx, at most "
+        "The PKCS#12 file (.p12/.pfx, at most "
         f"{MAX_FILE_BYTES // 1024} KiB) and its password, as multipart/form-data. The file must open with the "
         "password, hold one private key and its certificate, be valid now, use RSA of 2048 bits or more or "
         "an elliptic curve P-256 or stronger, and allow digitalSignature. Each refusal is a 422 with its own "
@@ -68,8 +70,8 @@ async def register_certificate(
 
 @router.get(
     COLLECTION,
-    summary="List certificates",
-    description="依頼人証明書の一覧, newest first, replaced ones included.",
+    summary="依頼人証明書の一覧",
+    description="The organization's certificates, newest first, replaced ones included.",
     responses=problems(401, 403, 404, 422),
 )
 async def list_certificates(
@@ -81,8 +83,8 @@ async def list_certificates(
 
 @router.get(
     ITEM,
-    summary="Read a certificate",
-    description="依頼人証明書の参照.",
+    summary="依頼人証明書の参照",
+    description="One certificate of the organization, with its ETag.",
     responses=problems(401, 403, 404),
 )
 async def get_certificate(
@@ -96,7 +98,7 @@ async def get_certificate(
 
 @router.get(
     ITEM + "/verification",
-    summary="Verify a stored certificate",
+    summary="依頼人証明書の確認",
     description=(
         "Decrypts the stored file and password and opens the file with the password, as AINAS does to sign: "
         "200 when it opens and is still this certificate; 409 `certificate_secret_unreadable` when it does "
@@ -114,9 +116,9 @@ async def verify_certificate(
 @router.delete(
     ITEM,
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a certificate",
+    summary="依頼人証明書の削除",
     description=(
-        "依頼人証明書の削除: the encrypted file and password are destroyed; the audit event keeps the "
+        "The encrypted file and password are destroyed; the audit event keeps the "
         "certificate's metadata. Deleting the active certificate leaves the organization without one "
         "(the replaced ones stay replaced). Send If-Match with the ETag you read."
     ),
@@ -132,7 +134,7 @@ async def delete_certificate(
 
 @router.get(
     "/certificates",
-    summary="List every organization's certificates",
+    summary="依頼人証明書の一覧（全依頼人組織）",
     description=(
         "Operators: the certificates of every organization, soonest expiry first by default. "
         "`expires_within_days=30` lists the certificates in use that expire within 30 days or have expired "

@@ -7,6 +7,7 @@ from enum import StrEnum
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.http.pagination import PageQuery
 
 MAX_FILE_BYTES = 64 * 1024
@@ -45,55 +46,66 @@ _EXAMPLE: dict[str, JsonValue] = {
 
 
 class Certificate(BaseModel):
-    """依頼人証明書: what the registered certificate says; never its file or password."""
+    """A requester certificate: what the registered certificate says; never its file or password."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
-    id: str = Field(description="証明書番号: 32 upper-case hexadecimal characters")
-    organization_id: str = Field(description="依頼人組織ID")
-    organization_name: str = Field(description="依頼人組織名: the organization's name as it is now")
+    id: str = Field(title="証明書番号", description="32 upper-case hexadecimal characters")
+    organization_id: str = Field(title="依頼人組織ID")
+    organization_name: str = Field(title="依頼人組織名", description="The organization's name as it is now")
     subject_name: str = Field(
-        description="氏名又は名称（漢字）: the subject's organizationName (O), or its commonName (CN) when it has no O"
+        title="氏名又は名称（漢字）",
+        description="The subject's organizationName (O), or its commonName (CN) when it has no O",
     )
     representative_name: str | None = Field(
-        description="代表者氏名（漢字）: the subject's commonName when it also has an O; else null"
+        title="代表者氏名（漢字）", description="The subject's commonName when it also has an O; else null"
     )
     subject_matches_organization: bool = Field(
+        title="依頼人組織名との一致",
         description=(
             "Whether subject_name names this organization (compared ignoring width, case, spaces and the "
-            "company-type words such as 株式会社). false flags a certificate of another company: it is "
+            "company-type words such as `株式会社`). false flags a certificate of another company: it is "
             "registered all the same, so check it before AINAS signs filings with it"
-        )
+        ),
     )
-    issuer: str = Field(description="The issuer's distinguished name (RFC 4514)")
-    serial_number: str = Field(description="Upper-case hexadecimal")
-    not_before: datetime = Field(description="証明期間: start")
-    not_after: datetime = Field(description="証明期間: end")
+    issuer: str = Field(title="発行者", description="The issuer's distinguished name (RFC 4514)")
+    serial_number: str = Field(title="シリアル番号", description="Upper-case hexadecimal")
+    not_before: datetime = Field(title="証明期間（開始）", description="The start of the validity")
+    not_after: datetime = Field(title="証明期間（終了）", description="The end of the validity")
     fingerprint_sha256: str = Field(
-        description="SHA-256 of the certificate's DER, 64 upper-case hex characters"
+        title="フィンガープリント（SHA-256）",
+        description="SHA-256 of the certificate's DER, 64 upper-case hex characters",
     )
-    key_type: str = Field(examples=["RSA-2048", "EC-P256"])
+    key_type: str = Field(
+        title="鍵の種類", description="The key's algorithm and size", examples=["RSA-2048", "EC-P256"]
+    )
     status: CertificateStatus = Field(
+        title="状態",
         description="`active`: AINAS signs with it; `replaced`: a newer one was registered; "
-        "`expired`: past not_after and not replaced (computed when read)"
+        "`expired`: past not_after and not replaced (computed when read)",
     )
-    days_until_expiry: int = Field(description="Whole days until not_after; negative once expired")
-    created_at: datetime = Field(description="登録日時")
-    created_by: str = Field(description="Login ID of who registered it")
-    replaced_at: datetime | None = Field(description="When a newer certificate replaced it")
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    days_until_expiry: int = Field(
+        title="有効期限までの日数", description="Whole days until not_after; negative once expired"
+    )
+    created_at: CreatedAt
+    created_by: str = Field(title="登録者", description="Login ID of who registered it")
+    replaced_at: datetime | None = Field(title="置換日時", description="When a newer certificate replaced it")
+    updated_at: UpdatedAt
+    version: Version
 
 
 class CertificateUpload(BaseModel):
-    """依頼人証明書登録: the PKCS#12 file (.p12/.pfx) and its password, as multipart/form-data."""
+    """A certificate to register: the PKCS#12 file (.p12/.pfx) and its password, as multipart/form-data."""
 
     model_config = ConfigDict(extra="forbid")
 
-    file: UploadFile = Field(description=f"The PKCS#12 file (.p12/.pfx), at most {MAX_FILE_BYTES} bytes")
+    file: UploadFile = Field(
+        title="証明書ファイル", description=f"The PKCS#12 file (.p12/.pfx), at most {MAX_FILE_BYTES} bytes"
+    )
     password: str = Field(
         min_length=1,
         max_length=MAX_PASSWORD_LENGTH,
+        title="証明書ファイルのパスワード",
         description="The file's password; kept encrypted, never shown again",
         json_schema_extra={"format": "password"},
     )
@@ -102,9 +114,11 @@ class CertificateUpload(BaseModel):
 class CertificateVerification(BaseModel):
     """The stored file opened with its stored password, and is still this certificate."""
 
-    certificate_id: str
-    fingerprint_sha256: str
-    checked_at: datetime
+    certificate_id: str = Field(title="証明書番号")
+    fingerprint_sha256: str = Field(
+        title="フィンガープリント（SHA-256）", description="Of the file opened now"
+    )
+    checked_at: datetime = Field(title="確認日時", description="When it was opened")
 
 
 class CertificateFilters(BaseModel):
@@ -114,12 +128,15 @@ class CertificateFilters(BaseModel):
         default=None,
         ge=0,
         le=3650,
+        title="有効期限までの日数",
         description=(
             "Certificates in use (active, or expired without a replacement) whose days_until_expiry is at "
             "most this: the ones to remind requesters of"
         ),
     )
-    status: list[CertificateStatus] = Field(default_factory=list, description="May repeat (either)")
+    status: list[CertificateStatus] = Field(
+        default_factory=list, title="状態", description="May repeat (either)"
+    )
 
 
 class CertificateQuery(PageQuery, CertificateFilters):

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     idempotency_hours: int = Field(default=24, ge=1)
     # The change feed keeps entries at least this long (SPEC §5.5); older ones are pruned.
     change_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Long polls of the change feed one principal (a user or an API key) may have waiting at once
+    # in one process; the next answers 429. Per process: instances do not share the count.
+    long_polls_per_principal: int = Field(default=10, ge=1, le=10000)
     cors_origins: list[str] = []
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
     # believed; none by default, so that a client cannot choose the address the audit records.

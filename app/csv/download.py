@@ -1,8 +1,8 @@
 """Downloads: a select's rows streamed from the database as a CSV file of a sheet (SPEC §5.6).
 
 UTF-8 streams one chunk per batch of rows; Shift_JIS is written whole into a temporary file first,
-so that a value CP932 cannot write is a 422 naming it (by the row's key: the code or login ID the
-admin sees, not a line of a file never received) instead of a file that breaks off.
+so that a value CP932 cannot write is a 422 naming it (by the row's key, the value the person
+downloading knows the row by, not a line of a file never received) instead of a file that breaks off.
 """
 
 import tempfile
@@ -116,7 +116,7 @@ async def _encoded(
         try:
             chunk = render(rows).encode(encoding.codec)
         except UnicodeEncodeError:
-            errors += _unencodable_rows(sheet, rows, encoding.codec)
+            errors += unencodable_rows(sheet, rows, encoding.codec)
             chunk = b""
         if len(errors) >= MAX_REPORTED:
             break
@@ -129,9 +129,9 @@ async def _encoded(
         yield pending
 
 
-def _unencodable_rows(sheet: Sheet, rows: list[list[str]], codec: str) -> list[FieldError]:
-    """Each value that the codec cannot write, named by its row's key (`key`: the code or login
-    ID) and its column."""
+def unencodable_rows(sheet: Sheet, rows: list[list[str]], codec: str) -> list[FieldError]:
+    """Each value of the rows (cells in the sheet's order) that the codec cannot write, named by
+    its row's key (`key`: the value of the sheet's key column) and its column."""
     found = []
     key = sheet.names.index(sheet.key)
     for row in rows:

@@ -1,4 +1,4 @@
-"""Shapes of CSV downloads and uploads, whatever the sheet (各種ダウンロード, SPEC §5.6)."""
+"""Shapes of CSV downloads and uploads, whatever the sheet (SPEC §5.6)."""
 
 from typing import Any, Literal
 
@@ -13,14 +13,17 @@ MAX_PLANNED_ROWS = 1000
 
 
 class PlannedRow(BaseModel):
-    """What a dry run would do to one row: so that an admin sees the codes and login IDs as they
-    were read (a spreadsheet that turned `001` into `1` shows here as a new `1`)."""
+    """What a dry run would do to one row: so that the person uploading sees each row's key as it
+    was read (a spreadsheet that turned `001` into `1` shows here as a new `1`)."""
 
-    row: int = Field(description="Line number in the file; the heading row is 1")
-    action: Literal["create", "update"]
-    key: str = Field(description="The row's 依頼人拠点コード or ログインID, as it would be stored")
+    row: int = Field(title="行番号", description="Line number in the file; the heading row is 1")
+    action: Literal["create", "update"] = Field(title="処理", description="`create` or `update`")
+    key: str = Field(
+        title="キー", description="The value of the row's key column (which names it), as it would be stored"
+    )
     fields: dict[str, Any] = Field(
-        description="create: each field's value; update: each changed field's `[before, after]`"
+        title="項目",
+        description="create: each field's value; update: each changed field's `[before, after]`",
     )
 
 
@@ -32,11 +35,12 @@ class ImportResult(BaseModel):
         json_schema_extra={"examples": [{"created": 12, "updated": 3, "unchanged": 85}]}
     )
 
-    created: int
-    updated: int
-    unchanged: int
+    created: int = Field(title="追加件数", description="Rows that create a resource")
+    updated: int = Field(title="変更件数", description="Rows that change a resource")
+    unchanged: int = Field(title="変更なし件数", description="Rows that change nothing")
     planned: list[PlannedRow] | None = Field(
         default=None,
+        title="処理予定",
         description=(
             f"dry_run=true only: the rows it would create or change (the first {MAX_PLANNED_ROWS:,}), "
             "in file order; unchanged rows are not listed"
@@ -53,28 +57,36 @@ class CsvRowProblem(FieldProblem):
     """One wrong cell or row of an upload (or value of a Shift_JIS download)."""
 
     field: str | None = Field(
-        examples=["name"], description="JSON name of the column; null for the row as a whole"
+        title="項目", examples=["name"], description="JSON name of the column; null for the row as a whole"
     )
     row: int | None = Field(
         default=None,
+        title="行番号",
         description="Line number in the file; the heading row is 1; null for the request as a whole (e.g. a query parameter)",
     )
     column: str | None = Field(
-        default=None, description="The heading as the file wrote it (at most 20 characters)"
+        default=None, title="列見出し", description="The heading as the file wrote it (at most 20 characters)"
     )
     key: str | None = Field(
         default=None,
-        description="A Shift_JIS download: the 依頼人拠点コード or ログインID of the value's row",
+        title="キー",
+        description="A Shift_JIS download: the value of the key column of the value's row",
     )
 
 
 class CsvProblem(Problem):
     """A refused upload: its errors (the first 100, by row; nothing was changed)."""
 
-    errors: list[CsvRowProblem] | None = None  # type: ignore[assignment]
-    error_count: int | None = Field(default=None, description="How many errors there were in all")
+    errors: list[CsvRowProblem] | None = Field(  # type: ignore[assignment]
+        default=None, title="行ごとのエラー", description="Each wrong cell or row"
+    )
+    error_count: int | None = Field(
+        default=None, title="エラー件数", description="How many errors there were in all"
+    )
     errors_listed: int | None = Field(
-        default=None, description="How many are listed in `errors`: the first 100, by row"
+        default=None,
+        title="表示したエラー件数",
+        description="How many are listed in `errors`: the first 100, by row",
     )
 
 
@@ -87,4 +99,4 @@ _ENCODING_DESCRIPTION = (
 def encoding_field() -> Any:
     """The `encoding` parameter of a download (a field of the sheet's query model, after its list's
     filters: one query model, so that each is its own optional parameter in the OpenAPI document)."""
-    return Field(default=CsvEncoding.UTF_8, description=_ENCODING_DESCRIPTION)
+    return Field(default=CsvEncoding.UTF_8, title="文字コード", description=_ENCODING_DESCRIPTION)

@@ -1,6 +1,6 @@
 """The declaration of a sheet: the CSV form of one resource, derived from its schemas.
 
-A domain declares its sheet next to its schemas (`app/locations/sheet.py`, `app/users/sheet.py`):
+A domain declares its sheet next to its schemas (a `sheet.py` of its own package):
 the columns are the fields of the resource's public schema, in their order, headed by their
 `Field(title=...)` (the screens' labels); those that are also fields of the create schema are
 uploaded, the others only downloaded. A field added to the schemas is a column, with no list to
@@ -27,7 +27,7 @@ BOOKKEEPING: Final = frozenset({"created_at", "updated_at", "version"})
 
 def heading_key(text: str) -> str:
     """How headings (and choice cells) are compared: width, case and surrounding blanks do not
-    matter (依頼人拠点名(略称) typed with half-width brackets is 依頼人拠点名（略称）)."""
+    matter (`名称(略称)` typed with half-width brackets is `名称（略称）`)."""
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
@@ -35,7 +35,7 @@ def japan_time(value: datetime) -> str:
     """A time as the screens show it: Japan time, `YYYY/MM/DD HH:MM`.
 
     Japan keeps no daylight saving time: UTC + 9 hours. Formatted field by field, which takes
-    half the time of strftime (a download of 100,000 users formats 100,000).
+    half the time of strftime (a download of 100,000 rows formats 100,000).
     """
     local = value.astimezone(UTC) + JAPAN.utcoffset(None)
     return f"{local.year:04d}/{local.month:02d}/{local.day:02d} {local.hour:02d}:{local.minute:02d}"

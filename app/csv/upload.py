@@ -4,7 +4,6 @@ A domain plans an upload through its own service (the rules a POST or PATCH appl
 this module gives it the rows, turns its refusals into row errors, and bounds the answer.
 """
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.message import Message
@@ -22,8 +21,8 @@ from app.text.rules import normalize
 
 T = TypeVar("T")
 
-# The request bodies of uploads: the CSV, or a multipart form around it (app/main.py's body limit).
-UPLOAD_PATHS: Final = re.compile(r"^/api/v1/organizations/[^/]+/imports/")
+# The request body of an upload: the CSV, or a multipart form around it (the application's body
+# limit on its upload paths).
 MAX_UPLOAD_BODY_BYTES: Final = MAX_UPLOAD_BYTES + 64 * 1024
 CSV_MEDIA_TYPES: Final = frozenset({"text/csv", "application/csv", "text/plain"})
 

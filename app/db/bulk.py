@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.filters import with_search_forms
-from app.db.prepared import bind_processor
+from app.db.prepared import bind_processor, transaction_driver
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -32,8 +32,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
         return
     names = list(rows[0])
     columns = _bound(table, names, rows, dialect)
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "a connection the session holds"
+    driver = await transaction_driver(session)
     try:
         await driver.copy_records_to_table(
             table.name, records=list(zip(*columns, strict=True)), columns=names
@@ -84,8 +83,7 @@ async def update_rows(
         f"FROM unnest({arrays}) AS v({', '.join(quote(name) for name in all_names)}) "
         f"WHERE t.{quote(key)} = v.{quote(key)}"
     )
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "a connection the session holds"
+    driver = await transaction_driver(session)
     await driver.execute(sql, *_bound(table, all_names, rows, dialect))
 
 

@@ -21,7 +21,8 @@ once per shape and bound, so SQLAlchemy compiles it once.
 THE ONE MODULE OF SQLALCHEMY'S PRIVATE API. Compiling for the driver needs what SQLAlchemy keeps
 to itself: the compiled statement's result columns and bind processors, a type's cached
 processors (also for app/db/bulk.py, through `bind_processor`), and greenlet_spawn. Every such use
-is in this file, written for SQLAlchemy PINNED_SQLALCHEMY; tests/kernel/test_prepared.py fails
+(and the asyncpg adapter's lazy BEGIN, see `transaction_driver`) is in this file, written for
+SQLAlchemy PINNED_SQLALCHEMY; tests/kernel/test_prepared.py fails
 when the installed release differs (check each use below, then move the pin) and when any other
 module of `app/` touches a private name of SQLAlchemy.
 """
@@ -30,8 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+import asyncpg
+from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import greenlet_spawn
@@ -65,12 +68,12 @@ class PreparedSelect:
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self.columns: tuple[str, ...] = tuple(statement.exported_columns.keys())
         self._driver: dict[tuple[Any, ...], _DriverStatement | None] = {}
         # Mapped objects among the columns: only the session can build them.
         self.objects = any(
             found.get("entity") is not None and found["expr"] is found["entity"]
-            for found in statement.column_descriptions
+            for found in getattr(statement, "column_descriptions", ())
         )
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
@@ -81,11 +84,9 @@ class PreparedSelect:
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = self._driver_statement(engine.dialect)
         if session.in_transaction():
-            connection = await session.connection()
             if driver_statement is None:
-                return (await connection.execute(self.statement, dict(params))).all()
-            raw = await connection.get_raw_connection()
-            return await self._fetch(raw.driver_connection, driver_statement, params)
+                return (await session.execute(self.statement, dict(params))).all()
+            return await self._fetch(await transaction_driver(session), driver_statement, params)
         if driver_statement is None:
             async with engine.connect() as connection:
                 return (await connection.execute(self.statement, dict(params))).all()
@@ -111,6 +112,23 @@ class PreparedSelect:
         rows = await self.all(session, params)
         return rows[0] if rows else None
 
+    async def in_transaction(
+        self, session: AsyncSession, params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Every row, on the session's connection inside its transaction (begun here when there is
+        none): for a statement that writes (`PreparedWrite`) or must see the request's own writes.
+        A violated constraint is raised as SQLAlchemy's IntegrityError, as through the session."""
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
+        driver_statement = None if self.objects else self._driver_statement(engine.dialect)
+        if driver_statement is None:
+            return (await session.execute(self.statement, dict(params))).all()
+        driver = await transaction_driver(session)
+        try:
+            return await self._fetch(driver, driver_statement, params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(driver_statement.sql, None, exc) from exc
+
     def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
         """The compiled form for asyncpg, made once per dialect; None where the driver path does
         not apply (another driver, or a column or value that needs SQLAlchemy's conversion)."""
@@ -122,12 +140,24 @@ class PreparedSelect:
         return self._driver[key]
 
 
+class PreparedWrite(PreparedSelect):
+    """An INSERT, UPDATE or DELETE (RETURNING what the caller needs) built once, run with values
+    in the request's transaction (`in_transaction`): a single resource's write on the same path
+    as its read. Every column it sets must be a bound value: a column default computed in Python
+    (or on update) sends it through SQLAlchemy instead."""
+
+    def __init__(self, statement: Insert | Update | Delete) -> None:
+        super().__init__(statement)  # type: ignore[arg-type]  # compiled and run as a select is
+
+
 def _compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> _DriverStatement | None:
     if dialect.driver != "asyncpg":
         return None
     compiled = statement.compile(dialect=dialect)
     if compiled.literal_execute_params or compiled.post_compile_params:
         return None  # rendered per execution (IN lists): only SQLAlchemy can run these
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        return None  # column defaults computed in Python at execution: SQLAlchemy's to run
     # asyncpg returns what these columns hold as they are (aware datetimes, str, int, bool);
     # a column type that converts its results needs SQLAlchemy's result processing.
     for column in compiled._result_columns:
@@ -146,6 +176,23 @@ def _compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> _DriverSta
         defaults=compiled.construct_params(_check=False),
         converters=converters,
     )
+
+
+async def transaction_driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's connection, with the session's transaction
+    begun on it: what runs on it directly is part of that transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement; a statement sent
+    to the driver before any of SQLAlchemy's would otherwise run outside the transaction (and
+    commit at once), so the adapter's own start is called here when it has not run yet."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    if not adapted._started:
+        async with adapted._execute_mutex:
+            if not adapted._started:
+                await adapted._start_transaction()
+    return raw.driver_connection
 
 
 def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -159,8 +159,15 @@ class TooManyRequests(ProblemError):
     status = 429
     default_code = "rate_limited"
 
-    def __init__(self, retry_after: int, code: str | None = None, **kwargs: Any) -> None:
-        super().__init__(code, context={"retry_after": retry_after}, **kwargs)
+    def __init__(
+        self,
+        retry_after: int,
+        code: str | None = None,
+        *,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(code, context={**(context or {}), "retry_after": retry_after}, **kwargs)
         self.headers["Retry-After"] = str(retry_after)
 
 

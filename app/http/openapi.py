@@ -48,38 +48,51 @@ from app.http.pagination import MAX_LIMIT
 class InvalidCharacterDetail(BaseModel):
     """One offending character of a rejected text (SPEC §3.2)."""
 
-    position: int = Field(description="Position from 0 in the normalized, trimmed value")
-    character: str
-    code_point: str = Field(description="Written like `U+FF71`")
+    position: int = Field(title="位置", description="Position from 0 in the normalized, trimmed value")
+    character: str = Field(title="文字", description="The offending character")
+    code_point: str = Field(title="コードポイント", description="Written like `U+FF71`")
     suggestion: str | None = Field(
-        description='The character to use instead (`""`: delete it), when there is one'
+        title="置き換える文字",
+        description='The character to use instead (`""`: delete it), when there is one',
     )
 
 
 class FieldProblem(BaseModel):
     """One rejected field."""
 
-    field: str | None = Field(description="The field; null where the error is of a whole CSV row or file")
-    code: str = Field(description="Stable code of the rule the field breaks")
-    message: str
-    invalid_characters: list[InvalidCharacterDetail] | None = None
-    allowed: list[str] | None = Field(default=None, description="The values allowed, when they are few")
+    field: str | None = Field(
+        title="項目", description="The field; null where the error is of a whole CSV row or file"
+    )
+    code: str = Field(title="エラーコード", description="Stable code of the rule the field breaks")
+    message: str = Field(title="メッセージ", description="What is wrong, in the language asked for")
+    invalid_characters: list[InvalidCharacterDetail] | None = Field(
+        default=None, title="使用できない文字", description="Each offending character (SPEC §3.2)"
+    )
+    allowed: list[str] | None = Field(
+        default=None, title="使用できる値", description="The values allowed, when they are few"
+    )
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details, with a stable `code` (and RFC 6749 members on the token endpoint)."""
 
-    type: str = Field(description="`urn:ainas:problem:` and the code")
-    title: str
-    status: int
-    detail: str = Field(description="What happened and what to do, in the language asked for")
-    code: str = Field(description="Stable code; see each operation's examples")
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldProblem] | None = None
-    error: str | None = Field(default=None, description="RFC 6749 error code (token endpoint only)")
+    type: str = Field(title="種類", description="`urn:ainas:problem:` and the code")
+    title: str = Field(title="見出し", description="Short, the same for every problem of a status")
+    status: int = Field(title="ステータスコード", description="The HTTP status")
+    detail: str = Field(title="詳細", description="What happened and what to do, in the language asked for")
+    code: str = Field(title="エラーコード", description="Stable code; see each operation's examples")
+    instance: str | None = Field(default=None, title="発生箇所", description="The request's path")
+    request_id: str | None = Field(
+        default=None, title="リクエストID", description="The answer's `X-Request-ID`, for the logs"
+    )
+    errors: list[FieldProblem] | None = Field(
+        default=None, title="項目ごとのエラー", description="Each rejected field (422)"
+    )
+    error: str | None = Field(
+        default=None, title="OAuthエラーコード", description="RFC 6749 error code (token endpoint only)"
+    )
     error_description: str | None = Field(
-        default=None, description="RFC 6749, ASCII only: in English answers only"
+        default=None, title="OAuthエラーの説明", description="RFC 6749, ASCII only: in English answers only"
     )
 
 
@@ -98,6 +111,14 @@ _DESCRIPTIONS = {
     422: "Validation failed; each field's error is listed",
     429: "Too many attempts; see Retry-After",
     503: "Database unavailable, or too many password checks at once; see Retry-After",
+}
+
+# Headers of problem answers that the document describes, wherever an example carries them.
+_HEADERS: dict[str, dict[str, Any]] = {
+    "Retry-After": {
+        "description": "Seconds to wait before asking again",
+        "schema": {"type": "integer", "minimum": 1},
+    },
 }
 
 # What a status alone stands for: the problems every operation that answers it can answer.
@@ -246,6 +267,9 @@ def _document_problems(
                 "examples": {_name(problem): _example(problem) for problem in shown},
             }
         }
+        sent = sorted({name for problem in shown for name in problem.headers if name in _HEADERS})
+        if sent:
+            answer["headers"] = {name: _HEADERS[name] for name in sent}
     for status, answer in responses.items():
         if status[:1] in "45" and "application/json" in answer.get("content", {}):
             answer["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _declared_schema(answer)}}

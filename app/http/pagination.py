@@ -18,14 +18,22 @@ DEFAULT_LIMIT = 50
 # Far beyond any real list, small enough that no database integer overflows.
 MAX_OFFSET = 2_147_483_647
 
+# The screens' labels of the paging parameters, and what they mean (one place for every list).
+LIMIT_TITLE = "表示件数"
+OFFSET_TITLE = "開始位置"
+SORT_TITLE = "並び順"
+_LIMIT_DESCRIPTION = f"Items per page (1 to {MAX_LIMIT})"
+_OFFSET_DESCRIPTION = "Items to skip"
+_SORT_DESCRIPTION = "A listed field to sort by; prefix `-` for descending"
+
 
 class Page(BaseModel, Generic[ItemT]):
     """One page of a list and how many items match in all (全 N 件)."""
 
-    items: list[ItemT]
-    total: int = Field(description="How many items match the filters in all")
-    limit: int
-    offset: int
+    items: list[ItemT] = Field(title="一覧", description="The items of this page")
+    total: int = Field(title="該当件数", description="How many items match the filters in all")
+    limit: int = Field(title=LIMIT_TITLE, description="The most items a page holds")
+    offset: int = Field(title=OFFSET_TITLE, description="How many matching items come before this page")
 
     @classmethod
     def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
@@ -69,11 +77,6 @@ def ordering(columns: Mapping[str, Any], sort: str, tiebreaker: Any) -> list[Any
     return [key, tiebreaker]
 
 
-_LIMIT_DESCRIPTION = "Items per page (1 to 200)"
-_OFFSET_DESCRIPTION = "Items to skip"
-_SORT_DESCRIPTION = "A listed field to sort by; prefix `-` for descending"
-
-
 class PageQuery(BaseModel):
     """The paging parameters, as fields of a list's query model (`Annotated[XQuery, Query()]`).
 
@@ -82,9 +85,11 @@ class PageQuery(BaseModel):
     it, the model would be one required object parameter).
     """
 
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description=_OFFSET_DESCRIPTION)
-    sort: str | None = Field(default=None, max_length=40, description=_SORT_DESCRIPTION)
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, title=LIMIT_TITLE, description=_LIMIT_DESCRIPTION
+    )
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, title=OFFSET_TITLE, description=_OFFSET_DESCRIPTION)
+    sort: str | None = Field(default=None, max_length=40, title=SORT_TITLE, description=_SORT_DESCRIPTION)
 
     def page(self) -> PageRequest:
         """The requested window and order."""
@@ -92,9 +97,13 @@ class PageQuery(BaseModel):
 
 
 async def page_request(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=_OFFSET_DESCRIPTION)] = 0,
-    sort: Annotated[str | None, Query(max_length=40, description=_SORT_DESCRIPTION)] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, title=LIMIT_TITLE, description=_LIMIT_DESCRIPTION)
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, title=OFFSET_TITLE, description=_OFFSET_DESCRIPTION)
+    ] = 0,
+    sort: Annotated[str | None, Query(max_length=40, title=SORT_TITLE, description=_SORT_DESCRIPTION)] = None,
 ) -> PageRequest:
     """Read the paging parameters of a list without filters."""
     return PageRequest(limit, offset, sort)
@@ -131,3 +140,9 @@ def page_json(
     items = [dict(zip(fields, row, strict=False)) for row in rows]
     document = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     return orjson.dumps(document, option=orjson.OPT_UTC_Z)
+
+
+def item_json(item: type[BaseModel], columns: tuple[str, ...], row: Sequence[Any]) -> bytes:
+    """The JSON of one `item` read from the database, as `page_json` writes each of its items
+    (the same rules: plain columns in the order of `item`'s fields, anything else after)."""
+    return orjson.dumps(dict(zip(_fields_leading(item, columns), row, strict=False)), option=orjson.OPT_UTC_Z)

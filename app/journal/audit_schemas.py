@@ -14,15 +14,19 @@ from app.text.types import InstantFilter, SearchText
 class AuditActor(BaseModel):
     """Who did it."""
 
-    kind: str = Field(description="operator, user, linked_system, anonymous or system")
-    id: str | None = Field(description="Login ID, or `key:<id>` for a linked system")
+    kind: str = Field(
+        title="種別", description="`operator`, `user`, `linked_system`, `anonymous` or `system`"
+    )
+    id: str | None = Field(title="操作者ID", description="Login ID, or `key:<id>` for a linked system")
 
 
 class AuditResource(BaseModel):
     """What it was done to."""
 
-    type: str = Field(examples=["location"])
-    id: str | None = Field(examples=["TKY001"])
+    type: str = Field(title="種類", description="The kind of resource", examples=["location"])
+    id: str | None = Field(
+        title="対象ID", description="The resource's id, code or login ID", examples=["TKY001"]
+    )
 
 
 class AuditEvent(BaseModel):
@@ -30,14 +34,14 @@ class AuditEvent(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: RowIdText
-    at: datetime
-    actor: AuditActor
-    action: str = Field(examples=["location.update"])
-    resource: AuditResource
-    changes: dict[str, Any] = Field(description="field: [before, after]")
-    request_id: str | None
-    client_ip: str | None
+    id: RowIdText = Field(title="監査ログID")
+    at: datetime = Field(title="日時", description="When it happened")
+    actor: AuditActor = Field(title="操作者")
+    action: str = Field(title="操作", description="What was done", examples=["location.update"])
+    resource: AuditResource = Field(title="対象")
+    changes: dict[str, Any] = Field(title="変更内容", description="field: [before, after]")
+    request_id: str | None = Field(title="リクエストID", description="The request's `X-Request-ID`")
+    client_ip: str | None = Field(title="接続元IPアドレス", description="The caller's address")
 
 
 class AuditFilters(Filters):
@@ -46,19 +50,19 @@ class AuditFilters(Filters):
     also_sortable = ("at",)
 
     action: Annotated[SearchText | None, Filter(Match.CONTAINS_LOWERCASE)] = Field(
-        default=None, description="e.g. `location.update`; partial match"
+        default=None, title="操作", description="e.g. `location.update`; partial match"
     )
     actor: Annotated[SearchText | None, Filter(columns=("actor_id",), sortable=False)] = Field(
-        default=None, description="Login ID or `key:<id>`; partial match"
+        default=None, title="操作者", description="Login ID or `key:<id>`; partial match"
     )
     resource_type: Annotated[SearchText | None, Filter(Match.EXACT, sortable=False)] = Field(
-        default=None, description="e.g. `user`; exact"
+        default=None, title="対象の種類", description="e.g. `user`; exact"
     )
     since: Annotated[InstantFilter | None, Filter(Match.SINCE, columns=("at",))] = Field(
-        default=None, description="At or after (ISO 8601 with a time zone)"
+        default=None, title="開始日時", description="At or after (ISO 8601 with a time zone)"
     )
     until: Annotated[InstantFilter | None, Filter(Match.UNTIL, columns=("at",))] = Field(
-        default=None, description="Before (ISO 8601 with a time zone)"
+        default=None, title="終了日時", description="Before (ISO 8601 with a time zone)"
     )
 
 

@@ -33,20 +33,27 @@ On PostgreSQL the audit event and the entry are one statement (one round trip; d
 CTEs always run to completion). `pg_notify` is delivered at commit, and not at all after a
 rollback. Its payload is `"<organization id>:<newest number>"` (`notice`; the trigger writes it
 too): a process that hears it knows how far the organization's feed reaches without reading it.
+
+The counter also stamps the totals of the user and location lists (`change_stamp`): every change
+of a user, a location or the organization is audited through `AuditTrail.record_change` and so
+moves it, in the change's own transaction.
 """
 
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, bindparam, func, insert, literal_column, select
+from sqlalchemy import Integer, ScalarSelect, String, Table, bindparam, func, insert, literal_column, select
 from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.bulk import insert_rows
+from app.db.prepared import PreparedWrite
+from app.journal.metrics import FEED_ENTRIES_WRITTEN
 from app.models import AuditEvent, Change, ChangeCounter
-from app.operations.metrics import FEED_ENTRIES_WRITTEN
 
 # The channel of PostgreSQL's LISTEN/NOTIFY (migration 0008's trigger names it too); the payload
 # is written by `notice`.
@@ -148,7 +155,7 @@ def _postgresql_statement() -> Any:
 
 
 # Built once: SQLAlchemy caches their compiled SQL, asyncpg their prepared statements.
-_POSTGRESQL = _postgresql_statement()
+_POSTGRESQL = PreparedWrite(_postgresql_statement())
 _SQLITE_EVENT = insert(_EVENTS)
 _INSERT_ENTRY = insert(_CHANGES)
 _TAKE = {
@@ -168,7 +175,7 @@ async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], en
             **{f"event_{name}": event[name] for name in _EVENT_COLUMNS},
             **{f"entry_{name}": entry[name] for name in _ENTRY_COLUMNS},
         }
-        await session.execute(_POSTGRESQL, parameters)
+        await _POSTGRESQL.in_transaction(session, parameters)
         return
     await session.execute(_SQLITE_EVENT, event)
     taken = await session.execute(_TAKE["sqlite"], {"organization_id": organization_id, "count": 1})
@@ -195,3 +202,41 @@ async def write_entries(
     FEED_ENTRIES_WRITTEN.inc(len(rows))
     if dialect == "postgresql":
         await session.execute(_NOTIFY, {"payload": notice(organization_id, last)})
+
+
+# -- the counter as a stamp of list totals ----------------------------------------------------
+
+
+class _counter_version(FunctionElement[str]):  # noqa: N801 (a SQL expression, named as SQLAlchemy's are)
+    """The counter row's `last`; on PostgreSQL with the row version's transaction id (`xmin`),
+    so that a counter row made again (tables emptied under a running process, a restored
+    backup) never repeats a stamp an earlier row had."""
+
+    type = String()
+    inherit_cache = True
+    name = "counter_version"
+
+
+@compiles(_counter_version)
+def _counter_version_anywhere(element: _counter_version, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+
+
+@compiles(_counter_version, "postgresql")
+def _counter_version_on_postgresql(element: _counter_version, compiler: Any, **kw: Any) -> str:
+    last = compiler.process(element.clauses, **kw)
+    return f"({last})::text || ':' || {_COUNTERS.name}.xmin::text"
+
+
+def change_stamp() -> ScalarSelect[Any]:
+    """The stamp of an organization's lists (`Repository.listed(..., stamp=...)`) over the bound
+    `organization_id`: its counter, which moves with every committed change of its users,
+    locations, designations, templates and itself (one audited change, one entry, through
+    `AuditTrail.record_change`). NULL before the organization's first change: then every page
+    counts. Logins, password resets and lockouts do not move it; they change no column a list
+    filters on."""
+    return (
+        select(_counter_version(_COUNTERS.c.last))
+        .where(_COUNTERS.c.organization_id == bindparam("organization_id"))
+        .scalar_subquery()
+    )

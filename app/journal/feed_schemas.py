@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.http.pagination import LIMIT_TITLE
+
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_WAIT_SECONDS = 30
@@ -35,10 +37,12 @@ class ChangeResource(BaseModel):
     """What changed."""
 
     type: str = Field(
+        title="種類",
         description="organization, location, user, agent_designation or application_template",
         examples=["location"],
     )
     id: str = Field(
+        title="対象ID",
         description="The organization id, the location code, the login ID, or the designation's or template's id",
         examples=["TKY001"],
     )
@@ -47,20 +51,23 @@ class ChangeResource(BaseModel):
 class Change(BaseModel):
     """One committed change."""
 
-    cursor: str = Field(description="Follow from here to see what came after this change")
-    at: datetime
-    action: ChangeAction
-    resource: ChangeResource
+    cursor: str = Field(title="カーソル", description="Follow from here to see what came after this change")
+    at: datetime = Field(title="日時", description="When the change committed")
+    action: ChangeAction = Field(title="操作")
+    resource: ChangeResource = Field(title="対象")
     data: dict[str, Any] | None = Field(
-        description="The resource exactly as its own GET answered right after the change; null when deleted"
+        title="変更後の内容",
+        description="The resource exactly as its own GET answered right after the change; null when deleted",
     )
 
 
 class ChangeFeed(BaseModel):
     """Changes after the cursor, oldest first, and where to go on from."""
 
-    items: list[Change]
-    next_cursor: str = Field(description="Send as `after` next time (the same cursor when nothing new came)")
+    items: list[Change] = Field(title="変更", description="Oldest first")
+    next_cursor: str = Field(
+        title="次のカーソル", description="Send as `after` next time (the same cursor when nothing new came)"
+    )
 
 
 class ChangeQuery(BaseModel):
@@ -69,15 +76,21 @@ class ChangeQuery(BaseModel):
     after: str | None = Field(
         default=None,
         max_length=MAX_AFTER_LENGTH,
+        title="カーソル",
         description="A cursor or next_cursor of an earlier answer; without it the answer has no items "
         "and next_cursor is the current position",
     )
     limit: int = Field(
-        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Changes per answer (1 to 1000)"
+        default=DEFAULT_LIMIT,
+        ge=1,
+        le=MAX_LIMIT,
+        title=LIMIT_TITLE,
+        description="Changes per answer (1 to 1000)",
     )
     wait: float = Field(
         default=0,
         ge=0,
         le=MAX_WAIT_SECONDS,
+        title="待ち時間（秒）",
         description="Seconds to wait for a change when there is none after the cursor yet (0 to 30)",
     )

@@ -4,7 +4,8 @@ On PostgreSQL each process keeps ONE connection of its own (outside the pool) th
 the writer's channel (app/journal/feed.py); a notification wakes the readers of that organization
 waiting in this process. A waiting reader holds an asyncio event and nothing else: no pooled
 connection, no thread. If the connection drops, it is opened again (with a growing pause);
-meanwhile, and on SQLite, readers look again every POLL_SECONDS instead.
+meanwhile, and on SQLite, readers look again every POLL_SECONDS instead, all at the same moments
+(`poll_delay`), so that the readers of one position share one read (SharedReads).
 
 `ChangeListener.wait_past(organization, number, ...)` is the one way to wait for a feed to move,
 in a request or outside one (webhooks): it returns as soon as a number above the given one is
@@ -16,7 +17,8 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -85,26 +87,101 @@ class ChangeSignals:
 
 
 class SharedReads:
-    """One database read for many identical waiting reads (single flight).
+    """One database read for many waiting readers of one position (single flight).
 
-    When a change wakes 200 readers of one organization they all ask the same thing (the same
-    cursor, limit and view): the first runs the read, the others await its result. A key holds
-    the event the readers took before reading, so a read is only shared by readers that took that
-    same event: its snapshot is younger than the event, and no change can fall between the two.
+    When a change (or, while readers poll, a poll tick) wakes 200 readers of one organization, they
+    mostly ask the same thing: what follows one position, as one view sees it, each up to its own
+    number of entries. The first starts the read; the others await its result. The read begins on
+    the event loop's next turn and reads as many entries as the largest size asked by then (the
+    readers woken at one moment have all asked); the caller takes its own share of the result.
+    A reader who asks for more after the read began gets what it found: `Shared.covers` says
+    whether that is all the reader asked for.
+
+    A key holds the event the readers took before reading, so a read is only shared by readers
+    that took that same event: its snapshot is younger than the event, and no change can fall
+    between the two.
     """
 
     def __init__(self) -> None:
-        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+        self._running: dict[Hashable, _Flight] = {}
 
-    async def run(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
-        """The result of `read()`, run once for every caller with this key at the same time."""
-        future = self._running.get(key)
-        if future is None:
-            future = self._running[key] = asyncio.ensure_future(read())
-            future.add_done_callback(lambda _done: self._running.pop(key, None))
+    async def run(self, key: Hashable, size: int, read: Callable[[int], Awaitable[T]]) -> "Shared[T]":
+        """The result of `read(n)`, run once for every caller with this key at the same time; `n`
+        is at least `size` unless the read had begun when this caller came."""
+        flight = self._running.get(key)
+        if flight is None:
+            flight = self._running[key] = _Flight(size)
+            flight.future = asyncio.ensure_future(self._fly(key, flight, read))
+        elif not flight.started:
+            flight.size = max(flight.size, size)
         # Shielded: one caller going away (a client disconnects) does not cancel the others' read.
-        result: T = await asyncio.shield(future)
+        result: Shared[T] = await asyncio.shield(flight.future)
         return result
+
+    async def _fly(
+        self, key: Hashable, flight: "_Flight", read: Callable[[int], Awaitable[T]]
+    ) -> "Shared[T]":
+        flight.started = True
+        try:
+            return Shared(await read(flight.size), flight.size)
+        finally:
+            if self._running.get(key) is flight:
+                del self._running[key]
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A read that runs (or is about to) for one key: the largest size asked before it began."""
+
+    size: int
+    started: bool = False
+    future: "asyncio.Future[Any]" = field(init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Shared(Generic[T]):
+    """What a shared read returned, and the size it read (entries: up to that many)."""
+
+    result: T
+    size: int
+
+    def covers(self, size: int, found: int) -> bool:
+        """Whether a read that found `found` entries holds the first `size` of them all: it read
+        that many, or it found fewer than it could (there were no more)."""
+        return size <= self.size or found < self.size
+
+
+class WaitingSlots:
+    """How many long polls each caller has waiting in this process: at most `limit` each.
+
+    A caller is whatever the reader is handed to tell callers apart (the principal's subject); the
+    count is this process's own, not shared between instances.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[Hashable, int] = {}
+
+    def take(self, caller: Hashable) -> bool:
+        """Take one of the caller's slots; False when it holds `limit` already."""
+        held = self._held.get(caller, 0)
+        if held >= self.limit:
+            return False
+        self._held[caller] = held + 1
+        return True
+
+    def give_back(self, caller: Hashable) -> None:
+        """Free a slot `take` gave."""
+        held = self._held[caller] - 1
+        if held:
+            self._held[caller] = held
+        else:
+            del self._held[caller]
+
+    @property
+    def waiting(self) -> int:
+        """How many long polls wait now, of every caller."""
+        return sum(self._held.values())
 
 
 class ChangeListener:
@@ -113,6 +190,7 @@ class ChangeListener:
     def __init__(self, settings: Settings) -> None:
         self.signals = ChangeSignals()
         self.shared = SharedReads()
+        self.waiting = WaitingSlots(settings.long_polls_per_principal)
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
         self._connection: asyncpg.Connection | None = None
@@ -270,10 +348,23 @@ async def _check_delivery(connection: asyncpg.Connection, dsn: str, seconds: flo
         await connection.remove_listener(_PROBE_CHANNEL, hear)
 
 
-async def wait_for(event: asyncio.Event | None, seconds: float) -> None:
-    """Until the event is set or the time is up."""
-    if event is None:
+def poll_delay(now: float) -> float:
+    """Seconds from `now` (the event loop's clock) to the next poll: every POLL_SECONDS, at the same
+    moments for every reader of the process, so that those of one position share their reads."""
+    return POLL_SECONDS - now % POLL_SECONDS
+
+
+async def wait_for(
+    event: asyncio.Event | None, seconds: float, gone: "asyncio.Future[Any] | None" = None
+) -> None:
+    """Until the event is set, `gone` is done (the client left) or the time is up."""
+    woken = asyncio.ensure_future(event.wait()) if event is not None else None
+    waits = [task for task in (woken, gone) if task is not None]
+    if not waits:
         await asyncio.sleep(seconds)
         return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if woken is not None:
+            woken.cancel()

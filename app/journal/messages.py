@@ -12,6 +12,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The changes after this cursor are past the retention period ({days} days) and were removed: "
         "take a new cursor (no `after`), list again, then follow.",
     ),
+    "too_many_long_polls": (
+        "この呼び出し元が同時に待機できる変更履歴の取得（waitの指定）は{limit}件までです。"
+        "{retry_after}秒後に再試行してください。",
+        "This caller already has {limit} change feed requests waiting (with `wait`), the most allowed "
+        "at once: retry after {retry_after} seconds.",
+    ),
 }
 
 register_messages(MESSAGES)

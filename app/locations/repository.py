@@ -5,12 +5,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Row, Select, Table, bindparam, func, select
 
 from app.db.bulk import insert_rows, update_rows
 from app.db.filters import FilterSet
+from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
+from app.http.resource import StoredResource
+from app.journal.feed import change_stamp
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
 from app.models import AgentDesignation, ApplicationTemplate, Location, User
@@ -19,8 +22,11 @@ from app.models import AgentDesignation, ApplicationTemplate, Location, User
 FILTERS = FilterSet(LocationFilters, Location)
 # What a list item shows, in the order of the Location schema's fields (see page_json).
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
+LISTED_COLUMNS = tuple(LocationSchema.model_fields)
+# One location on the fast path: what it shows, then its id (for a change or a deletion).
+ONE = (*LISTED, Location.id)
+ONE_COLUMNS = tuple(column.key for column in ONE)
 _TABLE = cast(Table, Location.__table__)
-_INSERT = insert(_TABLE).returning(*LISTED)
 # Ids per IN list: far below any driver's limit of bound values.
 IDS_PER_QUERY = 1000
 
@@ -59,6 +65,13 @@ class LocationRepository(Repository[Location]):
         statement = visible(select(Location), scope.location_id is not None).where(Location.code == code)
         return (await self.session.execute(statement, _params(scope))).scalar_one_or_none()
 
+    async def one(self, scope: LocationScope, code: str) -> Sequence[Any] | None:
+        """The location with this code, if the scope sees it: its `ONE_COLUMNS`. A bound select
+        built once, run as the list runs (app/db/prepared.py)."""
+        return await _one_select(scope.location_id is not None).first(
+            self.session, {**_params(scope), "code": code}
+        )
+
     async def search(
         self, scope: LocationScope, filters: LocationFilters, page: PageRequest
     ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
@@ -77,13 +90,13 @@ class LocationRepository(Repository[Location]):
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
         return listed.columns, rows, total
 
-    async def insert(self, values: dict[str, Any]) -> LocationSchema:
+    async def insert(self, values: dict[str, Any]) -> StoredResource:
         """Insert a new location (version 1) and read it back, in one statement.
 
-        A Core INSERT built once: nothing of the ORM's unit of work is needed to add one row.
+        Nothing of the ORM's unit of work is needed to add one row (Repository.insert_returning).
         """
-        row = (await self.session.execute(_INSERT, {**values, "version": 1})).one()
-        return LocationSchema.model_validate(row._mapping)
+        row = await self.insert_returning({**values, "version": 1}, LISTED)
+        return StoredResource.from_row(LocationSchema, LISTED_COLUMNS, row)
 
     async def user_count(self, location_id: int) -> int:
         """How many users are assigned to the location."""
@@ -171,7 +184,15 @@ def _filtered(scope: LocationScope, filters: LocationFilters) -> tuple[tuple[Has
 def _search_select(
     shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool
 ) -> tuple[ListSelect, Select[Any]]:
-    """The location search of one shape of filters (see FilterSet.shape)."""
+    """The location search of one shape of filters (see FilterSet.shape), stamped by the
+    organization's change counter: every change of a location moves it (see `change_stamp`)."""
     statement = visible(select(*LISTED), scoped).where(*FILTERS.bound_conditions(shape))
     order_by = ordering(FILTERS.sortable, sort, Location.id)
-    return LocationRepository.listed(statement, order_by=order_by, deep=deep), statement
+    listed = LocationRepository.listed(statement, order_by=order_by, deep=deep, stamp=change_stamp())
+    return listed, statement
+
+
+@lru_cache(maxsize=2)
+def _one_select(scoped: bool) -> PreparedSelect:
+    """One location by code, within a scope."""
+    return PreparedSelect(visible(select(*ONE), scoped).where(Location.code == bindparam("code")))

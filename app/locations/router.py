@@ -7,12 +7,11 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, st
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.http.errors import Conflict
-from app.http.etag import IfMatch, set_etag
-from app.http.headers import created
+from app.http.etag import IfMatch
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
 from app.idempotency.routing import ResourceRoute
-from app.locations.schemas import Location, LocationCreate, LocationQuery, LocationUpdate
+from app.locations.schemas import CODE, Location, LocationCreate, LocationQuery, LocationUpdate
 from app.locations.service import LocationServiceDep
 
 router = APIRouter(
@@ -21,17 +20,19 @@ router = APIRouter(
 
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_READ))]
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_WRITE))]
-LocationCodePath = Annotated[str, Path(max_length=64, description="依頼人拠点コード")]
+LocationCodePath = Annotated[
+    str, Path(max_length=64, title=CODE, description="The location's code, as it was created")
+]
 Filters = Annotated[LocationQuery, Query()]
 
 
 @router.get(
     "",
     response_model=Page[Location],
-    summary="List locations",
+    summary="依頼人拠点検索",
     description=(
-        "依頼人拠点検索. Each filter is optional and matches partially, ignoring width and case "
-        "(`ﾃｽﾄ` finds テスト, `００１` finds 001). A caller assigned to a location sees only that location."
+        "Each filter is optional and matches partially, ignoring width and case "
+        "(`ﾃｽﾄ` finds `テスト`, `００１` finds `001`). A caller assigned to a location sees only that location."
     ),
     responses=problems(),
 )
@@ -43,41 +44,40 @@ async def list_locations(scope: CanRead, service: LocationServiceDep, query: Fil
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Add a location",
-    description="依頼人拠点の追加. The code is unique within the organization and never changes (409 when taken).",
+    response_model=Location,
+    summary="依頼人拠点の追加",
+    description="The code is unique within the organization and never changes (409 when taken).",
     responses=problems(
         Conflict("location_code_taken", context={"code": "TKY001"}),
         invalid(LocationCreate, code="TKY001", name="ｶﾞﾚｰｼﾞ１", short_name="ガレージ"),
     ),
 )
 async def create_location(
-    scope: CanWrite, body: LocationCreate, service: LocationServiceDep, request: Request, response: Response
-) -> Location:
+    scope: CanWrite, body: LocationCreate, service: LocationServiceDep, request: Request
+) -> Response:
     """Create a location."""
-    location = await service.create(scope, body)
-    created(request, response, location.code, location.version)
-    return location
+    return (await service.create(scope, body)).created(request, body.code)
 
 
 @router.get(
     "/{code}",
-    summary="Read a location",
-    description="依頼人拠点の参照.",
+    response_model=Location,
+    summary="依頼人拠点の参照",
+    description="One location of the organization, with its ETag.",
     responses=problems(),
 )
-async def get_location(
-    scope: CanRead, code: LocationCodePath, service: LocationServiceDep, response: Response
-) -> Location:
-    """One location."""
-    location = await service.get(scope, code)
-    set_etag(response, location.version)
-    return location
+async def get_location(scope: CanRead, code: LocationCodePath, service: LocationServiceDep) -> Response:
+    """One location (JSON straight from its row)."""
+    return (await service.get(scope, code)).response()
 
 
 @router.patch(
     "/{code}",
-    summary="Change a location",
-    description="依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Send If-Match with the ETag you read.",
+    response_model=Location,
+    summary="依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定",
+    description=(
+        "Name, short name and commission number; the code never changes. Send If-Match with the ETag you read."
+    ),
     responses=problems(invalid(LocationUpdate, delegate_number="１２３４")),
 )
 async def update_location(
@@ -86,20 +86,17 @@ async def update_location(
     body: Annotated[LocationUpdate, Body(default_factory=LocationUpdate)],
     expected: IfMatch,
     service: LocationServiceDep,
-    response: Response,
-) -> Location:
+) -> Response:
     """Change name, short name or commission number."""
-    location = await service.update(scope, code, body, expected)
-    set_etag(response, location.version)
-    return location
+    return (await service.update(scope, code, body, expected)).response()
 
 
 @router.delete(
     "/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a location",
+    summary="依頼人拠点の削除",
     description=(
-        "依頼人拠点の削除. Refused (409) while users are assigned to it, agents are designated for it, "
+        "Refused (409) while users are assigned to it, agents are designated for it, "
         "or application templates belong to it."
     ),
     responses=problems(

@@ -1,14 +1,21 @@
 """Shapes of locations (依頼人拠点)."""
 
-from datetime import datetime
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.db.filters import Filters
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.http.pagination import PageQuery
 from app.locations.types import DelegateNumber, LocationCode
-from app.text.types import BlankIsNull, FullWidthName, FullWidthShortName, SearchText
+from app.text.types import PARTIAL_MATCH, BlankIsNull, FullWidthName, FullWidthShortName, SearchText
+
+# The screens' labels of a location's fields (SPEC §2.2): the titles of its schemas' fields, the
+# headings of its CSV columns (app/locations/sheet.py) and of its list's filters.
+CODE = "依頼人拠点コード"
+NAME = "依頼人拠点名"
+SHORT_NAME = "依頼人拠点名（略称）"
+DELEGATE_NUMBER = "記録等事務代行者委託番号"
 
 _EXAMPLE: dict[str, JsonValue] = {
     "code": "TKY001",
@@ -19,39 +26,39 @@ _EXAMPLE: dict[str, JsonValue] = {
 
 
 class Location(BaseModel):
-    """依頼人拠点."""
+    """A location (store) of the organization."""
 
     model_config = ConfigDict(
         from_attributes=True, json_schema_extra={"examples": [{**_EXAMPLE, "version": 1}]}
     )
 
-    # Each title is the screens' label: the heading of the CSV column (app/locations/sheet.py).
-    code: str = Field(title="依頼人拠点コード", description="依頼人拠点コード: never changes")
-    name: str = Field(title="依頼人拠点名", description="依頼人拠点名")
-    short_name: str = Field(title="依頼人拠点名（略称）", description="依頼人拠点名（略称）")
+    code: str = Field(title=CODE, description="Never changes")
+    name: str = Field(title=NAME)
+    short_name: str = Field(title=SHORT_NAME)
     delegate_number: str | None = Field(
-        title="記録等事務代行者委託番号", description="記録等事務代行者委託番号"
+        title=DELEGATE_NUMBER,
+        description="The commission number as the transport bureau notified it; null: none",
     )
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    created_at: CreatedAt
+    updated_at: UpdatedAt
+    version: Version
 
 
 class LocationCreate(BaseModel):
-    """依頼人拠点の追加."""
+    """A new location."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    code: LocationCode
-    name: FullWidthName
-    short_name: FullWidthShortName
+    code: LocationCode = Field(title=CODE)
+    name: FullWidthName = Field(title=NAME)
+    short_name: FullWidthShortName = Field(title=SHORT_NAME)
     delegate_number: Annotated[DelegateNumber | None, BlankIsNull] = Field(
-        default=None, description='記録等事務代行者委託番号; optional (`""` or null: none)'
+        default=None, title=DELEGATE_NUMBER, description='Optional (`""` or null: none)'
     )
 
 
 class LocationUpdate(BaseModel):
-    """依頼人拠点情報の変更 / 記録等事務代行者委託番号の設定. Absent fields stay; the code never changes."""
+    """A change of a location: absent fields stay; the code never changes."""
 
     # Sending one of these is an attempt to change what identifies the resource (immutable_field).
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"code"})
@@ -60,22 +67,22 @@ class LocationUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"name": "東京本店", "delegate_number": None}]}
     )
 
-    name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
-    short_name: FullWidthShortName = None  # type: ignore[assignment]
+    name: FullWidthName = Field(default=None, title=NAME)  # type: ignore[assignment]  # absent: unchanged; null is refused
+    short_name: FullWidthShortName = Field(default=None, title=SHORT_NAME)  # type: ignore[assignment]
     delegate_number: Annotated[DelegateNumber | None, BlankIsNull] = Field(
-        default=None, description='記録等事務代行者委託番号; `""` or null removes the number'
+        default=None, title=DELEGATE_NUMBER, description='`""` or null removes the number'
     )
 
 
 class LocationFilters(Filters):
-    """依頼人拠点検索: each filter matches partially, ignoring width and case."""
+    """The filters of the location search: each matches partially, ignoring width and case."""
 
     also_sortable = ("created_at", "updated_at")
 
-    code: SearchText | None = Field(default=None, description="依頼人拠点コード")
-    name: SearchText | None = Field(default=None, description="依頼人拠点名")
-    short_name: SearchText | None = Field(default=None, description="依頼人拠点名（略称）")
-    delegate_number: SearchText | None = Field(default=None, description="記録等事務代行者委託番号")
+    code: SearchText | None = Field(default=None, title=CODE, description=PARTIAL_MATCH)
+    name: SearchText | None = Field(default=None, title=NAME, description=PARTIAL_MATCH)
+    short_name: SearchText | None = Field(default=None, title=SHORT_NAME, description=PARTIAL_MATCH)
+    delegate_number: SearchText | None = Field(default=None, title=DELEGATE_NUMBER, description=PARTIAL_MATCH)
 
 
 class LocationQuery(PageQuery, LocationFilters):

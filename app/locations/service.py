@@ -17,10 +17,18 @@ from app.csv.schemas import ImportResult, PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, NotFound
 from app.http.pagination import PageRequest, page_json
-from app.journal.audited import ResourceRef, delete_audited, record_created, record_updated, update_audited
+from app.http.resource import StoredResource
+from app.journal.audited import (
+    ResourceRef,
+    StoredRow,
+    delete_row_audited,
+    record_created,
+    record_updated,
+    update_row_audited,
+)
 from app.journal.context import RequestContext, provide
 from app.locations import messages as _messages  # noqa: F401 (registers its codes)
-from app.locations.repository import LocationRepository, LocationScope
+from app.locations.repository import ONE_COLUMNS, LocationRepository, LocationScope
 from app.locations.schemas import Location, LocationCreate, LocationFilters, LocationUpdate
 from app.locations.sheet import LOCATIONS
 from app.locations.types import is_location_code
@@ -53,20 +61,18 @@ class LocationService:
         columns, rows, total = await self.locations.search(location_scope(scope), filters, page)
         return page_json(Location, columns, rows, total, page)
 
-    async def _row(self, scope: OrganizationScope, code: str) -> LocationRow:
-        """The row of a location within the caller's scope; 404 otherwise."""
-        location = (
-            await self.locations.by_code(location_scope(scope), code) if is_location_code(code) else None
-        )
-        if location is None:
+    async def _stored(self, scope: OrganizationScope, code: str) -> StoredRow:
+        """The row of a location within the caller's scope (the fast path); 404 otherwise."""
+        row = await self.locations.one(location_scope(scope), code) if is_location_code(code) else None
+        if row is None:
             raise NotFound()
-        return location
+        return StoredRow(Location, ONE_COLUMNS, row)
 
-    async def get(self, scope: OrganizationScope, code: str) -> Location:
+    async def get(self, scope: OrganizationScope, code: str) -> StoredResource:
         """One location within the caller's scope; 404 otherwise."""
-        return Location.model_validate(await self._row(scope, code))
+        return (await self._stored(scope, code)).resource
 
-    async def create(self, scope: OrganizationScope, body: LocationCreate) -> Location:
+    async def create(self, scope: OrganizationScope, body: LocationCreate) -> StoredResource:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
         now = self.context.clock.now()
         try:
@@ -81,49 +87,48 @@ class LocationService:
         except IntegrityError:
             # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
-        ref = ResourceRef(RESOURCE, location.code, scope.organization_id)
+        ref = ResourceRef(RESOURCE, body.code, scope.organization_id)
         await record_created(self.context.audit, scope.principal.actor, "location.create", ref, location)
         return location
 
     async def update(
         self, scope: OrganizationScope, code: str, body: LocationUpdate, expected: set[int] | None
-    ) -> Location:
+    ) -> StoredResource:
         """依頼人拠点情報の変更 and 記録等事務代行者委託番号の設定."""
-        location = await self._row(scope, code)
-        return await update_audited(
+        stored = await self._stored(scope, code)
+        return await update_row_audited(
             self.locations,
-            location,
+            stored,
             body.model_dump(exclude_unset=True),
-            schema=Location,
             expected_versions=expected,
             audit=self.context.audit,
             actor=scope.principal.actor,
             action="location.update",
-            ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
+            ref=ResourceRef(RESOURCE, code, scope.organization_id),
         )
 
     async def delete(self, scope: OrganizationScope, code: str, expected: set[int] | None) -> None:
         """依頼人拠点の削除; refused while users are assigned to the location, agents designated for it,
         or application templates belong to it."""
-        location = await self._row(scope, code)
-        assigned = await self.locations.user_count(location.id)
+        stored = await self._stored(scope, code)
+        location_id = stored["id"]
+        assigned = await self.locations.user_count(location_id)
         if assigned:
             raise Conflict("location_in_use", context={"count": assigned})
-        designated = await self.locations.designation_count(location.id)
+        designated = await self.locations.designation_count(location_id)
         if designated:
             raise Conflict("location_has_designations", context={"count": designated})
-        templates = await self.locations.template_count(location.id)
+        templates = await self.locations.template_count(location_id)
         if templates:
             raise Conflict("location_has_templates", context={"count": templates})
-        await delete_audited(
+        await delete_row_audited(
             self.locations,
-            location,
-            Location.model_validate(location),
+            stored,
             expected_versions=expected,
             audit=self.context.audit,
             actor=scope.principal.actor,
             action="location.delete",
-            ref=ResourceRef(RESOURCE, location.code, scope.organization_id),
+            ref=ResourceRef(RESOURCE, code, scope.organization_id),
         )
 
     # For users and templates (their services look locations up here, never in this package's repository).

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.csv.download import CsvStream, answer
-from app.csv.routes import TAG, UPLOAD_PROBLEMS, DryRun, UploadDep, download_responses, upload_body
+from app.csv.routes import TAG, DryRun, UploadDep, download_responses, upload_body, upload_responses
 from app.csv.schemas import ImportResult
 from app.idempotency.routing import ResourceRoute
 from app.locations.service import LocationServiceDep
@@ -20,16 +20,21 @@ CanExport = Annotated[OrganizationScope, Depends(organization_scope(Permission.L
 CanImport = Annotated[OrganizationScope, Depends(organization_scope(Permission.LOCATION_IMPORT))]
 
 
+# A row of the OpenAPI document's examples (by JSON name): the file an upload shows, and the row its
+# documented errors are of.
+_EXAMPLE = {"code": "TKY001", "name": "東京本店", "short_name": "東京本店", "delegate_number": "1234567"}
+
+
 @router.get(
     "/exports/locations",
-    summary="Download locations as CSV",
+    summary="依頼人拠点のダウンロード",
     description=(
-        "各種ダウンロード: 依頼人拠点. The list's filters and scope; in code order. Columns: 依頼人拠点コード, "
-        "依頼人拠点名, 依頼人拠点名（略称）, 記録等事務代行者委託番号. CRLF, RFC 4180 quoting; a cell "
-        "starting with = + - @ ' tab or CR gets a leading `'`."
+        "The list's filters and scope; in code order. Columns: "
+        + ", ".join(f"`{label}`" for label in LOCATIONS.header)
+        + ". CRLF, RFC 4180 quoting; a cell starting with = + - @ ' tab or CR gets a leading `'`."
     ),
     response_class=CsvStream,
-    responses=download_responses(LOCATIONS),
+    responses=download_responses(LOCATIONS, _EXAMPLE),
 )
 async def download_locations(
     scope: CanExport, query: Annotated[LocationDownloadQuery, Query()], service: LocationServiceDep
@@ -40,17 +45,14 @@ async def download_locations(
 
 @router.post(
     "/imports/locations",
-    summary="Upload locations as CSV",
+    summary="依頼人拠点のアップロード",
     description=(
-        "Each row creates the location with its code, or updates it; an empty 記録等事務代行者委託番号 "
-        "clears it; locations absent from the file stay. All or nothing: any wrong row answers 422 "
-        "listing every error, and nothing changes. A downloaded file uploaded again changes nothing."
+        "Each row creates the location with its code, or updates it; an empty commission number clears "
+        "it; locations absent from the file stay. All or nothing: any wrong row answers 422 listing every "
+        "error, and nothing changes. A downloaded file uploaded again changes nothing."
     ),
-    openapi_extra=upload_body(
-        LOCATIONS,
-        {"code": "TKY001", "name": "東京本店", "short_name": "東京本店", "delegate_number": "1234567"},
-    ),
-    responses=UPLOAD_PROBLEMS,
+    openapi_extra=upload_body(LOCATIONS, _EXAMPLE),
+    responses=upload_responses(LOCATIONS, _EXAMPLE, {"name": "ｶﾞﾚｰｼﾞ"}),
     response_model_exclude_none=True,
 )
 async def upload_locations(

@@ -15,7 +15,7 @@ _LOCATION_CODE = ascii_code(
     LOCATION_CODE_CHARACTERS,
     code="invalid_location_code",
     max_length=LOCATION_CODE_MAX_LENGTH,
-    description=f"依頼人拠点コード：半角英数字1〜{LOCATION_CODE_MAX_LENGTH}文字 / location code: 1 to {LOCATION_CODE_MAX_LENGTH} of 0-9 A-Z a-z",
+    description=f"1 to {LOCATION_CODE_MAX_LENGTH} half-width letters and digits (`0-9 A-Z a-z`)",
     pattern="^[0-9A-Za-z]+$",
 )
 
@@ -27,10 +27,7 @@ DelegateNumber = Annotated[
     str,
     half_width_digits(
         max_length=DELEGATE_NUMBER_MAX_LENGTH,
-        description=(
-            f"記録等事務代行者委託番号：半角数字1〜{DELEGATE_NUMBER_MAX_LENGTH}桁 / "
-            f"commission number: 1 to {DELEGATE_NUMBER_MAX_LENGTH} half-width digits"
-        ),
+        description=f"1 to {DELEGATE_NUMBER_MAX_LENGTH} half-width digits",
     ),
 ]
 

@@ -3,8 +3,8 @@
 On SIGTERM (or SIGINT) the server (uvicorn) stops taking connections and waits for the requests in
 progress, at most `AINAS_SHUTDOWN_GRACE_S` (app/http/server.py). `Drain` is the one place that
 says the stop has begun, for whatever must react at once: `/readyz` answers 503, waiting long
-polls answer with no items, a background worker (webhooks) stops taking new work and finishes
-what it holds within `remaining()`.
+polls answer with no items, a background worker stops taking new work and finishes what it
+holds within `remaining()`.
 """
 
 import asyncio

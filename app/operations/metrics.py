@@ -3,23 +3,25 @@
 Each process answers for itself: with several instances (or `--workers`), Prometheus scrapes each
 instance on its own address, and sums across them (`sum by (route) (rate(...))`).
 
-No label carries input: a request is counted under its route TEMPLATE
-(`/api/v1/organizations/{org_id}/locations`, never the path), a method outside the known ones as
-`OTHER`, and nothing names an organization, a login ID or a key.
+No label carries input: a request is counted under its route TEMPLATE (the path with its
+parameters' names, never the path itself), a method outside the known ones as `OTHER`, and no
+label holds a value a caller sent.
 
-Process-wide counters (requests, feed entries, long polls) live in `SHARED`; what belongs to one
-application (its connection pool, its hashing turns, its webhook backlog) is read at each scrape
-by `Metrics`, which an application builds for itself (tests build many in one process).
+Process-wide counters live in `SHARED` (the requests here; packages above declare theirs there);
+what belongs to one application (its connection pool, its hashing turns, and the gauges packages
+above register with `Metrics.gauge`) is read at each scrape by `Metrics`, which an application
+builds for itself (tests build many in one process).
 """
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -34,6 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # no route: one label for every unknown path
+# A scrape waits at most this long for awaited gauges (Prometheus' own timeout is 10 s).
+AWAITED_TIMEOUT_SECONDS = 3.0
+
+logger = logging.getLogger("ainas.metrics")
 
 SHARED = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -49,24 +55,13 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
     registry=SHARED,
 )
-LONG_POLLS_WAITING = Gauge(
-    "ainas_feed_long_polls_waiting",
-    "Change-feed readers waiting for a change right now.",
-    registry=SHARED,
-)
-FEED_ENTRIES_WRITTEN = Counter(
-    "ainas_feed_entries_written",
-    "Change-feed entries written (counted in the writing transaction; one that rolls back counts too).",
-    registry=SHARED,
-)
 ProcessCollector(registry=SHARED)
 PlatformCollector(registry=SHARED)
 GCCollector(registry=SHARED)
 
 
-def no_backlog() -> tuple[int, float]:
-    """The webhook backlog until a webhook worker registers its own: nothing waiting."""
-    return 0, 0.0
+# Gauges a package above reads at each scrape (e.g. with one bounded query): {name: (help, value)}.
+AwaitedGauges = Callable[[], Awaitable[Mapping[str, tuple[str, float]]]]
 
 
 class Metrics:
@@ -75,18 +70,36 @@ class Metrics:
     def __init__(self, engine: AsyncEngine, hash_load: Callable[[], tuple[int, int]]) -> None:
         self._engine = engine
         self._hash_load = hash_load
-        self._webhook_backlog: Callable[[], tuple[int, float]] = no_backlog
+        self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self._awaited: list[AwaitedGauges] = []
+        self._awaited_now: dict[str, tuple[str, float]] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Forward(SHARED))
         self.registry.register(_Instance(self))
 
-    def register_webhook_backlog(self, backlog: Callable[[], tuple[int, float]]) -> None:
-        """The webhook worker's hook: `backlog()` answers (messages waiting, age in seconds of the
-        oldest) without blocking (a value it keeps, not a query: a scrape must stay cheap)."""
-        self._webhook_backlog = backlog
+    def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A gauge of this application that a package above keeps: `read()` answers its value at
+        each scrape without blocking (a value it keeps, not a query: a scrape must stay cheap).
+        A gauge of the same name registered again replaces it."""
+        self._gauges[name] = (documentation, read)
 
-    def render(self) -> bytes:
-        """The Prometheus text format."""
+    def awaited_gauges(self, read: AwaitedGauges) -> None:
+        """Gauges that a package above reads at each scrape, awaited (e.g. one bounded query of
+        the database): `await read()` answers {name: (help, value)}. When it fails or takes longer
+        than AWAITED_TIMEOUT_SECONDS, its gauges are left out of that scrape and the rest answer."""
+        self._awaited.append(read)
+
+    async def render(self) -> bytes:
+        """The Prometheus text format; awaited gauges read now (see `awaited_gauges`)."""
+        now: dict[str, tuple[str, float]] = {}
+        for read in self._awaited:
+            try:
+                async with asyncio.timeout(AWAITED_TIMEOUT_SECONDS):
+                    now.update(await read())
+            except Exception:
+                logger.warning("metrics: gauges could not be read", exc_info=True)
+        self._awaited_now = now
+        # No await from here on: a concurrent scrape cannot change the values being written.
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
@@ -100,13 +113,10 @@ class Metrics:
         running, queued = self._hash_load()
         yield _gauge("ainas_password_hashes_running", "Password hashes computing now.", running)
         yield _gauge("ainas_password_hashes_queued", "Password checks waiting for a hashing turn.", queued)
-        messages, oldest = self._webhook_backlog()
-        yield _gauge("ainas_webhook_messages_waiting", "Webhook messages not yet delivered.", messages)
-        yield _gauge(
-            "ainas_webhook_oldest_message_age_seconds",
-            "Age of the oldest undelivered webhook message.",
-            oldest,
-        )
+        for name, (documentation, read) in self._gauges.items():
+            yield _gauge(name, documentation, read())
+        for name, (documentation, value) in self._awaited_now.items():
+            yield _gauge(name, documentation, value)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -33,8 +33,8 @@ CanUpdate = Annotated[OrganizationScope, Depends(organization_scope(Permission.O
 
 @router.get(
     "",
-    summary="List organizations",
-    description="依頼人組織の一覧. Operators see and search all organizations; everyone else sees their own.",
+    summary="依頼人組織の一覧",
+    description="Operators see and search all organizations; everyone else sees their own.",
     responses=problems(),
 )
 async def list_organizations(
@@ -49,11 +49,11 @@ async def list_organizations(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Onboard an organization",
+    summary="利用登録",
     description=(
-        "利用登録 (operators). Creates the organization, its admin users with one-time initial passwords, "
-        "its first API key and its initial API password, and answers the registration notice "
-        "(利用登録通知書). The secrets appear in this answer only."
+        "Operators only. Creates the organization, its admin users with one-time initial passwords, "
+        "its first API key and its initial API password, and answers the registration notice. "
+        "The secrets appear in this answer only."
     ),
     responses=problems(
         Conflict("login_id_taken", context={"login_id": "ainas.admin"}),
@@ -81,8 +81,8 @@ async def onboard_organization(
 
 @router.get(
     "/{org_id}",
-    summary="Read an organization",
-    description="依頼人組織の参照, with its requester certificate (依頼人証明書) for operators and admins.",
+    summary="依頼人組織の参照",
+    description="The organization, with its requester certificate for operators and admins.",
     responses=problems(),
     response_model_exclude_unset=True,
 )
@@ -97,8 +97,8 @@ async def get_organization(
 
 @router.patch(
     "/{org_id}",
-    summary="Rename an organization",
-    description="依頼人組織名の変更: name and short name. Send If-Match with the ETag you read.",
+    summary="依頼人組織名の変更",
+    description="Name and short name. Send If-Match with the ETag you read.",
     responses=problems(invalid(OrganizationUpdate, short_name="株式会社ＡＩＮＡＳ自動車販売")),
     response_model_exclude_unset=True,
 )

@@ -9,42 +9,51 @@ from app.auth.organization_ids import OrganizationIdText
 from app.auth.types import LoginId
 from app.certificates.schemas import Certificate
 from app.db.filters import Filter, Filters, Match
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.http.pagination import PageQuery
-from app.text.types import FullWidthName, FullWidthShortName, SearchText
+from app.text.types import PARTIAL_MATCH, FullWidthName, FullWidthShortName, SearchText
 from app.users.types import UserName
+
+# The screens' labels of an organization's fields (SPEC §2.1).
+ID = "依頼人組織ID"
+NAME = "依頼人組織名"
+SHORT_NAME = "依頼人組織名（略称）"
 
 NAME_EXAMPLE = "株式会社ＡＩＮＡＳ自動車販売"
 SHORT_NAME_EXAMPLE = "ＡＩＮＡＳ自販"
 
 
 class Organization(BaseModel):
-    """依頼人組織."""
+    """A requester organization."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: OrganizationIdText = Field(description="依頼人組織ID: 9 decimal digits", examples=["000000001"])
-    name: str = Field(description="依頼人組織名", examples=[NAME_EXAMPLE])
-    short_name: str = Field(description="依頼人組織名（略称）", examples=[SHORT_NAME_EXAMPLE])
-    api_password_changed_at: datetime | None = Field(description="パスワード変更日 (API password)")
-    created_at: datetime = Field(description="登録日時")
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    id: OrganizationIdText = Field(title=ID, description="9 decimal digits", examples=["000000001"])
+    name: str = Field(title=NAME, examples=[NAME_EXAMPLE])
+    short_name: str = Field(title=SHORT_NAME, examples=[SHORT_NAME_EXAMPLE])
+    api_password_changed_at: datetime | None = Field(
+        title="パスワード変更日", description="When the API password last changed"
+    )
+    created_at: CreatedAt
+    updated_at: UpdatedAt
+    version: Version
 
 
 class OrganizationDetail(Organization):
-    """依頼人組織, as its own answer: with the requester certificate for callers who may read it."""
+    """An organization as its own answer: with the requester certificate for callers who may read it."""
 
     certificate: Certificate | None = Field(
         default=None,
+        title="依頼人証明書",
         description=(
-            "依頼人証明書: the certificate in use (`active`, or `expired` until a new one is registered), or "
+            "The certificate in use (`active`, or `expired` until a new one is registered), or "
             "null when none is. Present for operators and admins only (SPEC §4)"
         ),
     )
 
 
 class OrganizationUpdate(BaseModel):
-    """依頼人組織名の変更: name and/or short name."""
+    """A change of an organization's name and/or short name."""
 
     # Sending one of these is an attempt to change what identifies the resource (immutable_field).
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"id"})
@@ -54,8 +63,8 @@ class OrganizationUpdate(BaseModel):
         json_schema_extra={"examples": [{"name": NAME_EXAMPLE, "short_name": SHORT_NAME_EXAMPLE}]},
     )
 
-    name: FullWidthName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
-    short_name: FullWidthShortName = None  # type: ignore[assignment]
+    name: FullWidthName = Field(default=None, title=NAME)  # type: ignore[assignment]  # absent: unchanged; null is refused
+    short_name: FullWidthShortName = Field(default=None, title=SHORT_NAME)  # type: ignore[assignment]
 
 
 class OrganizationFilters(Filters):
@@ -64,11 +73,10 @@ class OrganizationFilters(Filters):
     also_sortable = ("short_name", "created_at")
 
     id: Annotated[str | None, Filter(Match.EXACT)] = Field(
-        default=None, max_length=9, description="依頼人組織ID, exact (9 digits)"
+        default=None, max_length=9, title=ID, description="Exact (9 digits)"
     )
     name: Annotated[SearchText | None, Filter(Match.CONTAINS, columns=("name", "short_name"))] = Field(
-        default=None,
-        description="依頼人組織名 or its abbreviation (略称), partial match ignoring width and case",
+        default=None, title=NAME, description=f"The name or its abbreviation; {PARTIAL_MATCH.lower()}"
     )
 
 
@@ -81,12 +89,12 @@ class AdminSeed(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    login_id: LoginId
-    name: UserName
+    login_id: LoginId = Field(title="ログインID")
+    name: UserName = Field(title="ユーザー名")
 
 
 class OrganizationOnboard(BaseModel):
-    """Onboarding of a new organization by an operator (利用登録)."""
+    """Onboarding of a new organization by an operator."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -101,38 +109,42 @@ class OrganizationOnboard(BaseModel):
         },
     )
 
-    name: FullWidthName
-    short_name: FullWidthShortName
-    admins: Annotated[list[AdminSeed], Field(min_length=1, max_length=20)]
+    name: FullWidthName = Field(title=NAME)
+    short_name: FullWidthShortName = Field(title=SHORT_NAME)
+    admins: list[AdminSeed] = Field(
+        min_length=1, max_length=20, title="管理者ユーザー", description="1 to 20 admins to create"
+    )
 
 
 class NoticeAdmin(BaseModel):
     """An admin's line of the registration notice."""
 
-    name: str
-    login_id: str
+    name: str = Field(title="ユーザー名")
+    login_id: str = Field(title="ログインID")
     initial_password: str = Field(
-        description="One-time: must be changed at first login; expires after 72 hours by default (configurable)"
+        title="初期パスワード",
+        description="One-time: must be changed at first login; expires after 72 hours by default (configurable)",
     )
 
 
 class RegistrationNotice(BaseModel):
-    """利用登録通知書: shown once; the service keeps only hashes of the secrets."""
+    """The registration notice: shown once; the service keeps only hashes of the secrets."""
 
-    registration_date: date = Field(description="登録日, in Japan time", examples=["2026-04-01"])
-    organization_id: str = Field(description="依頼人組織ID")
-    organization_name: str = Field(description="依頼人組織名")
+    registration_date: date = Field(title="登録日", description="In Japan time", examples=["2026-04-01"])
+    organization_id: str = Field(title=ID)
+    organization_name: str = Field(title=NAME)
     login_url: str | None = Field(
-        description="ログインURL of AINAS (configured: AINAS_LOGIN_URL); null when not configured",
+        title="ログインURL",
+        description="AINAS's login page (configured: `AINAS_LOGIN_URL`); null when not configured",
         examples=["https://ainas.example.jp/login"],
     )
-    api_key: str = Field(description="APIキー")
-    api_initial_password: str = Field(description="API初期パスワード")
-    admins: list[NoticeAdmin]
+    api_key: str = Field(title="APIキー")
+    api_initial_password: str = Field(title="API初期パスワード")
+    admins: list[NoticeAdmin] = Field(title="管理者ユーザー")
 
 
 class OnboardingResult(BaseModel):
     """The new organization and its registration notice."""
 
-    organization: Organization
-    registration_notice: RegistrationNotice
+    organization: Organization = Field(title="依頼人組織")
+    registration_notice: RegistrationNotice = Field(title="利用登録通知書")

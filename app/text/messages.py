@@ -5,6 +5,7 @@ registers its codes from a `messages.py` of its own with `register_messages`, im
 package's `__init__.py`, so that importing the package registers them.
 """
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 Language = Literal["ja", "en"]
@@ -283,6 +284,15 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {}
 def register_labels(labels: dict[str, tuple[str, str]]) -> None:
     """Add labels of enumerated values: value -> (Japanese, English)."""
     VALUE_LABELS.update(labels)
+
+
+def labelled_values(values: Iterable[str]) -> str:
+    """Enumerated values for an English description, each with its Japanese label quoted as the
+    screens show it: "`value` (`ラベル`), ..." (a value without a label: "`value`")."""
+    return ", ".join(
+        f"`{value}` (`{VALUE_LABELS[value][0]}`)" if value in VALUE_LABELS else f"`{value}`"
+        for value in values
+    )
 
 
 def listed_values(values: list[str], language: Language) -> str:

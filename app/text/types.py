@@ -140,7 +140,7 @@ FullWidthName = Annotated[
     str,
     full_width(
         max_length=NAME_MAX_LENGTH,
-        description=f"全角1〜{NAME_MAX_LENGTH}文字 / 1 to {NAME_MAX_LENGTH} full-width characters (JIS X 0208)",
+        description=f"1 to {NAME_MAX_LENGTH} full-width characters (JIS X 0208)",
     ),
 ]
 
@@ -149,7 +149,7 @@ FullWidthShortName = Annotated[
     str,
     full_width(
         max_length=SHORT_NAME_MAX_LENGTH,
-        description=f"略称：全角1〜{SHORT_NAME_MAX_LENGTH}文字 / abbreviation: 1 to {SHORT_NAME_MAX_LENGTH} full-width characters (JIS X 0208)",
+        description=f"An abbreviation: 1 to {SHORT_NAME_MAX_LENGTH} full-width characters (JIS X 0208)",
     ),
 ]
 
@@ -158,7 +158,7 @@ Label = Annotated[
     str,
     free_text(
         max_length=LABEL_MAX_LENGTH,
-        description=f"ラベル：1〜{LABEL_MAX_LENGTH}文字の自由記述、制御文字不可 / label: free text, 1 to {LABEL_MAX_LENGTH} characters, no control characters",
+        description=f"A label: free text, 1 to {LABEL_MAX_LENGTH} characters, no control characters",
     ),
 ]
 
@@ -172,6 +172,8 @@ def _blank_is_null(value: object) -> object:
 BlankIsNull = BeforeValidator(_blank_is_null)
 
 SEARCH_TEXT_MAX_LENGTH: Final = 100
+# What a filter of SearchText does, as its parameter describes it.
+PARTIAL_MATCH: Final = "Partial match, ignoring width and case"
 
 # A search filter: free text without control characters (NUL would reach the database), 0 to 100.
 SearchText = Annotated[
@@ -179,7 +181,7 @@ SearchText = Annotated[
     free_text(
         min_length=0,
         max_length=SEARCH_TEXT_MAX_LENGTH,
-        description=f"部分一致検索（大文字小文字を区別しない）/ partial match ignoring case, up to {SEARCH_TEXT_MAX_LENGTH} characters",
+        description=f"Partial match ignoring width and case, up to {SEARCH_TEXT_MAX_LENGTH} characters",
     ),
 ]
 
@@ -223,7 +225,7 @@ FullWidthAddress = Annotated[
         find_invalid=text.invalid_full_width_characters,
         min_length=1,
         max_length=ADDRESS_MAX_LENGTH,
-        description=f"住所：全角1〜{ADDRESS_MAX_LENGTH}文字 / address: 1 to {ADDRESS_MAX_LENGTH} full-width characters (JIS X 0208)",
+        description=f"An address: 1 to {ADDRESS_MAX_LENGTH} full-width characters (JIS X 0208)",
     ),
 ]
 
@@ -254,7 +256,7 @@ PostalCode = Annotated[
         find_invalid=text.invalid_postal_code_characters,
         min_length=POSTAL_CODE_LENGTH,
         max_length=POSTAL_CODE_LENGTH + 1,
-        description="郵便番号：半角数字7桁（123-4567 も可、7桁で保存） / postal code: 7 half-width digits (123-4567 accepted, stored as 1234567)",
+        description="A postal code: 7 half-width digits (`123-4567` is accepted and stored as `1234567`)",
         pattern="^[0-9]{3}-?[0-9]{4}$",
     ),
 ]

@@ -11,9 +11,12 @@ from sqlalchemy.orm import contains_eager
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
 from app.db.filters import NOTHING, NULL, FilterSet
+from app.db.prepared import PreparedSelect
 from app.db.repository import ListSelect
 from app.http.pagination import PageRequest, ordering
+from app.journal.feed import change_stamp
 from app.models import Location, Organization, User
+from app.users.schemas import User as UserSchema
 from app.users.schemas import UserFilters
 
 # The filters and sort keys of the user list, from UserFilters. The location code filter compares
@@ -90,6 +93,20 @@ class UserSearch:
             "visible_location_id": visibility.location_id,
         }
         return (await self.repository.session.execute(statement, params)).scalar_one_or_none()
+
+    async def shown(
+        self, organization_id: int, visibility: UserVisibility, login_id: str
+    ) -> Sequence[Any] | None:
+        """A visible user by login ID (ignoring case) as the User schema shows it (`SHOWN`), on
+        the fast path: a bound select built once per visibility, run as the lists run."""
+        params = {
+            "organization_id": organization_id,
+            "self_id": visibility.self_id,
+            "visible_location_id": visibility.location_id,
+            "login_id": login_id.lower(),
+        }
+        statement = _shown_select(visibility.self_id is not None, visibility.location_id is not None)
+        return await statement.first(self.repository.session, params)
 
     async def search(
         self, organization_id: int, visibility: UserVisibility, filters: UserFilters, page: PageRequest
@@ -172,13 +189,31 @@ def _visible(itself: bool, at_location: bool, columns: tuple[Any, ...] = ()) -> 
 def _search_select(shape: tuple[Hashable, ...], *, itself: bool, at_location: bool, sort: str) -> ListSelect:
     """The user search of one shape of filters and visibility. Always ids first: the location
     code is joined to the page's 50 users, not to the thousands a name matches before they are
-    sorted (PostgreSQL drops the join from the id query)."""
+    sorted (PostgreSQL drops the join from the id query). Stamped by the organization's change
+    counter: every change of a user moves it (see `change_stamp`)."""
     statement = _visible(itself, at_location).where(*FILTERS.bound_conditions(shape))
     order_by = ordering(FILTERS.sortable, sort, User.id)
-    return UserRepository.listed(statement, order_by=order_by, deep=True)
+    return UserRepository.listed(statement, order_by=order_by, deep=True, stamp=change_stamp())
 
 
-# The User schema's fields that are columns of the joined location.
+# The User schema's fields that are columns of the joined location, or named otherwise.
 _EXPORTED: dict[str, Any] = {"location_code": Location.code, "location_name": Location.name}
+_RENAMED: dict[str, Any] = {"password_change_required": User.password_temporary}
+# What a user shows, in the order of the User schema's fields, labelled by them.
+SHOWN = tuple(
+    (_EXPORTED.get(name) or _RENAMED.get(name) or getattr(User, name)).label(name)
+    for name in UserSchema.model_fields
+)
+SHOWN_COLUMNS = tuple(UserSchema.model_fields)
+
+
+@lru_cache(maxsize=4)
+def _shown_select(itself: bool, at_location: bool) -> PreparedSelect:
+    """One visible user by lower-cased login ID, as the User schema shows it."""
+    return PreparedSelect(
+        _visible(itself, at_location, SHOWN).where(func.lower(User.login_id) == bindparam("login_id"))
+    )
+
+
 # Login IDs per IN list of a bulk lookup: far below any driver's limit of bound values.
 LOGIN_IDS_PER_QUERY = 1000

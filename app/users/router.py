@@ -22,17 +22,17 @@ router = APIRouter(
 CanRead = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_READ))]
 CanWrite = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_WRITE))]
 CanReset = Annotated[OrganizationScope, Depends(organization_scope(Permission.USER_PASSWORD_RESET))]
-LoginIdPath = Annotated[str, Path(max_length=64, description="ログインID (case does not matter)")]
+LoginIdPath = Annotated[str, Path(max_length=64, title="ログインID", description="Case does not matter")]
 Filters = Annotated[UserQuery, Query()]
 
 
 @router.get(
     "",
-    summary="List users",
+    summary="依頼人ユーザー検索",
     description=(
-        "依頼人ユーザー検索. Each filter is optional. Text filters match partially, ignoring width and case; "
-        "`location_code` matches exactly, and an empty `location_code=` finds the users of all locations "
-        "(全拠点); `role` may be given more than once (either). Admins see everyone; location admins the "
+        "Each filter is optional. Text filters match partially, ignoring width and case; "
+        "`location_code` matches exactly, and an empty `location_code=` finds the users of all locations; "
+        "`role` may be given more than once (either). Admins see everyone; location admins the "
         "users of their scope; staff only themselves."
     ),
     responses=problems(),
@@ -45,10 +45,10 @@ async def list_users(scope: CanRead, service: UserServiceDep, query: Filters) ->
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Add a user",
+    summary="管理者/担当者ユーザーの追加",
     description=(
-        "担当者ユーザーの追加 (管理者ユーザーの追加: operators only). Admins add location admins and staff; "
-        "location admins add staff within their location. The password is temporary: it must be changed "
+        "Admins add location admins and staff; location admins add staff within their location; only "
+        "operators add admins. The password is temporary: it must be changed "
         "at first login and expires after 72 hours by default."
     ),
     responses=problems(
@@ -77,24 +77,21 @@ async def create_user(
 
 @router.get(
     "/{login_id}",
-    summary="Read a user",
-    description="依頼人ユーザーの参照.",
+    response_model=User,
+    summary="依頼人ユーザーの参照",
+    description="One user of the organization, with its ETag.",
     responses=problems(),
 )
-async def get_user(
-    scope: CanRead, login_id: LoginIdPath, service: UserServiceDep, response: Response
-) -> User:
-    """One user."""
-    user = await service.get(scope, login_id)
-    set_etag(response, user.version)
-    return user
+async def get_user(scope: CanRead, login_id: LoginIdPath, service: UserServiceDep) -> Response:
+    """One user (JSON straight from its row)."""
+    return (await service.get(scope, login_id)).response()
 
 
 @router.patch(
     "/{login_id}",
-    summary="Change a user",
+    summary="管理者/担当者ユーザーの変更",
     description=(
-        "管理者/担当者ユーザーの変更: name, location, role. Admins may rename admins; only operators change "
+        "Name, location, role. Admins may rename admins; only operators change "
         "an admin's role. The last admin cannot be demoted. Send If-Match with the ETag you read."
     ),
     responses=problems(
@@ -121,8 +118,8 @@ async def update_user(
 @router.delete(
     "/{login_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a user",
-    description="担当者ユーザーの削除 (管理者ユーザーの削除: operators only). Nobody deletes themselves; the last admin stays.",
+    summary="管理者/担当者ユーザーの削除",
+    description="Only operators delete admins. Nobody deletes themselves; the last admin stays.",
     responses=problems(Forbidden("role_not_allowed"), Conflict("cannot_delete_self"), Conflict("last_admin")),
 )
 async def delete_user(
@@ -135,9 +132,9 @@ async def delete_user(
 
 @router.post(
     "/{login_id}/password-reset",
-    summary="Reset a user's password",
+    summary="ログインパスワードの初期化",
     description=(
-        "ログインパスワードの初期化. Answers a one-time temporary password, shown only here: it must be "
+        "Answers a one-time temporary password, shown only here: it must be "
         "changed at first login and expires after 72 hours by default. Unlocks the account and ends the user's sessions."
     ),
     responses=problems(),

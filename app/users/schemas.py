@@ -6,23 +6,24 @@ from typing import Annotated, ClassVar
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
-from app.auth.messages import ROLE_LABELS
 from app.auth.principals import ORGANIZATION_ROLES, Role
 from app.auth.types import LoginId
 from app.db.filters import Filter, Filters, Match
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.http.pagination import PageQuery
 from app.locations.types import LocationCode
-from app.text.types import BlankIsNull, SearchText
+from app.text.messages import labelled_values
+from app.text.types import PARTIAL_MATCH, BlankIsNull, SearchText
 from app.users.types import UserName
 
 # The roles a user of an organization can have, as the API names them (app.models.user.Role).
 OrganizationRole = StrEnum(  # type: ignore[misc]
     "OrganizationRole", {role.name: role.value for role in ORGANIZATION_ROLES}
 )
-OrganizationRole.__doc__ = (
-    "権限: " + ", ".join(f"{role} {ROLE_LABELS[role][0]}" for role in ORGANIZATION_ROLES) + "."
-)
-_ROLE_DESCRIPTION = "権限: " + ", ".join(f"`{role}` {ROLE_LABELS[role][0]}" for role in ORGANIZATION_ROLES)
+_ROLES = labelled_values(ORGANIZATION_ROLES)
+OrganizationRole.__doc__ = f"A user's role: {_ROLES}."
+_ROLE_DESCRIPTION = f"One of {_ROLES}"
+_LOCATION_CODE_DESCRIPTION = 'A location of the organization; null or `""`: all locations'
 _USER_EXAMPLE = {
     "login_id": "tanaka.h",
     "name": "田中 花子",
@@ -33,7 +34,7 @@ _LOCATION_NAME_EXAMPLE = "東京本店"
 
 
 class User(BaseModel):
-    """依頼人ユーザー. Never carries a password or hash."""
+    """A user of an organization; never carries a password or hash."""
 
     # Read from a user row with its location loaded (`UserRow.location`).
     model_config = ConfigDict(
@@ -45,54 +46,60 @@ class User(BaseModel):
     )
 
     # Each title is the screens' label: the heading of the CSV column (app/users/sheet.py).
-    login_id: str = Field(title="ログインID", description="ログインID: never changes")
-    name: str = Field(title="ユーザー名", description="ユーザー名")
+    login_id: str = Field(title="ログインID", description="Never changes")
+    name: str = Field(title="ユーザー名")
     location_code: str | None = Field(
         default=None,
         title="依頼人拠点コード",
         validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
-        description="依頼人拠点コード; null = all locations (全拠点)",
+        description="null: all locations",
     )
     location_name: str | None = Field(
         default=None,
         title="依頼人拠点名",
         validation_alias=AliasChoices("location_name", AliasPath("location", "name")),
-        description="依頼人拠点名 (read only); null = all locations (全拠点)",
+        description="Read only; null: all locations",
     )
     role: OrganizationRole = Field(title="権限", description=_ROLE_DESCRIPTION)
-    password_expires_at: datetime | None = Field(description="パスワード有効期限")
+    password_expires_at: datetime | None = Field(
+        title="パスワード有効期限", description="When the password stops working; null: never"
+    )
     password_change_required: bool = Field(
+        title="パスワード変更が必要",
         validation_alias=AliasChoices("password_change_required", "password_temporary"),
         description="The current password is temporary",
     )
-    last_login_at: datetime | None = Field(title="最終ログイン日時", description="最終ログイン日時")
-    locked_until: datetime | None = Field(description="Locked after repeated failed logins until then")
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    last_login_at: datetime | None = Field(title="最終ログイン日時", description="null: never")
+    locked_until: datetime | None = Field(
+        title="ロック期限", description="Locked after repeated failed logins until then"
+    )
+    created_at: CreatedAt
+    updated_at: UpdatedAt
+    version: Version
 
 
 class UserCreate(BaseModel):
-    """担当者ユーザーの追加 (admins: 管理者ユーザーの追加, operators only)."""
+    """A new user (an admin: by operators only)."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{**_USER_EXAMPLE, "password": "initial-pass-2026"}]}
     )
 
-    login_id: LoginId
-    name: UserName
+    login_id: LoginId = Field(title="ログインID")
+    name: UserName = Field(title="ユーザー名")
     password: str = Field(
         max_length=1024,
-        description="Initial password, 8 to 128 characters; temporary: changed at first login, expires after 72 hours by default (configurable)",
+        title="初期パスワード",
+        description="8 to 128 characters; temporary: changed at first login, expires after 72 hours by default (configurable)",
     )
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
-        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+        default=None, title="依頼人拠点コード", description=_LOCATION_CODE_DESCRIPTION
     )
-    role: OrganizationRole = Field(description=_ROLE_DESCRIPTION)
+    role: OrganizationRole = Field(title="権限", description=_ROLE_DESCRIPTION)
 
 
 class UserUpdate(BaseModel):
-    """管理者/担当者ユーザーの変更. Absent fields stay; the login ID never changes."""
+    """A change of a user: absent fields stay; the login ID never changes."""
 
     # Sending one of these is an attempt to change what identifies the resource (immutable_field).
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"login_id"})
@@ -101,28 +108,30 @@ class UserUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"name": "田中 花子", "role": "staff_preparer"}]}
     )
 
-    name: UserName = None  # type: ignore[assignment]  # absent: unchanged; null is refused
+    name: UserName = Field(default=None, title="ユーザー名")  # type: ignore[assignment]  # absent: unchanged; null is refused
     location_code: Annotated[LocationCode | None, BlankIsNull] = Field(
-        default=None, description='依頼人拠点コード; null or `""` = all locations (全拠点)'
+        default=None, title="依頼人拠点コード", description=_LOCATION_CODE_DESCRIPTION
     )
-    role: OrganizationRole = Field(default=None, description=_ROLE_DESCRIPTION)  # type: ignore[assignment]
+    role: OrganizationRole = Field(default=None, title="権限", description=_ROLE_DESCRIPTION)  # type: ignore[assignment]
 
 
 class UserFilters(Filters):
-    """依頼人ユーザー検索: text filters match partially ignoring width and case; `role` may repeat."""
+    """The filters of the user search: text filters match partially ignoring width and case; `role`
+    may repeat."""
 
     also_sortable = ("last_login_at", "created_at")
 
-    login_id: SearchText | None = Field(default=None, description="ログインID")
+    login_id: SearchText | None = Field(default=None, title="ログインID", description=PARTIAL_MATCH)
     name: Annotated[SearchText | None, Filter(Match.CONTAINS_GRAMS)] = Field(
-        default=None, description="ユーザー名"
+        default=None, title="ユーザー名", description=PARTIAL_MATCH
     )
     location_code: Annotated[SearchText | None, Filter(Match.EXACT)] = Field(
         default=None,
-        description="依頼人拠点コード, exact; empty (`location_code=`) finds the users of all locations (全拠点)",
+        title="依頼人拠点コード",
+        description="Exact; empty (`location_code=`) finds the users of all locations",
     )
     role: Annotated[list[OrganizationRole], Filter(Match.ANY)] = Field(
-        default_factory=list, description="権限; give it more than once for either"
+        default_factory=list, title="権限", description="Give it more than once for either"
     )
 
 
@@ -131,8 +140,8 @@ class UserQuery(PageQuery, UserFilters):
 
 
 class PasswordReset(BaseModel):
-    """ログインパスワードの初期化: a one-time temporary password, shown once."""
+    """A password reset's one-time temporary password, shown once."""
 
-    login_id: str
-    temporary_password: str
-    expires_at: datetime = Field(description="The temporary password stops working then")
+    login_id: str = Field(title="ログインID")
+    temporary_password: str = Field(title="仮パスワード", description="Must be changed at first login")
+    expires_at: datetime = Field(title="有効期限", description="The temporary password stops working then")

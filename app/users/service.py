@@ -27,6 +27,7 @@ from app.csv.schemas import PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
 from app.http.pagination import Page, PageRequest
+from app.http.resource import StoredResource
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
 from app.journal.context import RequestContext, provide
@@ -36,7 +37,7 @@ from app.models import User as UserRow
 from app.security.credentials import new_stamp
 from app.security.passwords import generate_password, password_errors
 from app.text.rules import normalize
-from app.users.repository import UserRepository, UserSearch
+from app.users.repository import SHOWN_COLUMNS, UserRepository, UserSearch
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
 from app.users.sheet import USERS, TemporaryPassword, UserImportResult, UserRowCreate
 from app.users.types import UserName
@@ -79,9 +80,16 @@ class UserService:
             offset=page.offset,
         )
 
-    async def get(self, scope: OrganizationScope, login_id: str) -> User:
-        """A user the caller may see; 404 otherwise."""
-        return User.model_validate(await self._row(scope, login_id))
+    async def get(self, scope: OrganizationScope, login_id: str) -> StoredResource:
+        """A user the caller may see; 404 otherwise (JSON straight from its row)."""
+        row = None
+        if is_login_id(login_id):
+            row = await UserSearch(self.users).shown(
+                scope.organization_id, user_visibility(scope.principal), login_id
+            )
+        if row is None:
+            raise NotFound()
+        return StoredResource.from_row(User, SHOWN_COLUMNS, row)
 
     async def _row(self, scope: OrganizationScope, login_id: str) -> UserRow:
         """The row of a user the caller may see, with its location; 404 otherwise."""

@@ -47,10 +47,10 @@ class TemporaryPassword(BaseModel):
     """The temporary password of a user the upload created: shown only in this answer (and to a
     retry with the same Idempotency-Key)."""
 
-    login_id: str
-    password: str = Field(description="Must be changed at first login")
+    login_id: str = Field(title="ログインID")
+    password: str = Field(title="仮パスワード", description="Must be changed at first login")
     expires_at: datetime = Field(
-        description="The temporary password stops working then (72 hours by default)"
+        title="有効期限", description="The temporary password stops working then (72 hours by default)"
     )
 
 
@@ -76,4 +76,6 @@ class UserImportResult(ImportResult):
         }
     )
 
-    temporary_passwords: list[TemporaryPassword]
+    temporary_passwords: list[TemporaryPassword] = Field(
+        title="仮パスワード", description="The new users' temporary passwords, shown this once"
+    )

@@ -11,6 +11,6 @@ UserName = Annotated[
     str,
     free_text(
         max_length=USER_NAME_MAX_LENGTH,
-        description=f"ユーザー名：1〜{USER_NAME_MAX_LENGTH}文字、制御文字不可 / user name: 1 to {USER_NAME_MAX_LENGTH} characters, no control characters",
+        description=f"1 to {USER_NAME_MAX_LENGTH} characters, no control characters",
     ),
 ]

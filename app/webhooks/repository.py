@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, literal, select, union_all, update
 
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest
@@ -46,6 +46,26 @@ class Sealed:
     secret: bytes
     previous: bytes | None
     previous_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SealedEndpoint:
+    """An endpoint's id, organization and sealed secrets (a key rotation's row)."""
+
+    id: str
+    organization_id: int
+    sealed: Sealed
+
+
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """An enabled endpoint with feed entries after its position: from which number it waits
+    (past what was pruned), through which, and for which actions (empty: all)."""
+
+    organization_id: int
+    after: int
+    last: int
+    event_types: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +130,48 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             )
         ).one_or_none()
         return Sealed(*row) if row is not None else None
+
+    # The key rotation (app/webhooks/resealing.py)
+
+    async def sealed_under_other_keys(self, key_id: str, after_id: str, limit: int) -> list[SealedEndpoint]:
+        """The next endpoints (by id) whose secrets are sealed under another key than `key_id`."""
+        rows = await self.session.execute(
+            select(
+                WebhookEndpoint.id,
+                WebhookEndpoint.organization_id,
+                WebhookEndpoint.key_id,
+                WebhookEndpoint.sealed_secret,
+                WebhookEndpoint.sealed_previous_secret,
+                WebhookEndpoint.previous_secret_until,
+            )
+            .where(WebhookEndpoint.key_id != key_id, WebhookEndpoint.id > after_id)
+            .order_by(WebhookEndpoint.id)
+            .limit(limit)
+        )
+        return [SealedEndpoint(row[0], row[1], Sealed(*row[2:])) for row in rows]
+
+    async def reseal(
+        self, before: SealedEndpoint, key_id: str, secret: bytes, previous: bytes | None
+    ) -> bool:
+        """Replace the sealed secrets if the row still holds those read (compare and set: an
+        endpoint deleted or whose secret was rotated meanwhile is left alone); the version stays,
+        since re-encryption changes nothing a client sees."""
+        result = await self.session.execute(
+            update(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.id == before.id,
+                WebhookEndpoint.key_id == before.sealed.key_id,
+                WebhookEndpoint.sealed_secret == before.sealed.secret,
+            )
+            .values(key_id=key_id, sealed_secret=secret, sealed_previous_secret=previous)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_under_other_keys(self, key_id: str) -> int:
+        """How many endpoints' secrets are sealed under another key than `key_id`."""
+        count = select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.key_id != key_id)
+        return int(await self.session.scalar(count) or 0)
 
     # Feed positions
 
@@ -221,6 +283,48 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             select(WebhookEndpoint.organization_id).where(WebhookEndpoint.enabled.is_(True)).distinct()
         )
         return [int(value) for value in (await self.session.scalars(statement)).all()]
+
+    # The backlog (the metrics' gauges)
+
+    async def behind(self) -> list[Behind]:
+        """Every enabled endpoint whose organization's feed goes past its position (the claim's
+        join, without its conditions on leases and retries)."""
+        rows = await self.session.execute(
+            select(
+                WebhookProgress.organization_id,
+                WebhookProgress.position,
+                ChangeCounter.pruned_through,
+                ChangeCounter.last,
+                WebhookEndpoint.event_types,
+            )
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookProgress.endpoint_id)
+            .join(ChangeCounter, ChangeCounter.organization_id == WebhookProgress.organization_id)
+            .where(WebhookEndpoint.enabled.is_(True), ChangeCounter.last > WebhookProgress.position)
+        )
+        return [
+            Behind(
+                int(organization), max(int(position), int(pruned)), int(last), tuple(sorted(actions or ()))
+            )
+            for organization, position, pruned, last, actions in rows.all()
+        ]
+
+    async def waiting(self, ranges: Sequence[tuple[int, int, int, Sequence[str]]]) -> list[tuple[int, Any]]:
+        """For each (organization, after, through, actions): how many feed entries numbered in
+        (after, through] have one of these actions (empty: any), and the time of the oldest; in one
+        statement, each range read on the feed's primary key."""
+        if not ranges:
+            return []
+        parts = []
+        for index, (organization_id, after, through, actions) in enumerate(ranges):
+            part = select(
+                literal(index).label("range"), func.count().label("waiting"), func.min(Change.at)
+            ).where(Change.organization_id == organization_id, Change.seq > after, Change.seq <= through)
+            if actions:
+                part = part.where(Change.action.in_(list(actions)))
+            parts.append(part)
+        rows = (await self.session.execute(parts[0] if len(parts) == 1 else union_all(*parts))).all()
+        found = {int(index): (int(count), oldest) for index, count, oldest in rows}
+        return [found.get(index, (0, None)) for index in range(len(ranges))]
 
     async def delivery_state(self, endpoint_id: str) -> DeliveryState | None:
         """The endpoint and its progress, in one read."""

@@ -26,7 +26,9 @@ from app.webhooks.service import MAX_ENDPOINTS, WebhookServiceDep, url_refusal
 router = APIRouter(tags=["Webhook (webhooks)"], route_class=ResourceRoute)
 
 CanManage = Annotated[OrganizationScope, Depends(organization_scope(Permission.WEBHOOK_MANAGE))]
-EndpointIdPath = Annotated[str, Path(max_length=64, description="The endpoint's id")]
+EndpointIdPath = Annotated[
+    str, Path(max_length=64, title="エンドポイントID", description="The endpoint's `id`")
+]
 COLLECTION = "/organizations/{org_id}/webhook-endpoints"
 ITEM = COLLECTION + "/{endpoint_id}"
 URL_REFUSED = url_refusal(UrlRefused("private_address"))
@@ -36,7 +38,7 @@ LIMIT_REACHED = Conflict("webhook_endpoint_limit_reached", context={"limit": MAX
 @router.post(
     COLLECTION,
     status_code=status.HTTP_201_CREATED,
-    summary="Register a webhook endpoint",
+    summary="Webhookエンドポイントの登録",
     description=(
         "Registers an HTTPS endpoint that is sent each change of the organization's feed (SPEC §5.5) as it "
         "commits, from now on, in feed order, signed by the Standard Webhooks scheme. The answer carries "
@@ -59,7 +61,12 @@ async def create_webhook_endpoint(
     return endpoint
 
 
-@router.get(COLLECTION, summary="List webhook endpoints", description="Oldest first.", responses=problems())
+@router.get(
+    COLLECTION,
+    summary="Webhookエンドポイントの一覧",
+    description="The organization's endpoints, oldest first.",
+    responses=problems(),
+)
 async def list_webhook_endpoints(
     scope: CanManage, service: WebhookServiceDep, page: PageDep
 ) -> Page[WebhookEndpoint]:
@@ -67,7 +74,12 @@ async def list_webhook_endpoints(
     return await service.search(scope, page)
 
 
-@router.get(ITEM, summary="Read a webhook endpoint", description="Never its secret.", responses=problems())
+@router.get(
+    ITEM,
+    summary="Webhookエンドポイントの参照",
+    description="One endpoint, with its ETag; never its secret.",
+    responses=problems(),
+)
 async def get_webhook_endpoint(
     scope: CanManage, endpoint_id: EndpointIdPath, service: WebhookServiceDep, response: Response
 ) -> WebhookEndpoint:
@@ -79,9 +91,9 @@ async def get_webhook_endpoint(
 
 @router.patch(
     ITEM,
-    summary="Change a webhook endpoint",
+    summary="Webhookエンドポイントの変更",
     description=(
-        "url, description, event_types, enabled. `enabled: true` enables a disabled endpoint again: delivery "
+        "`url`, `description`, `event_types`, `enabled`. `enabled: true` enables a disabled endpoint again: delivery "
         "resumes with the message where it stopped. Send If-Match with the ETag you read."
     ),
     responses=problems(URL_REFUSED),
@@ -103,7 +115,7 @@ async def update_webhook_endpoint(
 @router.delete(
     ITEM,
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a webhook endpoint",
+    summary="Webhookエンドポイントの削除",
     description="Its secret, its progress and its attempts go with it. Send If-Match with the ETag you read.",
     responses=problems(),
 )
@@ -117,7 +129,7 @@ async def delete_webhook_endpoint(
 
 @router.post(
     ITEM + "/rotate-secret",
-    summary="Rotate a webhook endpoint's secret",
+    summary="Webhookシークレットの更新",
     description=(
         "A new secret, answered this once. For 24 hours messages carry two signatures, the new secret's and "
         "the previous one's (space-separated), so that receivers can switch without losing a message."
@@ -139,7 +151,7 @@ async def rotate_webhook_secret(
 
 @router.post(
     ITEM + "/test",
-    summary="Send a test message",
+    summary="Webhookのテスト送信",
     description=(
         'Sends `{"type": "webhook.test"}` now, outside the feed order, and answers its attempt (also listed '
         "with the deliveries). A failed attempt is answered 200 too: see `status_code` and `error`."
@@ -155,7 +167,7 @@ async def test_webhook_endpoint(
 
 @router.get(
     ITEM + "/deliveries",
-    summary="List a webhook endpoint's attempts",
+    summary="Webhookの送信履歴",
     description="Newest first; kept as long as the change feed.",
     responses=problems(),
 )
@@ -169,7 +181,7 @@ async def list_webhook_deliveries(
 @router.post(
     ITEM + "/recover",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Resend from a feed position",
+    summary="Webhookの再送",
     description=(
         "Sends again, in feed order, every message after the cursor (a message's `data.cursor`, or one of "
         "the change feed's): the endpoint's delivery continues from there."

@@ -6,15 +6,19 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from app.http.fields import CreatedAt, UpdatedAt, Version
 from app.text.types import BlankIsNull, Label
 from app.webhooks.guard import MAX_URL_LENGTH
 
 MAX_EVENT_TYPES = 50
-Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH, description="https:// only")]
+Url = Annotated[
+    str, Field(min_length=1, max_length=MAX_URL_LENGTH, title="送信先URL", description="`https://` only")
+]
 EventTypes = Annotated[
     list[Annotated[str, Field(max_length=64)]],
     Field(
         max_length=MAX_EVENT_TYPES,
+        title="送信するイベント",
         description="Change feed actions (SPEC §5.5) to send, e.g. `location.created`; empty: all of them",
     ),
 ]
@@ -37,18 +41,21 @@ class WebhookEndpoint(BaseModel):
 
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_EXAMPLE]})
 
-    id: str = Field(description="32 upper-case hexadecimal characters")
-    url: str
-    description: str | None
-    event_types: list[str] = Field(description="Feed actions sent; empty: all of them")
-    enabled: bool
-    disabled_reason: str | None = Field(
-        description="Why the service disabled it: `gone` (the endpoint answered 410) or `failing` "
-        "(every message failed for 5 days); null when enabled or disabled by a person"
+    id: str = Field(title="エンドポイントID", description="32 upper-case hexadecimal characters")
+    url: str = Field(title="送信先URL")
+    description: str | None = Field(title="説明", description="Free text")
+    event_types: list[str] = Field(
+        title="送信するイベント", description="Feed actions sent; empty: all of them"
     )
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="Also sent as the ETag")
+    enabled: bool = Field(title="有効", description="Whether messages are sent")
+    disabled_reason: str | None = Field(
+        title="無効化の理由",
+        description="Why the service disabled it: `gone` (the endpoint answered 410) or `failing` "
+        "(every message failed for 5 days); null when enabled or disabled by a person",
+    )
+    created_at: CreatedAt
+    updated_at: UpdatedAt
+    version: Version
 
 
 class WebhookEndpointWithSecret(WebhookEndpoint):
@@ -58,7 +65,9 @@ class WebhookEndpointWithSecret(WebhookEndpoint):
         json_schema_extra={"examples": [{**_EXAMPLE, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]}
     )
 
-    secret: str = Field(description="`whsec_` and the base64 of 32 random bytes: shown once, keep it")
+    secret: str = Field(
+        title="シークレット", description="`whsec_` and the base64 of 32 random bytes: shown once, keep it"
+    )
 
 
 class WebhookEndpointCreate(BaseModel):
@@ -74,7 +83,9 @@ class WebhookEndpointCreate(BaseModel):
     )
 
     url: Url
-    description: Annotated[Label | None, BlankIsNull] = Field(default=None, description="Free text, optional")
+    description: Annotated[Label | None, BlankIsNull] = Field(
+        default=None, title="説明", description="Free text, optional"
+    )
     event_types: EventTypes = Field(default_factory=list)
 
 
@@ -86,10 +97,10 @@ class WebhookEndpointUpdate(BaseModel):
 
     url: Url = None  # type: ignore[assignment]  # absent: unchanged; null is refused
     description: Annotated[Label | None, BlankIsNull] = Field(
-        default=None, description='`""` or null removes it'
+        default=None, title="説明", description='`""` or null removes it'
     )
     event_types: EventTypes = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: bool = Field(default=None, title="有効", description="`true` enables it again")  # type: ignore[assignment]
 
 
 class WebhookRecover(BaseModel):
@@ -100,6 +111,7 @@ class WebhookRecover(BaseModel):
     after: str = Field(
         min_length=1,
         max_length=64,
+        title="カーソル",
         description="A cursor of this organization's change feed (a message's `data.cursor`, or the feed's)",
     )
 
@@ -127,16 +139,27 @@ class WebhookDelivery(BaseModel):
         }
     )
 
-    id: str
+    id: str = Field(title="試行ID")
     webhook_id: str = Field(
-        description="The message's `webhook-id` header: the same for each of its attempts"
+        title="メッセージID",
+        description="The message's `webhook-id` header: the same for each of its attempts",
     )
-    type: str = Field(description="The feed action, or `webhook.test`")
-    cursor: str | None = Field(description="The feed entry's cursor; null for a test message")
-    attempt: int = Field(description="1 for the first attempt of the message")
-    status_code: int | None = Field(description="The answer's status; null when none came")
-    error: str | None = Field(description="Why the attempt failed without an answer, or was not made")
-    duration_ms: int
-    attempted_at: datetime
-    next_attempt_at: datetime | None = Field(description="When the message is tried again; null: not again")
-    response_body: str | None = Field(description="At most the first 1 KiB of the answer's body")
+    type: str = Field(title="種類", description="The feed action, or `webhook.test`")
+    cursor: str | None = Field(
+        title="カーソル", description="The feed entry's cursor; null for a test message"
+    )
+    attempt: int = Field(title="試行回数", description="1 for the first attempt of the message")
+    status_code: int | None = Field(
+        title="ステータスコード", description="The answer's status; null when none came"
+    )
+    error: str | None = Field(
+        title="エラー", description="Why the attempt failed without an answer, or was not made"
+    )
+    duration_ms: int = Field(title="所要時間（ミリ秒）", description="From sending to the end of the answer")
+    attempted_at: datetime = Field(title="試行日時", description="When the attempt started")
+    next_attempt_at: datetime | None = Field(
+        title="次回の試行日時", description="When the message is tried again; null: not again"
+    )
+    response_body: str | None = Field(
+        title="応答本文", description="At most the first 1 KiB of the answer's body"
+    )

@@ -273,6 +273,7 @@ class WebhookService:
         check_version(expected, row.version)
         sealed = await self.webhooks.sealed(row.id)
         previous = None
+        unreadable = False
         if sealed is not None:
             try:
                 previous = self.keys.open(
@@ -280,10 +281,15 @@ class WebhookService:
                 ).decode()
             except SealedSecretUnreadable:
                 logger.warning("the secret of webhook endpoint %s does not open: rotated without it", row.id)
+                unreadable = True
         now = self.clock.now()
         secret = signing.new_secret()
         self._seal(row, secret, previous, now)
         await self.webhooks.update(row, {"updated_at": now})
+        if unreadable:
+            # Its delivery waited for a secret that opens: resumed at once.
+            await self.webhooks.restart(row.id)
+            await self.webhooks.wake(row.organization_id)
         endpoint = WebhookEndpoint.model_validate(row)
         await self.audit.record(
             scope.principal.actor,

@@ -43,6 +43,8 @@ FAILING_FOR = timedelta(days=5)
 # 4xx answers that are not the receiver's refusal of the message: tried again.
 RETRIED_4XX = frozenset({408, 410, 425, 429})
 GONE = 410
+# An endpoint whose secret opens under no configured key is looked at again after this long.
+UNREADABLE_WAIT = timedelta(minutes=5)
 BATCH = 100
 # When notifications arrive, look anyway this often (leases of killed instances, retries).
 LIVE_CHECK_SECONDS = 5.0
@@ -228,7 +230,18 @@ class WebhookWorker:
                 sealing_keys(self.settings), state.organization_id, endpoint_id, state.sealed, now
             )
         except SealedSecretUnreadable:
-            logger.warning("the secret of webhook endpoint %s does not open: not delivered", endpoint_id)
+            # Looked at again later (a key configured again, or the secret rotated, which restarts it at
+            # once), not claimed again and again meanwhile.
+            wait = UNREADABLE_WAIT * self.settings.webhook_retry_scale
+            logger.warning(
+                "the secret of webhook endpoint %s does not open: not delivered (looked at again in %d s)",
+                endpoint_id,
+                wait.total_seconds(),
+            )
+            async with self.runtime.sessionmaker() as session, session.begin():
+                await WebhookRepository(session).move(
+                    endpoint_id, self.owner, {"next_attempt_at": now + wait}
+                )
             return False
         attempt = state.attempt
         failing_since = state.failing_since

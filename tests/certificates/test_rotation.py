@@ -20,11 +20,12 @@ from sqlalchemy import text
 
 from app.certificates.instances import FRESH_SECONDS, announce, withdraw
 from app.certificates.keys import associated_data
-from app.certificates.rotation import ServersLackTheKey, rotate_certificate_key
+from app.certificates.rotation import ServersLackTheKey
 from app.cli import migrate
 from app.config.clock import ManualClock
 from app.config.settings import Settings
 from app.main import create_app
+from app.operators import rotate_certificate_key
 from app.runtime import build_runtime
 from app.security.sealing import sealing_keys as certificate_keys
 from tests.certificates.helpers import register
@@ -113,9 +114,11 @@ async def test_a_rotation_reseals_every_certificate_under_the_new_key(
 
     before = {row["id"]: row for row in await stored(app)}
     report = await rotate_certificate_key(during)
-    assert report.resealed == 3
-    assert report.unreadable == []
-    assert report.remaining == 0
+    certificates = report.kinds["certificate"]
+    assert certificates.resealed == 3
+    assert certificates.unreadable == []
+    assert certificates.remaining == 0
+    assert report.complete
     assert report.key_id == certificate_keys(after).current_id
 
     rows = {row["id"]: row for row in await stored(app)}
@@ -144,7 +147,7 @@ async def test_a_rotation_reseals_every_certificate_under_the_new_key(
     async with served(old_only, clock) as http:
         assert await verifications(http, world, registered) == [409, 409, 409, 409]
 
-    again = await rotate_certificate_key(during)
+    again = (await rotate_certificate_key(during)).kinds["certificate"]
     assert (again.resealed, again.unreadable, again.remaining) == (0, [], 0)
     async with app.state.runtime.engine.connect() as connection:
         events = (
@@ -184,9 +187,11 @@ async def test_a_certificate_that_opens_under_no_key_is_reported_and_left_alone(
     )
     before = {row["id"]: row for row in await stored(app)}
     report = await rotate_certificate_key(during)
-    assert report.resealed == 1
-    assert report.unreadable == [(b["id"], int(world.b.id))]
-    assert report.remaining == 1
+    certificates = report.kinds["certificate"]
+    assert certificates.resealed == 1
+    assert certificates.unreadable == [(b["id"], int(world.b.id))]
+    assert certificates.remaining == 1
+    assert not report.complete
     after = {row["id"]: row for row in await stored(app)}
     assert after[b["id"]] == before[b["id"]]
     assert after[a["id"]]["key_id"] == report.key_id
@@ -220,7 +225,7 @@ async def test_a_rotation_is_refused_while_a_running_server_lacks_the_new_key(
             )
         # Restarted with both keys, the server lets the rotation through.
         await announce(server, "old-server", certificate_keys(rotating))
-        report = await rotate_certificate_key(rotating)
+        report = (await rotate_certificate_key(rotating)).kinds["certificate"]
         assert (report.resealed, report.remaining, report.unreadable) == (1, 0, [])
         assert {row["key_id"] for row in await stored(app)} == {certificate_keys(rotating).current_id}
     finally:

@@ -27,8 +27,9 @@ WAITERS = 150
 
 @pytest.fixture
 def settings(database: TestDatabase) -> Settings:
-    """A small pool: waiting readers that held connections would exhaust it at once."""
-    return make_settings(database.url, db_pool_size=4, db_timeout_seconds=3)
+    """A small pool: waiting readers that held connections would exhaust it at once. One admin
+    may have WAITERS long polls waiting (the cap per principal: test_long_poll_cap.py)."""
+    return make_settings(database.url, db_pool_size=4, db_timeout_seconds=3, long_polls_per_principal=WAITERS)
 
 
 @pytest.fixture
@@ -262,20 +263,29 @@ def test_notices_are_read_as_written() -> None:
         assert read_notice(payload) is None, payload
 
 
-async def test_identical_waiting_reads_run_once() -> None:
-    """SharedReads: callers with one key at one time share one read; a later caller reads anew."""
+async def test_waiting_reads_of_one_key_run_once_at_the_largest_size_asked() -> None:
+    """SharedReads: callers with one key at one time share one read, of the largest size asked
+    before it began; a later caller reads anew; one that comes while it runs gets its size."""
     shared = SharedReads()
-    calls = 0
+    sizes: list[int] = []
 
-    async def read() -> int:
-        nonlocal calls
-        calls += 1
-        mine = calls
+    async def read(size: int) -> int:
+        sizes.append(size)
+        mine = len(sizes)
         await asyncio.sleep(0.05)
         return mine
 
-    results = await asyncio.gather(*(shared.run("key", read) for _ in range(WAITERS)))
-    assert results == [1] * WAITERS
-    assert calls == 1
-    assert await shared.run("key", read) == 2
-    assert sorted(await asyncio.gather(shared.run("a", read), shared.run("b", read))) == [3, 4]
+    results = await asyncio.gather(*(shared.run("key", size, read) for size in range(1, WAITERS + 1)))
+    assert [(got.result, got.size) for got in results] == [(1, WAITERS)] * WAITERS
+    assert sizes == [WAITERS]
+    assert (await shared.run("key", 3, read)).result == 2
+    apart = await asyncio.gather(shared.run("a", 1, read), shared.run("b", 1, read))
+    assert sorted(got.result for got in apart) == [3, 4]
+
+    first = asyncio.ensure_future(shared.run("late", 2, read))
+    await asyncio.sleep(0.01)  # its read has begun
+    late = await shared.run("late", 5, read)
+    assert (late.result, late.size) == ((await first).result, 2)
+    assert late.covers(5, found=1)  # it found fewer than it read: all there was
+    assert not late.covers(5, found=2)  # it stopped at 2: the caller must read 5 itself
+    assert late.covers(2, found=2)

@@ -6,6 +6,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from app.locations.sheet import LOCATIONS
+from app.users.sheet import USERS
 from tests.fixtures.world import World, add_location
 
 
@@ -53,3 +55,25 @@ def test_csv_problems_are_documented_with_their_rows(app: FastAPI) -> None:
         }
         expected = {"csv_invalid", "csv_too_many_columns"} if method == "post" else {"download_not_shift_jis"}
         assert expected <= codes, (path, codes)
+
+
+def test_each_routes_documented_errors_are_of_its_own_sheet(app: FastAPI) -> None:
+    """A row error names a column of the route's sheet by its own heading (the users' routes once
+    showed a location's column, the locations' download a user's)."""
+    for kind, sheet in (("locations", LOCATIONS), ("users", USERS)):
+        for path, method, code in (
+            (f"/imports/{kind}", "post", "csv_invalid"),
+            (f"/exports/{kind}", "get", "download_not_shift_jis"),
+        ):
+            examples = _operation(app, path, method)["responses"]["422"]["content"][
+                "application/problem+json"
+            ]
+            [problem] = [
+                example["value"]
+                for example in examples["examples"].values()
+                if example["value"]["code"] == code
+            ]
+            for error in problem["errors"]:
+                column = sheet.column(error["field"])
+                assert column is not None, (path, error)
+                assert column.label == error["column"], (path, error)

@@ -10,9 +10,10 @@ import sqlalchemy
 from fastapi import FastAPI
 from sqlalchemy import Select, String, TypeDecorator, bindparam, select, type_coerce, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
-from app.db.prepared import PINNED_SQLALCHEMY, PreparedSelect
+from app.db.prepared import PINNED_SQLALCHEMY, PreparedSelect, PreparedWrite
+from app.locations.repository import LISTED, LocationRepository
 from app.models import Location, User
 from tests.fixtures.world import World
 
@@ -104,6 +105,50 @@ async def test_once_the_session_holds_a_connection_the_read_runs_in_its_transact
         await session.rollback()
         # After the rollback the session holds no connection: a borrowed one reads what is committed.
         assert (await prepared.first(session, {"id": user_id}) or [""])[0] != "changed.in.transaction"
+
+
+async def test_a_write_runs_in_the_transaction_on_the_driver_path_and_reports_violations(
+    app: FastAPI, world: World
+) -> None:
+    """Single-resource writes (insert, versioned update and delete) take the driver's path on
+    PostgreSQL, inside the session's transaction (a rollback undoes them), and a violated
+    unique rule is SQLAlchemy's IntegrityError, as the services expect."""
+    dialect = app.state.runtime.engine.dialect
+    on_postgres = dialect.driver == "asyncpg"
+    async with app.state.runtime.sessionmaker() as session:
+        repository = LocationRepository(session)
+        now = app.state.runtime.clock.now()
+        values = {
+            "organization_id": int(world.a.id),
+            "code": "PREP1",
+            "name": "準備拠点",
+            "short_name": "準備",
+            "delegate_number": None,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        row = await repository.insert_returning(values, LISTED)
+        assert (row[0], row[1], row[-1]) == ("PREP1", "準備拠点", 1)
+        assert row[4].utcoffset() is not None
+        key = (await session.execute(select(Location.id).where(Location.code == "PREP1"))).scalar_one()
+        # The search form follows its source, as the ORM's would.
+        assert (await session.execute(select(Location.name_search).where(Location.id == key))).scalar_one()
+        assert await repository.update_versioned(key, 2, {"name": "古い版"}, LISTED) is None
+        changed = await repository.update_versioned(key, 1, {"name": "新しい版", "updated_at": now}, LISTED)
+        assert changed is not None
+        assert (changed[1], changed[-1]) == ("新しい版", 2)
+        assert not await repository.delete_versioned(key, 1)
+        with pytest.raises(IntegrityError):
+            await repository.insert_returning({**values, "code": "PREP1"}, LISTED)
+        await session.rollback()
+    async with app.state.runtime.read_sessionmaker() as session:
+        found = await session.execute(select(Location.id).where(Location.code == "PREP1"))
+        assert found.first() is None  # rolled back with the transaction
+    written = PreparedWrite(
+        update(Location).where(Location.id == bindparam("id")).values(name=bindparam("name"))
+    )
+    assert (written._driver_statement(dialect) is not None) is on_postgres
 
 
 # -- SQLAlchemy's private API: one module, one pinned release ------------------------------------

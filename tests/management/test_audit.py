@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from tests.fixtures.world import World
 
@@ -123,15 +123,30 @@ async def test_events_cannot_be_changed_through_the_api(world: World, client: ht
 async def test_a_change_whose_audit_write_fails_is_not_committed(
     app: FastAPI, world: World, client: httpx.AsyncClient
 ) -> None:
-    """Break the audit insert for one request: the location it records must not exist afterwards."""
+    """Break the audit insert for one request: the location it records must not exist afterwards.
+
+    On PostgreSQL the insert runs on the driver's own path (app/db/prepared.py), which no
+    SQLAlchemy event sees: there the database itself refuses it (a trigger made for this test),
+    as a failing audit store would; on SQLite the statement goes through SQLAlchemy."""
     engine = app.state.runtime.engine
+    on_postgres = engine.dialect.name == "postgresql"
 
     def fail_audit_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        # Also inside the one statement that writes event and feed entry on PostgreSQL (a CTE).
         if "INSERT INTO AUDIT_EVENTS" in statement.upper():
             raise RuntimeError("audit store unavailable")
 
-    event.listen(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
+    refuse = [
+        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit store unavailable'; END $$",
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW "
+        "WHEN (NEW.resource_id = 'LOST') EXECUTE FUNCTION refuse_audit()",
+    ]
+    if on_postgres:
+        async with engine.begin() as connection:
+            for statement in refuse:
+                await connection.execute(text(statement))
+    else:
+        event.listen(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as failing:
@@ -141,7 +156,12 @@ async def test_a_change_whose_audit_write_fails_is_not_committed(
                 headers=world.a.admin.headers,
             )
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
+        if on_postgres:
+            async with engine.begin() as connection:
+                await connection.execute(text("DROP TRIGGER refuse_audit ON audit_events"))
+                await connection.execute(text("DROP FUNCTION refuse_audit()"))
+        else:
+            event.remove(engine.sync_engine, "before_cursor_execute", fail_audit_insert)
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["x-request-id"] == response.json()["request_id"]

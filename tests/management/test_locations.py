@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 
 from app.config.clock import ManualClock
+from app.locations.schemas import Location
 from app.models import Location as LocationRow
 from tests.fixtures.world import World, add_location
 
@@ -266,8 +267,9 @@ async def test_deep_pages_read_the_right_rows(app: FastAPI, world: World, client
 async def test_every_listed_location_reads_as_it_does_on_its_own(
     world: World, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    """The list is written from its rows straight to JSON (app/http/pagination.page_json), the
-    single read through the ORM and pydantic: each item must be what the single read answers."""
+    """The list and the single read are written from their rows straight to JSON
+    (app/http/pagination.py, app/http/resource.py): each item must be what the single read
+    answers, and that must be the bytes pydantic writes for the Location schema."""
     headers = world.a.admin.headers
     await add_location(client, world.a, "ABC12", "品川駅前")
     await add_location(client, world.a, "ST9", "新宿駅")
@@ -295,3 +297,6 @@ async def test_every_listed_location_reads_as_it_does_on_its_own(
         for item in listed.json()["items"]:
             alone = await client.get(f"{world.a.path}/locations/{item['code']}", headers=headers)
             assert alone.json() == item
+            assert alone.content == Location.model_validate(item).model_dump_json().encode()
+            assert alone.headers["etag"] == f'"{item["version"]}"'
+            assert alone.headers["content-type"] == "application/json"

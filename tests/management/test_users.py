@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.users.schemas import User
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import PASSWORD, World, add_user, first_login
 
@@ -371,3 +372,37 @@ async def test_never_logged_in_sorts_as_the_oldest_login(world: World, client: h
     assert newest_first.json()["items"][-1]["login_id"] == "never.in"
     assert newest_first.json()["items"][-1]["last_login_at"] is None
     assert oldest_first.json()["items"][0]["login_id"] == "never.in"
+
+
+async def test_every_listed_user_reads_as_it_does_on_its_own(world: World, client: httpx.AsyncClient) -> None:
+    """The single read is written from its row straight to JSON (app/http/resource.py), the list
+    through pydantic: each item must be what the single read answers, byte for byte what pydantic
+    writes for the User schema, for users with and without a location, with a temporary password
+    and locked out, as each kind of caller sees them."""
+    created = await client.post(
+        f"{world.a.path}/users",
+        json=new_user("Fresh.Case", "staff_submitter", None),
+        headers=world.a.admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    for _ in range(6):  # lock it out: locked_until set
+        await token_response(client, "fresh.case", "wrong password here")
+    located = world["location_admin_l1"]
+    for caller in (world.a.admin, located, world.operator):
+        listed = await client.get(f"{world.a.path}/users", params={"limit": 200}, headers=caller.headers)
+        assert listed.status_code == 200, listed.text
+        items = listed.json()["items"]
+        assert {item["location_code"] is None for item in items} == (
+            {True, False} if caller is not located else {False}
+        )
+        for item in items:
+            alone = await client.get(
+                f"{world.a.path}/users/{item['login_id'].upper()}", headers=caller.headers
+            )
+            assert alone.status_code == 200, alone.text
+            assert alone.json() == item
+            assert alone.content == User.model_validate(item).model_dump_json().encode()
+            assert alone.headers["etag"] == f'"{item["version"]}"'
+    fresh = (await client.get(f"{world.a.path}/users/fresh.case", headers=world.a.admin.headers)).json()
+    assert fresh["password_change_required"] is True
+    assert fresh["locked_until"] is not None

@@ -106,10 +106,26 @@ async def test_gauges_of_the_instance_and_the_process(app: FastAPI, client: http
     ):
         assert (name, ()) in found, name
     assert found[("ainas_webhook_messages_waiting", ())] == 0
-    app.state.runtime.metrics.register_webhook_backlog(lambda: (7, 42.5))
+
+    async def backlog() -> dict[str, tuple[str, float]]:
+        return {"ainas_test_backlog": ("a gauge read from the database", 7)}
+
+    app.state.runtime.metrics.awaited_gauges(backlog)
     found = await scrape(client)
-    assert found[("ainas_webhook_messages_waiting", ())] == 7
-    assert found[("ainas_webhook_oldest_message_age_seconds", ())] == 42.5
+    assert found[("ainas_test_backlog", ())] == 7
+    assert found[("ainas_webhook_messages_waiting", ())] == 0  # the other reader still answers
+
+
+async def test_gauges_that_cannot_be_read_are_left_out_not_the_rest(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def unreadable() -> dict[str, tuple[str, float]]:
+        raise ConnectionError("the database is away")
+
+    app.state.runtime.metrics.awaited_gauges(unreadable)
+    found = await scrape(client)
+    assert ("ainas_webhook_messages_waiting", ()) in found  # another reader's gauges still answer
+    assert ("ainas_db_pool_size", ()) in found
 
 
 @pytest.mark.postgres_only
