@@ -37,6 +37,8 @@ class User(Timestamped, Base):
         CheckConstraint(f"role IN ({', '.join(repr(role.value) for role in Role)})", name="role"),
         CheckConstraint("(role = 'operator') = (organization_id IS NULL)", name="operator_no_org"),
         Index("ix_users_organization_id_location_id", "organization_id", "location_id"),
+        # Deleting a location checks its users by location alone (the foreign key; migration 0013).
+        Index("ix_users_location_id", "location_id"),
         # The user list's order within an organization, with the filtered columns (migration 0002).
         Index(
             "ix_users_organization_id_login_id_id",
