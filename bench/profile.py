@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import time
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -133,21 +134,22 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         for scenario in scenarios(args.connections, args.login_connections):
             if scenario.key in ("logins", "user_search"):
                 continue  # argon2 and one query: nothing for the request's own parts to show
-            cpu.wait_for_quiet()
-            url = servers.service.url + scenario.path(ctx)
-            process, script = load.start(
-                url,
-                seconds=args.duration + 1,
-                connections=scenario.connections,
-                **scenario.request(ctx, "service", 0),
-            )
-            time.sleep(0.5)
-            stacks = RESULTS / f"profile-{stamp}-{scenario.key}.txt"
-            found, samples = record(servers.service.pid, args.duration, stacks)
-            figures = load.finish(process, script, timeout=args.duration + 60)
+            request = scenario.request(ctx, "service", 0)
+            # What a scenario needs around its run (the rows a delete deletes), as `measure` does.
+            with scenario.around(ctx, request, args.duration + 1) if scenario.around else nullcontext():
+                cpu.wait_for_quiet()
+                url = servers.service.url + scenario.path(ctx)
+                process, script = load.start(
+                    url, seconds=args.duration + 1, connections=scenario.connections, **request
+                )
+                time.sleep(0.5)
+                stacks = RESULTS / f"profile-{stamp}-{scenario.key}.txt"
+                found, samples = record(servers.service.pid, args.duration, stacks)
+                figures = load.finish(process, script, timeout=args.duration + 60)
             results[scenario.key] = {
                 "title": scenario.title,
                 "rps": figures.rps,
+                "errors": figures.errors,
                 "samples": samples,
                 "stacks": str(stacks.relative_to(RESULTS.parent.parent)),
                 "shares": found,
@@ -174,5 +176,8 @@ def table(results: dict[str, Any]) -> str:
             lines.append(f"| {part} | " + " | ".join(cells) + " |")
     lines.append(
         "| (req/s while sampled) | " + " | ".join(f"{results[key]['rps']:,.0f}" for key in keys) + " |"
+    )
+    lines.append(
+        "| (errors while sampled) | " + " | ".join(str(results[key]["errors"]) for key in keys) + " |"
     )
     return "\n".join(lines)
