@@ -78,15 +78,11 @@ class PreparedSelect:
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row, for these parameter values."""
-        if self.objects:
-            return (await session.execute(self.statement, dict(params))).all()
+        if self.objects or session.in_transaction():
+            return await self.in_transaction(session, params)
         engine = session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = self._driver_statement(engine.dialect)
-        if session.in_transaction():
-            if driver_statement is None:
-                return (await session.execute(self.statement, dict(params))).all()
-            return await self._fetch(await transaction_driver(session), driver_statement, params)
         if driver_statement is None:
             async with engine.connect() as connection:
                 return (await connection.execute(self.statement, dict(params))).all()

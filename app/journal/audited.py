@@ -73,6 +73,14 @@ async def record_updated(
     await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after_form)
 
 
+async def record_deleted(
+    audit: AuditTrail, actor: Actor, action: str, ref: ResourceRef, resource: BaseModel | StoredResource
+) -> None:
+    """Record a deleted resource: every public field, to nothing."""
+    changes = {name: [value, None] for name, value in public_form(resource).items()}
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, None)
+
+
 async def update_audited(
     repository: Repository[ModelT],
     obj: ModelT,
@@ -116,8 +124,7 @@ async def delete_audited(
     """Check If-Match, delete, and record every public field of what was deleted."""
     check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
     await repository.delete(obj)
-    changes = {name: [value, None] for name, value in public_form(resource).items()}
-    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, None)
+    await record_deleted(audit, actor, action, ref, resource)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,5 +193,4 @@ async def delete_row_audited(
     check_version(expected_versions, resource.version)
     if not await repository.delete_versioned(stored["id"], resource.version):
         raise PreconditionFailed()
-    changes = {name: [value, None] for name, value in resource.public_form().items()}
-    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, None)
+    await record_deleted(audit, actor, action, ref, resource)
