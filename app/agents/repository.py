@@ -4,15 +4,20 @@ import unicodedata
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import contains_eager
 
-from app.agents.schemas import AgentDesignationFilters, AgentFilters
+from app.agents.schemas import Agent as AgentSchema
+from app.agents.schemas import AgentDesignation as DesignationSchema
+from app.agents.schemas import AgentDesignationFilters, AgentFilters, AgentSummary
 from app.db.filters import NULL, FilterSet
+from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
 from app.http.pagination import PageRequest, ordering
+from app.http.resource import NESTED
 from app.models import Agent, AgentDesignation, AgentDesignationDefault, ApplicationTemplate, Location
 
 AGENT_FILTERS = FilterSet(AgentFilters, Agent)
@@ -26,6 +31,29 @@ DESIGNATION_FILTERS = FilterSet(
         "short_name": Agent.short_name_search,
     },
 )
+
+
+# One agent on the fast path: the Agent schema's fields, all columns of its own.
+AGENT_SHOWN = tuple(getattr(Agent, name) for name in AgentSchema.model_fields)
+AGENT_COLUMNS = tuple(AgentSchema.model_fields)
+# One designation on the fast path: the AgentDesignation schema's fields (its agent's as
+# `agent__member`, its location's code), then what its writes need: the agent's procedures (what
+# it may be given), its location's id and its organization.
+_JOINED: dict[str, Any] = {
+    "agent": tuple(getattr(Agent, name).label(f"agent{NESTED}{name}") for name in AgentSummary.model_fields),
+    "location_code": (Location.code.label("location_code"),),
+}
+DESIGNATION_SHOWN = (
+    *(
+        column
+        for name in DesignationSchema.model_fields
+        for column in (_JOINED[name] if name in _JOINED else (getattr(AgentDesignation, name),))
+    ),
+    Agent.procedures.label("agent_procedures"),
+    AgentDesignation.location_id,
+    AgentDesignation.organization_id,
+)
+DESIGNATION_COLUMNS = tuple(column.key for column in DESIGNATION_SHOWN)
 
 
 def files(procedures: Any, procedure: str) -> ColumnElement[bool]:
@@ -52,11 +80,20 @@ class AgentRepository(Repository[Agent]):
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
         return [row[0] for row in rows], total
 
-    async def by_number(self, kind: str, registration_number: str) -> Agent | None:
-        """The agent of this kind with this registration number."""
-        return await self.one_or_none(
-            select(Agent).where(Agent.kind == kind, Agent.registration_number == registration_number)
+    async def shown(self, agent_id: int) -> Sequence[Any] | None:
+        """The agent with this id: its `AGENT_COLUMNS` (a bound select built once, app/db/prepared.py)."""
+        return await _agent_select().first(self.session, {"agent_id": agent_id})
+
+    async def insert(self, values: dict[str, Any]) -> Sequence[Any]:
+        """Insert a new agent (version 1) and read its `AGENT_COLUMNS` back, in one statement."""
+        return await self.insert_returning({**values, "version": 1}, AGENT_SHOWN)
+
+    async def by_number(self, kind: str, registration_number: str) -> int | None:
+        """The id of the agent of this kind with this registration number."""
+        found: int | None = await self.session.scalar(
+            select(Agent.id).where(Agent.kind == kind, Agent.registration_number == registration_number)
         )
+        return found
 
     async def designation_count(self, agent_id: int) -> int:
         """How many designations name the agent."""
@@ -113,17 +150,21 @@ class DesignationRepository(Repository[AgentDesignation]):
             )
         return statement
 
-    async def one(
+    async def shown(
         self, scope: DesignationScope, designation_id: int, *, lock: str | None = None
-    ) -> AgentDesignation | None:
-        """A visible designation by id. `lock` (PostgreSQL): `"update"` to change or delete it, `"share"`
-        while another resource comes to depend on it; either until the transaction ends."""
-        statement = self._visible(scope).where(AgentDesignation.id == designation_id)
-        if lock is not None:
-            statement = statement.with_for_update(
-                read=lock == "share", of=AgentDesignation
-            ).execution_options(populate_existing=True)
-        return await self.one_or_none(statement)
+    ) -> Sequence[Any] | None:
+        """A visible designation by id: its `DESIGNATION_COLUMNS` (a bound select built once per
+        shape). `lock` as in `one`, read in the request's transaction."""
+        statement = _designation_select(scope.location_id is not None, lock)
+        params = {
+            "organization_id": scope.organization_id,
+            "scope_location_id": scope.location_id,
+            "designation_id": designation_id,
+        }
+        if lock is None:
+            return await statement.first(self.session, params)
+        rows = await statement.in_transaction(self.session, params)
+        return rows[0] if rows else None
 
     async def templates_misfit(
         self, designation_id: int, procedures: Sequence[str] | None = None, location_id: int | None = None
@@ -238,8 +279,11 @@ class DesignationRepository(Repository[AgentDesignation]):
         )
         return found
 
-    async def set_defaults(self, designation: AgentDesignation, procedures: Sequence[str]) -> None:
-        """Make the designation the default of these procedures at its location, and of no other.
+    async def set_defaults(
+        self, designation_id: int, organization_id: int, location_id: int | None, procedures: Sequence[str]
+    ) -> None:
+        """Make the designation (of this organization, at this location) the default of these
+        procedures there, and of no other.
 
         A slot another designation holds fails the unique index and raises IntegrityError; the
         transaction stays usable to name the holder (`guarded`).
@@ -247,7 +291,7 @@ class DesignationRepository(Repository[AgentDesignation]):
         async with self.guarded():
             await self.session.execute(
                 delete(AgentDesignationDefault).where(
-                    AgentDesignationDefault.designation_id == designation.id
+                    AgentDesignationDefault.designation_id == designation_id
                 )
             )
             if procedures:
@@ -255,10 +299,10 @@ class DesignationRepository(Repository[AgentDesignation]):
                     insert(AgentDesignationDefault),
                     [
                         {
-                            "designation_id": designation.id,
+                            "designation_id": designation_id,
                             "procedure": procedure,
-                            "organization_id": designation.organization_id,
-                            "location_id": designation.location_id,
+                            "organization_id": organization_id,
+                            "location_id": location_id,
                         }
                         for procedure in procedures
                     ],
@@ -287,3 +331,33 @@ class DesignationRepository(Repository[AgentDesignation]):
             )
         ).first()
         return None if row is None else (row[0], row[1])
+
+
+@lru_cache(maxsize=1)
+def _agent_select() -> PreparedSelect:
+    """One agent by id."""
+    return PreparedSelect(select(*AGENT_SHOWN).where(Agent.id == bindparam("agent_id")))
+
+
+@lru_cache(maxsize=8)
+def _designation_select(scoped: bool, lock: str | None) -> PreparedSelect:
+    """One designation by id, within a scope (as `DesignationRepository._visible`), locked or not."""
+    statement = (
+        select(*DESIGNATION_SHOWN)
+        .join(Agent, Agent.id == AgentDesignation.agent_id)
+        .outerjoin(Location, Location.id == AgentDesignation.location_id)
+        .where(
+            AgentDesignation.organization_id == bindparam("organization_id"),
+            AgentDesignation.id == bindparam("designation_id"),
+        )
+    )
+    if scoped:
+        statement = statement.where(
+            or_(
+                AgentDesignation.location_id == bindparam("scope_location_id"),
+                AgentDesignation.location_id.is_(None),
+            )
+        )
+    if lock is not None:
+        statement = statement.with_for_update(read=lock == "share", of=AgentDesignation)
+    return PreparedSelect(statement)

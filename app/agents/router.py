@@ -22,7 +22,7 @@ from app.auth.dependencies import OrganizationScope, organization_scope, require
 from app.auth.permissions import Permission
 from app.auth.principals import Principal
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from app.http.etag import IfMatch, set_etag
+from app.http.etag import IfMatch
 from app.http.headers import created
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
@@ -96,6 +96,7 @@ async def list_agents(
 @agents_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=Agent,
     summary="代理人の追加",
     description=(
         "Operators only. `procedures` default to every procedure the kind may file; `gyoseishoshi` and "
@@ -114,31 +115,27 @@ async def create_agent(
     body: AgentCreate,
     service: AgentServiceDep,
     request: Request,
-    response: Response,
-) -> Agent:
+) -> Response:
     """Create an agent."""
     agent = await service.create(principal, body)
-    created(request, response, agent.id, agent.version)
-    return agent
+    return agent.created(request, agent.public_form()["id"])
 
 
 @agents_router.get(
     "/{agent_id}",
+    response_model=Agent,
     summary="代理人の参照",
     description="One agent of the directory, with its ETag.",
     responses=problems(404),
 )
-async def get_agent(
-    principal: CanReadAgents, agent_id: AgentIdPath, service: AgentServiceDep, response: Response
-) -> Agent:
-    """One agent."""
-    agent = await service.get(agent_id)
-    set_etag(response, agent.version)
-    return agent
+async def get_agent(principal: CanReadAgents, agent_id: AgentIdPath, service: AgentServiceDep) -> Response:
+    """One agent (its row through the schema once, no ORM object)."""
+    return (await service.get(agent_id)).response()
 
 
 @agents_router.patch(
     "/{agent_id}",
+    response_model=Agent,
     summary="代理人の変更・停止",
     description=(
         "Operators only. `status: suspended` suspends it (its designations stay, listed with "
@@ -159,12 +156,9 @@ async def update_agent(
     body: Annotated[AgentUpdate, Body(default_factory=AgentUpdate)],
     expected: IfMatch,
     service: AgentServiceDep,
-    response: Response,
-) -> Agent:
+) -> Response:
     """Change an agent."""
-    agent = await service.update(principal, agent_id, body, expected)
-    set_etag(response, agent.version)
-    return agent
+    return (await service.update(principal, agent_id, body, expected)).response()
 
 
 @agents_router.delete(
@@ -253,21 +247,21 @@ async def resolve_designation(
 
 @designations_router.get(
     "/{designation_id}",
+    response_model=AgentDesignation,
     summary="依頼先代理人の参照",
     description="One designation of the organization, with its ETag.",
     responses=problems(),
 )
 async def get_designation(
-    scope: CanRead, designation_id: DesignationIdPath, service: AgentDesignationServiceDep, response: Response
-) -> AgentDesignation:
-    """One designation."""
-    designation = await service.get(scope, designation_id)
-    set_etag(response, designation.version)
-    return designation
+    scope: CanRead, designation_id: DesignationIdPath, service: AgentDesignationServiceDep
+) -> Response:
+    """One designation (its row through the schema once, no ORM object)."""
+    return (await service.get(scope, designation_id)).response()
 
 
 @designations_router.patch(
     "/{designation_id}",
+    response_model=AgentDesignation,
     summary="依頼先代理人の変更",
     description=("Location, procedures, default, note. Send If-Match with the ETag you read."),
     responses=problems(
@@ -286,12 +280,9 @@ async def update_designation(
     body: Annotated[AgentDesignationUpdate, Body(default_factory=AgentDesignationUpdate)],
     expected: IfMatch,
     service: AgentDesignationServiceDep,
-    response: Response,
-) -> AgentDesignation:
+) -> Response:
     """Change a designation."""
-    designation = await service.update(scope, designation_id, body, expected)
-    set_etag(response, designation.version)
-    return designation
+    return (await service.update(scope, designation_id, body, expected)).response()
 
 
 @designations_router.delete(

@@ -13,7 +13,13 @@ from app.agents.procedures import (
     not_allowed,
     stored,
 )
-from app.agents.repository import AgentRepository, DesignationRepository, DesignationScope
+from app.agents.repository import (
+    AGENT_COLUMNS,
+    DESIGNATION_COLUMNS,
+    AgentRepository,
+    DesignationRepository,
+    DesignationScope,
+)
 from app.agents.schemas import (
     Agent,
     AgentCreate,
@@ -32,13 +38,15 @@ from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocess
 from app.http.etag import check_version
 from app.http.ids import format_public_id, parse_public_id
 from app.http.pagination import Page, PageRequest
+from app.http.resource import StoredResource, validated
 from app.journal.audited import (
     ResourceRef,
+    StoredRow,
     changed_fields,
-    delete_audited,
+    delete_row_audited,
     public_form,
     record_created,
-    update_audited,
+    update_row_audited,
 )
 from app.journal.context import RequestContext, provide
 from app.locations.types import is_location_code
@@ -105,18 +113,19 @@ class AgentService:
             offset=page.offset,
         )
 
-    async def _row(self, agent_id: str) -> AgentRow:
+    async def _stored(self, agent_id: str) -> StoredRow:
+        """The row of an agent (the fast path); 404 when there is none with this id."""
         id_ = parse_public_id(agent_id)
-        agent = await self.agents.get(id_) if id_ is not None else None
-        if agent is None:
+        row = await self.agents.shown(id_) if id_ is not None else None
+        if row is None:
             raise NotFound()
-        return agent
+        return StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
 
-    async def get(self, agent_id: str) -> Agent:
+    async def get(self, agent_id: str) -> StoredResource:
         """One agent; 404 when there is none with this id."""
-        return Agent.model_validate(await self._row(agent_id))
+        return (await self._stored(agent_id)).resource
 
-    async def create(self, principal: Principal, body: AgentCreate) -> Agent:
+    async def create(self, principal: Principal, body: AgentCreate) -> StoredResource:
         """代理人の追加: procedures default to every one its kind may file."""
         procedures = [p.value for p in body.procedures or KIND_PROCEDURES[body.kind]]
         _check_agent(body.kind, procedures, body.registration_number)
@@ -126,75 +135,76 @@ class AgentService:
             raise _already_registered(body.kind, body.registration_number)
         now = self.context.clock.now()
         try:
-            row = await self.agents.add(
-                AgentRow(
-                    **body.model_dump(exclude={"procedures"}),
-                    procedures=stored(procedures),
-                    created_at=now,
-                    updated_at=now,
-                )
+            row = await self.agents.insert(
+                {
+                    **body.model_dump(mode="json", exclude={"procedures"}),
+                    "procedures": stored(procedures),
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
         except IntegrityError:
             # The unique (kind, registration number) constraint decides a race.
             raise _already_registered(body.kind, body.registration_number) from None
-        agent = Agent.model_validate(row)
-        ref = ResourceRef(AGENT, agent.id, None)
-        await record_created(self.context.audit, principal.actor, "agent.create", ref, agent)
-        return agent
+        agent = StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
+        ref = ResourceRef(AGENT, format_public_id(agent["id"]), None)
+        await record_created(self.context.audit, principal.actor, "agent.create", ref, agent.resource)
+        return agent.resource
 
     async def update(
         self, principal: Principal, agent_id: str, body: AgentUpdate, expected: set[int] | None
-    ) -> Agent:
+    ) -> StoredResource:
         """代理人の変更 and 利用停止: every organization that designates the agent sees its designations
         change in its feed (`agent_designation.updated`), in this transaction."""
-        row = await self._row(agent_id)
-        check_version(expected, row.version)
+        row = await self._stored(agent_id)
+        id_, version = row["id"], row["version"]
+        check_version(expected, version)
         values = body.model_dump(exclude_unset=True)
-        kind = AgentKind(row.kind)
-        procedures = [p.value for p in values.get("procedures") or from_stored(row.procedures)]
-        number = values.get("registration_number", row.registration_number)
+        kind = AgentKind(row["kind"])
+        procedures = [p.value for p in values.get("procedures") or from_stored(row["procedures"])]
+        number = values.get("registration_number", row["registration_number"])
         _check_agent(kind, procedures, number)
         if "procedures" in values:
-            in_use = sorted(set(not_allowed(await self.agents.procedures_in_use(row.id), procedures)))
+            in_use = sorted(set(not_allowed(await self.agents.procedures_in_use(id_), procedures)))
             if in_use:
                 codes = ", ".join(in_use)
                 raise Conflict("agent_procedures_in_use", context={"procedures": codes})
             values["procedures"] = stored(procedures)
-        if number is not None and number != row.registration_number:
+        if number is not None and number != row["registration_number"]:
             holder = await self.agents.by_number(kind, number)
-            if holder is not None and holder.id != row.id:
+            if holder is not None and holder != id_:
                 raise _already_registered(kind, number)
         designations = DesignationRepository(self.context.session)
-        affected = await designations.of_agent(row.id)
+        affected = await designations.of_agent(id_)
         before = [AgentDesignation.model_validate(designation) for designation in affected]
-        version = row.version
         try:
-            agent = await update_audited(
+            agent = await update_row_audited(
                 self.agents,
                 row,
                 values,
-                schema=Agent,
                 expected_versions=expected,
                 audit=self.context.audit,
                 actor=principal.actor,
                 action="agent.update",
-                ref=ResourceRef(AGENT, format_public_id(row.id), None),
+                ref=ResourceRef(AGENT, format_public_id(id_), None),
             )
         except IntegrityError:
             raise _already_registered(kind, number) from None
         if agent.version != version and before:
-            await self._fan_out(principal, agent, before)
+            await self._fan_out(principal, id_, agent, before)
         return agent
 
-    async def _fan_out(self, principal: Principal, agent: Agent, before: list[AgentDesignation]) -> None:
+    async def _fan_out(
+        self, principal: Principal, agent_id: int, agent: StoredResource, before: list[AgentDesignation]
+    ) -> None:
         """Each designation of the agent shows the agent as it is now: a new version, an audit event
         and a feed entry in its organization (SPEC §5.5), one batch for all."""
         now = self.context.clock.now()
-        await DesignationRepository(self.context.session).touch_of_agent(int(agent.id), now)
-        summary = AgentSummary.model_validate(agent.model_dump())
+        await DesignationRepository(self.context.session).touch_of_agent(agent_id, now)
+        summary = AgentSummary.model_validate(agent.public_form())
         async with self.context.audit.batched():
             for designation, old in zip(
-                await DesignationRepository(self.context.session).of_agent(int(agent.id)), before, strict=True
+                await DesignationRepository(self.context.session).of_agent(agent_id), before, strict=True
             ):
                 after = old.model_copy(
                     update={"agent": summary, "updated_at": now, "version": old.version + 1}
@@ -211,19 +221,18 @@ class AgentService:
 
     async def delete(self, principal: Principal, agent_id: str, expected: set[int] | None) -> None:
         """代理人の削除; refused while designated (409 agent_in_use: suspend it instead)."""
-        row = await self._row(agent_id)
-        count = await self.agents.designation_count(row.id)
+        row = await self._stored(agent_id)
+        count = await self.agents.designation_count(row["id"])
         if count:
             raise Conflict("agent_in_use", context={"count": count}, members={"count": count})
-        await delete_audited(
+        await delete_row_audited(
             self.agents,
             row,
-            Agent.model_validate(row),
             expected_versions=expected,
             audit=self.context.audit,
             actor=principal.actor,
             action="agent.delete",
-            ref=ResourceRef(AGENT, format_public_id(row.id), None),
+            ref=ResourceRef(AGENT, format_public_id(row["id"]), None),
         )
 
 
@@ -264,26 +273,33 @@ class AgentDesignationService:
         id_ = parse_public_id(designation_id)
         if id_ is None:
             return None
-        row = await self.designations.one(
+        row = await self.designations.shown(
             DesignationScope(organization_id, None), id_, lock="share" if lock else None
         )
-        return None if row is None else AgentDesignation.model_validate(row)
+        if row is None:
+            return None
+        found = validated(AgentDesignation, DESIGNATION_COLUMNS, row)
+        assert isinstance(found, AgentDesignation)
+        return found
 
-    async def _row(
+    async def _stored(
         self, scope: OrganizationScope, designation_id: str, *, lock: bool = False
-    ) -> DesignationRow:
-        """A designation the caller sees (`lock`: to change or delete it); 404 otherwise."""
+    ) -> StoredRow:
+        """The row of a designation the caller sees (the fast path; `lock`: to change or delete
+        it); 404 otherwise."""
         id_ = parse_public_id(designation_id)
         row = None
         if id_ is not None:
-            row = await self.designations.one(designation_scope(scope), id_, lock="update" if lock else None)
+            row = await self.designations.shown(
+                designation_scope(scope), id_, lock="update" if lock else None
+            )
         if row is None:
             raise NotFound()
-        return row
+        return StoredRow(AgentDesignation, DESIGNATION_COLUMNS, row, plain=False)
 
-    async def get(self, scope: OrganizationScope, designation_id: str) -> AgentDesignation:
+    async def get(self, scope: OrganizationScope, designation_id: str) -> StoredResource:
         """One designation within the caller's scope; 404 otherwise."""
-        return AgentDesignation.model_validate(await self._row(scope, designation_id))
+        return (await self._stored(scope, designation_id)).resource
 
     async def resolve(
         self, scope: OrganizationScope, procedure: str, location_code: str | None
@@ -333,13 +349,16 @@ class AgentDesignationService:
         if holder is not None and holder != other_than:
             raise _already_designated(holder)
 
-    async def _set_defaults(self, row: DesignationRow, procedures: list[str]) -> None:
-        """Write the defaults the designation holds; 409 default_already_set naming the holder."""
+    async def _set_defaults(
+        self, designation_id: int, organization_id: int, location_id: int | None, procedures: list[str]
+    ) -> None:
+        """Write the defaults the designation holds (these procedures at its location; none: not a
+        default); 409 default_already_set naming the holder."""
         try:
-            await self.designations.set_defaults(row, procedures if row.is_default else [])
+            await self.designations.set_defaults(designation_id, organization_id, location_id, procedures)
         except IntegrityError:
             holder = await self.designations.default_holder(
-                row.organization_id, row.location_id, procedures, other_than=row.id
+                organization_id, location_id, procedures, other_than=designation_id
             )
             if holder is None:  # the holder's transaction rolled back since: a retry may succeed
                 raise Conflict("conflict") from None
@@ -379,7 +398,9 @@ class AgentDesignationService:
             # A concurrent designation of the same agent at the same location committed first.
             holder = await self.designations.same_agent_at(scope.organization_id, agent.id, location_id)
             raise _already_designated(holder) from None
-        await self._set_defaults(row, procedures)
+        await self._set_defaults(
+            row.id, row.organization_id, row.location_id, procedures if row.is_default else []
+        )
         designation = AgentDesignation.model_validate(row)
         ref = ResourceRef(DESIGNATION, designation.id, scope.organization_id)
         await record_created(
@@ -393,73 +414,75 @@ class AgentDesignationService:
         designation_id: str,
         body: AgentDesignationUpdate,
         expected: set[int] | None,
-    ) -> AgentDesignation:
+    ) -> StoredResource:
         """依頼先代理人の変更: location, procedures, default, note; not so that templates that name it
         no longer fit (409 designation_in_use)."""
-        row = await self._row(scope, designation_id, lock=True)
-        self._check_manages(scope, row.location_id)
-        check_version(expected, row.version)
+        row = await self._stored(scope, designation_id, lock=True)
+        id_, location_id = row["id"], row["location_id"]
+        self._check_manages(scope, location_id)
+        check_version(expected, row["version"])
         given = body.model_dump(exclude_unset=True)
         values: dict[str, Any] = {}
-        location = row.location
+        shown: dict[str, Any] = {}
         if "location_code" in given:
             location = await self._location(scope, given["location_code"])
-            location_id = location.id if location else None
-            self._check_manages(scope, location_id)
-            if location_id != row.location_id:
-                await self._check_unique_agent(scope, row.agent_id, location_id, other_than=row.id)
-                values["location"] = location
-        procedures = [p.value for p in given.get("procedures") or from_stored(row.procedures)]
+            moved_to = location.id if location else None
+            self._check_manages(scope, moved_to)
+            if moved_to != location_id:
+                await self._check_unique_agent(scope, row["agent_id"], moved_to, other_than=id_)
+                values["location_id"] = location_id = moved_to
+                shown["location_code"] = location.code if location else None
+        procedures = [p.value for p in given.get("procedures") or from_stored(row["procedures"])]
         if "procedures" in given:
-            allowed = from_stored(row.agent.procedures)
+            allowed = from_stored(row["agent_procedures"])
             refused = not_allowed(procedures, allowed)
             if refused:
                 raise procedure_not_allowed([p.value for p in refused], [p.value for p in allowed])
             values["procedures"] = stored(procedures)
-        if "location" in values or "procedures" in values:
-            await self._check_templates(row.id, procedures, location.id if location else None)
+        if "location_id" in values or "procedures" in values:
+            await self._check_templates(id_, procedures, location_id)
         if given.get("is_default") is not None:
             values["is_default"] = given["is_default"]
         if "note" in given:
             values["note"] = given["note"]
-        before = AgentDesignation.model_validate(row)
-        if values:
-            try:
-                async with self.designations.guarded():
-                    await self.designations.update(row, {**values, "updated_at": self.context.clock.now()})
-            except IntegrityError:
-                holder = await self.designations.same_agent_at(
-                    scope.organization_id, row.agent_id, location.id if location else None
+        try:
+            async with self.designations.guarded():
+                designation = await update_row_audited(
+                    self.designations,
+                    row,
+                    values,
+                    expected_versions=expected,
+                    audit=self.context.audit,
+                    actor=scope.principal.actor,
+                    action="agent_designation.update",
+                    ref=ResourceRef(DESIGNATION, format_public_id(id_), scope.organization_id),
+                    shown=shown,
                 )
-                raise _already_designated(holder) from None
-            await self._set_defaults(row, procedures)
-        designation = AgentDesignation.model_validate(row)
-        if designation.version != before.version:
-            await self.context.audit.record_change(
-                scope.principal.actor,
-                "agent_designation.update",
-                DESIGNATION,
-                designation.id,
-                scope.organization_id,
-                changed_fields(public_form(before), public_form(designation)),
-                public_form(designation),
+        except IntegrityError:
+            holder = await self.designations.same_agent_at(
+                scope.organization_id, row["agent_id"], location_id
+            )
+            raise _already_designated(holder) from None
+        if designation.version != row["version"]:
+            is_default = values.get("is_default", row["is_default"])
+            await self._set_defaults(
+                id_, scope.organization_id, location_id, procedures if is_default else []
             )
         return designation
 
     async def delete(self, scope: OrganizationScope, designation_id: str, expected: set[int] | None) -> None:
         """依頼先代理人の削除 (its defaults go with it); not while templates name it (409)."""
-        row = await self._row(scope, designation_id, lock=True)
-        self._check_manages(scope, row.location_id)
-        await self._check_templates(row.id)
-        await delete_audited(
+        row = await self._stored(scope, designation_id, lock=True)
+        self._check_manages(scope, row["location_id"])
+        await self._check_templates(row["id"])
+        await delete_row_audited(
             self.designations,
             row,
-            AgentDesignation.model_validate(row),
             expected_versions=expected,
             audit=self.context.audit,
             actor=scope.principal.actor,
             action="agent_designation.delete",
-            ref=ResourceRef(DESIGNATION, format_public_id(row.id), scope.organization_id),
+            ref=ResourceRef(DESIGNATION, format_public_id(row["id"]), scope.organization_id),
         )
 
     async def _check_templates(

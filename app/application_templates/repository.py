@@ -1,13 +1,18 @@
 """All SQL about application templates."""
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import contains_eager
 
+from app.application_templates.schemas import ApplicationTemplate as TemplateSchema
 from app.application_templates.schemas import ApplicationTemplateFilters
 from app.db.filters import NOTHING, NULL, FilterSet
+from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
 from app.http.ids import parse_public_id
 from app.http.pagination import PageRequest, ordering
@@ -20,6 +25,20 @@ FILTERS = FilterSet(
     columns={"location_code": ApplicationTemplate.location_id},
     sort_by={"location_code": Location.code},
 )
+
+# One template on the fast path: the ApplicationTemplate schema's fields (its location's code
+# joined), then what its writes need: its location's id.
+_JOINED = {"location_code": Location.code.label("location_code")}
+SHOWN = (
+    *(
+        _JOINED[name] if name in _JOINED else getattr(ApplicationTemplate, name)
+        for name in TemplateSchema.model_fields
+    ),
+    ApplicationTemplate.location_id,
+)
+SHOWN_COLUMNS = tuple(column.key for column in SHOWN)
+# What an insert returns: the shown columns of the template's own table.
+_OWN = tuple(column for column in SHOWN if column.key not in _JOINED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +72,21 @@ class ApplicationTemplateRepository(Repository[ApplicationTemplate]):
             )
         return statement
 
-    async def by_id(self, scope: TemplateScope, id_: int) -> ApplicationTemplate | None:
-        """The template with this id, if the scope sees it."""
-        return await self.one_or_none(self._visible(scope).where(ApplicationTemplate.id == id_))
+    async def shown(self, scope: TemplateScope, id_: int) -> Sequence[Any] | None:
+        """The template with this id, if the scope sees it: its `SHOWN_COLUMNS` (a bound select
+        built once per shape, app/db/prepared.py)."""
+        params = {"organization_id": scope.organization_id, "scope_location_id": scope.location_id, "id": id_}
+        return await _one_select(scope.location_id is not None).first(self.session, params)
 
-    async def reload(self, template: ApplicationTemplate) -> ApplicationTemplate:
-        """A template read again after a write, with its (possibly new) location loaded."""
-        statement = (
-            select(ApplicationTemplate)
-            .outerjoin(Location, Location.id == ApplicationTemplate.location_id)
-            .options(contains_eager(ApplicationTemplate.location))
-            .where(ApplicationTemplate.id == template.id)
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(statement)).scalar_one()
+    async def insert(self, values: dict[str, Any], location_code: str | None) -> Sequence[Any]:
+        """Insert a new template (version 1) at the location with this code: its `SHOWN_COLUMNS`,
+        written and read back in one statement."""
+        returned = await self.insert_returning({**values, "version": 1}, _OWN)
+        found = {
+            **dict(zip((column.key for column in _OWN), returned, strict=True)),
+            "location_code": location_code,
+        }
+        return [found[name] for name in SHOWN_COLUMNS]
 
     async def search(
         self, scope: TemplateScope, filters: ApplicationTemplateFilters, page: PageRequest
@@ -116,3 +136,24 @@ def _designation(value: str | None) -> object:
         return None
     id_ = parse_public_id(value.strip())
     return NOTHING if id_ is None else id_
+
+
+@lru_cache(maxsize=2)
+def _one_select(scoped: bool) -> PreparedSelect:
+    """One template by id, within a scope (as `_visible`)."""
+    statement = (
+        select(*SHOWN)
+        .outerjoin(Location, Location.id == ApplicationTemplate.location_id)
+        .where(
+            ApplicationTemplate.organization_id == bindparam("organization_id"),
+            ApplicationTemplate.id == bindparam("id"),
+        )
+    )
+    if scoped:
+        statement = statement.where(
+            or_(
+                ApplicationTemplate.location_id.is_(None),
+                ApplicationTemplate.location_id == bindparam("scope_location_id"),
+            )
+        )
+    return PreparedSelect(statement)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app.agents.procedures import Procedure
 from app.agents.schemas import AgentDesignation
 from app.agents.service import AgentDesignationService
-from app.application_templates.repository import ApplicationTemplateRepository, TemplateScope
+from app.application_templates.repository import SHOWN_COLUMNS, ApplicationTemplateRepository, TemplateScope
 from app.application_templates.schemas import (
     NOT_FOR_CONTINUOUS_INSPECTION,
     ApplicationTemplate,
@@ -23,10 +23,10 @@ from app.auth.permissions import in_scope
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.http.ids import format_public_id, parse_public_id
 from app.http.pagination import Page, PageRequest
-from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
+from app.http.resource import StoredResource
+from app.journal.audited import ResourceRef, StoredRow, delete_row_audited, record_created, update_row_audited
 from app.journal.context import RequestContext, provide
 from app.locations.service import LocationService
-from app.models import ApplicationTemplate as TemplateRow
 from app.models import Location as LocationRow
 
 RESOURCE = "application_template"
@@ -41,7 +41,8 @@ class _State:
     """A template as it is after a create, change or copy, for the rules that span fields."""
 
     procedure: str
-    location: LocationRow | None
+    location_id: int | None
+    location_code: str | None
     agent_designation_id: int | None
     values: dict[str, Any]  # name, use, parties, base location, notes (as stored)
 
@@ -67,13 +68,10 @@ def rule_errors(state: _State) -> list[FieldError]:
     return errors
 
 
-def fits(designation: AgentDesignation, procedure: str, location: LocationRow | None) -> bool:
-    """Whether a template of this procedure and location may name the designation (§2.8): it files
-    the procedure, and is for all locations or for the template's."""
-    return procedure in designation.procedures and designation.location_code in (
-        None,
-        None if location is None else location.code,
-    )
+def fits(designation: AgentDesignation, procedure: str, location_code: str | None) -> bool:
+    """Whether a template of this procedure and location (None: all locations) may name the
+    designation (§2.8): it files the procedure, and is for all locations or for the template's."""
+    return procedure in designation.procedures and designation.location_code in (None, location_code)
 
 
 class ApplicationTemplateService:
@@ -100,66 +98,80 @@ class ApplicationTemplateService:
             offset=page.offset,
         )
 
-    async def get(self, scope: OrganizationScope, id_: str) -> ApplicationTemplate:
+    async def get(self, scope: OrganizationScope, id_: str) -> StoredResource:
         """A template the caller sees; 404 otherwise."""
-        return ApplicationTemplate.model_validate(await self._row(scope, id_))
+        return (await self._stored(scope, id_)).resource
 
-    async def create(self, scope: OrganizationScope, body: ApplicationTemplateCreate) -> ApplicationTemplate:
+    async def create(self, scope: OrganizationScope, body: ApplicationTemplateCreate) -> StoredResource:
         """申請テンプレートの登録."""
         location = await self._location(scope, body.location_code)
         values = body.model_dump(mode="json", exclude={"procedure", "location_code", "agent_designation_id"})
-        state = _State(body.procedure, location, _designation_id(body.agent_designation_id), values)
+        state = _State(
+            body.procedure,
+            location.id if location else None,
+            location.code if location else None,
+            _designation_id(body.agent_designation_id),
+            values,
+        )
         await self._check(scope, state, designation_changed=True)
         return await self._insert(scope, state)
 
-    async def copy(
-        self, scope: OrganizationScope, id_: str, body: ApplicationTemplateCopy
-    ) -> ApplicationTemplate:
+    async def copy(self, scope: OrganizationScope, id_: str, body: ApplicationTemplateCopy) -> StoredResource:
         """転用作成: the same fields under a new name."""
         source = await self._writable(scope, id_)
-        copied = ApplicationTemplate.model_validate(source).model_dump(mode="json", include=_COPIED)
+        shown = source.resource.public_form()
+        copied = {name: value for name, value in shown.items() if name in _COPIED}
         state = _State(
-            source.procedure, source.location, source.agent_designation_id, {**copied, "name": body.name}
+            source["procedure"],
+            source["location_id"],
+            source["location_code"],
+            source["agent_designation_id"],
+            {**copied, "name": body.name},
         )
         await self._check(scope, state, designation_changed=False)
         return await self._insert(scope, state)
 
     async def update(
         self, scope: OrganizationScope, id_: str, body: ApplicationTemplateUpdate, expected: set[int] | None
-    ) -> ApplicationTemplate:
+    ) -> StoredResource:
         """申請テンプレートの変更: absent fields stay; the rules are checked on the result."""
         row = await self._writable(scope, id_)
         given = body.model_dump(mode="json", exclude_unset=True)
-        location = row.location
+        location_id, location_code = row["location_id"], row["location_code"]
         if "location_code" in given:
             location = await self._location(scope, given.pop("location_code"))
-        designation_id = row.agent_designation_id
+            location_id, location_code = (location.id, location.code) if location else (None, None)
+        designation_id = row["agent_designation_id"]
         if "agent_designation_id" in given:
             designation_id = _designation_id(given.pop("agent_designation_id"))
-        procedure = given.pop("procedure", row.procedure)
-        current = ApplicationTemplate.model_validate(row).model_dump(mode="json", include=_COPIED | {"name"})
-        state = _State(procedure, location, designation_id, {**current, **given})
-        moved = location is not row.location or procedure != row.procedure
+        procedure = given.pop("procedure", row["procedure"])
+        shown = row.resource.public_form()
+        current = {name: value for name, value in shown.items() if name in _COPIED or name == "name"}
+        state = _State(procedure, location_id, location_code, designation_id, {**current, **given})
+        moved = location_id != row["location_id"] or procedure != row["procedure"]
         await self._check(
-            scope, state, designation_changed=moved or designation_id != row.agent_designation_id, renamed=row
+            scope,
+            state,
+            designation_changed=moved or designation_id != row["agent_designation_id"],
+            renamed=row,
         )
         values = {
             **given,
             "procedure": procedure,
-            "location": location,
+            "location_id": location_id,
             "agent_designation_id": designation_id,
         }
         try:
-            return await update_audited(
+            return await update_row_audited(
                 self.templates,
                 row,
                 values,
-                schema=ApplicationTemplate,
                 expected_versions=expected,
                 audit=self.context.audit,
                 actor=scope.principal.actor,
                 action="application_template.update",
-                ref=self._ref(scope, row.id),
+                ref=self._ref(scope, row["id"]),
+                shown={"location_code": location_code},
             )
         except IntegrityError as exc:
             raise _name_taken(exc, state.values["name"]) from None
@@ -167,32 +179,31 @@ class ApplicationTemplateService:
     async def delete(self, scope: OrganizationScope, id_: str, expected: set[int] | None) -> None:
         """申請テンプレートの削除."""
         row = await self._writable(scope, id_)
-        await delete_audited(
+        await delete_row_audited(
             self.templates,
             row,
-            ApplicationTemplate.model_validate(row),
             expected_versions=expected,
             audit=self.context.audit,
             actor=scope.principal.actor,
             action="application_template.delete",
-            ref=self._ref(scope, row.id),
+            ref=self._ref(scope, row["id"]),
         )
 
     # -- the rules -------------------------------------------------------------------------------
 
-    async def _row(self, scope: OrganizationScope, id_: str) -> TemplateRow:
-        """The row of a template the caller sees, with its location; 404 otherwise."""
+    async def _stored(self, scope: OrganizationScope, id_: str) -> StoredRow:
+        """The row of a template the caller sees (the fast path); 404 otherwise."""
         number = parse_public_id(id_)
-        row = await self.templates.by_id(template_scope(scope), number) if number is not None else None
+        row = await self.templates.shown(template_scope(scope), number) if number is not None else None
         if row is None:
             raise NotFound()
-        return row
+        return StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row, plain=False)
 
-    async def _writable(self, scope: OrganizationScope, id_: str) -> TemplateRow:
+    async def _writable(self, scope: OrganizationScope, id_: str) -> StoredRow:
         """A template the caller sees and may change: 403 for a location admin and another
         location's (or the all-locations) template."""
-        row = await self._row(scope, id_)
-        if not in_scope(scope.principal, row.location_id):
+        row = await self._stored(scope, id_)
+        if not in_scope(scope.principal, row["location_id"]):
             raise Forbidden()
         return row
 
@@ -214,7 +225,7 @@ class ApplicationTemplateService:
         state: _State,
         *,
         designation_changed: bool,
-        renamed: TemplateRow | None = None,
+        renamed: StoredRow | None = None,
     ) -> None:
         """The rules of §2.8 between fields, the designation's fit (422), and the name (409)."""
         errors = rule_errors(state)
@@ -223,8 +234,8 @@ class ApplicationTemplateService:
         if errors:
             raise Unprocessable(errors=errors)
         name = state.values["name"]
-        if renamed is None or name != renamed.name:
-            other = renamed.id if renamed is not None else None
+        if renamed is None or name != renamed["name"]:
+            other = renamed["id"] if renamed is not None else None
             if await self.templates.name_taken(scope.organization_id, name, other_than=other):
                 raise Conflict("template_name_taken", context={"name": name})
 
@@ -242,7 +253,7 @@ class ApplicationTemplateService:
         own = scope.principal.location_code
         if designation is None or (own is not None and designation.location_code not in (None, own)):
             return [FieldError("agent_designation_id", "unknown_agent_designation")]
-        if not fits(designation, state.procedure, state.location):
+        if not fits(designation, state.procedure, state.location_code):
             return [
                 FieldError(
                     "agent_designation_id", "designation_not_applicable", {"procedure": state.procedure}
@@ -250,30 +261,31 @@ class ApplicationTemplateService:
             ]
         return []
 
-    async def _insert(self, scope: OrganizationScope, state: _State) -> ApplicationTemplate:
+    async def _insert(self, scope: OrganizationScope, state: _State) -> StoredResource:
         """Insert a checked template and audit it; the name's constraint decides a race (409)."""
         now = self.context.clock.now()
         try:
-            row = await self.templates.add(
-                TemplateRow(
+            row = await self.templates.insert(
+                {
                     **state.values,
-                    procedure=state.procedure,
-                    organization_id=scope.organization_id,
-                    location=state.location,
-                    agent_designation_id=state.agent_designation_id,
-                    created_at=now,
-                    created_by=scope.principal.actor.id or scope.principal.actor.kind,
-                    updated_at=now,
-                )
+                    "procedure": state.procedure,
+                    "organization_id": scope.organization_id,
+                    "location_id": state.location_id,
+                    "agent_designation_id": state.agent_designation_id,
+                    "created_at": now,
+                    "created_by": scope.principal.actor.id or scope.principal.actor.kind,
+                    "updated_at": now,
+                },
+                state.location_code,
             )
         except IntegrityError as exc:
             raise _name_taken(exc, state.values["name"]) from None
-        template = ApplicationTemplate.model_validate(row)
-        ref = self._ref(scope, row.id)
+        template = StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row, plain=False)
+        ref = self._ref(scope, template["id"])
         await record_created(
-            self.context.audit, scope.principal.actor, "application_template.create", ref, template
+            self.context.audit, scope.principal.actor, "application_template.create", ref, template.resource
         )
-        return template
+        return template.resource
 
     @staticmethod
     def _ref(scope: OrganizationScope, id_: int) -> ResourceRef:

@@ -5,7 +5,7 @@ answers it), never from a hand-written field list: a field added to the schema i
 create, update and delete without another change here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -130,19 +130,31 @@ async def delete_audited(
 @dataclass(frozen=True, slots=True)
 class StoredRow:
     """A resource's row as read: its columns' names (the schema's fields first), the row, and
-    the resource it shows. The row-based twin of a loaded object, for the fast path."""
+    the resource it shows. The row-based twin of a loaded object, for the fast path.
+
+    `plain`: the schema's fields are its leading columns as they are (JSON straight from the
+    row); otherwise the row goes through the schema once (`StoredResource.through_schema`:
+    columns named by fields, `field__member` for a nested one's, in any order)."""
 
     schema: type[BaseModel]
     columns: tuple[str, ...]
     row: Sequence[Any]
+    plain: bool = True
 
     @property
     def resource(self) -> StoredResource:
         """The resource as its GET answers it."""
-        return StoredResource.from_row(self.schema, self.columns, self.row)
+        if self.plain:
+            return StoredResource.from_row(self.schema, self.columns, self.row)
+        return StoredResource.through_schema(self.schema, self.columns, self.row)
 
     def __getitem__(self, name: str) -> Any:
         return self.row[self.columns.index(name)]
+
+    def changed(self, written: Mapping[str, Any]) -> "StoredRow":
+        """The same resource with these columns' values (a write's): the others as they were."""
+        row = [written.get(name, value) for name, value in zip(self.columns, self.row, strict=True)]
+        return StoredRow(self.schema, self.columns, row, self.plain)
 
 
 async def update_row_audited(
@@ -155,24 +167,30 @@ async def update_row_audited(
     actor: Actor,
     action: str,
     ref: ResourceRef,
+    shown: Mapping[str, Any] | None = None,
 ) -> StoredResource:
     """`update_audited` for a row read on the fast path: check If-Match, write the values that
-    differ in one versioned UPDATE (412 when another change came first), record what changed."""
+    differ in one versioned UPDATE (412 when another change came first), record what changed.
+
+    The row after is the row before with the table's columns as the UPDATE returned them; a
+    column of another table (a joined location's code) stays as it was unless `shown` gives
+    what it shows now."""
     before = stored.resource
     check_version(expected_versions, before.version)
     changed = {name: value for name, value in values.items() if stored[name] != value}
     if not changed:
         return before
-    fields = tuple(stored.schema.model_fields)
+    table = repository.model.__table__
+    names = tuple(name for name in stored.columns if name in table.c)
     returned = await repository.update_versioned(
         stored["id"],
         before.version,
         {**changed, "updated_at": audit.clock.now()},
-        [getattr(repository.model, name) for name in fields],
+        [table.c[name] for name in names],
     )
     if returned is None:
         raise PreconditionFailed()  # changed by someone else between our read and our write
-    after = StoredResource.from_row(stored.schema, fields, returned)
+    after = stored.changed({**(shown or {}), **dict(zip(names, returned, strict=True))}).resource
     await record_updated(audit, actor, action, ref, before, after)
     return after
 
