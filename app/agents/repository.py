@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import contains_eager
 
 from app.agents.schemas import Agent as AgentSchema
@@ -156,11 +168,7 @@ class DesignationRepository(Repository[AgentDesignation]):
         """A visible designation by id: its `DESIGNATION_COLUMNS` (a bound select built once per
         shape). `lock` as in `one`, read in the request's transaction."""
         statement = _designation_select(scope.location_id is not None, lock)
-        params = {
-            "organization_id": scope.organization_id,
-            "scope_location_id": scope.location_id,
-            "designation_id": designation_id,
-        }
+        params = {**_scope_params(scope), "designation_id": designation_id}
         if lock is None:
             return await statement.first(self.session, params)
         rows = await statement.in_transaction(self.session, params)
@@ -218,43 +226,35 @@ class DesignationRepository(Repository[AgentDesignation]):
         )
         return found
 
-    async def location(self, organization_id: int, location_id: int | None, code: str) -> Location | None:
-        """The organization's location with this code; with `location_id`, only if it is that one
-        (a caller assigned to a location names no other)."""
-        statement = select(Location).where(Location.organization_id == organization_id, Location.code == code)
+    async def location(self, organization_id: int, location_id: int | None, code: str) -> Row[Any] | None:
+        """The id and code of the organization's location with this code; with `location_id`, only
+        if it is that one (a caller assigned to a location names no other)."""
+        statement = select(Location.id, Location.code).where(
+            Location.organization_id == organization_id, Location.code == code
+        )
         if location_id is not None:
             statement = statement.where(Location.id == location_id)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        return (await self.session.execute(statement)).first()
 
     async def resolve(
         self, scope: DesignationScope, procedure: str, location_id: int | None
-    ) -> AgentDesignation | None:
+    ) -> Sequence[Any] | None:
         """The default for the procedure at the location, else the all-locations default; designations
-        of suspended agents are skipped as if absent (SPEC §2.7)."""
-        at: list[ColumnElement[bool]] = [AgentDesignationDefault.location_id.is_(None)]
-        if location_id is not None:
-            at.append(AgentDesignationDefault.location_id == location_id)
-        statement = (
-            self._visible(scope)
-            .join(AgentDesignationDefault, AgentDesignationDefault.designation_id == AgentDesignation.id)
-            .where(AgentDesignationDefault.procedure == procedure, or_(*at), Agent.status == "active")
-            .order_by(AgentDesignation.location_id.is_(None), AgentDesignation.id)
-            .limit(1)
+        of suspended agents are skipped as if absent (SPEC §2.7). Its `DESIGNATION_COLUMNS`."""
+        statement = _resolve_select(scope.location_id is not None, location_id is not None)
+        return await statement.first(
+            self.session, {**_scope_params(scope), "procedure": procedure, "location_id": location_id}
         )
-        return (await self.session.execute(statement)).scalars().first()
 
-    async def of_agent(self, agent_id: int) -> list[AgentDesignation]:
-        """Every designation of the agent, in every organization, with agent and location loaded, in
-        (organization, id) order: the order in which their feed entries take counter locks."""
-        statement = (
-            select(AgentDesignation)
-            .join(Agent, Agent.id == AgentDesignation.agent_id)
-            .outerjoin(Location, Location.id == AgentDesignation.location_id)
-            .options(contains_eager(AgentDesignation.agent), contains_eager(AgentDesignation.location))
-            .where(AgentDesignation.agent_id == agent_id)
-            .order_by(AgentDesignation.organization_id, AgentDesignation.id)
-        )
-        return list((await self.session.scalars(statement)).unique())
+    async def of_agent(self, agent_id: int) -> Sequence[Sequence[Any]]:
+        """Every designation of the agent, in every organization (its `DESIGNATION_COLUMNS`), in
+        (organization, id) order: the order in which their feed entries take counter locks. Read in
+        the request's transaction."""
+        return await _of_agent_select().in_transaction(self.session, {"agent_id": agent_id})
+
+    async def insert(self, values: dict[str, Any]) -> int:
+        """Insert a new designation (version 1): its id."""
+        return int((await self.insert_returning({**values, "version": 1}, [AgentDesignation.id]))[0])
 
     async def touch_of_agent(self, agent_id: int, now: Any) -> None:
         """Bump the version and time of every designation of the agent (their answers show it)."""
@@ -339,17 +339,18 @@ def _agent_select() -> PreparedSelect:
     return PreparedSelect(select(*AGENT_SHOWN).where(Agent.id == bindparam("agent_id")))
 
 
-@lru_cache(maxsize=8)
-def _designation_select(scoped: bool, lock: str | None) -> PreparedSelect:
-    """One designation by id, within a scope (as `DesignationRepository._visible`), locked or not."""
+def _scope_params(scope: DesignationScope) -> dict[str, Any]:
+    return {"organization_id": scope.organization_id, "scope_location_id": scope.location_id}
+
+
+def _shown(scoped: bool) -> Select[Any]:
+    """The `DESIGNATION_SHOWN` of the designations a scope sees (as `DesignationRepository._visible`),
+    over the bound values of `_scope_params`."""
     statement = (
         select(*DESIGNATION_SHOWN)
         .join(Agent, Agent.id == AgentDesignation.agent_id)
         .outerjoin(Location, Location.id == AgentDesignation.location_id)
-        .where(
-            AgentDesignation.organization_id == bindparam("organization_id"),
-            AgentDesignation.id == bindparam("designation_id"),
-        )
+        .where(AgentDesignation.organization_id == bindparam("organization_id"))
     )
     if scoped:
         statement = statement.where(
@@ -358,6 +359,44 @@ def _designation_select(scoped: bool, lock: str | None) -> PreparedSelect:
                 AgentDesignation.location_id.is_(None),
             )
         )
+    return statement
+
+
+@lru_cache(maxsize=8)
+def _designation_select(scoped: bool, lock: str | None) -> PreparedSelect:
+    """One designation by id, within a scope, locked or not."""
+    statement = _shown(scoped).where(AgentDesignation.id == bindparam("designation_id"))
     if lock is not None:
         statement = statement.with_for_update(read=lock == "share", of=AgentDesignation)
+    return PreparedSelect(statement)
+
+
+@lru_cache(maxsize=4)
+def _resolve_select(scoped: bool, at_location: bool) -> PreparedSelect:
+    """The designation that resolves a procedure (at a location, or for all locations)."""
+    at: list[ColumnElement[bool]] = [AgentDesignationDefault.location_id.is_(None)]
+    if at_location:
+        at.append(AgentDesignationDefault.location_id == bindparam("location_id"))
+    statement = (
+        _shown(scoped)
+        .join(AgentDesignationDefault, AgentDesignationDefault.designation_id == AgentDesignation.id)
+        .where(
+            AgentDesignationDefault.procedure == bindparam("procedure"), or_(*at), Agent.status == "active"
+        )
+        .order_by(AgentDesignation.location_id.is_(None), AgentDesignation.id)
+        .limit(1)
+    )
+    return PreparedSelect(statement)
+
+
+@lru_cache(maxsize=1)
+def _of_agent_select() -> PreparedSelect:
+    """Every designation of an agent, in every organization."""
+    statement = (
+        select(*DESIGNATION_SHOWN)
+        .join(Agent, Agent.id == AgentDesignation.agent_id)
+        .outerjoin(Location, Location.id == AgentDesignation.location_id)
+        .where(AgentDesignation.agent_id == bindparam("agent_id"))
+        .order_by(AgentDesignation.organization_id, AgentDesignation.id)
+    )
     return PreparedSelect(statement)

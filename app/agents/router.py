@@ -23,7 +23,6 @@ from app.auth.permissions import Permission
 from app.auth.principals import Principal
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.http.etag import IfMatch
-from app.http.headers import created
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
 from app.idempotency.routing import ResourceRoute
@@ -199,6 +198,7 @@ async def list_designations(
 @designations_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=AgentDesignation,
     summary="依頼先代理人の追加",
     description=(
         "The agent must be active; `procedures` (default: all of the agent's) a subset of "
@@ -220,16 +220,15 @@ async def create_designation(
     body: AgentDesignationCreate,
     service: AgentDesignationServiceDep,
     request: Request,
-    response: Response,
-) -> AgentDesignation:
+) -> Response:
     """Designate an agent."""
     designation = await service.create(scope, body)
-    created(request, response, designation.id, designation.version)
-    return designation
+    return designation.created(request, designation.public_form()["id"])
 
 
 @designations_router.get(
     "/resolve",
+    response_model=AgentDesignation,
     summary="既定の依頼先代理人",
     description=(
         "The designation a filing of `procedure` from `location_code` goes to: that location's default for "
@@ -240,9 +239,10 @@ async def create_designation(
 )
 async def resolve_designation(
     scope: CanRead, service: AgentDesignationServiceDep, query: Annotated[ResolveQuery, Query()]
-) -> AgentDesignation:
+) -> Response:
     """Resolve the default designation."""
-    return await service.resolve(scope, query.procedure, query.location_code)
+    resolved = await service.resolve(scope, query.procedure, query.location_code)
+    return Response(resolved.body, media_type="application/json")
 
 
 @designations_router.get(

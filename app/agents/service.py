@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from app.agents.procedures import (
@@ -38,7 +39,7 @@ from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocess
 from app.http.etag import check_version
 from app.http.ids import format_public_id, parse_public_id
 from app.http.pagination import Page, PageRequest
-from app.http.resource import StoredResource, validated
+from app.http.resource import NESTED, StoredResource, validated
 from app.journal.audited import (
     ResourceRef,
     StoredRow,
@@ -50,9 +51,6 @@ from app.journal.audited import (
 )
 from app.journal.context import RequestContext, provide
 from app.locations.types import is_location_code
-from app.models import Agent as AgentRow
-from app.models import AgentDesignation as DesignationRow
-from app.models import Location as LocationRow
 
 AGENT = "agent"
 DESIGNATION = "agent_designation"
@@ -174,9 +172,10 @@ class AgentService:
             holder = await self.agents.by_number(kind, number)
             if holder is not None and holder != id_:
                 raise _already_registered(kind, number)
-        designations = DesignationRepository(self.context.session)
-        affected = await designations.of_agent(id_)
-        before = [AgentDesignation.model_validate(designation) for designation in affected]
+        affected = [
+            StoredRow(AgentDesignation, DESIGNATION_COLUMNS, designation, plain=False)
+            for designation in await DesignationRepository(self.context.session).of_agent(id_)
+        ]
         try:
             agent = await update_row_audited(
                 self.agents,
@@ -190,32 +189,32 @@ class AgentService:
             )
         except IntegrityError:
             raise _already_registered(kind, number) from None
-        if agent.version != version and before:
-            await self._fan_out(principal, id_, agent, before)
+        if agent.version != version and affected:
+            await self._fan_out(principal, id_, agent, affected)
         return agent
 
     async def _fan_out(
-        self, principal: Principal, agent_id: int, agent: StoredResource, before: list[AgentDesignation]
+        self, principal: Principal, agent_id: int, agent: StoredResource, affected: list[StoredRow]
     ) -> None:
         """Each designation of the agent shows the agent as it is now: a new version, an audit event
         and a feed entry in its organization (SPEC §5.5), one batch for all."""
         now = self.context.clock.now()
         await DesignationRepository(self.context.session).touch_of_agent(agent_id, now)
-        summary = AgentSummary.model_validate(agent.public_form())
+        shown = agent.public_form()
+        summary = {f"agent{NESTED}{name}": shown[name] for name in AgentSummary.model_fields}
         async with self.context.audit.batched():
-            for designation, old in zip(
-                await DesignationRepository(self.context.session).of_agent(agent_id), before, strict=True
-            ):
-                after = old.model_copy(
-                    update={"agent": summary, "updated_at": now, "version": old.version + 1}
-                )
+            for designation in affected:
+                before = designation.resource
+                after = designation.changed(
+                    {**summary, "updated_at": now, "version": before.version + 1}
+                ).resource
                 await self.context.audit.record_change(
                     principal.actor,
                     "agent_designation.update",
                     DESIGNATION,
-                    after.id,
-                    designation.organization_id,
-                    changed_fields(public_form(old), public_form(after)),
+                    format_public_id(designation["id"]),
+                    designation["organization_id"],
+                    changed_fields(public_form(before), public_form(after)),
                     public_form(after),
                 )
 
@@ -303,7 +302,7 @@ class AgentDesignationService:
 
     async def resolve(
         self, scope: OrganizationScope, procedure: str, location_code: str | None
-    ) -> AgentDesignation:
+    ) -> StoredResource:
         """The designation a filing of this procedure from this location goes to (SPEC §2.7)."""
         location = await self._location(scope, location_code)
         row = await self.designations.resolve(
@@ -311,9 +310,9 @@ class AgentDesignationService:
         )
         if row is None:
             raise NotFound("no_agent_designated")
-        return AgentDesignation.model_validate(row)
+        return StoredResource.through_schema(AgentDesignation, DESIGNATION_COLUMNS, row)
 
-    async def _location(self, scope: OrganizationScope, code: str | None) -> LocationRow | None:
+    async def _location(self, scope: OrganizationScope, code: str | None) -> Row[Any] | None:
         """The location named in a request; 422 when the caller's scope has none such (a location
         outside it answers as one that does not exist)."""
         if code is None:
@@ -327,13 +326,14 @@ class AgentDesignationService:
             raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
         return location
 
-    async def _agent(self, agent_id: str) -> AgentRow:
+    async def _agent(self, agent_id: str) -> StoredRow:
         """The directory's agent named in a body: 422 naming `agent_id` when unknown or suspended."""
         id_ = parse_public_id(agent_id)
-        agent = await AgentRepository(self.context.session).get(id_) if id_ is not None else None
-        if agent is None:
+        row = await AgentRepository(self.context.session).shown(id_) if id_ is not None else None
+        if row is None:
             raise Unprocessable(errors=[FieldError("agent_id", "unknown_agent")])
-        if agent.status != "active":
+        agent = StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
+        if agent["status"] != "active":
             raise Unprocessable("agent_suspended", errors=[FieldError("agent_id", "agent_suspended")])
         return agent
 
@@ -368,41 +368,45 @@ class AgentDesignationService:
                 members={"designation_id": format_public_id(holder[0]), "procedure": holder[1]},
             ) from None
 
-    async def create(self, scope: OrganizationScope, body: AgentDesignationCreate) -> AgentDesignation:
+    async def create(self, scope: OrganizationScope, body: AgentDesignationCreate) -> StoredResource:
         """依頼先代理人の追加."""
         location = await self._location(scope, body.location_code)
         location_id = location.id if location else None
         self._check_manages(scope, location_id)
         agent = await self._agent(body.agent_id)
-        allowed = from_stored(agent.procedures)
+        allowed = from_stored(agent["procedures"])
         procedures = [p.value for p in body.procedures or allowed]
         refused = not_allowed(procedures, allowed)
         if refused:
             raise procedure_not_allowed([p.value for p in refused], [p.value for p in allowed])
-        await self._check_unique_agent(scope, agent.id, location_id)
+        await self._check_unique_agent(scope, agent["id"], location_id)
         now = self.context.clock.now()
-        row = DesignationRow(
-            organization_id=scope.organization_id,
-            agent=agent,
-            location=location,
-            procedures=stored(procedures),
-            is_default=body.is_default,
-            note=body.note,
-            created_at=now,
-            updated_at=now,
-        )
         try:
             async with self.designations.guarded():
-                await self.designations.add(row)
+                id_ = await self.designations.insert(
+                    {
+                        "organization_id": scope.organization_id,
+                        "agent_id": agent["id"],
+                        "location_id": location_id,
+                        "procedures": stored(procedures),
+                        "is_default": body.is_default,
+                        "note": body.note,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         except IntegrityError:
             # A concurrent designation of the same agent at the same location committed first.
-            holder = await self.designations.same_agent_at(scope.organization_id, agent.id, location_id)
+            holder = await self.designations.same_agent_at(scope.organization_id, agent["id"], location_id)
             raise _already_designated(holder) from None
         await self._set_defaults(
-            row.id, row.organization_id, row.location_id, procedures if row.is_default else []
+            id_, scope.organization_id, location_id, procedures if body.is_default else []
         )
-        designation = AgentDesignation.model_validate(row)
-        ref = ResourceRef(DESIGNATION, designation.id, scope.organization_id)
+        # Read back in this transaction: the new row with its agent and location as a GET shows it.
+        row = await self.designations.shown(DesignationScope(scope.organization_id, None), id_)
+        assert row is not None, "inserted in this transaction"
+        designation = StoredResource.through_schema(AgentDesignation, DESIGNATION_COLUMNS, row)
+        ref = ResourceRef(DESIGNATION, format_public_id(id_), scope.organization_id)
         await record_created(
             self.context.audit, scope.principal.actor, "agent_designation.create", ref, designation
         )
