@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents.schemas import Agent
 from tests.agents.helpers import AGENTS, add_agent, add_designation
 from tests.fixtures.world import World
 
@@ -227,3 +228,38 @@ async def test_procedures_that_designations_use_stay(world: World, client: httpx
     )
     assert response.status_code == 409
     assert response.json()["code"] == "agent_procedures_in_use"
+
+
+async def test_every_listed_agent_reads_as_it_does_on_its_own(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """A single read (and a write's answer) takes its row through the schema once, with no ORM
+    object (app/http/resource.py); the list reads objects: each item must be what the single
+    read answers, byte for byte what pydantic writes for the Agent schema, with its ETag."""
+    await add_agent(client, world.operator)
+    scrivener = await add_agent(
+        client,
+        world.operator,
+        kind="gyoseishoshi",
+        name="見本行政書士事務所",
+        short_name="見本事務所",
+        registration_number="77",
+        phone="03-1234-5678",
+        procedures=["transfer_registration", "new_registration"],
+    )
+    path = f"{AGENTS}/{scrivener['id']}"
+    changed = await client.patch(
+        path, json={"status": "suspended"}, headers={**world.operator.headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] == '"2"'
+    assert changed.content == (await client.get(path, headers=world.a.basic())).content
+    listed = await client.get(AGENTS, params={"limit": 200}, headers=world.a.basic())
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()["items"]) == 2
+    for item in listed.json()["items"]:
+        alone = await client.get(f"{AGENTS}/{item['id']}", headers=world.a.basic())
+        assert alone.status_code == 200, alone.text
+        assert alone.json() == item
+        assert alone.content == Agent.model_validate(item).model_dump_json().encode()
+        assert alone.headers["etag"] == f'"{item["version"]}"'

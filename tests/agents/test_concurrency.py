@@ -148,3 +148,65 @@ async def test_the_same_agent_designated_at_once_is_designated_once(live: LiveSe
     assert statuses == {201: 1, 409: PARALLEL - 1}, statuses
     winner = next(response.json()["id"] for response in responses if response.status_code == 201)
     assert {r.json()["designation_id"] for r in responses if r.status_code == 409} == {winner}
+
+
+async def test_same_if_match_on_a_designation_exactly_one_wins(live: LiveSession) -> None:
+    """Changes of one designation sent at once with the ETag read before: one wins (200), every
+    other is told the designation moved on (412), and only the winner is recorded."""
+    world = await live.start()
+    (agent,) = await _agents(live, world, 1)
+    created = await live.http.post(
+        designations_path(world.a),
+        json={"agent_id": agent["id"], "location_code": "L1"},
+        headers=world.a.admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    path = f"{designations_path(world.a)}/{created.json()['id']}"
+    etag = created.headers["etag"]
+    responses = at_once(
+        live.server.base_url,
+        [
+            lambda http, index: http.patch(
+                path,
+                json={"note": f"備考{full_width_number(index)}"},
+                headers={**world.a.admin.headers, "If-Match": etag},
+            )
+            for _ in range(PARALLEL)
+        ],
+        world.a.admin.headers,
+    )
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 1, 412: PARALLEL - 1}, statuses
+    winner = next(response for response in responses if response.status_code == 200)
+    now = await live.http.get(path, headers=world.a.admin.headers)
+    assert now.content == winner.content
+    assert now.json()["version"] == 2
+    events = await live.scalar("SELECT count(*) FROM audit_events WHERE action = 'agent_designation.update'")
+    assert events == 1
+
+
+async def test_same_if_match_on_an_agent_exactly_one_wins(live: LiveSession) -> None:
+    """The agent's change reads it unlocked: the versioned UPDATE alone decides (one 200, 412s)."""
+    world = await live.start()
+    (agent,) = await _agents(live, world, 1)
+    path = f"{AGENTS}/{agent['id']}"
+    responses = at_once(
+        live.server.base_url,
+        [
+            lambda http, index: http.patch(
+                path,
+                json={"phone": f"03-0000-{index:04d}"},
+                headers={**world.operator.headers, "If-Match": '"1"'},
+            )
+            for _ in range(PARALLEL)
+        ],
+        world.operator.headers,
+    )
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 1, 412: PARALLEL - 1}, statuses
+    winner = next(response for response in responses if response.status_code == 200)
+    now = await live.http.get(path, headers=world.operator.headers)
+    assert now.content == winner.content
+    assert now.json()["version"] == 2
+    events = await live.scalar("SELECT count(*) FROM audit_events WHERE action = 'agent.update'")
+    assert events == 1

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents.schemas import AgentDesignation
 from tests.agents.helpers import AGENTS, add_agent, add_designation, designate, designations_path
 from tests.fixtures.world import World
 
@@ -360,3 +361,44 @@ async def test_a_retried_post_with_an_idempotency_key_designates_once(
     assert other.status_code == 422
     listed = await client.get(designations_path(world.a), headers=world.a.admin.headers)
     assert listed.json()["total"] == 1
+
+
+async def test_every_listed_designation_reads_as_it_does_on_its_own(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """A single read (and a write's answer) takes its row, its agent's and its location's code
+    through the schema once (app/http/resource.py); the list reads ORM objects: each item must
+    be what the single read answers, byte for byte what pydantic writes, for designations of a
+    location and of all locations, as an admin and a location's admin see them."""
+    shinkokai, corporation = await _agents(client, world)
+    await add_designation(client, world.a, shinkokai["id"], location_code="L1", is_default=True, note="車検")
+    everywhere = await add_designation(client, world.a, corporation["id"])
+    await add_designation(client, world.a, corporation["id"], location_code="L2")
+    path = f"{designations_path(world.a)}/{everywhere['id']}"
+    changed = await client.patch(
+        path,
+        json={"procedures": ["transfer_registration"], "note": "移転"},
+        headers={**world.a.admin.headers, "If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] == '"2"'
+    assert changed.content == (await client.get(path, headers=world.a.basic())).content
+    located = world["location_admin_l1"]
+    for caller, count in ((world.a.admin, 3), (located, 2)):
+        listed = await client.get(designations_path(world.a), params={"limit": 200}, headers=caller.headers)
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["items"]) == count
+        for item in listed.json()["items"]:
+            alone = await client.get(f"{designations_path(world.a)}/{item['id']}", headers=caller.headers)
+            assert alone.status_code == 200, alone.text
+            assert alone.json() == item
+            assert alone.content == AgentDesignation.model_validate(item).model_dump_json().encode()
+            assert alone.headers["etag"] == f'"{item["version"]}"'
+    resolved = await client.get(
+        f"{designations_path(world.a)}/resolve",
+        params={"procedure": CONTINUOUS, "location_code": "L1"},
+        headers=world.a.basic(),
+    )
+    assert resolved.status_code == 200, resolved.text
+    alone = await client.get(f"{designations_path(world.a)}/{resolved.json()['id']}", headers=world.a.basic())
+    assert resolved.content == alone.content

@@ -112,3 +112,31 @@ async def test_a_designation_narrowed_during_creates_never_leaves_a_misfit(live:
         "WHERE position(t.procedure in d.procedures) = 0"
     )
     assert misfits == 0, outcomes
+
+
+async def test_same_if_match_on_a_template_exactly_one_wins(live: LiveSession) -> None:
+    """Changes of one template sent at once with the ETag read before: one wins (200), every other
+    is told the template moved on (412), and only the winner is recorded."""
+    world = await live.start()
+    headers = world.a.admin.headers
+    created = await live.http.post(templates_path(world.a), json=body(), headers=headers)
+    assert created.status_code == 201, created.text
+    path = f"{templates_path(world.a)}/{created.json()['id']}"
+    etag = created.headers["etag"]
+    await _warm(live.http, headers)
+    responses = await _gather(
+        [
+            live.http.patch(path, json={"notes": f"備考{index}"}, headers={**headers, "If-Match": etag})
+            for index in range(PARALLEL)
+        ]
+    )
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 1, 412: PARALLEL - 1}, statuses
+    winner = next(response for response in responses if response.status_code == 200)
+    now = await live.http.get(path, headers=headers)
+    assert now.content == winner.content
+    assert now.json()["version"] == 2
+    events = await live.scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'application_template.update'"
+    )
+    assert events == 1

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.application_templates.schemas import ApplicationTemplate
 from tests.application_templates.helpers import BASE, OWNER, body, create, templates_path
 from tests.fixtures.world import World
 
@@ -482,3 +483,47 @@ async def test_the_documented_example_of_each_procedure_is_accepted(
         request = {**example["value"], "location_code": "L1", "agent_designation_id": None}
         response = await client.post(templates_path(world.a), json=request, headers=world.a.admin.headers)
         assert response.status_code == 201, (procedure, response.text)
+
+
+async def test_every_listed_template_reads_as_it_does_on_its_own(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """A single read (and a write's answer) takes its row and its location's code through the
+    schema once (app/http/resource.py); the list reads ORM objects: each item must be what the
+    single read answers, byte for byte what pydantic writes, for templates of a location and of
+    all locations, with parties and without, as an admin and a location's admin see them."""
+    headers = world.a.admin.headers
+    first = await create(client, world.a, headers, name="第一", use="business", notes="備考")
+    await create(client, world.a, headers, name="第二", location_code=None)
+    await create(
+        client,
+        world.a,
+        headers,
+        name="第三",
+        procedure="continuous_inspection",
+        owner=None,
+        user_same_as_owner=False,
+        base_location=None,
+        location_code="L2",
+    )
+    path = f"{templates_path(world.a)}/{first['id']}"
+    changed = await client.patch(
+        path, json={"location_code": "L2", "notes": None}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["location_code"] == "L2"
+    assert changed.headers["etag"] == '"2"'
+    assert changed.content == (await client.get(path, headers=headers)).content
+    copied = await client.post(f"{path}/copy", json={"name": "第一の写し"}, headers=headers)
+    assert copied.status_code == 201, copied.text
+    assert copied.content == (await client.get(copied.headers["location"], headers=headers)).content
+    for caller, count in ((world.a.admin, 4), (world["location_admin_l1"], 1)):
+        listed = await client.get(templates_path(world.a), params={"limit": 200}, headers=caller.headers)
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["items"]) == count
+        for item in listed.json()["items"]:
+            alone = await client.get(f"{templates_path(world.a)}/{item['id']}", headers=caller.headers)
+            assert alone.status_code == 200, alone.text
+            assert alone.json() == item
+            assert alone.content == ApplicationTemplate.model_validate(item).model_dump_json().encode()
+            assert alone.headers["etag"] == f'"{item["version"]}"'
