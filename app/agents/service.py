@@ -144,10 +144,11 @@ class AgentService:
         except IntegrityError:
             # The unique (kind, registration number) constraint decides a race.
             raise _already_registered(body.kind, body.registration_number) from None
-        agent = StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
-        ref = ResourceRef(AGENT, format_public_id(agent["id"]), None)
-        await record_created(self.context.audit, principal.actor, "agent.create", ref, agent.resource)
-        return agent.resource
+        inserted = StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
+        agent = inserted.resource
+        ref = ResourceRef(AGENT, format_public_id(inserted["id"]), None)
+        await record_created(self.context.audit, principal.actor, "agent.create", ref, agent)
+        return agent
 
     async def update(
         self, principal: Principal, agent_id: str, body: AgentUpdate, expected: set[int] | None

@@ -280,12 +280,13 @@ class ApplicationTemplateService:
             )
         except IntegrityError as exc:
             raise _name_taken(exc, state.values["name"]) from None
-        template = StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row, plain=False)
-        ref = self._ref(scope, template["id"])
+        inserted = StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row, plain=False)
+        template = inserted.resource
+        ref = self._ref(scope, inserted["id"])
         await record_created(
-            self.context.audit, scope.principal.actor, "application_template.create", ref, template.resource
+            self.context.audit, scope.principal.actor, "application_template.create", ref, template
         )
-        return template.resource
+        return template
 
     @staticmethod
     def _ref(scope: OrganizationScope, id_: int) -> ResourceRef:
