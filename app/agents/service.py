@@ -450,6 +450,10 @@ class AgentDesignationService:
             values["is_default"] = given["is_default"]
         if "note" in given:
             values["note"] = given["note"]
+        if values:
+            # Whatever a change gives is written, as it always was: a new version and its event
+            # even when every value given was already so.
+            values["updated_at"] = self.context.clock.now()
         try:
             async with self.designations.guarded():
                 designation = await update_row_audited(
