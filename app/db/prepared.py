@@ -27,7 +27,8 @@ the caller's and the resource's reads). A list must not keep one: a plan made fo
 rows is the wrong one for a tenant of 200,000. So a `replanned` select (every list, built by
 `Repository.listed`) runs on a borrowed connection inside a read-only transaction of its own that
 plans each execution for its values (`SET LOCAL plan_cache_mode = force_custom_plan`; BEGIN and
-the setting go in one round trip, COMMIT in another), where the engine says its connections keep
+the setting go in one round trip, COMMIT in another; a list read through the session, or in a
+request's transaction, likewise), where the engine says its connections keep
 prepared statements (`REPLAN_OPTION`; behind a pooler in transaction mode every statement is
 unnamed and planned for its values anyway).
 
@@ -60,7 +61,8 @@ PINNED_SQLALCHEMY = "2.0.44"
 # The engine's execution option that says its connections keep named prepared statements, which
 # PostgreSQL may plan once: a `replanned` select then runs in a transaction that plans it each time.
 REPLAN_OPTION = "ainas_replan_lists"
-_REPLANNED = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
+_REPLAN_LOCAL = "SET LOCAL plan_cache_mode = force_custom_plan"
+_REPLANNED = f"BEGIN READ ONLY; {_REPLAN_LOCAL}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,13 @@ class PreparedSelect:
         engine = session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = None if self.objects else self._driver_statement(engine.dialect)
+        if self.replanned and engine.get_execution_options().get(REPLAN_OPTION):
+            return await self._replanned_in_session(session, driver_statement, params)
+        return await self._in_session(session, driver_statement, params)
+
+    async def _in_session(
+        self, session: AsyncSession, driver_statement: "_DriverStatement | None", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
         if driver_statement is None:
             return (await session.execute(self.statement, dict(params))).all()
         driver = await transaction_driver(session)
@@ -164,6 +173,33 @@ class PreparedSelect:
             return await self._fetch(driver, driver_statement, params)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(driver_statement.sql, None, exc) from exc
+
+    async def _replanned_in_session(
+        self, session: AsyncSession, driver_statement: "_DriverStatement | None", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """`_in_session`, planned for its values: inside the session's transaction with SET LOCAL
+        (to the transaction's end), or on a connection without one (a read: autocommit) in a
+        read-only transaction of its own."""
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        adapted: Any = raw.dbapi_connection
+        driver: Any = raw.driver_connection
+        if adapted.isolation_level != "autocommit":
+            await transaction_driver(session)
+            await driver.execute(_REPLAN_LOCAL)
+            return await self._in_session(session, driver_statement, params)
+        await driver.execute(_REPLANNED)
+        try:
+            rows = await self._in_session(session, driver_statement, params)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await driver.execute("ROLLBACK")
+            raise
+        except BaseException:
+            raw.invalidate()  # interrupted inside its own transaction: never back into the pool
+            raise
+        await driver.execute("COMMIT")
+        return rows
 
     def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
         """The compiled form for asyncpg, made once per dialect; None where the driver path does

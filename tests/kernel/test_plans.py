@@ -41,6 +41,11 @@ async def test_lists_are_planned_for_their_values_and_point_reads_once(
         assert listed.status_code == 200, listed.text
         one = await client.get(f"{path}/P001", headers=world.a.admin.headers)
         assert one.status_code == 200, one.text
+        # A list of mapped objects, read through the request's session.
+        events = await client.get(
+            f"{world.a.path}/audit-events", params={"limit": 2}, headers=world.a.admin.headers
+        )
+        assert events.status_code == 200, events.text
     async with app.state.runtime.engine.connect() as connection:
         rows = (
             await connection.execute(
@@ -61,6 +66,7 @@ async def test_lists_are_planned_for_their_values_and_point_reads_once(
     # The first page counts; the later ones find the total remembered (app/db/totals.py).
     assert counted("FROM locations", "LIMIT", "count(") == (0, 1)
     assert counted("FROM locations", "LIMIT", without="count(") == (0, REQUESTS - 1)
+    assert counted("FROM audit_events", "LIMIT") == (0, REQUESTS)
     principal_generic, _ = counted("FROM users LEFT OUTER JOIN locations", "users.security_stamp")
     assert principal_generic >= REQUESTS
     one_generic, _ = counted("SELECT locations.code", "locations.code = $")  # LocationRepository.one
