@@ -109,9 +109,8 @@ class AgentRepository(Repository[Agent]):
 
     async def designation_count(self, agent_id: int) -> int:
         """How many designations name the agent."""
-        return int(
-            await self.session.scalar(select(func.count()).where(AgentDesignation.agent_id == agent_id)) or 0
-        )
+        found = await _designation_count_select().first(self.session, {"agent_id": agent_id})
+        return 0 if found is None else int(found[0])
 
     async def procedures_in_use(self, agent_id: int) -> set[str]:
         """The procedures that the agent's designations name."""
@@ -267,17 +266,9 @@ class DesignationRepository(Repository[AgentDesignation]):
 
     async def same_agent_at(self, organization_id: int, agent_id: int, location_id: int | None) -> int | None:
         """The id of the designation of this agent at this location (or all locations)."""
-        at = (
-            AgentDesignation.location_id.is_(None)
-            if location_id is None
-            else AgentDesignation.location_id == location_id
-        )
-        found: int | None = await self.session.scalar(
-            select(AgentDesignation.id).where(
-                AgentDesignation.organization_id == organization_id, AgentDesignation.agent_id == agent_id, at
-            )
-        )
-        return found
+        params = {"organization_id": organization_id, "agent_id": agent_id, "location_id": location_id}
+        found = await _same_agent_select(location_id is not None).first(self.session, params)
+        return None if found is None else int(found[0])
 
     async def set_defaults(
         self, designation_id: int, organization_id: int, location_id: int | None, procedures: Sequence[str]
@@ -400,3 +391,30 @@ def _of_agent_select() -> PreparedSelect:
         .order_by(AgentDesignation.organization_id, AgentDesignation.id)
     )
     return PreparedSelect(statement)
+
+
+@lru_cache(maxsize=2)
+def _same_agent_select(at_location: bool) -> PreparedSelect:
+    """The designation of an agent at a location (or all locations) of an organization."""
+    at = (
+        AgentDesignation.location_id == bindparam("location_id")
+        if at_location
+        else AgentDesignation.location_id.is_(None)
+    )
+    return PreparedSelect(
+        select(AgentDesignation.id).where(
+            AgentDesignation.organization_id == bindparam("organization_id"),
+            AgentDesignation.agent_id == bindparam("agent_id"),
+            at,
+        )
+    )
+
+
+@lru_cache(maxsize=1)
+def _designation_count_select() -> PreparedSelect:
+    """How many designations name an agent."""
+    return PreparedSelect(
+        select(func.count())
+        .select_from(AgentDesignation)
+        .where(AgentDesignation.agent_id == bindparam("agent_id"))
+    )

@@ -121,12 +121,8 @@ class ApplicationTemplateRepository(Repository[ApplicationTemplate]):
 
     async def name_taken(self, organization_id: int, name: str, *, other_than: int | None = None) -> bool:
         """Whether another template of the organization has this name."""
-        statement = select(ApplicationTemplate.id).where(
-            ApplicationTemplate.organization_id == organization_id, ApplicationTemplate.name == name
-        )
-        if other_than is not None:
-            statement = statement.where(ApplicationTemplate.id != other_than)
-        return (await self.session.scalar(statement.limit(1))) is not None
+        params = {"organization_id": organization_id, "name": name, "other_than": other_than}
+        return await _name_select(other_than is not None).first(self.session, params) is not None
 
 
 def _designation(value: str | None) -> object:
@@ -157,3 +153,15 @@ def _one_select(scoped: bool) -> PreparedSelect:
             )
         )
     return PreparedSelect(statement)
+
+
+@lru_cache(maxsize=2)
+def _name_select(other: bool) -> PreparedSelect:
+    """A template of an organization with a name (other than one)."""
+    statement = select(ApplicationTemplate.id).where(
+        ApplicationTemplate.organization_id == bindparam("organization_id"),
+        ApplicationTemplate.name == bindparam("name"),
+    )
+    if other:
+        statement = statement.where(ApplicationTemplate.id != bindparam("other_than"))
+    return PreparedSelect(statement.limit(1))
