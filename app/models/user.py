@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from app.db.filters import search_form_column
 from app.db.orm import Base, Timestamped, UTCDateTime, trigram_indexes
@@ -81,6 +81,8 @@ class User(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # A password someone else set (initial, reset) must be changed before anything else.
     password_temporary: Mapped[bool] = mapped_column(Boolean)
+    # The same column under the name the API shows it by (app/users/schemas.py).
+    password_change_required: Mapped[bool] = synonym("password_temporary")
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Changes with the password (change, reset): every token and refresh token issued under the
