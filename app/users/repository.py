@@ -69,7 +69,7 @@ class UserRepository(AccountRepository):
             )
             if lock:
                 # In id order, as every upload locks them: concurrent uploads queue, never deadlock.
-                statement = statement.order_by(User.id).with_for_update(of=User.__table__)
+                statement = statement.order_by(User.id).with_for_update(of=User)
             found.extend((await self.session.execute(statement)).all())
         return found
 
@@ -193,7 +193,6 @@ def _search_select(shape: tuple[Hashable, ...], *, itself: bool, at_location: bo
 
 # The User schema's fields that are columns of the joined location (the others are the user's).
 _EXPORTED: dict[str, Any] = {"location_code": Location.code, "location_name": Location.name}
-JOINED = tuple(_EXPORTED)
 # What a user shows, in the order of the User schema's fields, labelled by them.
 SHOWN = tuple((_EXPORTED.get(name) or getattr(User, name)).label(name) for name in UserSchema.model_fields)
 SHOWN_COLUMNS = tuple(UserSchema.model_fields)

@@ -202,25 +202,25 @@ class UserService:
         """Change a user the caller sees (read as `ONE_COLUMNS`) to the given values of UserUpdate."""
         old_role = Role(user["role"])
         new_role = Role(values.get("role", old_role))
-        location = (user["location_id"], user["location_code"], user["location_name"])
-        new_code = values.get("location_code", user["location_code"])
-        if new_code != user["location_code"]:
-            found = await self._location(scope, new_code)
-            location = (found.id, found.code, found.name) if found else (None, None, None)
+        # The location after the change: its id is written, its code and name are shown.
+        location_id, code, name = user["location_id"], user["location_code"], user["location_name"]
+        if values.get("location_code", code) != code:
+            found = await self._location(scope, values["location_code"])
+            location_id, code, name = (found.id, found.code, found.name) if found else (None, None, None)
         principal = scope.principal
-        check_user_change(principal, new_role, location[0], before=(old_role, user["location_id"]))
+        check_user_change(principal, new_role, location_id, before=(old_role, user["location_id"]))
         if old_role is Role.ADMIN and new_role is not Role.ADMIN:
             (await self._admins(scope.organization_id)).change(old_role, new_role)
         return await update_row_audited(
             self.users,
             user,
-            {"name": values.get("name", user["name"]), "role": new_role.value, "location_id": location[0]},
+            {"name": values.get("name", user["name"]), "role": new_role.value, "location_id": location_id},
             expected_versions=expected,
             audit=self.context.audit,
             actor=principal.actor,
             action="user.update",
             ref=ResourceRef(RESOURCE, user["login_id"], scope.organization_id),
-            joined={"location_code": location[1], "location_name": location[2]},
+            joined={"location_code": code, "location_name": name},
         )
 
     async def delete(self, scope: OrganizationScope, login_id: str, expected: set[int] | None) -> None:
