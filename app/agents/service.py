@@ -428,7 +428,7 @@ class AgentDesignationService:
         check_version(expected, row["version"])
         given = body.model_dump(exclude_unset=True)
         values: dict[str, Any] = {}
-        shown: dict[str, Any] = {}
+        joined: dict[str, Any] = {}
         if "location_code" in given:
             location = await self._location(scope, given["location_code"])
             moved_to = location.id if location else None
@@ -436,7 +436,7 @@ class AgentDesignationService:
             if moved_to != location_id:
                 await self._check_unique_agent(scope, row["agent_id"], moved_to, other_than=id_)
                 values["location_id"] = location_id = moved_to
-                shown["location_code"] = location.code if location else None
+                joined["location_code"] = location.code if location else None
         procedures = [p.value for p in given.get("procedures") or from_stored(row["procedures"])]
         if "procedures" in given:
             allowed = from_stored(row["agent_procedures"])
@@ -465,7 +465,7 @@ class AgentDesignationService:
                     actor=scope.principal.actor,
                     action="agent_designation.update",
                     ref=ResourceRef(DESIGNATION, format_public_id(id_), scope.organization_id),
-                    shown=shown,
+                    joined=joined,
                 )
         except IntegrityError:
             holder = await self.designations.same_agent_at(

@@ -171,7 +171,7 @@ class ApplicationTemplateService:
                 actor=scope.principal.actor,
                 action="application_template.update",
                 ref=self._ref(scope, row["id"]),
-                shown={"location_code": location_code},
+                joined={"location_code": location_code},
             )
         except IntegrityError as exc:
             raise _name_taken(exc, state.values["name"]) from None

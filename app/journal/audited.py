@@ -167,30 +167,31 @@ async def update_row_audited(
     actor: Actor,
     action: str,
     ref: ResourceRef,
-    shown: Mapping[str, Any] | None = None,
+    joined: Mapping[str, Any] | None = None,
 ) -> StoredResource:
     """`update_audited` for a row read on the fast path: check If-Match, write the values that
     differ in one versioned UPDATE (412 when another change came first), record what changed.
 
-    The row after is the row before with the table's columns as the UPDATE returned them; a
-    column of another table (a joined location's code) stays as it was unless `shown` gives
-    what it shows now."""
+    The UPDATE returns the row's columns that are the model's column attributes of the same
+    names; `joined` gives others as they are after the change (a joined location's code and
+    name); a column neither gives stays as it was read (a designation's agent)."""
     before = stored.resource
     check_version(expected_versions, before.version)
     changed = {name: value for name, value in values.items() if stored[name] != value}
     if not changed:
         return before
-    table = repository.model.__table__
-    names = tuple(name for name in stored.columns if name in table.c)
+    joined = joined or {}
+    attributes = repository.model.__mapper__.column_attrs
+    own = tuple(name for name in stored.columns if name not in joined and name in attributes)
     returned = await repository.update_versioned(
         stored["id"],
         before.version,
         {**changed, "updated_at": audit.clock.now()},
-        [table.c[name] for name in names],
+        [getattr(repository.model, name) for name in own],
     )
     if returned is None:
         raise PreconditionFailed()  # changed by someone else between our read and our write
-    after = stored.changed({**(shown or {}), **dict(zip(names, returned, strict=True))}).resource
+    after = stored.changed({**dict(zip(own, returned, strict=True)), **joined}).resource
     await record_updated(audit, actor, action, ref, before, after)
     return after
 
