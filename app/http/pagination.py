@@ -121,6 +121,11 @@ def _fields_leading(item: type[BaseModel], columns: tuple[str, ...]) -> tuple[st
     return fields
 
 
+def leading_fields(item: type[BaseModel], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """`item`'s fields, which must be the leading `columns` of its rows (checked once per select)."""
+    return _fields_leading(item, columns)
+
+
 def page_json(
     item: type[BaseModel],
     columns: tuple[str, ...],
