@@ -189,8 +189,17 @@ async def delete_row_audited(
 ) -> None:
     """`delete_audited` for a row read on the fast path: If-Match, one versioned DELETE (412 when
     another change came first), and every public field of what was deleted recorded."""
+    resource = await delete_row_versioned(repository, stored, expected_versions=expected_versions)
+    await record_deleted(audit, actor, action, ref, resource)
+
+
+async def delete_row_versioned(
+    repository: Repository[Any], stored: StoredRow, *, expected_versions: set[int] | None
+) -> StoredResource:
+    """Check If-Match and delete a row read on the fast path in one versioned DELETE (412 when
+    another change came first): what it showed, for the caller to record."""
     resource = stored.resource
     check_version(expected_versions, resource.version)
     if not await repository.delete_versioned(stored["id"], resource.version):
         raise PreconditionFailed()
-    await record_deleted(audit, actor, action, ref, resource)
+    return resource
