@@ -373,12 +373,14 @@ def under_logins(
 def compare(servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
     """Every scenario, service and baseline alternating, `args.rounds` times."""
     ctx = servers.context
-    plan = scenarios(args.connections, args.login_connections)
-    named = {scenario.key: scenario for scenario in plan}
+    every = scenarios(args.connections, args.login_connections)
+    named = {scenario.key: scenario for scenario in every}
+    chosen = args.scenarios or [*named, "list_under_logins"]
+    plan = [named[key] for key in chosen if key in named]
     figures: dict[str, dict[str, list[load.Figures]]] = {}
     assert servers.baseline is not None
     pairs = {"service": servers.service, "baseline": servers.baseline}
-    for scenario in [*plan, None]:
+    for scenario in [*plan, *([None] if "list_under_logins" in chosen else [])]:
         key = scenario.key if scenario else "list_under_logins"
         figures[key] = {"service": [], "baseline": []}
         extra: dict[str, list[load.Figures]] = {"service": [], "baseline": []}
@@ -425,7 +427,10 @@ def compare(servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def checks(table: dict[str, Any]) -> dict[str, Any]:
-    """The issue's targets, measured."""
+    """The issue's targets, measured (none when `--scenarios` left out what they need)."""
+    needed = {"list_bearer", "list_basic", "create", "update", "delete", "list_under_logins"}
+    if not needed <= set(table):
+        return {}
     svc = {key: row["service"] for key, row in table.items()}
     return {
         "list_ratio": table["list_bearer"]["ratio"],
@@ -510,6 +515,12 @@ def main(argv: list[str] | None = None) -> None:
         help="compare only: PgBouncer and/or HAProxy with two instances in the service's path (bench/through.py)",
     )
     parser.add_argument(
+        "--scenarios",
+        type=lambda value: [key.strip() for key in value.split(",") if key.strip()],
+        default=None,
+        help="compare only: these scenarios (comma-separated keys, e.g. read_one,create; default: all)",
+    )
+    parser.add_argument(
         "--scale-duration", type=float, default=3, help="seconds per scale query (1 connection)"
     )
     args = parser.parse_args(argv)
@@ -517,6 +528,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
     args.parts = args.parts or [part for part in PARTS if part != "profile"]
+    known = {scenario.key for scenario in scenarios(1, 1)} | {"list_under_logins"}
+    if args.scenarios and set(args.scenarios) - known:
+        parser.error(f"unknown scenario(s): choose from {', '.join(sorted(known))}")
     if args.duration > 60 or args.rounds > 5:
         parser.error("keep runs bounded: --duration at most 60 s and --rounds at most 5")
     if set(args.parts) - {"csv"}:

@@ -18,6 +18,20 @@ A select of mapped objects (`select(User)`: the lists whose items come from the 
 attributes) runs through the session, as the ORM must build those objects; it is still built
 once per shape and bound, so SQLAlchemy compiles it once.
 
+How PostgreSQL plans them: a prepared statement is planned for its values five times, then
+PostgreSQL may keep one generic plan for every later execution on that connection
+(`plan_cache_mode = auto`, the connections' setting, app/db/session.py). For a point read, a
+write, a foreign key's check or a trigger's statement, that generic plan is the right one, and
+planning again costs more than running it (measured: 0.2 ms of PostgreSQL's CPU per request for
+the caller's and the resource's reads). A list must not keep one: a plan made for a tenant of 58
+rows is the wrong one for a tenant of 200,000. So a `replanned` select (every list, built by
+`Repository.listed`) runs on a borrowed connection inside a read-only transaction of its own that
+plans each execution for its values (`SET LOCAL plan_cache_mode = force_custom_plan`; BEGIN and
+the setting go in one round trip, COMMIT in another; a list read through the session, or in a
+request's transaction, likewise), where the engine says its connections keep
+prepared statements (`REPLAN_OPTION`; behind a pooler in transaction mode every statement is
+unnamed and planned for its values anyway).
+
 THE ONE MODULE OF SQLALCHEMY'S PRIVATE API. Compiling for the driver needs what SQLAlchemy keeps
 to itself: the compiled statement's result columns and bind processors, a type's cached
 processors (also for app/db/bulk.py, through `bind_processor`), and greenlet_spawn. Every such use
@@ -27,6 +41,7 @@ when the installed release differs (check each use below, then move the pin) and
 module of `app/` touches a private name of SQLAlchemy.
 """
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +58,11 @@ from app.db.faults import is_connection_failure
 
 # The SQLAlchemy release whose private API this module was written for (see the docstring).
 PINNED_SQLALCHEMY = "2.0.44"
+# The engine's execution option that says its connections keep named prepared statements, which
+# PostgreSQL may plan once: a `replanned` select then runs in a transaction that plans it each time.
+REPLAN_OPTION = "ainas_replan_lists"
+_REPLAN_LOCAL = "SET LOCAL plan_cache_mode = force_custom_plan"
+_REPLANNED = f"BEGIN READ ONLY; {_REPLAN_LOCAL}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +86,10 @@ class _DriverStatement:
 class PreparedSelect:
     """A select whose values all come as bound parameters at execution."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any], *, replanned: bool = False) -> None:
         self.statement = statement
+        # Planned for its values at every execution (a list; see the module's docstring).
+        self.replanned = replanned
         self.columns: tuple[str, ...] = tuple(statement.exported_columns.keys())
         self._driver: dict[tuple[Any, ...], _DriverStatement | None] = {}
         # Mapped objects among the columns: only the session can build them.
@@ -87,11 +109,16 @@ class PreparedSelect:
             async with engine.connect() as connection:
                 return (await connection.execute(self.statement, dict(params))).all()
         pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
+        replanned = self.replanned and bool(engine.get_execution_options().get(REPLAN_OPTION))
         try:
+            if replanned:
+                return await self._fetch_replanned(pooled.driver_connection, driver_statement, params)
             return await self._fetch(pooled.driver_connection, driver_statement, params)
-        except Exception as exc:
-            if is_connection_failure(exc):
-                pooled.invalidate(exc)  # not back into the pool: the server went away
+        except BaseException as exc:
+            if replanned or is_connection_failure(exc):
+                # Not back into the pool: the server went away, or the connection may still be
+                # inside the replanning transaction (interrupted before its COMMIT).
+                pooled.invalidate(exc if isinstance(exc, Exception) else None)
             raise
         finally:
             await greenlet_spawn(pooled.close)
@@ -102,6 +129,21 @@ class PreparedSelect:
     ) -> Sequence[Sequence[Any]]:
         records: Sequence[Sequence[Any]] = await driver.fetch(statement.sql, *statement.arguments(params))
         return records
+
+    @classmethod
+    async def _fetch_replanned(
+        cls, driver: Any, statement: "_DriverStatement", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """`_fetch` in a read-only transaction whose statements are planned for their values."""
+        await driver.execute(_REPLANNED)
+        try:
+            rows = await cls._fetch(driver, statement, params)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await driver.execute("ROLLBACK")
+            raise
+        await driver.execute("COMMIT")
+        return rows
 
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row, or None."""
@@ -117,6 +159,13 @@ class PreparedSelect:
         engine = session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = None if self.objects else self._driver_statement(engine.dialect)
+        if self.replanned and engine.get_execution_options().get(REPLAN_OPTION):
+            return await self._replanned_in_session(session, driver_statement, params)
+        return await self._in_session(session, driver_statement, params)
+
+    async def _in_session(
+        self, session: AsyncSession, driver_statement: "_DriverStatement | None", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
         if driver_statement is None:
             return (await session.execute(self.statement, dict(params))).all()
         driver = await transaction_driver(session)
@@ -124,6 +173,33 @@ class PreparedSelect:
             return await self._fetch(driver, driver_statement, params)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(driver_statement.sql, None, exc) from exc
+
+    async def _replanned_in_session(
+        self, session: AsyncSession, driver_statement: "_DriverStatement | None", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """`_in_session`, planned for its values: inside the session's transaction with SET LOCAL
+        (to the transaction's end), or on a connection without one (a read: autocommit) in a
+        read-only transaction of its own."""
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        adapted: Any = raw.dbapi_connection
+        driver: Any = raw.driver_connection
+        if adapted.isolation_level != "autocommit":
+            await transaction_driver(session)
+            await driver.execute(_REPLAN_LOCAL)
+            return await self._in_session(session, driver_statement, params)
+        await driver.execute(_REPLANNED)
+        try:
+            rows = await self._in_session(session, driver_statement, params)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await driver.execute("ROLLBACK")
+            raise
+        except BaseException:
+            raw.invalidate()  # interrupted inside its own transaction: never back into the pool
+            raise
+        await driver.execute("COMMIT")
+        return rows
 
     def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
         """The compiled form for asyncpg, made once per dialect; None where the driver path does

@@ -108,7 +108,10 @@ class Repository(Generic[ModelT]):
         once per shape (a repository keeps them, e.g. in an `lru_cache`d function) and run it with
         `page`: PostgreSQL then runs it as a prepared statement of its driver (app/db/prepared.py).
 
-        One round trip: the total rides along as a scalar subquery (`_total`), exact. Not a
+        Planned for its values at every execution (`replanned`, app/db/prepared.py): a plan made
+        for one tenant's size is the wrong one for another's.
+
+        One statement: the total rides along as a scalar subquery (`_total`), exact. Not a
         window count, which would read every matching row before returning the first. A deep page
         (offset ≥ DEFERRED_JOIN_OFFSET, or always for a select that joins what only the page needs)
         finds its ids through the ordering index alone, then reads those rows, instead of reading
@@ -126,11 +129,15 @@ class Repository(Generic[ModelT]):
             count = count.add_columns(stamp.label("_stamp"))
         page = cls._paged(statement.add_columns(*extra), statement, order_by, deep)
         if stamp is None:
-            return ListSelect(PreparedSelect(page), PreparedSelect(count))
+            return ListSelect(PreparedSelect(page, replanned=True), PreparedSelect(count, replanned=True))
         quick = cls._paged(statement.add_columns(stamp.label("_stamp")), statement, order_by, deep)
         # Read after `quick` in the same session when the stamp moved: its objects are read anew.
         page = page.execution_options(populate_existing=True)
-        return ListSelect(PreparedSelect(page), PreparedSelect(count), PreparedSelect(quick))
+        return ListSelect(
+            PreparedSelect(page, replanned=True),
+            PreparedSelect(count, replanned=True),
+            PreparedSelect(quick, replanned=True),
+        )
 
     @classmethod
     def _paged(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config.local_secrets import create_private_database_file
 from app.config.settings import Settings
+from app.db.prepared import REPLAN_OPTION
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -53,6 +54,9 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
             "command_timeout": None if for_migrations else settings.db_timeout_seconds * 2,
             **_driver_arguments(settings),
         },
+        # Lists are planned for their values at every execution (app/db/prepared.py), where
+        # connections keep prepared statements that PostgreSQL may plan once.
+        execution_options={REPLAN_OPTION: settings.database_pooler == "none"},
     )
 
 
@@ -71,9 +75,11 @@ def _driver_arguments(settings: Settings) -> dict[str, Any]:
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": _unnamed,
         }
-    # asyncpg prepares statements; a generic plan cannot see that one tenant has 58 rows and
-    # another 200,000, or that a needle is too short for a trigram index.
-    return {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+    # asyncpg prepares statements, and PostgreSQL's own choice (`auto`) plans a statement once per
+    # connection when one plan serves every value: point reads, writes, foreign-key checks,
+    # triggers. Lists, whose plan depends on the tenant's size, are planned for their values at
+    # each execution instead (REPLAN_OPTION, app/db/prepared.py).
+    return {"server_settings": {"plan_cache_mode": "auto"}}
 
 
 def _unnamed() -> str:

@@ -252,7 +252,11 @@ class WebhookRepository(Repository[WebhookEndpoint]):
 
     async def record_attempt(self, values: dict[str, Any]) -> None:
         """Append one attempt."""
-        await self.session.execute(insert(WebhookDelivery).values(**values))
+        await self.record_attempts([values])
+
+    async def record_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append attempts (one statement)."""
+        await self.session.execute(insert(WebhookDelivery), list(rows))
 
     async def prune_deliveries(self, cutoff: datetime) -> int:
         """Delete attempts made before `cutoff`; returns how many."""

@@ -2,10 +2,13 @@
 
 Every instance runs one (inside `ainas serve`, or alone as `ainas webhook-worker`). Instances share
 the work through the database: an instance leases an endpoint with a due message (FOR UPDATE SKIP
-LOCKED on PostgreSQL), delivers its messages one after another, and records each attempt together
-with the endpoint's progress in one transaction, renewing the lease; a killed instance's lease
-expires and another takes the endpoint over (its last attempt, unrecorded, is made again: at least
-once). A change wakes the workers through the feed's notification on PostgreSQL; SQLite polls.
+LOCKED on PostgreSQL), delivers its messages one after another, and records the attempts together
+with the endpoint's progress, renewing the lease. Successes are recorded in groups (at most
+RECORD_EVERY messages or RECORD_SECONDS, whichever comes first), a failure at once: one transaction
+per group instead of one per message, which is most of a delivery's cost. A killed instance's
+lease expires and another takes the endpoint over; the attempts it made but had not recorded yet
+(at most one group) are made again: at least once, never lost. A change wakes the workers through
+the feed's notification on PostgreSQL; SQLite polls.
 """
 
 import asyncio
@@ -19,6 +22,7 @@ import signal
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +50,12 @@ GONE = 410
 # An endpoint whose secret opens under no configured key is looked at again after this long.
 UNREADABLE_WAIT = timedelta(minutes=5)
 BATCH = 100
+# Successful attempts recorded together: at most this many, and none kept unrecorded longer.
+RECORD_EVERY = 10
+RECORD_SECONDS = 0.1
+# Between two claim rounds at least this long: a busy organization's notifications (one per
+# commit) are answered by one round each CLAIM_GAP_SECONDS, not one round each.
+CLAIM_GAP_SECONDS = 0.05
 # When notifications arrive, look anyway this often (leases of killed instances, retries).
 LIVE_CHECK_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 3600.0
@@ -87,6 +97,8 @@ class WebhookWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._last_prune = time.monotonic()
+        # The organizations whose changes wake this worker, as last read (see `_wake_events`).
+        self._organizations: list[int] = []
 
     # Running
 
@@ -122,9 +134,12 @@ class WebhookWorker:
         """Claim due endpoints and deliver to them, waking on changes, until stopped."""
         while not self._stopping:
             try:
+                # Taken before the claim reads: a change committed after that read sets them.
+                woken_by = self._wake_events()
                 await self.claim_and_start()
-                await self._wait()
+                await self._wait(woken_by)
                 await self._prune_now_and_then()
+                await asyncio.sleep(CLAIM_GAP_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be away for a moment: try again
@@ -160,9 +175,16 @@ class WebhookWorker:
     def _lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.webhook_lease_seconds)
 
-    async def _wait(self) -> None:
+    def _wake_events(self) -> list[asyncio.Event]:
+        """The events that the next change of a watched organization (or a new endpoint) sets."""
+        if self.listener is None or not self.listener.live:
+            return []
+        return [self.listener.signals.event(org) for org in (WORKERS, *self._organizations)]
+
+    async def _wait(self, woken_by: list[asyncio.Event]) -> None:
         """Until a change of an organization with endpoints, a due retry, a finished delivery, or the
-        next look (at most POLL_SECONDS without notifications)."""
+        next look (at most POLL_SECONDS without notifications). `woken_by`: the events taken before
+        the last claim (see `_wake_events`)."""
         live = self.listener is not None and self.listener.live
         limit = LIVE_CHECK_SECONDS if live else POLL_SECONDS
         async with self.runtime.read_sessionmaker() as session:
@@ -173,8 +195,12 @@ class WebhookWorker:
             limit = max(0.01, min(limit, (due - self.clock.now()).total_seconds()))
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._nudge.wait())]
         if live and self.listener is not None:
-            watched = [WORKERS, *organizations]
-            waits += [asyncio.ensure_future(self.listener.signals.event(org).wait()) for org in watched]
+            # An organization new since the claim: its endpoint's creation woke the workers (WORKERS).
+            woken_by += [
+                self.listener.signals.event(org) for org in set(organizations) - set(self._organizations)
+            ]
+            waits += [asyncio.ensure_future(event.wait()) for event in woken_by]
+        self._organizations = organizations
         try:
             await asyncio.wait(waits, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -245,12 +271,17 @@ class WebhookWorker:
             return False
         attempt = state.attempt
         failing_since = state.failing_since
+        group = _Group()
         for entry in entries:
-            keep_going, failing_since = await self._attempt(state, entry, attempt, failing_since, secrets_now)
-            if not keep_going:
-                return False
+            made = await self._attempt(state, entry, attempt, failing_since, secrets_now)
+            failing_since = made.failing_since
+            group.add(made)
             attempt = 0
-        return True
+            if made.succeeded and not group.due():
+                continue  # recorded with the next ones
+            if not await self._record(state, group) or not made.keep_going:
+                return False
+        return not group.made or await self._record(state, group)
 
     async def _attempt(
         self,
@@ -259,13 +290,11 @@ class WebhookWorker:
         previous_attempts: int,
         failing_since: datetime | None,
         signing_with: list[str],
-    ) -> tuple[bool, datetime | None]:
-        """Send one message and record it with the endpoint's progress; (go on to the next message?,
-        the first failure since the last success)."""
+    ) -> "_Made":
+        """Send one message; what it makes of the endpoint's progress (recorded by `_record`)."""
         seq, at, action, resource_type, resource_id, data = entry
-        organization_id = state.organization_id
         message = {
-            "cursor": encode_cursor(self.settings.secret_key, organization_id, seq),
+            "cursor": encode_cursor(self.settings.secret_key, state.organization_id, seq),
             "at": at,
             "action": action,
             "resource": {"type": resource_type, "id": resource_id},
@@ -297,27 +326,34 @@ class WebhookWorker:
                 progress.update(attempt=attempt, next_attempt_at=next_attempt_at, failing_since=failing_since)
             if disable is None and now - failing_since >= FAILING_FOR * self.settings.webhook_retry_scale:
                 disable = "failing"
+        row = {
+            "endpoint_id": state.endpoint_id,
+            "webhook_id": webhook_id,
+            "type": action,
+            "seq": seq,
+            "attempt": attempt,
+            "status_code": outcome.status_code,
+            "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+            "attempted_at": now,
+            "next_attempt_at": None if disable else next_attempt_at,
+            "response_body": outcome.body,
+        }
+        keep_going = outcome.succeeded or (next_attempt_at is None and disable is None)
+        return _Made(row, progress, disable, outcome.succeeded, keep_going, failing_since)
+
+    async def _record(self, state: DeliveryState, group: "_Group") -> bool:
+        """Record the group's attempts with the progress they made, in one transaction, and empty
+        the group; False when the lease was lost (the new holder sends them again)."""
+        made, progress, disable = group.take()
         async with self.runtime.sessionmaker() as session, session.begin():
             repository = WebhookRepository(session)
             if not await repository.move(state.endpoint_id, self.owner, progress):
-                # Taken over (recover, a change, or an expired lease): the new holder sends it again.
+                # Taken over (recover, a change, or an expired lease): the new holder sends them again.
                 await session.rollback()
-                return False, failing_since
-            await repository.record_attempt(
-                {
-                    "endpoint_id": state.endpoint_id,
-                    "webhook_id": webhook_id,
-                    "type": action,
-                    "seq": seq,
-                    "attempt": attempt,
-                    "status_code": outcome.status_code,
-                    "error": outcome.error,
-                    "duration_ms": outcome.duration_ms,
-                    "attempted_at": now,
-                    "next_attempt_at": None if disable else next_attempt_at,
-                    "response_body": outcome.body,
-                }
-            )
+                return False
+            await repository.record_attempts(made)
+            now = made[-1]["attempted_at"]
             if disable is not None and await repository.disable(state.endpoint_id, disable, now):
                 audit = AuditTrail(session, self.clock, None, None)
                 await audit.record(
@@ -325,11 +361,50 @@ class WebhookWorker:
                     "webhook_endpoint.disable",
                     RESOURCE,
                     state.endpoint_id,
-                    organization_id,
+                    state.organization_id,
                     {"enabled": [True, False], "disabled_reason": [None, disable]},
                 )
                 logger.warning("webhook endpoint %s disabled (%s)", state.endpoint_id, disable)
-        return outcome.succeeded or (next_attempt_at is None and disable is None), failing_since
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """One attempt made: its row of attempts, the endpoint's progress after it, whether it disables
+    the endpoint, and whether the next message may go."""
+
+    row: dict[str, Any]
+    progress: dict[str, Any]
+    disable: str | None
+    succeeded: bool
+    keep_going: bool
+    failing_since: datetime | None
+
+
+@dataclass(slots=True)
+class _Group:
+    """Attempts made and not recorded yet (successes, then at most one other, which ends it)."""
+
+    made: list[_Made] = field(default_factory=list)
+    since: float = 0.0
+
+    def add(self, made: _Made) -> None:
+        if not self.made:
+            self.since = time.monotonic()
+        self.made.append(made)
+
+    def due(self) -> bool:
+        """Whether to record now: RECORD_EVERY attempts, or the first RECORD_SECONDS old."""
+        return len(self.made) >= RECORD_EVERY or time.monotonic() - self.since >= RECORD_SECONDS
+
+    def take(self) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
+        """(the attempts' rows, the progress after the last, the reason to disable) and empty."""
+        progress: dict[str, Any] = {}
+        for made in self.made:
+            progress.update(made.progress)  # the last's, with the position of the last success
+        rows, disable = [made.row for made in self.made], self.made[-1].disable
+        self.made = []
+        return rows, progress, disable
 
 
 async def prune_deliveries(runtime: Runtime) -> int:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from standardwebhooks import Webhook
 
 from app.config.clock import ManualClock
+from app.webhooks.worker import RECORD_EVERY
 from tests.fixtures.world import World
 from tests.webhooks.helpers import add_location, create_endpoint, drain, log_in_again
 from tests.webhooks.receiver import Receiver, receiving
@@ -198,3 +199,32 @@ async def test_the_test_message_goes_at_once_and_is_logged_with_at_most_1_kib_of
     assert message.webhook_id == attempt["webhook_id"]
     listed = (await client.get(f"{path}/deliveries", headers=world.a.admin.headers)).json()
     assert listed["items"] == [attempt]
+
+
+async def test_successes_recorded_together_keep_their_place_when_a_410_ends_the_group(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """Successful attempts are recorded in groups (RECORD_EVERY); a 410 among them records the
+    group with it: every attempt is listed, and enabling again resumes after the last success."""
+    successes = RECORD_EVERY + 3  # one whole group, then three recorded with the 410
+    with receiving(Receiver(statuses=[200] * successes + [410])) as receiver:
+        endpoint = await create_endpoint(client, world.a, receiver.url)
+        path = f"{world.a.path}/webhook-endpoints/{endpoint['id']}"
+        for number in range(1, successes + 3):
+            await add_location(client, world.a, number)
+        await drain(app)
+        attempts = (
+            await client.get(f"{path}/deliveries", params={"limit": 100}, headers=world.a.admin.headers)
+        ).json()
+        assert [a["status_code"] for a in reversed(attempts["items"])] == [200] * successes + [410]
+        read = await client.get(path, headers=world.a.admin.headers)
+        assert read.json()["disabled_reason"] == "gone"
+        enabled = await client.patch(
+            path, json={"enabled": True}, headers={**world.a.admin.headers, "If-Match": read.headers["ETag"]}
+        )
+        assert enabled.status_code == 200, enabled.text
+        await drain(app)
+    sent = [r.json["data"]["resource"]["id"] for r in receiver.received]
+    expected = [f"W{number:04d}" for number in range(1, successes + 3)]
+    # The 410's message once more, then the rest: nothing before it again.
+    assert sent == [*expected[: successes + 1], *expected[successes:]]

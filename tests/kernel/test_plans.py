@@ -1,0 +1,73 @@
+"""How PostgreSQL plans the service's prepared statements (app/db/prepared.py): a list is planned
+for its values at every execution (a plan made for one tenant's size is wrong for another's);
+everything else may keep one generic plan per connection (planning again costs more than running
+a point read). Read off PostgreSQL's own counters (`pg_prepared_statements`) of the one pooled
+connection that served the requests."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.config.settings import Settings
+from tests.conftest import make_settings
+from tests.fixtures.database import TestDatabase
+from tests.fixtures.world import World
+
+# Well past the five executions after which PostgreSQL may keep a generic plan.
+REQUESTS = 12
+
+
+@pytest.fixture
+def settings(database: TestDatabase) -> Settings:
+    """One connection: every request's statements are prepared on it, where the test reads them."""
+    return make_settings(database.url, db_pool_size=1)
+
+
+@pytest.mark.postgres_only
+async def test_lists_are_planned_for_their_values_and_point_reads_once(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    path = f"{world.a.path}/locations"
+    for number in range(3):
+        created = await client.post(
+            path,
+            json={"code": f"P{number:03d}", "name": "計画", "short_name": "計画"},
+            headers=world.a.admin.headers,
+        )
+        assert created.status_code == 201, created.text
+    for _ in range(REQUESTS):
+        listed = await client.get(path, params={"limit": 2}, headers=world.a.admin.headers)
+        assert listed.status_code == 200, listed.text
+        one = await client.get(f"{path}/P001", headers=world.a.admin.headers)
+        assert one.status_code == 200, one.text
+        # A list of mapped objects, read through the request's session.
+        events = await client.get(
+            f"{world.a.path}/audit-events", params={"limit": 2}, headers=world.a.admin.headers
+        )
+        assert events.status_code == 200, events.text
+    async with app.state.runtime.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+            )
+        ).all()
+    plans = {statement: (generic, custom) for statement, generic, custom in rows}
+
+    def counted(*words: str, without: str = "\0") -> tuple[int, int]:
+        found = [
+            value
+            for statement, value in plans.items()
+            if all(word in statement for word in words) and without not in statement
+        ]
+        assert len(found) == 1, (words, [s for s in plans if all(w in s for w in words)])
+        return found[0]
+
+    # The first page counts; the later ones find the total remembered (app/db/totals.py).
+    assert counted("FROM locations", "LIMIT", "count(") == (0, 1)
+    assert counted("FROM locations", "LIMIT", without="count(") == (0, REQUESTS - 1)
+    assert counted("FROM audit_events", "LIMIT") == (0, REQUESTS)
+    principal_generic, _ = counted("FROM users LEFT OUTER JOIN locations", "users.security_stamp")
+    assert principal_generic >= REQUESTS
+    one_generic, _ = counted("SELECT locations.code", "locations.code = $")  # LocationRepository.one
+    assert one_generic >= REQUESTS - 5
