@@ -116,13 +116,10 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         statement = select(func.count()).where(WebhookEndpoint.organization_id == organization_id)
         return int(await self.session.scalar(statement) or 0)
 
-    async def of_organization(self, organization_id: int, endpoint_id: str) -> WebhookEndpoint | None:
-        """One endpoint of the organization."""
-        return await self.one_or_none(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.id == endpoint_id
-            )
-        )
+    async def insert(self, values: dict[str, Any]) -> Sequence[Any]:
+        """Insert a new endpoint (version 1) and read back what it shows (`SHOWN_COLUMNS`), in one
+        statement (Repository.insert_returning)."""
+        return await self.insert_returning({**values, "version": 1}, SHOWN)
 
     async def shown(self, organization_id: int, endpoint_id: str) -> Sequence[Any] | None:
         """One endpoint of the organization as it shows (`SHOWN_COLUMNS`), read as the lists are

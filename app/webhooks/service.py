@@ -15,7 +15,15 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from app.auth.dependencies import OrganizationScope
-from app.http.errors import Conflict, FieldError, Gone, NotFound, ProblemError, Unprocessable
+from app.http.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    ProblemError,
+    Unprocessable,
+)
 from app.http.etag import check_version
 from app.http.pagination import Page, PageRequest
 from app.http.resource import StoredResource
@@ -28,14 +36,13 @@ from app.journal.audited import (
     update_row_audited,
 )
 from app.journal.context import RequestContext, provide
-from app.models import WebhookEndpoint as EndpointRow
 from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
 from app.webhooks import signing
 from app.webhooks.client import DeliveryClient
 from app.webhooks.feed_source import decode_cursor, encode_cursor, feed_actions
 from app.webhooks.guard import AddressGuard, UrlRefused
 from app.webhooks.messages import reason_context
-from app.webhooks.repository import SHOWN_COLUMNS, Sealed, WebhookRepository
+from app.webhooks.repository import SHOWN, SHOWN_COLUMNS, Sealed, WebhookRepository
 from app.webhooks.schemas import (
     WebhookDelivery,
     WebhookEndpoint,
@@ -155,18 +162,25 @@ class WebhookService:
         except UrlRefused as refused:
             raise url_refusal(refused) from None
 
-    def _seal(self, row: EndpointRow, secret: str, previous: str | None, now: datetime) -> None:
+    def _sealed(
+        self, organization_id: int, endpoint_id: str, secret: str, previous: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """The columns that keep the secret (and the previous one, for a day) sealed."""
         keys = self.keys
-        row.key_id = keys.current_id
-        row.sealed_secret = keys.seal(secret.encode(), associated_data("secret", row.organization_id, row.id))
-        if previous is None:
-            row.sealed_previous_secret = None
-            row.previous_secret_until = None
-        else:
-            row.sealed_previous_secret = keys.seal(
-                previous.encode(), associated_data("previous", row.organization_id, row.id)
+        values: dict[str, Any] = {
+            "key_id": keys.current_id,
+            "sealed_secret": keys.seal(
+                secret.encode(), associated_data("secret", organization_id, endpoint_id)
+            ),
+            "sealed_previous_secret": None,
+            "previous_secret_until": None,
+        }
+        if previous is not None:
+            values["sealed_previous_secret"] = keys.seal(
+                previous.encode(), associated_data("previous", organization_id, endpoint_id)
             )
-            row.previous_secret_until = now + timedelta(hours=PREVIOUS_SECRET_HOURS)
+            values["previous_secret_until"] = now + timedelta(hours=PREVIOUS_SECRET_HOURS)
+        return values
 
     async def create(
         self, scope: OrganizationScope, body: WebhookEndpointCreate
@@ -179,27 +193,29 @@ class WebhookService:
         if await self.webhooks.count(organization_id) >= MAX_ENDPOINTS:
             raise Conflict("webhook_endpoint_limit_reached", context={"limit": MAX_ENDPOINTS})
         now = self.clock.now()
-        row = EndpointRow(
-            id=secrets.token_hex(16).upper(),
-            organization_id=organization_id,
-            url=body.url,
-            description=body.description,
-            event_types=event_types,
-            enabled=True,
-            disabled_reason=None,
-            created_at=now,
-            updated_at=now,
-        )
+        endpoint_id = secrets.token_hex(16).upper()
         secret = signing.new_secret()
-        self._seal(row, secret, None, now)
-        await self.webhooks.add(row)
+        row = await self.webhooks.insert(
+            {
+                "id": endpoint_id,
+                "organization_id": organization_id,
+                "url": body.url,
+                "description": body.description,
+                "event_types": event_types,
+                "enabled": True,
+                "disabled_reason": None,
+                "created_at": now,
+                "updated_at": now,
+                **self._sealed(organization_id, endpoint_id, secret, None, now),
+            }
+        )
         last, _ = await self.webhooks.feed_position(organization_id)
-        await self.webhooks.add_progress(row.id, organization_id, last)
+        await self.webhooks.add_progress(endpoint_id, organization_id, last)
         await self.webhooks.wake(organization_id)
-        endpoint = WebhookEndpoint.model_validate(row)
+        endpoint = WebhookEndpoint.model_validate(dict(zip(SHOWN_COLUMNS, row, strict=True)))
         changes = {name: [None, value] for name, value in recorded(endpoint).items()}
         await self.audit.record(
-            scope.principal.actor, "webhook_endpoint.create", RESOURCE, row.id, organization_id, changes
+            scope.principal.actor, "webhook_endpoint.create", RESOURCE, endpoint_id, organization_id, changes
         )
         return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
 
@@ -215,15 +231,6 @@ class WebhookService:
         if len(endpoint_id) == 32 and endpoint_id.isascii() and endpoint_id.isalnum():
             return endpoint_id.upper()
         return None
-
-    async def _row(self, scope: OrganizationScope, endpoint_id: str) -> EndpointRow:
-        """One endpoint of the organization, loaded to change its secrets; 404 otherwise (another
-        organization's too)."""
-        id_ = self._endpoint_id(endpoint_id)
-        row = await self.webhooks.of_organization(scope.organization_id, id_) if id_ is not None else None
-        if row is None:
-            raise NotFound()
-        return row
 
     async def _stored(self, scope: OrganizationScope, endpoint_id: str) -> StoredRow:
         """One endpoint of the organization as it shows, read as the list is (the fast path);
@@ -292,41 +299,45 @@ class WebhookService:
     async def rotate_secret(
         self, scope: OrganizationScope, endpoint_id: str, expected: set[int] | None
     ) -> WebhookEndpointWithSecret:
-        """A new secret; messages carry the previous one's signature too for 24 hours."""
-        row = await self._row(scope, endpoint_id)
-        check_version(expected, row.version)
-        sealed = await self.webhooks.sealed(row.id)
+        """A new secret; messages carry the previous one's signature too for 24 hours. One
+        versioned UPDATE of the row read (412 when it moved since)."""
+        stored = await self._stored(scope, endpoint_id)
+        check_version(expected, stored["version"])
+        endpoint_id, organization_id = stored["id"], scope.organization_id
+        sealed = await self.webhooks.sealed(endpoint_id)
         previous = None
         unreadable = False
         if sealed is not None:
             try:
                 previous = self.keys.open(
-                    sealed.key_id, sealed.secret, associated_data("secret", row.organization_id, row.id)
+                    sealed.key_id, sealed.secret, associated_data("secret", organization_id, endpoint_id)
                 ).decode()
             except SealedSecretUnreadable:
-                logger.warning("the secret of webhook endpoint %s does not open: rotated without it", row.id)
+                logger.warning(
+                    "the secret of webhook endpoint %s does not open: rotated without it", endpoint_id
+                )
                 unreadable = True
         now = self.clock.now()
         secret = signing.new_secret()
-        self._seal(row, secret, previous, now)
-        await self.webhooks.update(row, {"updated_at": now})
+        values = self._sealed(organization_id, endpoint_id, secret, previous, now)
+        row = await self.webhooks.update_versioned(
+            endpoint_id, stored["version"], {**values, "updated_at": now}, SHOWN
+        )
+        if row is None:
+            raise PreconditionFailed()  # changed by someone else between our read and our write
         if unreadable:
             # Its delivery waited for a secret that opens: resumed at once.
-            await self.webhooks.restart(row.id)
-            await self.webhooks.wake(row.organization_id)
-        endpoint = WebhookEndpoint.model_validate(row)
+            await self.webhooks.restart(endpoint_id)
+            await self.webhooks.wake(organization_id)
+        endpoint = WebhookEndpoint.model_validate(dict(zip(SHOWN_COLUMNS, row, strict=True)))
+        until = values["previous_secret_until"]
         await self.audit.record(
             scope.principal.actor,
             "webhook_endpoint.rotate_secret",
             RESOURCE,
-            row.id,
-            row.organization_id,
-            {
-                "previous_secret_until": [
-                    None,
-                    row.previous_secret_until.isoformat() if row.previous_secret_until else None,
-                ]
-            },
+            endpoint_id,
+            organization_id,
+            {"previous_secret_until": [None, until.isoformat() if until else None]},
         )
         return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
 
