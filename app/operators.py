@@ -35,8 +35,8 @@ async def create_operator(login_id: str, name: str, password: str | None) -> Cre
     try:
         async with command_context(runtime) as context:
             users = UserService(context)
-            user, generated = await users.create_operator(CLI_ACTOR, login_id, name, password)
-            return CreatedOperator(user.login_id, generated)
+            created, generated = await users.create_operator(CLI_ACTOR, login_id, name, password)
+            return CreatedOperator(created, generated)
     finally:
         await runtime.engine.dispose()
 
@@ -49,8 +49,10 @@ async def ensure_first_operator() -> CreatedOperator | None:
             users = UserService(context)
             if await users.operator_exists():
                 return None
-            user, generated = await users.create_operator(CLI_ACTOR, FIRST_OPERATOR_LOGIN_ID, "運用者", None)
-            return CreatedOperator(user.login_id, generated)
+            created, generated = await users.create_operator(
+                CLI_ACTOR, FIRST_OPERATOR_LOGIN_ID, "運用者", None
+            )
+            return CreatedOperator(created, generated)
     finally:
         await runtime.engine.dispose()
 

@@ -31,7 +31,7 @@ from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks", "profile")
+PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks", "profile", "plans")
 # The parts after the comparison: part -> (module of bench/ with a function of the same name, title).
 LATER_PARTS = {
     "scale": ("scale", "scale"),
@@ -40,6 +40,7 @@ LATER_PARTS = {
     "feed": ("feed", "change feed"),
     "webhooks": ("webhooks", "webhooks"),
     "profile": ("profile", "where the CPU goes (py-spy)"),
+    "plans": ("plans", "what planning costs PostgreSQL (pgbench)"),
 }
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
@@ -501,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "parts",
         nargs="*",
-        help="any of compare, scale, instances, csv, feed, webhooks, profile (default: all but profile)",
+        help="any of compare, scale, instances, csv, feed, webhooks, profile, plans (default: all but profile and plans)",
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
@@ -527,13 +528,13 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
-    args.parts = args.parts or [part for part in PARTS if part != "profile"]
+    args.parts = args.parts or [part for part in PARTS if part not in ("profile", "plans")]
     known = {scenario.key for scenario in scenarios(1, 1)} | {"list_under_logins"}
     if args.scenarios and set(args.scenarios) - known:
         parser.error(f"unknown scenario(s): choose from {', '.join(sorted(known))}")
     if args.duration > 60 or args.rounds > 5:
         parser.error("keep runs bounded: --duration at most 60 s and --rounds at most 5")
-    if set(args.parts) - {"csv"}:
+    if set(args.parts) - {"csv", "plans"}:
         load.wrk_path()  # every part but csv loads the servers with wrk
     started = time.monotonic()
     results: dict[str, Any] = {"environment": environment(), "argon2": argon2_report(), "args": vars(args)}

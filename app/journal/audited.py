@@ -5,7 +5,7 @@ answers it), never from a hand-written field list: a field added to the schema i
 create, update and delete without another change here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -155,24 +155,31 @@ async def update_row_audited(
     actor: Actor,
     action: str,
     ref: ResourceRef,
+    joined: Mapping[str, Any] | None = None,
 ) -> StoredResource:
     """`update_audited` for a row read on the fast path: check If-Match, write the values that
-    differ in one versioned UPDATE (412 when another change came first), record what changed."""
+    differ in one versioned UPDATE (412 when another change came first), record what changed.
+
+    The UPDATE returns the public fields that are the model's attributes of the same names;
+    `joined` gives the others as they are after the change (a joined location's code and name)."""
     before = stored.resource
     check_version(expected_versions, before.version)
     changed = {name: value for name, value in values.items() if stored[name] != value}
     if not changed:
         return before
+    joined = joined or {}
     fields = tuple(stored.schema.model_fields)
+    own = tuple(name for name in fields if name not in joined)
     returned = await repository.update_versioned(
         stored["id"],
         before.version,
         {**changed, "updated_at": audit.clock.now()},
-        [getattr(repository.model, name) for name in fields],
+        [getattr(repository.model, name) for name in own],
     )
     if returned is None:
         raise PreconditionFailed()  # changed by someone else between our read and our write
-    after = StoredResource.from_row(stored.schema, fields, returned)
+    shown = {**dict(zip(own, returned, strict=True)), **joined}
+    after = StoredResource.from_row(stored.schema, fields, [shown[name] for name in fields])
     await record_updated(audit, actor, action, ref, before, after)
     return after
 

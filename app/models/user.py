@@ -4,11 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from app.db.filters import search_form_column
 from app.db.orm import Base, Timestamped, UTCDateTime, trigram_indexes
-from app.models.location import Location
 
 
 # The one table of roles: the `role` column takes these values; the permissions
@@ -72,15 +71,14 @@ class User(Timestamped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="RESTRICT"))
-    # Loaded by the queries that show a user (its location's code and name are part of it);
-    # never loaded by surprise: an async session cannot load lazily.
-    location: Mapped[Location | None] = relationship(lazy="raise")
     login_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(50))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     # A password someone else set (initial, reset) must be changed before anything else.
     password_temporary: Mapped[bool] = mapped_column(Boolean)
+    # The same column under the name the API shows it by (app/users/schemas.py).
+    password_change_required: Mapped[bool] = synonym("password_temporary")
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Changes with the password (change, reset): every token and refresh token issued under the

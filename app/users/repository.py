@@ -6,7 +6,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import contains_eager
 
 from app.auth.permissions import UserVisibility
 from app.auth.repository import AccountRepository
@@ -57,23 +56,28 @@ class UserRepository(AccountRepository):
         )
         return found is not None
 
-    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[User]:
-        """Every user or operator whose login ID is one of these, ignoring case, with its location
-        loaded (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
+    async def by_login_ids(self, login_ids: Collection[str], *, lock: bool) -> list[Sequence[Any]]:
+        """Every user or operator whose login ID is one of these, ignoring case, as `ONE_COLUMNS`
+        (CSV uploads). `lock`: the users' rows stay locked until the transaction ends."""
         lowered = sorted({login_id.lower() for login_id in login_ids})
-        found: list[User] = []
+        found: list[Sequence[Any]] = []
         for start in range(0, len(lowered), LOGIN_IDS_PER_QUERY):
             statement = (
-                select(User)
+                select(*ONE)
                 .outerjoin(Location, Location.id == User.location_id)
-                .options(contains_eager(User.location))
                 .where(func.lower(User.login_id).in_(lowered[start : start + LOGIN_IDS_PER_QUERY]))
             )
             if lock:
                 # In id order, as every upload locks them: concurrent uploads queue, never deadlock.
                 statement = statement.order_by(User.id).with_for_update(of=User)
-            found.extend((await self.session.scalars(statement)).unique())
+            found.extend((await self.session.execute(statement)).all())
         return found
+
+    async def insert(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Insert a user or operator (version 1) and read back what its own row shows
+        (`OWN_COLUMNS`, by name), in one statement (Repository.insert_returning)."""
+        row = await self.insert_returning({**values, "version": 1}, _OWN)
+        return dict(zip(OWN_COLUMNS, row, strict=True))
 
 
 class UserSearch:
@@ -82,36 +86,26 @@ class UserSearch:
     def __init__(self, repository: UserRepository) -> None:
         self.repository = repository
 
-    async def one(self, organization_id: int, visibility: UserVisibility, login_id: str) -> User | None:
-        """A visible user by login ID (ignoring case), with its location."""
-        statement = _visible(visibility.self_id is not None, visibility.location_id is not None).where(
-            func.lower(User.login_id) == login_id.lower()
-        )
-        params = {
-            "organization_id": organization_id,
-            "self_id": visibility.self_id,
-            "visible_location_id": visibility.location_id,
-        }
-        return (await self.repository.session.execute(statement, params)).scalar_one_or_none()
-
-    async def shown(
+    async def one(
         self, organization_id: int, visibility: UserVisibility, login_id: str
     ) -> Sequence[Any] | None:
-        """A visible user by login ID (ignoring case) as the User schema shows it (`SHOWN`), on
-        the fast path: a bound select built once per visibility, run as the lists run."""
+        """A visible user by login ID (ignoring case) as `ONE_COLUMNS` (what the User schema
+        shows, then what a change checks), on the fast path: a bound select built once per
+        visibility, run as the lists run."""
         params = {
             "organization_id": organization_id,
             "self_id": visibility.self_id,
             "visible_location_id": visibility.location_id,
             "login_id": login_id.lower(),
         }
-        statement = _shown_select(visibility.self_id is not None, visibility.location_id is not None)
+        statement = _one_select(visibility.self_id is not None, visibility.location_id is not None)
         return await statement.first(self.repository.session, params)
 
     async def search(
         self, organization_id: int, visibility: UserVisibility, filters: UserFilters, page: PageRequest
-    ) -> tuple[list[User], int]:
-        """Visible users matching the filters, with their locations."""
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """Visible users matching the filters, as the User schema shows them: (column names,
+        rows, total)."""
         shape, params = await self._filtered(organization_id, visibility, filters)
         listed = _search_select(
             shape,
@@ -120,7 +114,7 @@ class UserSearch:
             sort=page.sort_key(FILTERS.sortable, "login_id"),
         )
         rows, total = await self.repository.page(listed, params, limit=page.limit, offset=page.offset)
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
     async def export_select(
         self, organization_id: int, visibility: UserVisibility, filters: UserFilters, names: Sequence[str]
@@ -170,13 +164,14 @@ class UserSearch:
         return NOTHING if location_id is None else location_id
 
 
-def _visible(itself: bool, at_location: bool, columns: tuple[Any, ...] = ()) -> Select[Any]:
+def _visible(itself: bool, at_location: bool, columns: tuple[Any, ...]) -> Select[Any]:
     """The one visibility rule of users over the bound values `organization_id`, `self_id` and
-    `visible_location_id`, with each user's location loaded (outer join: users of all locations
-    have none); given `columns`, just those columns of the visible users."""
-    chosen = select(*columns) if columns else select(User).options(contains_eager(User.location))
-    statement: Select[Any] = chosen.outerjoin(Location, Location.id == User.location_id).where(
-        User.organization_id == bindparam("organization_id")
+    `visible_location_id`: these columns of the visible users, with their locations joined (outer
+    join: users of all locations have none)."""
+    statement: Select[Any] = (
+        select(*columns)
+        .outerjoin(Location, Location.id == User.location_id)
+        .where(User.organization_id == bindparam("organization_id"))
     )
     if itself:
         statement = statement.where(User.id == bindparam("self_id"))
@@ -191,27 +186,29 @@ def _search_select(shape: tuple[Hashable, ...], *, itself: bool, at_location: bo
     code is joined to the page's 50 users, not to the thousands a name matches before they are
     sorted (PostgreSQL drops the join from the id query). Stamped by the organization's change
     counter: every change of a user moves it (see `change_stamp`)."""
-    statement = _visible(itself, at_location).where(*FILTERS.bound_conditions(shape))
+    statement = _visible(itself, at_location, SHOWN).where(*FILTERS.bound_conditions(shape))
     order_by = ordering(FILTERS.sortable, sort, User.id)
     return UserRepository.listed(statement, order_by=order_by, deep=True, stamp=change_stamp())
 
 
-# The User schema's fields that are columns of the joined location, or named otherwise.
+# The User schema's fields that are columns of the joined location (the others are the user's).
 _EXPORTED: dict[str, Any] = {"location_code": Location.code, "location_name": Location.name}
-_RENAMED: dict[str, Any] = {"password_change_required": User.password_temporary}
 # What a user shows, in the order of the User schema's fields, labelled by them.
-SHOWN = tuple(
-    (_EXPORTED.get(name) or _RENAMED.get(name) or getattr(User, name)).label(name)
-    for name in UserSchema.model_fields
-)
+SHOWN = tuple((_EXPORTED.get(name) or getattr(User, name)).label(name) for name in UserSchema.model_fields)
 SHOWN_COLUMNS = tuple(UserSchema.model_fields)
+# One user on the fast path: what it shows, then what a change or a deletion checks.
+ONE = (*SHOWN, User.id, User.location_id, User.organization_id)
+ONE_COLUMNS = tuple(column.key for column in ONE)
+# What the user's own row holds of what it shows (all but its location's code and name).
+OWN_COLUMNS = tuple(name for name in SHOWN_COLUMNS if name not in _EXPORTED)
+_OWN = tuple(getattr(User, name) for name in OWN_COLUMNS)
 
 
 @lru_cache(maxsize=4)
-def _shown_select(itself: bool, at_location: bool) -> PreparedSelect:
-    """One visible user by lower-cased login ID, as the User schema shows it."""
+def _one_select(itself: bool, at_location: bool) -> PreparedSelect:
+    """One visible user by lower-cased login ID (`ONE`)."""
     return PreparedSelect(
-        _visible(itself, at_location, SHOWN).where(func.lower(User.login_id) == bindparam("login_id"))
+        _visible(itself, at_location, ONE).where(func.lower(User.login_id) == bindparam("login_id"))
     )
 
 

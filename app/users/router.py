@@ -7,8 +7,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, st
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.http.errors import Conflict, FieldError, Forbidden, Unprocessable
-from app.http.etag import IfMatch, set_etag
-from app.http.headers import created
+from app.http.etag import IfMatch
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
 from app.idempotency.routing import ResourceRoute
@@ -28,6 +27,7 @@ Filters = Annotated[UserQuery, Query()]
 
 @router.get(
     "",
+    response_model=Page[User],
     summary="依頼人ユーザー検索",
     description=(
         "Each filter is optional. Text filters match partially, ignoring width and case; "
@@ -37,14 +37,15 @@ Filters = Annotated[UserQuery, Query()]
     ),
     responses=problems(),
 )
-async def list_users(scope: CanRead, service: UserServiceDep, query: Filters) -> Page[User]:
-    """Search the organization's users."""
-    return await service.search(scope, query, query.page())
+async def list_users(scope: CanRead, service: UserServiceDep, query: Filters) -> Response:
+    """Search the organization's users (JSON straight from the rows)."""
+    return Response(await service.search(scope, query, query.page()), media_type="application/json")
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=User,
     summary="管理者/担当者ユーザーの追加",
     description=(
         "Admins add location admins and staff; location admins add staff within their location; only "
@@ -67,12 +68,10 @@ async def list_users(scope: CanRead, service: UserServiceDep, query: Filters) ->
     ),
 )
 async def create_user(
-    scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request, response: Response
-) -> User:
+    scope: CanWrite, body: UserCreate, service: UserServiceDep, request: Request
+) -> Response:
     """Create a user."""
-    user = await service.create(scope, body)
-    created(request, response, user.login_id, user.version)
-    return user
+    return (await service.create(scope, body)).created(request, body.login_id)
 
 
 @router.get(
@@ -89,6 +88,7 @@ async def get_user(scope: CanRead, login_id: LoginIdPath, service: UserServiceDe
 
 @router.patch(
     "/{login_id}",
+    response_model=User,
     summary="管理者/担当者ユーザーの変更",
     description=(
         "Name, location, role. Admins may rename admins; only operators change "
@@ -107,12 +107,9 @@ async def update_user(
     body: Annotated[UserUpdate, Body(default_factory=UserUpdate)],
     expected: IfMatch,
     service: UserServiceDep,
-    response: Response,
-) -> User:
+) -> Response:
     """Change a user."""
-    user = await service.update(scope, login_id, body, expected)
-    set_etag(response, user.version)
-    return user
+    return (await service.update(scope, login_id, body, expected)).response()
 
 
 @router.delete(

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.principals import ORGANIZATION_ROLES, Role
 from app.auth.types import LoginId
@@ -36,7 +36,8 @@ _LOCATION_NAME_EXAMPLE = "東京本店"
 class User(BaseModel):
     """A user of an organization; never carries a password or hash."""
 
-    # Read from a user row with its location loaded (`UserRow.location`).
+    # Answered from rows straight to JSON, its fields in the order they are selected (SHOWN in
+    # app/users/repository.py: the location's code and name joined).
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_serialization_defaults_required=True,
@@ -51,13 +52,11 @@ class User(BaseModel):
     location_code: str | None = Field(
         default=None,
         title="依頼人拠点コード",
-        validation_alias=AliasChoices("location_code", AliasPath("location", "code")),
         description="null: all locations",
     )
     location_name: str | None = Field(
         default=None,
         title="依頼人拠点名",
-        validation_alias=AliasChoices("location_name", AliasPath("location", "name")),
         description="Read only; null: all locations",
     )
     role: OrganizationRole = Field(title="権限", description=_ROLE_DESCRIPTION)
@@ -66,7 +65,6 @@ class User(BaseModel):
     )
     password_change_required: bool = Field(
         title="パスワード変更が必要",
-        validation_alias=AliasChoices("password_change_required", "password_temporary"),
         description="The current password is temporary",
     )
     last_login_at: datetime | None = Field(title="最終ログイン日時", description="null: never")

@@ -1,6 +1,7 @@
 """User management (依頼人ユーザー, SPEC §2.3, §4) and operator accounts."""
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Final
@@ -26,18 +27,23 @@ from app.csv.files import CsvEncoding, Row, Table, listed
 from app.csv.schemas import PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
-from app.http.pagination import Page, PageRequest
+from app.http.pagination import PageRequest, page_json
 from app.http.resource import StoredResource
 from app.journal.audit_trail import Actor
-from app.journal.audited import ResourceRef, delete_audited, record_created, update_audited
+from app.journal.audited import (
+    ResourceRef,
+    StoredRow,
+    delete_row_audited,
+    record_created,
+    update_row_audited,
+)
 from app.journal.context import RequestContext, provide
 from app.locations.service import LocationService
 from app.models import Location as LocationRow
-from app.models import User as UserRow
 from app.security.credentials import new_stamp
 from app.security.passwords import generate_password, password_errors
 from app.text.rules import normalize
-from app.users.repository import SHOWN_COLUMNS, UserRepository, UserSearch
+from app.users.repository import ONE_COLUMNS, SHOWN_COLUMNS, UserRepository, UserSearch
 from app.users.schemas import PasswordReset, User, UserCreate, UserFilters, UserUpdate
 from app.users.sheet import USERS, TemporaryPassword, UserImportResult, UserRowCreate
 from app.users.types import UserName
@@ -68,39 +74,27 @@ class UserService:
         """Locations, within the caller's scope (their rules are theirs: never their repository)."""
         return LocationService(self.context)
 
-    async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> Page[User]:
-        """依頼人ユーザー検索."""
-        rows, total = await UserSearch(self.users).search(
+    async def search(self, scope: OrganizationScope, filters: UserFilters, page: PageRequest) -> bytes:
+        """依頼人ユーザー検索, as the JSON of `Page[User]` (rows straight to JSON)."""
+        columns, rows, total = await UserSearch(self.users).search(
             scope.organization_id, user_visibility(scope.principal), filters, page
         )
-        return Page(
-            items=[User.model_validate(user) for user in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_json(User, columns, rows, total, page)
 
     async def get(self, scope: OrganizationScope, login_id: str) -> StoredResource:
         """A user the caller may see; 404 otherwise (JSON straight from its row)."""
+        return (await self._stored(scope, login_id)).resource
+
+    async def _stored(self, scope: OrganizationScope, login_id: str) -> StoredRow:
+        """The row of a user the caller may see (the fast path); 404 otherwise."""
         row = None
         if is_login_id(login_id):
-            row = await UserSearch(self.users).shown(
+            row = await UserSearch(self.users).one(
                 scope.organization_id, user_visibility(scope.principal), login_id
             )
         if row is None:
             raise NotFound()
-        return StoredResource.from_row(User, SHOWN_COLUMNS, row)
-
-    async def _row(self, scope: OrganizationScope, login_id: str) -> UserRow:
-        """The row of a user the caller may see, with its location; 404 otherwise."""
-        if not is_login_id(login_id):
-            raise NotFound()
-        found = await UserSearch(self.users).one(
-            scope.organization_id, user_visibility(scope.principal), login_id
-        )
-        if found is None:
-            raise NotFound()
-        return found
+        return StoredRow(User, ONE_COLUMNS, row)
 
     async def _location(self, scope: OrganizationScope, code: str | None) -> LocationRow | None:
         """The location named in a request body; 422 when the caller's scope has none such.
@@ -117,7 +111,7 @@ class UserService:
 
     async def create(
         self, scope: OrganizationScope, body: UserCreate, *, password_hash: str | None = None
-    ) -> User:
+    ) -> StoredResource:
         """担当者ユーザーの追加; admins only by operators. The given password is temporary (its hash
         may come made: a CSV upload hashes its new users' passwords at once)."""
         role = Role(body.role.value)
@@ -126,7 +120,7 @@ class UserService:
         errors = password_errors(body.password, body.login_id)
         if errors:
             raise Unprocessable(errors=errors)
-        user = await self.insert(
+        return await self.insert(
             scope.principal.actor,
             organization_id=scope.organization_id,
             location=location,
@@ -137,7 +131,6 @@ class UserService:
             temporary=True,
             password_hash=password_hash,
         )
-        return User.model_validate(user)
 
     async def insert(
         self,
@@ -151,113 +144,114 @@ class UserService:
         password: str,
         temporary: bool,
         password_hash: str | None = None,
-    ) -> UserRow:
+        expires: bool = True,
+    ) -> StoredResource:
         """Insert a user or operator (login ID unique ignoring case: 409) and audit it; the
-        password's hash may come made."""
+        password's hash may come made. A temporary password expires unless `expires` is False."""
         if await self.users.login_id_taken(login_id):
             raise Conflict("login_id_taken", context={"login_id": login_id})
         if password_hash is None:
             password_hash = await self.context.runtime.hasher.hash(password)
         now = self.context.clock.now()
+        expires_at = now + timedelta(hours=self.context.settings.temporary_password_hours)
         try:
-            user = await self.users.add(
-                UserRow(
-                    organization_id=organization_id,
-                    location=location,
-                    login_id=login_id,
-                    name=name,
-                    role=role.value,
-                    password_hash=password_hash,
-                    password_temporary=temporary,
-                    password_changed_at=now,
-                    password_expires_at=(
-                        now + timedelta(hours=self.context.settings.temporary_password_hours)
-                        if temporary
-                        else None
-                    ),
-                    security_stamp=new_stamp(),
-                    failed_login_count=0,
-                    created_at=now,
-                    updated_at=now,
-                )
+            own = await self.users.insert(
+                {
+                    "organization_id": organization_id,
+                    "location_id": location.id if location else None,
+                    "login_id": login_id,
+                    "name": name,
+                    "role": role.value,
+                    "password_hash": password_hash,
+                    "password_temporary": temporary,
+                    "password_changed_at": now,
+                    "password_expires_at": expires_at if temporary and expires else None,
+                    "security_stamp": new_stamp(),
+                    "failed_login_count": 0,
+                    "locked_until": None,
+                    "last_login_at": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
         except IntegrityError:
             raise Conflict("login_id_taken", context={"login_id": login_id}) from None
+        user = _shown(own, location.code if location else None, location.name if location else None)
         if role is Role.OPERATOR:
             changes = {"login_id": [None, login_id], "name": [None, name], "role": [None, role.value]}
             await self.context.audit.record(actor, "operator.create", RESOURCE, login_id, None, changes)
         else:
             ref = ResourceRef(RESOURCE, login_id, organization_id)
-            await record_created(self.context.audit, actor, "user.create", ref, User.model_validate(user))
+            await record_created(self.context.audit, actor, "user.create", ref, user)
         return user
 
     async def update(
         self, scope: OrganizationScope, login_id: str, body: UserUpdate, expected: set[int] | None
-    ) -> User:
+    ) -> StoredResource:
         """管理者/担当者ユーザーの変更: name, location and role, within what the caller manages."""
-        user = await self._row(scope, login_id)
+        user = await self._stored(scope, login_id)
         return await self.change(scope, user, body.model_dump(exclude_unset=True), expected)
 
     async def change(
         self,
         scope: OrganizationScope,
-        user: UserRow,
+        user: StoredRow,
         values: dict[str, Any],
         expected: set[int] | None = None,
-    ) -> User:
-        """Change a user the caller sees (its location loaded) to the given values of UserUpdate."""
-        old_role = Role(user.role)
+    ) -> StoredResource:
+        """Change a user the caller sees (read as `ONE_COLUMNS`) to the given values of UserUpdate."""
+        old_role = Role(user["role"])
         new_role = Role(values.get("role", old_role))
-        code = user.location.code if user.location else None
-        new_code = values.get("location_code", code)
-        new_location = await self._location(scope, new_code) if new_code != code else user.location
+        # The location after the change: its id is written, its code and name are shown.
+        location_id, code, name = user["location_id"], user["location_code"], user["location_name"]
+        if values.get("location_code", code) != code:
+            found = await self._location(scope, values["location_code"])
+            location_id, code, name = (found.id, found.code, found.name) if found else (None, None, None)
         principal = scope.principal
-        check_user_change(
-            principal,
-            new_role,
-            new_location.id if new_location else None,
-            before=(old_role, user.location_id),
-        )
+        check_user_change(principal, new_role, location_id, before=(old_role, user["location_id"]))
         if old_role is Role.ADMIN and new_role is not Role.ADMIN:
             (await self._admins(scope.organization_id)).change(old_role, new_role)
-        return await update_audited(
+        return await update_row_audited(
             self.users,
             user,
-            {"name": values.get("name", user.name), "role": new_role.value, "location": new_location},
-            schema=User,
+            {"name": values.get("name", user["name"]), "role": new_role.value, "location_id": location_id},
             expected_versions=expected,
             audit=self.context.audit,
             actor=principal.actor,
             action="user.update",
-            ref=ResourceRef(RESOURCE, user.login_id, scope.organization_id),
+            ref=ResourceRef(RESOURCE, user["login_id"], scope.organization_id),
+            joined={"location_code": code, "location_name": name},
         )
 
     async def delete(self, scope: OrganizationScope, login_id: str, expected: set[int] | None) -> None:
         """担当者ユーザーの削除 (admins: operators only); never oneself, never the last admin."""
-        user = await self._row(scope, login_id)
-        if user.id == scope.principal.user_id:
+        user = await self._stored(scope, login_id)
+        if user["id"] == scope.principal.user_id:
             raise Conflict("cannot_delete_self")
-        role = Role(user.role)
-        if not may_manage_user(scope.principal, role, user.location_id):
+        role = Role(user["role"])
+        if not may_manage_user(scope.principal, role, user["location_id"]):
             raise Forbidden("role_not_allowed")
         if role is Role.ADMIN:
             (await self._admins(scope.organization_id)).change(role, None)
-        await delete_audited(
+        await delete_row_audited(
             self.users,
             user,
-            User.model_validate(user),
             expected_versions=expected,
             audit=self.context.audit,
             actor=scope.principal.actor,
             action="user.delete",
-            ref=ResourceRef(RESOURCE, user.login_id, scope.organization_id),
+            ref=ResourceRef(RESOURCE, user["login_id"], scope.organization_id),
         )
 
     async def reset_password(self, scope: OrganizationScope, login_id: str) -> PasswordReset:
         """ログインパスワードの初期化: a temporary password, shown once; unlocks; ends the user's tokens."""
-        user = await self._row(scope, login_id)
-        if not may_reset_password(scope.principal, user.id, Role(user.role), user.location_id):
+        stored = await self._stored(scope, login_id)
+        if not may_reset_password(scope.principal, stored["id"], Role(stored["role"]), stored["location_id"]):
             raise Forbidden()
+        # Written through the ORM by the rules of passwords (app/auth/service.py).
+        user = await self.users.get(stored["id"])
+        if user is None:
+            raise NotFound()  # deleted since it was read
         password = generate_password()
         now = self.context.clock.now()
         await set_password(
@@ -287,8 +281,8 @@ class UserService:
 
     async def create_operator(
         self, actor: Actor, login_id: str, name: str, password: str | None
-    ) -> tuple[UserRow, str | None]:
-        """Create an operator; (user, generated password or None). ValueError on bad input."""
+    ) -> tuple[str, str | None]:
+        """Create an operator; (its login ID, generated password or None). ValueError on bad input."""
         try:
             login_id = _login_id.validate_python(login_id)
             name = _user_name.validate_python(name)
@@ -302,7 +296,10 @@ class UserService:
         problems = password_errors(password, login_id)
         if problems:
             raise ValueError(", ".join(problem.code for problem in problems))
-        user = await self.insert(
+        # A generated password: whoever ran the command saw it, so it must be changed at first
+        # login, but it does not expire, so that a first operator can log in whenever the
+        # service is set up.
+        await self.insert(
             actor,
             organization_id=None,
             location=None,
@@ -310,14 +307,10 @@ class UserService:
             name=name,
             role=Role.OPERATOR,
             password=password,
-            temporary=False,
+            temporary=generated is not None,
+            expires=False,
         )
-        if generated is not None:
-            # Whoever ran the command saw it: it must be changed at first login, but it does
-            # not expire, so that a first operator can log in whenever the service is set up.
-            user.password_temporary = True
-            await self.context.session.flush()
-        return user, generated
+        return login_id, generated
 
     async def operator_exists(self) -> bool:
         """Whether any operator account exists."""
@@ -349,8 +342,11 @@ class UserService:
         table = await read_upload(file, USERS)
         rows = unique(table, USERS, lambda value: normalize(value).lower())
         lock = not dry_run
-        accounts = await self.users.by_login_ids([key for _, key in rows], lock=lock)
-        found = {user.login_id.lower(): user for user in accounts}
+        accounts = [
+            StoredRow(User, ONE_COLUMNS, row)
+            for row in await self.users.by_login_ids([key for _, key in rows], lock=lock)
+        ]
+        found = {user["login_id"].lower(): user for user in accounts}
         codes = {normalize(row.cells.get("location_code") or "") for row, _ in rows} - {""}
         locations = await self.locations.ids_by_codes(scope, codes)
         admins = (
@@ -374,13 +370,12 @@ class UserService:
         async with self.context.audit.batched():
             for change in plan.changes:
                 if change.create is not None:
-                    user = await self.create(scope, change.create, password_hash=next(hashes))
-                    assert user.password_expires_at is not None
+                    user = (await self.create(scope, change.create, password_hash=next(hashes))).public_form()
                     result.temporary_passwords.append(
                         TemporaryPassword(
-                            login_id=user.login_id,
+                            login_id=user["login_id"],
                             password=change.create.password,
-                            expires_at=user.password_expires_at,
+                            expires_at=user["password_expires_at"],
                         )
                     )
                 else:
@@ -466,12 +461,14 @@ class AdminTally:
         self.count += delta
 
 
-def seen_or_taken(scope: OrganizationScope, visibility: UserVisibility, user: UserRow) -> None:
+def seen_or_taken(scope: OrganizationScope, visibility: UserVisibility, user: StoredRow) -> None:
     """A user the caller may see and manage in this organization; any other (another
     organization's, an operator, a user out of the caller's sight) is, to the caller, a login ID
     that is taken (as POST .../users answers)."""
-    if user.organization_id != scope.organization_id or not visibility.sees(user.id, user.location_id):
-        raise Unprocessable(errors=[FieldError("login_id", "login_id_taken", {"login_id": user.login_id})])
+    if user["organization_id"] != scope.organization_id or not visibility.sees(
+        user["id"], user["location_id"]
+    ):
+        raise Unprocessable(errors=[FieldError("login_id", "login_id_taken", {"login_id": user["login_id"]})])
 
 
 @dataclass
@@ -479,7 +476,7 @@ class _Change:
     """One changed or new user, in file order."""
 
     create: UserCreate | None = None
-    user: UserRow | None = None
+    user: StoredRow | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -495,13 +492,15 @@ class _Plan:
     unchanged: int = 0
 
 
-def _touches_admins(scope: OrganizationScope, rows: list[tuple[Row, str]], found: dict[str, UserRow]) -> bool:
+def _touches_admins(
+    scope: OrganizationScope, rows: list[tuple[Row, str]], found: dict[str, StoredRow]
+) -> bool:
     """Whether a row could add or remove an admin (then the admins are counted, and locked)."""
     role = USERS.column("role")
     if any(role is not None and role.read(row.cells.get("role", "")) == "admin" for row, _ in rows):
         return True
     return any(
-        user.role == Role.ADMIN.value and user.organization_id == scope.organization_id
+        user["role"] == Role.ADMIN.value and user["organization_id"] == scope.organization_id
         for user in found.values()
     )
 
@@ -510,7 +509,7 @@ def _plan(
     scope: OrganizationScope,
     table: Table,
     rows: list[tuple[Row, str]],
-    found: dict[str, UserRow],
+    found: dict[str, StoredRow],
     locations: dict[str, int],
     admins: AdminTally,
     listing: bool,
@@ -530,7 +529,7 @@ def _plan(
                 try:
                     seen_or_taken(scope, visibility, user)
                 except ProblemError:
-                    plan.taken.append(user.login_id)
+                    plan.taken.append(user["login_id"])
                     raise
                 change = _changed(scope, row, user, locations, admins)
         except (ValidationError, ProblemError) as exc:
@@ -550,9 +549,9 @@ def _planned(line: int, change: _Change) -> PlannedRow:
         fields = change.create.model_dump(exclude={"password"})
         return PlannedRow(row=line, action="create", key=change.create.login_id, fields=fields)
     assert change.user is not None
-    user = User.model_validate(change.user).model_dump()
+    user = change.user
     fields = {name: [user[name], value] for name, value in change.values.items() if user[name] != value}
-    return PlannedRow(row=line, action="update", key=change.user.login_id, fields=fields)
+    return PlannedRow(row=line, action="update", key=user["login_id"], fields=fields)
 
 
 def _created(scope: OrganizationScope, row: Row, locations: dict[str, int], admins: AdminTally) -> _Change:
@@ -565,17 +564,18 @@ def _created(scope: OrganizationScope, row: Row, locations: dict[str, int], admi
 
 
 def _changed(
-    scope: OrganizationScope, row: Row, user: UserRow, locations: dict[str, int], admins: AdminTally
+    scope: OrganizationScope, row: Row, user: StoredRow, locations: dict[str, int], admins: AdminTally
 ) -> _Change | None:
     """The change a row makes to an existing user, with PATCH's rules; None when it changes
     nothing (then it needs no permission: a downloaded file uploaded again changes nothing)."""
     values = UserUpdate.model_validate(cells(USERS, row, "login_id")).model_dump(exclude_unset=True)
-    code = user.location.code if user.location else None
-    new_code = values.get("location_code", code)
-    location_id = user.location_id if new_code == code else _location_id(new_code, locations)
-    role = Role(values.get("role", user.role))
-    before = (Role(user.role), user.location_id)
-    if (values.get("name", user.name), role, location_id) == (user.name, *before):
+    new_code = values.get("location_code", user["location_code"])
+    location_id = (
+        user["location_id"] if new_code == user["location_code"] else _location_id(new_code, locations)
+    )
+    role = Role(values.get("role", user["role"]))
+    before = (Role(user["role"]), user["location_id"])
+    if (values.get("name", user["name"]), role, location_id) == (user["name"], *before):
         return None
     check_user_change(scope.principal, role, location_id, before=before)
     admins.change(before[0], role)
@@ -599,6 +599,12 @@ def _location_id(code: str | None, locations: dict[str, int]) -> int | None:
     if location_id is None:
         raise Unprocessable(errors=[FieldError("location_code", "unknown_location")])
     return location_id
+
+
+def _shown(own: Mapping[str, Any], location_code: str | None, location_name: str | None) -> StoredResource:
+    """A user as GET shows it, from what its own row holds (`OWN_COLUMNS`) and its location."""
+    shown = {**own, "location_code": location_code, "location_name": location_name}
+    return StoredResource.from_row(User, SHOWN_COLUMNS, [shown[name] for name in SHOWN_COLUMNS])
 
 
 UserServiceDep = Annotated[UserService, Depends(provide(UserService))]

@@ -23,6 +23,17 @@ async def _temporary_operator(app: FastAPI) -> str:
     return generated
 
 
+async def test_a_generated_operator_password_is_temporary_but_never_expires(
+    app: FastAPI, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The first operator may log in whenever the service is set up: long after 72 hours."""
+    temporary = await _temporary_operator(app)
+    clock.advance(timedelta(days=30))
+    response = await token_response(client, "newop", temporary)
+    assert response.status_code == 200, response.text
+    assert response.json()["password_change_required"] is True
+
+
 async def test_temporary_password_gives_a_change_only_token(app: FastAPI, client: httpx.AsyncClient) -> None:
     temporary = await _temporary_operator(app)
     response = await token_response(client, "newop", temporary)

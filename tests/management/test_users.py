@@ -406,3 +406,37 @@ async def test_every_listed_user_reads_as_it_does_on_its_own(world: World, clien
     fresh = (await client.get(f"{world.a.path}/users/fresh.case", headers=world.a.admin.headers)).json()
     assert fresh["password_change_required"] is True
     assert fresh["locked_until"] is not None
+
+
+async def test_every_write_answers_what_the_read_answers(world: World, client: httpx.AsyncClient) -> None:
+    """POST and PATCH write the row and answer it without reading it again: the user's location
+    code and name come from the location they name. Each answer must be, byte for byte and with
+    its ETag, what GET answers next."""
+    headers = world.a.admin.headers
+    created = await client.post(
+        f"{world.a.path}/users", json=new_user("Same.Bytes", "staff_submitter", "L1"), headers=headers
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["location"].endswith("/users/Same.Bytes")
+    path = f"{world.a.path}/users/same.bytes"
+
+    async def read_as(answer: httpx.Response) -> None:
+        alone = await client.get(path, headers=headers)
+        assert alone.content == answer.content
+        assert alone.content == User.model_validate(alone.json()).model_dump_json().encode()
+        assert alone.headers["etag"] == answer.headers["etag"] == f'"{alone.json()["version"]}"'
+
+    await read_as(created)
+    assert (created.json()["location_code"], created.json()["location_name"]) == ("L1", "第一拠点")
+    for body in (
+        {"location_code": "L2"},
+        {"name": "同じ 二郎", "role": "staff_preparer"},
+        {"location_code": None},
+        {"location_code": "L1", "name": "同じ 三郎"},
+        {"location_code": "L1"},  # nothing changes: the same version answered again
+    ):
+        etag = (await client.get(path, headers=headers)).headers["etag"]
+        changed = await client.patch(path, json=body, headers={**headers, "If-Match": etag})
+        assert changed.status_code == 200, changed.text
+        await read_as(changed)
+    assert changed.headers["etag"] == etag

@@ -81,6 +81,54 @@ async def test_same_if_match_exactly_one_wins(live: LiveSession) -> None:
     assert updates == 1
 
 
+async def test_same_if_match_exactly_one_user_change_wins(live: LiveSession) -> None:
+    """A user is read and written on the row path (a versioned UPDATE): of many changes sent with
+    the same ETag, one wins, the others answer 412, and one change is recorded."""
+    world = await live.start()
+    user = f"{world.a.path}/users/preparer.l1"
+    read = await live.http.get(user, headers=world.a.admin.headers)
+    etag = read.headers["etag"]
+    await warm(live.http, world.operator.headers)
+    responses = await gather(
+        [
+            live.http.patch(
+                user,
+                json={"name": f"並行 {index}", "location_code": "L2" if index % 2 else "L1"},
+                headers={**world.a.admin.headers, "If-Match": etag},
+            )
+            for index in range(PARALLEL)
+        ]
+    )
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 1, 412: PARALLEL - 1}, statuses
+    winner = next(response for response in responses if response.status_code == 200)
+    now = await live.http.get(user, headers=world.a.admin.headers)
+    assert now.content == winner.content
+    assert now.headers["etag"] == winner.headers["etag"] == f'"{read.json()["version"] + 1}"'
+    updates = await live.scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'user.update' AND resource_id = 'preparer.l1'"
+    )
+    assert updates == 1
+
+
+async def test_same_if_match_exactly_one_user_deletion_wins(live: LiveSession) -> None:
+    world = await live.start()
+    user = f"{world.a.path}/users/submitter.l2"
+    etag = (await live.http.get(user, headers=world.a.admin.headers)).headers["etag"]
+    await warm(live.http, world.operator.headers)
+    responses = await gather(
+        [live.http.delete(user, headers={**world.a.admin.headers, "If-Match": etag}) for _ in range(PARALLEL)]
+    )
+    statuses = Counter(response.status_code for response in responses)
+    # The losers read it before the winner committed (412) or after (404).
+    assert statuses[204] == 1, statuses
+    assert set(statuses) <= {204, 404, 412}, statuses
+    deletions = await live.scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'user.delete' AND resource_id = 'submitter.l2'"
+    )
+    assert deletions == 1
+
+
 async def test_same_if_match_one_organization_rename_wins(live: LiveSession) -> None:
     """The organization's rename is one versioned UPDATE of the row read before it: of renames
     sent with the same If-Match, one wins and is recorded, the others answer 412."""
