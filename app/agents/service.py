@@ -117,7 +117,7 @@ class AgentService:
         row = await self.agents.shown(id_) if id_ is not None else None
         if row is None:
             raise NotFound()
-        return StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
+        return StoredRow(Agent, AGENT_COLUMNS, row)
 
     async def get(self, agent_id: str) -> StoredResource:
         """One agent; 404 when there is none with this id."""
@@ -144,7 +144,7 @@ class AgentService:
         except IntegrityError:
             # The unique (kind, registration number) constraint decides a race.
             raise _already_registered(body.kind, body.registration_number) from None
-        inserted = StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
+        inserted = StoredRow(Agent, AGENT_COLUMNS, row)
         agent = inserted.resource
         ref = ResourceRef(AGENT, format_public_id(inserted["id"]), None)
         await record_created(self.context.audit, principal.actor, "agent.create", ref, agent)
@@ -174,7 +174,7 @@ class AgentService:
             if holder is not None and holder != id_:
                 raise _already_registered(kind, number)
         affected = [
-            StoredRow(AgentDesignation, DESIGNATION_COLUMNS, designation, plain=False)
+            StoredRow(AgentDesignation, DESIGNATION_COLUMNS, designation)
             for designation in await DesignationRepository(self.context.session).of_agent(id_)
         ]
         try:
@@ -295,7 +295,7 @@ class AgentDesignationService:
             )
         if row is None:
             raise NotFound()
-        return StoredRow(AgentDesignation, DESIGNATION_COLUMNS, row, plain=False)
+        return StoredRow(AgentDesignation, DESIGNATION_COLUMNS, row)
 
     async def get(self, scope: OrganizationScope, designation_id: str) -> StoredResource:
         """One designation within the caller's scope; 404 otherwise."""
@@ -311,7 +311,7 @@ class AgentDesignationService:
         )
         if row is None:
             raise NotFound("no_agent_designated")
-        return StoredResource.through_schema(AgentDesignation, DESIGNATION_COLUMNS, row)
+        return StoredResource.from_row(AgentDesignation, DESIGNATION_COLUMNS, row)
 
     async def _location(self, scope: OrganizationScope, code: str | None) -> Row[Any] | None:
         """The location named in a request; 422 when the caller's scope has none such (a location
@@ -333,7 +333,7 @@ class AgentDesignationService:
         row = await AgentRepository(self.context.session).shown(id_) if id_ is not None else None
         if row is None:
             raise Unprocessable(errors=[FieldError("agent_id", "unknown_agent")])
-        agent = StoredRow(Agent, AGENT_COLUMNS, row, plain=False)
+        agent = StoredRow(Agent, AGENT_COLUMNS, row)
         if agent["status"] != "active":
             raise Unprocessable("agent_suspended", errors=[FieldError("agent_id", "agent_suspended")])
         return agent
@@ -406,7 +406,7 @@ class AgentDesignationService:
         # Read back in this transaction: the new row with its agent and location as a GET shows it.
         row = await self.designations.shown(DesignationScope(scope.organization_id, None), id_)
         assert row is not None, "inserted in this transaction"
-        designation = StoredResource.through_schema(AgentDesignation, DESIGNATION_COLUMNS, row)
+        designation = StoredResource.from_row(AgentDesignation, DESIGNATION_COLUMNS, row)
         ref = ResourceRef(DESIGNATION, format_public_id(id_), scope.organization_id)
         await record_created(
             self.context.audit, scope.principal.actor, "agent_designation.create", ref, designation

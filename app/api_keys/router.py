@@ -9,9 +9,10 @@ from app.api_keys.service import ApiKeyServiceDep
 from app.auth.dependencies import OrganizationScope, organization_scope
 from app.auth.permissions import Permission
 from app.http.errors import FieldError, Unprocessable
-from app.http.headers import created
+from app.http.headers import member_url
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page, PageDep
+from app.http.resource import JSON
 from app.idempotency.routing import ResourceRoute
 
 router = APIRouter(prefix="/organizations/{org_id}", tags=["APIキー (API keys)"], route_class=ResourceRoute)
@@ -35,6 +36,7 @@ async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageD
 @router.post(
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
+    response_model=ApiKey,
     summary="APIキーの発行",
     description=(
         "The body (`{label}`) is optional. Existing keys stay active, so a linked system can switch to the new key and the "
@@ -47,23 +49,27 @@ async def issue_api_key(
     body: Annotated[ApiKeyCreate, Body(default_factory=ApiKeyCreate)],
     service: ApiKeyServiceDep,
     request: Request,
-    response: Response,
-) -> ApiKey:
+) -> Response:
     """Issue a key."""
     key = await service.create(scope, body)
-    created(request, response, key.id)
-    return key
+    return Response(
+        key.model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type=JSON,
+        headers={"Location": member_url(request, key.id)},
+    )
 
 
 @router.get(
     "/api-keys/{key_id}",
+    response_model=ApiKey,
     summary="APIキーの参照",
     description="One key of the organization (revoked keys included).",
     responses=problems(),
 )
-async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
-    """One key."""
-    return await service.get(scope, key_id)
+async def get_api_key(scope: CanManage, key_id: KeyIdPath, service: ApiKeyServiceDep) -> Response:
+    """One key (JSON from its row)."""
+    return Response(await service.get(scope, key_id), media_type=JSON)
 
 
 @router.delete(

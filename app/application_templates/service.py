@@ -197,7 +197,7 @@ class ApplicationTemplateService:
         row = await self.templates.shown(template_scope(scope), number) if number is not None else None
         if row is None:
             raise NotFound()
-        return StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row, plain=False)
+        return StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row)
 
     async def _writable(self, scope: OrganizationScope, id_: str) -> StoredRow:
         """A template the caller sees and may change: 403 for a location admin and another
@@ -280,7 +280,7 @@ class ApplicationTemplateService:
             )
         except IntegrityError as exc:
             raise _name_taken(exc, state.values["name"]) from None
-        inserted = StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row, plain=False)
+        inserted = StoredRow(ApplicationTemplate, SHOWN_COLUMNS, row)
         template = inserted.resource
         ref = self._ref(scope, inserted["id"])
         await record_created(

@@ -1,10 +1,11 @@
 """Authentication and authorization as injected dependencies."""
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, OAuth2PasswordBearer
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.linked_systems import LinkedSystemAuth, authenticate_basic, principal_for_key
@@ -12,6 +13,7 @@ from app.auth.organization_ids import OrganizationIdPath, parse_organization_id
 from app.auth.permissions import Permission, has_permission
 from app.auth.principals import Principal, PrincipalKind, Role
 from app.auth.repository import AccountRepository
+from app.db.prepared import PreparedSelect
 from app.db.session import SessionDep
 from app.http.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from app.http.openapi import raises
@@ -124,6 +126,20 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     return check
 
 
+_ORGANIZATIONS = cast(Table, Organization.__table__)
+# What a scope reads of its organization: every column but the API password's credentials (the
+# API password's change loads the row itself, `OrganizationScope.organization`).
+_ORGANIZATION_VALUES = PreparedSelect(
+    select(
+        *(
+            column
+            for column in _ORGANIZATIONS.c
+            if column.key not in {"api_password_hash", "api_password_stamp"}
+        )
+    ).where(_ORGANIZATIONS.c.id == bindparam("organization_id"))
+)
+
+
 class OrganizationScope:
     """The organization named in the path, as seen by a caller allowed one action on it.
 
@@ -138,6 +154,18 @@ class OrganizationScope:
         self.organization_id = organization_id
         self._session = session
         self._organization: Organization | None = None
+        self._values: Mapping[str, Any] | None = None
+
+    async def organization_values(self) -> Mapping[str, Any]:
+        """The organization's columns by name, as they stood when first asked for in this request,
+        read on the fast path (app/db/prepared.py: no ORM object, no transaction); 404 if it is
+        gone. The API password's credentials are not among them."""
+        if self._values is None:
+            row = await _ORGANIZATION_VALUES.first(self._session, {"organization_id": self.organization_id})
+            if row is None:
+                raise NotFound()
+            self._values = dict(zip(_ORGANIZATION_VALUES.columns, row, strict=True))
+        return self._values
 
     async def organization(self) -> Organization:
         """The organization's row (404 if it is gone)."""
@@ -163,7 +191,7 @@ def organization_scope(permission: Permission) -> Callable[..., Awaitable[Organi
             raise NotFound()
         scope = OrganizationScope(principal, id_, session)
         if principal.is_operator:
-            await scope.organization()  # operators name any id: it must exist
+            await scope.organization_values()  # operators name any id: it must exist
         if not has_permission(principal, permission):
             raise Forbidden()
         return scope

@@ -63,7 +63,7 @@ class Repository(Generic[ModelT]):
         return (await _insert(table, tuple(row), tuple(returning)).in_transaction(self.session, row))[0]
 
     async def update_versioned(
-        self, key: int, version: int, values: Mapping[str, Any], returning: Sequence[Any]
+        self, key: int | str, version: int, values: Mapping[str, Any], returning: Sequence[Any]
     ) -> Sequence[Any] | None:
         """Set values on the row with this primary key if it is still at `version`, raising its
         version by one (search forms follow their sources): its `returning` columns after, or
@@ -78,7 +78,7 @@ class Repository(Generic[ModelT]):
         found = await statement.in_transaction(self.session, params)
         return found[0] if found else None
 
-    async def delete_versioned(self, key: int, version: int) -> bool:
+    async def delete_versioned(self, key: int | str, version: int) -> bool:
         """Delete the row with this primary key if it is still at `version`; False when it moved."""
         found = await _versioned_delete(self._table()).in_transaction(
             self.session, {"w_key": key, "w_version": version}

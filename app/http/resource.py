@@ -6,14 +6,18 @@ model built and validated in between, and the route answers those bytes (it decl
 schema as `response_model` for the document). Whatever records the resource takes the same
 form (`public_form`), so that what it says is exactly what the GET answers.
 
-A schema whose fields are not all plain columns (an id shown as text, a stored list shown as a
-list, a joined object) takes its row through the schema once instead (`validated`): still no ORM
-object, no session transaction for a read.
+A schema with a field that is not a plain column (an id shown as text, a stored list shown as a
+list, a joined object) has its row validated once by the schema instead (`row_json`, which tells
+the two apart by the schema): still no ORM object, no session transaction for a read.
 """
 
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from enum import Enum
+from functools import lru_cache
+from typing import Any, Union, get_args, get_origin
 
 import orjson
 from fastapi import Request, Response
@@ -24,6 +28,48 @@ from app.http.headers import member_url
 from app.http.pagination import item_json
 
 JSON = "application/json"
+# Values a column holds that a field of the same type shows as they are.
+_PLAIN = (str, int, bool, float, datetime)
+
+
+def _plain_type(annotation: Any) -> bool:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return all(_plain_type(arg) for arg in get_args(annotation))
+    if annotation is type(None) or annotation in _PLAIN:
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, Enum) and issubclass(annotation, str)
+
+
+@lru_cache(maxsize=128)
+def written_as_stored(schema: type[BaseModel]) -> bool:
+    """Whether `item_json` writes a row of `schema`'s fields as pydantic would: every field a plain
+    value (str, int, bool, float, datetime, a str enum, or None) under its own name, with nothing
+    that converts it (validators, serializers, computed fields)."""
+    decorators = schema.__pydantic_decorators__
+    if any(
+        (
+            decorators.field_validators,
+            decorators.model_validators,
+            decorators.field_serializers,
+            decorators.model_serializers,
+            decorators.computed_fields,
+        )
+    ):
+        return False
+    return all(
+        not field.metadata and field.serialization_alias is None and _plain_type(field.annotation)
+        for field in schema.model_fields.values()
+    )
+
+
+def row_json(schema: type[BaseModel], columns: tuple[str, ...], row: Sequence[Any]) -> bytes:
+    """The JSON of one `schema` from a row: written straight from the row (`item_json`: its
+    leading columns are the fields, in order) when the schema shows its columns as they are, else
+    validated by the schema once (`validated`: columns named by fields, in any order)."""
+    if written_as_stored(schema):
+        return item_json(schema, columns, row)
+    model = validated(schema, columns, row)
+    return model.__pydantic_serializer__.to_json(model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +83,14 @@ class StoredResource:
     def from_row(
         cls, schema: type[BaseModel], columns: tuple[str, ...], row: Sequence[Any]
     ) -> "StoredResource":
-        """From a row whose leading columns are `schema`'s fields (one of them `version`)."""
-        return cls(item_json(schema, columns, row), int(row[columns.index("version")]))
+        """From a row of `schema`'s fields (one of them `version`), as `row_json` takes it."""
+        return cls(row_json(schema, columns, row), int(row[columns.index("version")]))
 
     @classmethod
-    def through_schema(
-        cls, schema: type[BaseModel], columns: tuple[str, ...], row: Sequence[Any]
-    ) -> "StoredResource":
-        """From a row read in the form `validated` takes, validated by `schema` once."""
-        model = validated(schema, columns, row)
-        return cls(model.__pydantic_serializer__.to_json(model), int(model.__dict__["version"]))
+    def from_model(cls, resource: BaseModel, *, exclude_unset: bool = False) -> "StoredResource":
+        """From a resource built otherwise (a row and what it shows besides), with its `version`."""
+        body = resource.model_dump_json(exclude_unset=exclude_unset).encode()
+        return cls(body, int(resource.version))  # type: ignore[attr-defined]
 
     def public_form(self) -> dict[str, Any]:
         """The JSON-ready values, as the resource's GET answers them."""

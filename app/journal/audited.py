@@ -129,24 +129,19 @@ async def delete_audited(
 
 @dataclass(frozen=True, slots=True)
 class StoredRow:
-    """A resource's row as read: its columns' names (the schema's fields first), the row, and
-    the resource it shows. The row-based twin of a loaded object, for the fast path.
-
-    `plain`: the schema's fields are its leading columns as they are (JSON straight from the
-    row); otherwise the row goes through the schema once (`StoredResource.through_schema`:
-    columns named by fields, `field__member` for a nested one's, in any order)."""
+    """A resource's row as read: its columns' names, the row, and the resource it shows. The
+    row-based twin of a loaded object, for the fast path. The columns are the schema's fields
+    first, in order, where the schema shows its columns as they are; otherwise named by the
+    schema's fields (`field__member` for a nested one's) in any order (`row_json`)."""
 
     schema: type[BaseModel]
     columns: tuple[str, ...]
     row: Sequence[Any]
-    plain: bool = True
 
     @property
     def resource(self) -> StoredResource:
         """The resource as its GET answers it."""
-        if self.plain:
-            return StoredResource.from_row(self.schema, self.columns, self.row)
-        return StoredResource.through_schema(self.schema, self.columns, self.row)
+        return StoredResource.from_row(self.schema, self.columns, self.row)
 
     def __getitem__(self, name: str) -> Any:
         return self.row[self.columns.index(name)]
@@ -154,7 +149,7 @@ class StoredRow:
     def changed(self, written: Mapping[str, Any]) -> "StoredRow":
         """The same resource with these columns' values (a write's): the others as they were."""
         row = [written.get(name, value) for name, value in zip(self.columns, self.row, strict=True)]
-        return StoredRow(self.schema, self.columns, row, self.plain)
+        return StoredRow(self.schema, self.columns, row)
 
 
 async def update_row_audited(
@@ -208,8 +203,17 @@ async def delete_row_audited(
 ) -> None:
     """`delete_audited` for a row read on the fast path: If-Match, one versioned DELETE (412 when
     another change came first), and every public field of what was deleted recorded."""
+    resource = await delete_row_versioned(repository, stored, expected_versions=expected_versions)
+    await record_deleted(audit, actor, action, ref, resource)
+
+
+async def delete_row_versioned(
+    repository: Repository[Any], stored: StoredRow, *, expected_versions: set[int] | None
+) -> StoredResource:
+    """Check If-Match and delete a row read on the fast path in one versioned DELETE (412 when
+    another change came first): what it showed, for the caller to record."""
     resource = stored.resource
     check_version(expected_versions, resource.version)
     if not await repository.delete_versioned(stored["id"], resource.version):
         raise PreconditionFailed()
-    await record_deleted(audit, actor, action, ref, resource)
+    return resource

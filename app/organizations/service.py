@@ -1,6 +1,7 @@
 """Organizations (依頼人組織) and the operator's onboarding (利用登録, SPEC §5.4)."""
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends
 
@@ -13,8 +14,9 @@ from app.certificates.service import CertificateService
 from app.config.clock import JAPAN
 from app.http.errors import FieldError, Unprocessable
 from app.http.pagination import Page, PageRequest
+from app.http.resource import StoredResource
 from app.journal.audit_trail import Actor
-from app.journal.audited import ResourceRef, record_created, update_audited
+from app.journal.audited import ResourceRef, StoredRow, record_created, update_row_audited
 from app.journal.context import RequestContext, provide
 from app.models import Organization as OrganizationRow
 from app.organizations.repository import OrganizationRepository
@@ -32,6 +34,8 @@ from app.security.passwords import generate_password
 from app.users.service import UserService
 
 RESOURCE = "organization"
+# An organization's public fields: the leading columns of its row on the fast path (StoredRow).
+SHOWN = tuple(Organization.model_fields)
 
 
 class OrganizationService:
@@ -65,33 +69,40 @@ class OrganizationService:
             offset=page.offset,
         )
 
-    async def get(self, scope: OrganizationScope) -> OrganizationDetail:
-        """依頼人組織の参照, with the certificate in use for callers who may read certificates; for
-        the others `certificate` is left out (unset), not null (see OrganizationDetail)."""
-        organization = dict(Organization.model_validate(await scope.organization()))
+    async def get(self, scope: OrganizationScope) -> StoredResource:
+        """依頼人組織の参照: the row the scope read (operators: to know that it exists), or reads
+        now, on the fast path."""
+        return await self._detail(scope, await scope.organization_values())
+
+    async def _detail(self, scope: OrganizationScope, values: Mapping[str, Any]) -> StoredResource:
+        """The organization's answer from its values (its columns, or its public form), with the
+        certificate in use for callers who may read certificates; for the others `certificate`
+        is left out (unset), not null (see OrganizationDetail)."""
         if not has_permission(scope.principal, Permission.CERTIFICATE_MANAGE):
-            return OrganizationDetail(**organization)
-        certificates = CertificateService(self.context)
-        return OrganizationDetail(
-            **organization, certificate=await certificates.current(scope.organization_id)
-        )
+            detail = OrganizationDetail.model_validate(values)
+        else:
+            certificate = await CertificateService(self.context).current(scope.organization_id)
+            detail = OrganizationDetail.model_validate({**values, "certificate": certificate})
+        return StoredResource.from_model(detail, exclude_unset=True)
 
     async def update(
         self, scope: OrganizationScope, body: OrganizationUpdate, expected: set[int] | None
-    ) -> Organization:
-        """依頼人組織名の変更."""
-        organization = await scope.organization()
-        return await update_audited(
+    ) -> StoredResource:
+        """依頼人組織名の変更: one versioned UPDATE of the row the scope read (412 when it moved
+        since); answers as GET does."""
+        values = await scope.organization_values()
+        stored = StoredRow(Organization, SHOWN, tuple(values[name] for name in SHOWN))
+        organization = await update_row_audited(
             self.organizations,
-            organization,
+            stored,
             body.model_dump(exclude_unset=True),
-            schema=Organization,
             expected_versions=expected,
             audit=self.context.audit,
             actor=scope.principal.actor,
             action="organization.update",
-            ref=ResourceRef(RESOURCE, format_organization_id(organization.id), organization.id),
+            ref=ResourceRef(RESOURCE, format_organization_id(scope.organization_id), scope.organization_id),
         )
+        return await self._detail(scope, organization.public_form())
 
     async def onboard(self, actor: Actor, body: OrganizationOnboard) -> OnboardingResult:
         """Create the organization, its admins, its first API key and API password; answer the notice once."""

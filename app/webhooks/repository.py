@@ -9,13 +9,28 @@ from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, delete, func, insert, literal, select, union_all, update
 
+from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest
 from app.models import Change, ChangeCounter, Organization, WebhookDelivery, WebhookEndpoint, WebhookProgress
 from app.webhooks.feed_source import CHANNEL, WORKERS
+from app.webhooks.schemas import WebhookEndpoint as EndpointSchema
 
 _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
 SORTABLE = {"created_at": WebhookEndpoint.created_at}
+# One endpoint on the fast path: what it shows, in the order of the schema's fields (never its
+# secrets), then its organization.
+SHOWN = (
+    *(getattr(WebhookEndpoint, name) for name in EndpointSchema.model_fields),
+    WebhookEndpoint.organization_id,
+)
+SHOWN_COLUMNS = tuple(column.key for column in SHOWN)
+_SHOWN_SELECT = PreparedSelect(
+    select(*SHOWN).where(
+        WebhookEndpoint.organization_id == bindparam("organization_id", type_=Integer),
+        WebhookEndpoint.id == bindparam("endpoint_id", type_=String),
+    )
+)
 
 
 @lru_cache(maxsize=8)
@@ -101,12 +116,16 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         statement = select(func.count()).where(WebhookEndpoint.organization_id == organization_id)
         return int(await self.session.scalar(statement) or 0)
 
-    async def of_organization(self, organization_id: int, endpoint_id: str) -> WebhookEndpoint | None:
-        """One endpoint of the organization."""
-        return await self.one_or_none(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.id == endpoint_id
-            )
+    async def insert(self, values: dict[str, Any]) -> Sequence[Any]:
+        """Insert a new endpoint (version 1) and read back what it shows (`SHOWN_COLUMNS`), in one
+        statement (Repository.insert_returning)."""
+        return await self.insert_returning({**values, "version": 1}, SHOWN)
+
+    async def shown(self, organization_id: int, endpoint_id: str) -> Sequence[Any] | None:
+        """One endpoint of the organization as it shows (`SHOWN_COLUMNS`), read as the lists are
+        (app/db/prepared.py), or None."""
+        return await _SHOWN_SELECT.first(
+            self.session, {"organization_id": organization_id, "endpoint_id": endpoint_id}
         )
 
     async def search(self, organization_id: int, page: PageRequest) -> tuple[list[WebhookEndpoint], int]:

@@ -11,6 +11,7 @@ from app.http.etag import IfMatch, set_etag
 from app.http.headers import created
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page, PageDep
+from app.http.resource import JSON
 from app.idempotency.routing import ResourceRoute
 from app.webhooks.guard import UrlRefused
 from app.webhooks.schemas import (
@@ -76,21 +77,21 @@ async def list_webhook_endpoints(
 
 @router.get(
     ITEM,
+    response_model=WebhookEndpoint,
     summary="Webhookエンドポイントの参照",
     description="One endpoint, with its ETag; never its secret.",
     responses=problems(),
 )
 async def get_webhook_endpoint(
-    scope: CanManage, endpoint_id: EndpointIdPath, service: WebhookServiceDep, response: Response
-) -> WebhookEndpoint:
-    """One endpoint."""
-    endpoint = await service.get(scope, endpoint_id)
-    set_etag(response, endpoint.version)
-    return endpoint
+    scope: CanManage, endpoint_id: EndpointIdPath, service: WebhookServiceDep
+) -> Response:
+    """One endpoint (from its row, read as the list is)."""
+    return (await service.get(scope, endpoint_id)).response()
 
 
 @router.patch(
     ITEM,
+    response_model=WebhookEndpoint,
     summary="Webhookエンドポイントの変更",
     description=(
         "`url`, `description`, `event_types`, `enabled`. `enabled: true` enables a disabled endpoint again: delivery "
@@ -104,12 +105,9 @@ async def update_webhook_endpoint(
     body: Annotated[WebhookEndpointUpdate, Body(default_factory=WebhookEndpointUpdate)],
     expected: IfMatch,
     service: WebhookServiceDep,
-    response: Response,
-) -> WebhookEndpoint:
+) -> Response:
     """Change an endpoint."""
-    endpoint = await service.update(scope, endpoint_id, body, expected)
-    set_etag(response, endpoint.version)
-    return endpoint
+    return (await service.update(scope, endpoint_id, body, expected)).response()
 
 
 @router.delete(
@@ -181,6 +179,7 @@ async def list_webhook_deliveries(
 @router.post(
     ITEM + "/recover",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookEndpoint,
     summary="Webhookの再送",
     description=(
         "Sends again, in feed order, every message after the cursor (a message's `data.cursor`, or one of "
@@ -190,6 +189,7 @@ async def list_webhook_deliveries(
 )
 async def recover_webhook_endpoint(
     scope: CanManage, endpoint_id: EndpointIdPath, body: WebhookRecover, service: WebhookServiceDep
-) -> WebhookEndpoint:
+) -> Response:
     """Resend from a cursor."""
-    return await service.recover(scope, endpoint_id, body)
+    endpoint = await service.recover(scope, endpoint_id, body)
+    return Response(endpoint.body, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)

@@ -15,19 +15,34 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from app.auth.dependencies import OrganizationScope
-from app.http.errors import Conflict, FieldError, Gone, NotFound, ProblemError, Unprocessable
+from app.http.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    ProblemError,
+    Unprocessable,
+)
 from app.http.etag import check_version
 from app.http.pagination import Page, PageRequest
-from app.journal.audited import BOOKKEEPING, changed_fields, public_form
+from app.http.resource import StoredResource
+from app.journal.audited import (
+    BOOKKEEPING,
+    ResourceRef,
+    StoredRow,
+    delete_row_versioned,
+    public_form,
+    update_row_audited,
+)
 from app.journal.context import RequestContext, provide
-from app.models import WebhookEndpoint as EndpointRow
 from app.security.sealing import KeyRing, SealedSecretUnreadable, sealing_keys
 from app.webhooks import signing
 from app.webhooks.client import DeliveryClient
 from app.webhooks.feed_source import decode_cursor, encode_cursor, feed_actions
 from app.webhooks.guard import AddressGuard, UrlRefused
 from app.webhooks.messages import reason_context
-from app.webhooks.repository import Sealed, WebhookRepository
+from app.webhooks.repository import SHOWN, SHOWN_COLUMNS, Sealed, WebhookRepository
 from app.webhooks.schemas import (
     WebhookDelivery,
     WebhookEndpoint,
@@ -72,7 +87,7 @@ def signing_secrets(
     return found
 
 
-def recorded(endpoint: WebhookEndpoint) -> dict[str, Any]:
+def recorded(endpoint: WebhookEndpoint | StoredResource) -> dict[str, Any]:
     """What the audit trail keeps of an endpoint: its public form (never its secret)."""
     return {name: value for name, value in public_form(endpoint).items() if name not in BOOKKEEPING}
 
@@ -147,18 +162,25 @@ class WebhookService:
         except UrlRefused as refused:
             raise url_refusal(refused) from None
 
-    def _seal(self, row: EndpointRow, secret: str, previous: str | None, now: datetime) -> None:
+    def _sealed(
+        self, organization_id: int, endpoint_id: str, secret: str, previous: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """The columns that keep the secret (and the previous one, for a day) sealed."""
         keys = self.keys
-        row.key_id = keys.current_id
-        row.sealed_secret = keys.seal(secret.encode(), associated_data("secret", row.organization_id, row.id))
-        if previous is None:
-            row.sealed_previous_secret = None
-            row.previous_secret_until = None
-        else:
-            row.sealed_previous_secret = keys.seal(
-                previous.encode(), associated_data("previous", row.organization_id, row.id)
+        values: dict[str, Any] = {
+            "key_id": keys.current_id,
+            "sealed_secret": keys.seal(
+                secret.encode(), associated_data("secret", organization_id, endpoint_id)
+            ),
+            "sealed_previous_secret": None,
+            "previous_secret_until": None,
+        }
+        if previous is not None:
+            values["sealed_previous_secret"] = keys.seal(
+                previous.encode(), associated_data("previous", organization_id, endpoint_id)
             )
-            row.previous_secret_until = now + timedelta(hours=PREVIOUS_SECRET_HOURS)
+            values["previous_secret_until"] = now + timedelta(hours=PREVIOUS_SECRET_HOURS)
+        return values
 
     async def create(
         self, scope: OrganizationScope, body: WebhookEndpointCreate
@@ -171,27 +193,29 @@ class WebhookService:
         if await self.webhooks.count(organization_id) >= MAX_ENDPOINTS:
             raise Conflict("webhook_endpoint_limit_reached", context={"limit": MAX_ENDPOINTS})
         now = self.clock.now()
-        row = EndpointRow(
-            id=secrets.token_hex(16).upper(),
-            organization_id=organization_id,
-            url=body.url,
-            description=body.description,
-            event_types=event_types,
-            enabled=True,
-            disabled_reason=None,
-            created_at=now,
-            updated_at=now,
-        )
+        endpoint_id = secrets.token_hex(16).upper()
         secret = signing.new_secret()
-        self._seal(row, secret, None, now)
-        await self.webhooks.add(row)
+        row = await self.webhooks.insert(
+            {
+                "id": endpoint_id,
+                "organization_id": organization_id,
+                "url": body.url,
+                "description": body.description,
+                "event_types": event_types,
+                "enabled": True,
+                "disabled_reason": None,
+                "created_at": now,
+                "updated_at": now,
+                **self._sealed(organization_id, endpoint_id, secret, None, now),
+            }
+        )
         last, _ = await self.webhooks.feed_position(organization_id)
-        await self.webhooks.add_progress(row.id, organization_id, last)
+        await self.webhooks.add_progress(endpoint_id, organization_id, last)
         await self.webhooks.wake(organization_id)
-        endpoint = WebhookEndpoint.model_validate(row)
+        endpoint = WebhookEndpoint.model_validate(dict(zip(SHOWN_COLUMNS, row, strict=True)))
         changes = {name: [None, value] for name, value in recorded(endpoint).items()}
         await self.audit.record(
-            scope.principal.actor, "webhook_endpoint.create", RESOURCE, row.id, organization_id, changes
+            scope.principal.actor, "webhook_endpoint.create", RESOURCE, endpoint_id, organization_id, changes
         )
         return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
 
@@ -201,18 +225,25 @@ class WebhookService:
         items = [WebhookEndpoint.model_validate(row) for row in rows]
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
-    async def _row(self, scope: OrganizationScope, endpoint_id: str) -> EndpointRow:
-        """One endpoint of the organization; 404 otherwise (another organization's too)."""
-        row = None
+    @staticmethod
+    def _endpoint_id(endpoint_id: str) -> str | None:
+        """The id as stored, or None when no endpoint could have it."""
         if len(endpoint_id) == 32 and endpoint_id.isascii() and endpoint_id.isalnum():
-            row = await self.webhooks.of_organization(scope.organization_id, endpoint_id.upper())
+            return endpoint_id.upper()
+        return None
+
+    async def _stored(self, scope: OrganizationScope, endpoint_id: str) -> StoredRow:
+        """One endpoint of the organization as it shows, read as the list is (the fast path);
+        404 otherwise (another organization's too)."""
+        id_ = self._endpoint_id(endpoint_id)
+        row = await self.webhooks.shown(scope.organization_id, id_) if id_ is not None else None
         if row is None:
             raise NotFound()
-        return row
+        return StoredRow(WebhookEndpoint, SHOWN_COLUMNS, row)
 
-    async def get(self, scope: OrganizationScope, endpoint_id: str) -> WebhookEndpoint:
+    async def get(self, scope: OrganizationScope, endpoint_id: str) -> StoredResource:
         """One endpoint."""
-        return WebhookEndpoint.model_validate(await self._row(scope, endpoint_id))
+        return (await self._stored(scope, endpoint_id)).resource
 
     async def update(
         self,
@@ -220,100 +251,105 @@ class WebhookService:
         endpoint_id: str,
         body: WebhookEndpointUpdate,
         expected: set[int] | None,
-    ) -> WebhookEndpoint:
+    ) -> StoredResource:
         """Change url, description, event types or enabled; enabling again resumes where delivery stopped."""
-        row = await self._row(scope, endpoint_id)
-        check_version(expected, row.version)
+        stored = await self._stored(scope, endpoint_id)
+        check_version(expected, stored["version"])  # before the values are checked, as always
         values = body.model_dump(exclude_unset=True)
         if "event_types" in values:
             values["event_types"] = checked_event_types(values["event_types"])
-        if "url" in values and values["url"] != row.url:
+        if "url" in values and values["url"] != stored["url"]:
             await self._check_url(values["url"])
-        if "enabled" in values and values["enabled"] != row.enabled:
+        if "enabled" in values and values["enabled"] != stored["enabled"]:
             values["disabled_reason"] = None
-        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
-        if not changed:
-            return WebhookEndpoint.model_validate(row)
-        before = recorded(WebhookEndpoint.model_validate(row))
-        await self.webhooks.update(row, {**changed, "updated_at": self.clock.now()})
-        endpoint = WebhookEndpoint.model_validate(row)
-        if changed.keys() & {"url", "event_types", "enabled"}:
-            # The instance delivering it stops at its next record; the next attempt is made at once.
-            await self.webhooks.restart(row.id)
-            await self.webhooks.wake(row.organization_id)
+        changed = {name: value for name, value in values.items() if stored[name] != value}
         action = "webhook_endpoint.update"
         if "enabled" in changed:
-            action = "webhook_endpoint.enable" if row.enabled else "webhook_endpoint.disable"
-        await self.audit.record(
-            scope.principal.actor,
-            action,
-            RESOURCE,
-            row.id,
-            row.organization_id,
-            changed_fields(before, recorded(endpoint)),
+            action = "webhook_endpoint.enable" if changed["enabled"] else "webhook_endpoint.disable"
+        endpoint = await update_row_audited(
+            self.webhooks,
+            stored,
+            values,
+            expected_versions=expected,
+            audit=self.audit,
+            actor=scope.principal.actor,
+            action=action,
+            ref=ResourceRef(RESOURCE, stored["id"], scope.organization_id),
         )
+        if changed.keys() & {"url", "event_types", "enabled"}:
+            # The instance delivering it stops at its next record; the next attempt is made at once.
+            await self.webhooks.restart(stored["id"])
+            await self.webhooks.wake(scope.organization_id)
         return endpoint
 
     async def delete(self, scope: OrganizationScope, endpoint_id: str, expected: set[int] | None) -> None:
         """Delete an endpoint, its secret, progress and attempts; the audit keeps its public form."""
-        row = await self._row(scope, endpoint_id)
-        check_version(expected, row.version)
-        endpoint = WebhookEndpoint.model_validate(row)
-        await self.webhooks.delete(row)
+        stored = await self._stored(scope, endpoint_id)
+        endpoint = await delete_row_versioned(self.webhooks, stored, expected_versions=expected)
         changes = {name: [value, None] for name, value in recorded(endpoint).items()}
         await self.audit.record(
-            scope.principal.actor, "webhook_endpoint.delete", RESOURCE, row.id, row.organization_id, changes
+            scope.principal.actor,
+            "webhook_endpoint.delete",
+            RESOURCE,
+            stored["id"],
+            scope.organization_id,
+            changes,
         )
 
     async def rotate_secret(
         self, scope: OrganizationScope, endpoint_id: str, expected: set[int] | None
     ) -> WebhookEndpointWithSecret:
-        """A new secret; messages carry the previous one's signature too for 24 hours."""
-        row = await self._row(scope, endpoint_id)
-        check_version(expected, row.version)
-        sealed = await self.webhooks.sealed(row.id)
+        """A new secret; messages carry the previous one's signature too for 24 hours. One
+        versioned UPDATE of the row read (412 when it moved since)."""
+        stored = await self._stored(scope, endpoint_id)
+        check_version(expected, stored["version"])
+        endpoint_id, organization_id = stored["id"], scope.organization_id
+        sealed = await self.webhooks.sealed(endpoint_id)
         previous = None
         unreadable = False
         if sealed is not None:
             try:
                 previous = self.keys.open(
-                    sealed.key_id, sealed.secret, associated_data("secret", row.organization_id, row.id)
+                    sealed.key_id, sealed.secret, associated_data("secret", organization_id, endpoint_id)
                 ).decode()
             except SealedSecretUnreadable:
-                logger.warning("the secret of webhook endpoint %s does not open: rotated without it", row.id)
+                logger.warning(
+                    "the secret of webhook endpoint %s does not open: rotated without it", endpoint_id
+                )
                 unreadable = True
         now = self.clock.now()
         secret = signing.new_secret()
-        self._seal(row, secret, previous, now)
-        await self.webhooks.update(row, {"updated_at": now})
+        values = self._sealed(organization_id, endpoint_id, secret, previous, now)
+        row = await self.webhooks.update_versioned(
+            endpoint_id, stored["version"], {**values, "updated_at": now}, SHOWN
+        )
+        if row is None:
+            raise PreconditionFailed()  # changed by someone else between our read and our write
         if unreadable:
             # Its delivery waited for a secret that opens: resumed at once.
-            await self.webhooks.restart(row.id)
-            await self.webhooks.wake(row.organization_id)
-        endpoint = WebhookEndpoint.model_validate(row)
+            await self.webhooks.restart(endpoint_id)
+            await self.webhooks.wake(organization_id)
+        endpoint = WebhookEndpoint.model_validate(dict(zip(SHOWN_COLUMNS, row, strict=True)))
+        until = values["previous_secret_until"]
         await self.audit.record(
             scope.principal.actor,
             "webhook_endpoint.rotate_secret",
             RESOURCE,
-            row.id,
-            row.organization_id,
-            {
-                "previous_secret_until": [
-                    None,
-                    row.previous_secret_until.isoformat() if row.previous_secret_until else None,
-                ]
-            },
+            endpoint_id,
+            organization_id,
+            {"previous_secret_until": [None, until.isoformat() if until else None]},
         )
         return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
 
     async def send_test(self, scope: OrganizationScope, endpoint_id: str) -> WebhookDelivery:
         """Send a `webhook.test` message now, outside the feed order; its attempt is logged."""
-        row = await self._row(scope, endpoint_id)
-        sealed = await self.webhooks.sealed(row.id)
+        stored = await self._stored(scope, endpoint_id)
+        endpoint_id, organization_id = stored["id"], scope.organization_id
+        sealed = await self.webhooks.sealed(endpoint_id)
         now = self.clock.now()
         try:
             assert sealed is not None
-            signing_with = signing_secrets(self.keys, row.organization_id, row.id, sealed, now)
+            signing_with = signing_secrets(self.keys, organization_id, endpoint_id, sealed, now)
         except SealedSecretUnreadable:
             raise Conflict("webhook_secret_unreadable") from None
         webhook_id = f"msg_test_{secrets.token_hex(12)}"
@@ -321,12 +357,12 @@ class WebhookService:
         client = DeliveryClient(self.settings)
         try:
             outcome = await client.send(
-                row.url, body, signing.headers(signing_with, webhook_id, int(time.time()), body)
+                stored["url"], body, signing.headers(signing_with, webhook_id, int(time.time()), body)
             )
         finally:
             await client.close()
         values = {
-            "endpoint_id": row.id,
+            "endpoint_id": endpoint_id,
             "webhook_id": webhook_id,
             "type": signing.TEST_TYPE,
             "seq": None,
@@ -343,46 +379,48 @@ class WebhookService:
             scope.principal.actor,
             "webhook_endpoint.test",
             RESOURCE,
-            row.id,
-            row.organization_id,
+            endpoint_id,
+            organization_id,
             {"status_code": [None, outcome.status_code]},
         )
-        rows, _ = await self.webhooks.deliveries(row.id, PageRequest(1, 0, None))
-        return delivery_schema(rows[0], self.settings.secret_key, row.organization_id)
+        rows, _ = await self.webhooks.deliveries(endpoint_id, PageRequest(1, 0, None))
+        return delivery_schema(rows[0], self.settings.secret_key, organization_id)
 
     async def deliveries(
         self, scope: OrganizationScope, endpoint_id: str, page: PageRequest
     ) -> Page[WebhookDelivery]:
         """The endpoint's attempts, newest first."""
-        row = await self._row(scope, endpoint_id)
-        rows, total = await self.webhooks.deliveries(row.id, page)
-        items = [delivery_schema(attempt, self.settings.secret_key, row.organization_id) for attempt in rows]
+        stored = await self._stored(scope, endpoint_id)
+        rows, total = await self.webhooks.deliveries(stored["id"], page)
+        key = self.settings.secret_key
+        items = [delivery_schema(attempt, key, scope.organization_id) for attempt in rows]
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     async def recover(
         self, scope: OrganizationScope, endpoint_id: str, body: WebhookRecover
-    ) -> WebhookEndpoint:
+    ) -> StoredResource:
         """Resend every message after a feed cursor (400 invalid_cursor, 410 cursor_expired)."""
-        row = await self._row(scope, endpoint_id)
-        position = decode_cursor(self.settings.secret_key, row.organization_id, body.after)
+        stored = await self._stored(scope, endpoint_id)
+        endpoint_id, organization_id = stored["id"], scope.organization_id
+        position = decode_cursor(self.settings.secret_key, organization_id, body.after)
         if position is None:
             raise ProblemError("invalid_cursor")
-        last, pruned_through = await self.webhooks.feed_position(row.organization_id)
+        last, pruned_through = await self.webhooks.feed_position(organization_id)
         if position > last:
             raise ProblemError("invalid_cursor")
         if position < pruned_through:
             raise Gone("cursor_expired", context={"days": self.settings.change_retention_days})
-        await self.webhooks.restart(row.id, position)
-        await self.webhooks.wake(row.organization_id)
+        await self.webhooks.restart(endpoint_id, position)
+        await self.webhooks.wake(organization_id)
         await self.audit.record(
             scope.principal.actor,
             "webhook_endpoint.recover",
             RESOURCE,
-            row.id,
-            row.organization_id,
+            endpoint_id,
+            organization_id,
             {"after": [None, body.after]},
         )
-        return WebhookEndpoint.model_validate(row)
+        return stored.resource
 
 
 WebhookServiceDep = Annotated[WebhookService, Depends(provide(WebhookService))]

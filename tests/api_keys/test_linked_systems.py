@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.api_keys.schemas import ApiKey
 from app.config.clock import ManualClock
 from tests.fixtures.world import Org, World
 
@@ -336,3 +337,36 @@ async def test_a_right_current_api_password_gives_its_attempt_back(
     for n in range(4):
         wrong = await put_api_password(client, world.a, f"again {n}", new, "yet another api secret")
         assert wrong.status_code == 422, n
+
+
+async def test_every_listed_key_reads_as_it_does_on_its_own(world: World, client: httpx.AsyncClient) -> None:
+    """A key is read and written from its row (app/http/resource.py): the single read must be what
+    the list shows, byte for byte what pydantic writes for the ApiKey schema, before and after a
+    revocation; issuing answers what the read answers; a revocation is recorded once."""
+    headers = world.a.admin.headers
+    key = await issue(client, world, "在庫システム")
+    alone = await client.get(f"{world.a.path}/api-keys/{key['id']}", headers=headers)
+    assert alone.status_code == 200, alone.text
+    assert alone.json() == key
+    assert "etag" not in alone.headers
+    await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=headers)
+    await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=headers)
+    listed = await client.get(f"{world.a.path}/api-keys", headers=headers)
+    for item in listed.json()["items"]:
+        alone = await client.get(f"{world.a.path}/api-keys/{item['id']}", headers=headers)
+        assert alone.json() == item
+        assert alone.content == ApiKey.model_validate(item).model_dump_json().encode()
+        assert alone.headers["content-type"] == "application/json"
+    revoked = next(item for item in listed.json()["items"] if item["id"] == key["id"])
+    assert revoked["revoked_at"] is not None
+    events = await client.get(f"{world.a.path}/audit-events", params={"limit": 200}, headers=headers)
+    recorded = [
+        item
+        for item in events.json()["items"]
+        if item["resource"]["id"] == key["id"] and item["resource"]["type"] == "api_key"
+    ]
+    assert sorted(item["action"] for item in recorded) == ["api_key.issue", "api_key.revoke"]
+    assert (
+        await client.get(f"{world.b.path}/api-keys/{key['id']}", headers=world.b.admin.headers)
+    ).status_code == 404
+    assert (await client.get(f"{world.a.path}/api-keys/99999", headers=headers)).status_code == 404

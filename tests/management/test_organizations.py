@@ -182,3 +182,62 @@ async def test_second_onboarding_helper(app: FastAPI, client: httpx.AsyncClient)
     op = await operator(app, client)
     org = await onboard(client, op, "helper.admin")
     assert (await client.get(org.path, headers=org.admin.headers)).json()["id"] == org.id
+
+
+async def test_an_organization_reads_and_changes_from_its_row(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """The organization is read from its row (no ORM object) and renamed by one versioned UPDATE:
+    each kind of caller reads what the list shows, with `certificate` only for operators and
+    admins; the rename answers what the next read answers, records the fields that moved (the
+    feed's entry too), and the name filter finds the new name."""
+    path = world.a.path
+    listed = await client.get(
+        "/api/v1/organizations", params={"id": world.a.id}, headers=world.operator.headers
+    )
+    item = listed.json()["items"][0]
+    for caller, certified in (
+        (world.operator, True),
+        (world.a.admin, True),
+        (world["staff_preparer_l1"], False),
+    ):
+        read = await client.get(path, headers=caller.headers)
+        assert read.status_code == 200, read.text
+        assert read.headers["etag"] == f'"{item["version"]}"'
+        assert read.headers["content-type"] == "application/json"
+        body = read.json()
+        assert ("certificate" in body) is certified
+        assert {name: value for name, value in body.items() if name != "certificate"} == item
+        assert "api_password_hash" not in read.text
+    linked = await client.get(path, headers=world.a.basic())
+    assert linked.status_code == 200
+    unchanged = await client.patch(
+        path, json={"short_name": item["short_name"]}, headers=world.a.admin.headers
+    )
+    assert unchanged.status_code == 200
+    assert unchanged.headers["etag"] == f'"{item["version"]}"'
+    renamed = await client.patch(
+        path,
+        json={"short_name": "新略称"},
+        headers={**world.operator.headers, "If-Match": f'"{item["version"]}"'},
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.headers["etag"] == f'"{item["version"] + 1}"'
+    again = await client.get(path, headers=world.operator.headers)
+    assert renamed.content == again.content
+    assert again.json()["short_name"] == "新略称"
+    found = await client.get(
+        "/api/v1/organizations", params={"name": "新略称"}, headers=world.operator.headers
+    )
+    assert [found_item["id"] for found_item in found.json()["items"]] == [world.a.id]
+    events = await client.get(
+        f"{path}/audit-events",
+        params={"resource_type": "organization", "action": "organization.update"},
+        headers=world.a.admin.headers,
+    )
+    assert [event["changes"] for event in events.json()["items"]] == [
+        {"short_name": [item["short_name"], "新略称"]}
+    ]
+    assert (
+        await client.get("/api/v1/organizations/999999999", headers=world.operator.headers)
+    ).status_code == 404

@@ -129,6 +129,31 @@ async def test_same_if_match_exactly_one_user_deletion_wins(live: LiveSession) -
     assert deletions == 1
 
 
+async def test_same_if_match_one_organization_rename_wins(live: LiveSession) -> None:
+    """The organization's rename is one versioned UPDATE of the row read before it: of renames
+    sent with the same If-Match, one wins and is recorded, the others answer 412."""
+    world = await live.start()
+    read = await live.http.get(world.a.path, headers=world.a.admin.headers)
+    await warm(live.http, world.operator.headers)
+    responses = await gather(
+        [
+            live.http.patch(
+                world.a.path,
+                json={"short_name": f"並行{full_width_number(index)}"},
+                headers={**world.a.admin.headers, "If-Match": read.headers["etag"]},
+            )
+            for index in range(PARALLEL)
+        ]
+    )
+    assert Counter(response.status_code for response in responses) == {200: 1, 412: PARALLEL - 1}
+    winner = next(response for response in responses if response.status_code == 200)
+    now = await live.http.get(world.a.path, headers=world.a.admin.headers)
+    assert now.content == winner.content
+    assert now.json()["version"] == read.json()["version"] + 1
+    updates = await live.scalar("SELECT count(*) FROM audit_events WHERE action = 'organization.update'")
+    assert updates == 1
+
+
 async def test_same_new_location_code_one_created(live: LiveSession) -> None:
     world = await live.start()
     await warm(live.http, world.operator.headers)

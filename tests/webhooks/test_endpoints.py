@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.journal.feed import FEED_ACTIONS
+from app.webhooks.schemas import WebhookEndpoint
 from tests.fixtures.world import World
 from tests.webhooks.helpers import create_endpoint
 
@@ -219,3 +220,52 @@ async def test_recover_refuses_a_cursor_past_retention(
     invalid = await client.post(path, json={"after": foreign}, headers=world.a.admin.headers)
     assert invalid.status_code == 400
     assert invalid.json()["code"] == "invalid_cursor"
+
+
+async def test_an_endpoint_reads_and_changes_from_its_row(client: httpx.AsyncClient, world: World) -> None:
+    """One endpoint is read and written from its row (app/http/resource.py): what the list shows,
+    byte for byte what pydantic writes for the schema, never the secret; a change and a deletion
+    record the public fields that moved (bookkeeping left out), and a no-op changes nothing."""
+    headers = world.a.admin.headers
+    created = await create_endpoint(
+        client, world.a, URL, description="販売", event_types=["location.created", "user.created"]
+    )
+    path = f"{world.a.path}/webhook-endpoints/{created['id']}"
+    alone = await client.get(path.lower(), headers=headers)
+    assert alone.status_code == 200, alone.text
+    assert alone.headers["etag"] == '"1"'
+    assert alone.json() == {name: value for name, value in created.items() if name != "secret"}
+    assert alone.content == WebhookEndpoint.model_validate(alone.json()).model_dump_json().encode()
+    listed = await client.get(f"{world.a.path}/webhook-endpoints", headers=headers)
+    assert listed.json()["items"] == [alone.json()]
+    same = await client.patch(path, json={"description": "販売"}, headers=headers)
+    assert same.status_code == 200
+    assert same.content == alone.content
+    assert same.headers["etag"] == '"1"'
+    changed = await client.patch(
+        path, json={"event_types": ["user.created", "user.created"], "enabled": True}, headers=headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] == '"2"'
+    assert changed.json()["event_types"] == ["user.created"]
+    assert changed.content == WebhookEndpoint.model_validate(changed.json()).model_dump_json().encode()
+    assert (await client.get(path, headers=headers)).content == changed.content
+    disabled = await client.patch(path, json={"enabled": False}, headers=headers)
+    assert disabled.headers["etag"] == '"3"'
+    stale = await client.delete(path, headers={**headers, "If-Match": '"2"'})
+    assert stale.status_code == 412
+    assert (await client.delete(path, headers={**headers, "If-Match": '"3"'})).status_code == 204
+    events = await client.get(
+        f"{world.a.path}/audit-events",
+        params={"resource_type": "webhook_endpoint", "sort": "at"},
+        headers=headers,
+    )
+    changes = {event["action"]: event["changes"] for event in events.json()["items"]}
+    assert changes["webhook_endpoint.update"] == {
+        "event_types": [["location.created", "user.created"], ["user.created"]]
+    }
+    assert changes["webhook_endpoint.disable"] == {"enabled": [True, False]}
+    shown = {name: value for name, value in disabled.json().items() if name not in ("updated_at", "version")}
+    assert changes["webhook_endpoint.delete"] == {name: [value, None] for name, value in shown.items()}
+    assert all("secret" not in str(event) for event in events.json()["items"])
+    assert (await client.get(path, headers=headers)).status_code == 404
