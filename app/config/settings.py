@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Endpoints one instance delivers to at once (also its HTTP connection pool).
     webhook_concurrency: int = Field(default=20, ge=1, le=1000)
+    # Messages one instance sends per second at most, all endpoints together: a backlog (a
+    # receiver back after an outage, a `recover`) is drained beside the requests the instance
+    # serves, not instead of them. 0: no limit.
+    webhook_rate: float = Field(default=250.0, ge=0, le=100_000)
     # The delivery worker runs inside `ainas serve` (off: only `ainas webhook-worker` delivers).
     webhook_worker: bool = True
 

@@ -21,7 +21,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,6 +97,7 @@ class WebhookWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._last_prune = time.monotonic()
+        self._pace = Pace(runtime.settings.webhook_rate)
         # The organizations whose changes wake this worker, as last read (see `_wake_events`).
         self._organizations: list[int] = []
 
@@ -302,6 +303,7 @@ class WebhookWorker:
         }
         body = signing.message_body(message)
         webhook_id = signing.message_id(state.endpoint_id, seq)
+        await self._pace.turn()
         outcome = await self.client.send(
             state.url, body, signing.headers(signing_with, webhook_id, int(time.time()), body)
         )
@@ -366,6 +368,32 @@ class WebhookWorker:
                 )
                 logger.warning("webhook endpoint %s disabled (%s)", state.endpoint_id, disable)
         return True
+
+
+class Pace:
+    """At most `rate` turns per second, shared by every delivery of the instance (0: no limit):
+    each turn is given the next free slot, 1/rate after the one before; slots left unused do
+    not pile up into a burst."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
+        self._next = clock()
+
+    def wait(self) -> float:
+        """Take the next slot: how long to wait for it (0 when it is free now)."""
+        if not self.interval:
+            return 0.0
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        return slot - now
+
+    async def turn(self) -> None:
+        """Wait for this delivery's slot."""
+        delay = self.wait()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 @dataclass(frozen=True, slots=True)
