@@ -7,19 +7,15 @@ create, update and delete without another change here.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
-from app.db.orm import Base
 from app.db.repository import Repository
 from app.http.errors import PreconditionFailed
 from app.http.etag import check_version
 from app.http.resource import StoredResource
 from app.journal.audit_trail import Actor, AuditTrail
-
-ModelT = TypeVar("ModelT", bound=Base)
-SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 # Fields every change moves by itself: recorded as the change's time and version, not as changes.
 BOOKKEEPING = frozenset({"updated_at", "version"})
@@ -81,52 +77,6 @@ async def record_deleted(
     await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, None)
 
 
-async def update_audited(
-    repository: Repository[ModelT],
-    obj: ModelT,
-    values: dict[str, Any],
-    *,
-    schema: type[SchemaT],
-    expected_versions: set[int] | None,
-    audit: AuditTrail,
-    actor: Actor,
-    action: str,
-    ref: ResourceRef,
-) -> SchemaT:
-    """Check If-Match, apply the values that differ, and record what changed in the public form.
-
-    An unchanged row stays as it is (same version, no event). `schema` is the resource's public
-    form, read from the row before and after: its differences are the event's changes (a location
-    id stored, its code shown).
-    """
-    check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
-    changed = {name: value for name, value in values.items() if getattr(obj, name) != value}
-    if not changed:
-        return schema.model_validate(obj)
-    before = schema.model_validate(obj)
-    await repository.update(obj, {**changed, "updated_at": audit.clock.now()})
-    resource = schema.model_validate(obj)
-    await record_updated(audit, actor, action, ref, before, resource)
-    return resource
-
-
-async def delete_audited(
-    repository: Repository[ModelT],
-    obj: ModelT,
-    resource: BaseModel,
-    *,
-    expected_versions: set[int] | None,
-    audit: AuditTrail,
-    actor: Actor,
-    action: str,
-    ref: ResourceRef,
-) -> None:
-    """Check If-Match, delete, and record every public field of what was deleted."""
-    check_version(expected_versions, obj.version)  # type: ignore[attr-defined]
-    await repository.delete(obj)
-    await record_deleted(audit, actor, action, ref, resource)
-
-
 @dataclass(frozen=True, slots=True)
 class StoredRow:
     """A resource's row as read: its columns' names, the row, and the resource it shows. The
@@ -164,7 +114,7 @@ async def update_row_audited(
     ref: ResourceRef,
     joined: Mapping[str, Any] | None = None,
 ) -> StoredResource:
-    """`update_audited` for a row read on the fast path: check If-Match, write the values that
+    """An audited change of a row read on the fast path: check If-Match, write the values that
     differ in one versioned UPDATE (412 when another change came first), record what changed.
 
     The UPDATE returns the row's columns that are the model's column attributes of the same
@@ -201,7 +151,7 @@ async def delete_row_audited(
     action: str,
     ref: ResourceRef,
 ) -> None:
-    """`delete_audited` for a row read on the fast path: If-Match, one versioned DELETE (412 when
+    """An audited deletion of a row read on the fast path: If-Match, one versioned DELETE (412 when
     another change came first), and every public field of what was deleted recorded."""
     resource = await delete_row_versioned(repository, stored, expected_versions=expected_versions)
     await record_deleted(audit, actor, action, ref, resource)
