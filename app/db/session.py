@@ -80,7 +80,7 @@ def _driver_arguments(settings: Settings) -> dict[str, Any]:
     # triggers. Lists, whose plan depends on the tenant's size, are planned for their values at
     # each execution instead (REPLAN_OPTION, app/db/prepared.py).
     # No JIT: it pays off for queries that run for seconds; compiling costs a list planned for
-    # its values tens of milliseconds at every execution (measured: users?login_id= at scale).
+    # its values tens of milliseconds at every execution (docs/performance.md, "Against the targets").
     return {"server_settings": {"plan_cache_mode": "auto", "jit": "off"}}
 
 
