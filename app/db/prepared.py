@@ -42,7 +42,7 @@ module of `app/` touches a private name of SQLAlchemy.
 """
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +112,8 @@ class PreparedSelect:
         replanned = self.replanned and bool(engine.get_execution_options().get(REPLAN_OPTION))
         try:
             if replanned:
-                return await self._fetch_replanned(pooled.driver_connection, driver_statement, params)
+                async with _replanning_transaction(pooled.driver_connection):
+                    return await self._fetch(pooled.driver_connection, driver_statement, params)
             return await self._fetch(pooled.driver_connection, driver_statement, params)
         except BaseException as exc:
             if replanned or is_connection_failure(exc):
@@ -129,21 +130,6 @@ class PreparedSelect:
     ) -> Sequence[Sequence[Any]]:
         records: Sequence[Sequence[Any]] = await driver.fetch(statement.sql, *statement.arguments(params))
         return records
-
-    @classmethod
-    async def _fetch_replanned(
-        cls, driver: Any, statement: "_DriverStatement", params: Mapping[str, Any]
-    ) -> Sequence[Sequence[Any]]:
-        """`_fetch` in a read-only transaction whose statements are planned for their values."""
-        await driver.execute(_REPLANNED)
-        try:
-            rows = await cls._fetch(driver, statement, params)
-        except Exception:
-            with contextlib.suppress(Exception):
-                await driver.execute("ROLLBACK")
-            raise
-        await driver.execute("COMMIT")
-        return rows
 
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row, or None."""
@@ -188,18 +174,13 @@ class PreparedSelect:
             await transaction_driver(session)
             await driver.execute(_REPLAN_LOCAL)
             return await self._in_session(session, driver_statement, params)
-        await driver.execute(_REPLANNED)
         try:
-            rows = await self._in_session(session, driver_statement, params)
-        except Exception:
-            with contextlib.suppress(Exception):
-                await driver.execute("ROLLBACK")
+            async with _replanning_transaction(driver):
+                return await self._in_session(session, driver_statement, params)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                raw.invalidate()  # interrupted inside its own transaction: never back into the pool
             raise
-        except BaseException:
-            raw.invalidate()  # interrupted inside its own transaction: never back into the pool
-            raise
-        await driver.execute("COMMIT")
-        return rows
 
     def _driver_statement(self, dialect: Dialect) -> _DriverStatement | None:
         """The compiled form for asyncpg, made once per dialect; None where the driver path does
@@ -220,6 +201,20 @@ class PreparedWrite(PreparedSelect):
 
     def __init__(self, statement: Insert | Update | Delete) -> None:
         super().__init__(statement)  # type: ignore[arg-type]  # compiled and run as a select is
+
+
+@contextlib.asynccontextmanager
+async def _replanning_transaction(driver: Any) -> AsyncIterator[None]:
+    """A read-only transaction, on a connection without one, whose statements are planned for
+    their values; rolled back when what ran in it failed."""
+    await driver.execute(_REPLANNED)
+    try:
+        yield
+    except Exception:
+        with contextlib.suppress(Exception):
+            await driver.execute("ROLLBACK")
+        raise
+    await driver.execute("COMMIT")
 
 
 def _compile_for_asyncpg(statement: Select[Any], dialect: Dialect) -> _DriverStatement | None:
