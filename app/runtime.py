@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config.clock import Clock
 from app.config.local_secrets import local_secret
 from app.config.settings import Settings
-from app.db.session import create_engine, create_sessionmaker
+from app.db.session import create_engine, create_sessionmaker, engines_of
 from app.operations.drain import Drain
 from app.operations.metrics import Metrics
 from app.security.credentials import PasswordHasher, TokenCodec
@@ -50,7 +50,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         hasher=hasher,
         tokens=TokenCodec(settings),
         drain=Drain(settings.shutdown_grace_s),
-        metrics=Metrics(engine, hasher.load),
+        metrics=Metrics(engines_of(engine), hasher.load),
     )
 
 

@@ -25,12 +25,14 @@ write, a foreign key's check or a trigger's statement, that generic plan is the 
 planning again costs more than running it (measured: 0.2 ms of PostgreSQL's CPU per request for
 the caller's and the resource's reads). A list must not keep one: a plan made for a tenant of 58
 rows is the wrong one for a tenant of 200,000. So a `replanned` select (every list, built by
-`Repository.listed`) runs on a borrowed connection inside a read-only transaction of its own that
-plans each execution for its values (`SET LOCAL plan_cache_mode = force_custom_plan`; BEGIN and
-the setting go in one round trip, COMMIT in another; a list read through the session, or in a
-request's transaction, likewise), where the engine says its connections keep
-prepared statements (`REPLAN_OPTION`; behind a pooler in transaction mode every statement is
-unnamed and planned for its values anyway).
+`Repository.listed`) is borrowed from the lists' own pool, whose connections plan every execution
+for its values (`plan_cache_mode = force_custom_plan`; the engine names that pool in its
+`REPLAN_OPTION`, app/db/session.py). No round trip is added: an earlier
+`SET LOCAL` in a transaction of the list's own cost two more, and a quarter of a list's
+throughput. A list that must run on the request's session (a list of mapped objects, or one in a
+request's transaction) is planned for its values by `SET LOCAL` in that transaction, or in a
+read-only transaction of its own where the session has none. Behind a pooler in transaction mode
+the option is absent: every statement is unnamed and planned for its values anyway.
 
 THE ONE MODULE OF SQLALCHEMY'S PRIVATE API. Compiling for the driver needs what SQLAlchemy keeps
 to itself: the compiled statement's result columns and bind processors, a type's cached
@@ -59,7 +61,8 @@ from app.db.faults import is_connection_failure
 # The SQLAlchemy release whose private API this module was written for (see the docstring).
 PINNED_SQLALCHEMY = "2.0.44"
 # The engine's execution option that says its connections keep named prepared statements, which
-# PostgreSQL may plan once: a `replanned` select then runs in a transaction that plans it each time.
+# PostgreSQL may plan once: its value is the engine of the lists' own connections, which plan
+# every execution (a `replanned` select borrows one; on the session's, see the module docstring).
 REPLAN_OPTION = "ainas_replan_lists"
 _REPLAN_LOCAL = "SET LOCAL plan_cache_mode = force_custom_plan"
 _REPLANNED = f"BEGIN READ ONLY; {_REPLAN_LOCAL}"
@@ -108,18 +111,16 @@ class PreparedSelect:
         if driver_statement is None:
             async with engine.connect() as connection:
                 return (await connection.execute(self.statement, dict(params))).all()
-        pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
-        replanned = self.replanned and bool(engine.get_execution_options().get(REPLAN_OPTION))
+        lists: AsyncEngine | None = None
+        if self.replanned:
+            lists = engine.get_execution_options().get(REPLAN_OPTION)
+        pool = (engine if lists is None else lists).sync_engine.pool
+        pooled = await greenlet_spawn(pool.connect)
         try:
-            if replanned:
-                async with _replanning_transaction(pooled.driver_connection):
-                    return await self._fetch(pooled.driver_connection, driver_statement, params)
             return await self._fetch(pooled.driver_connection, driver_statement, params)
-        except BaseException as exc:
-            if replanned or is_connection_failure(exc):
-                # Not back into the pool: the server went away, or the connection may still be
-                # inside the replanning transaction (interrupted before its COMMIT).
-                pooled.invalidate(exc if isinstance(exc, Exception) else None)
+        except Exception as exc:
+            if is_connection_failure(exc):
+                pooled.invalidate(exc)  # not back into the pool: the server went away
             raise
         finally:
             await greenlet_spawn(pooled.close)
@@ -145,7 +146,7 @@ class PreparedSelect:
         engine = session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
         driver_statement = None if self.objects else self._driver_statement(engine.dialect)
-        if self.replanned and engine.get_execution_options().get(REPLAN_OPTION):
+        if self.replanned and engine.get_execution_options().get(REPLAN_OPTION) is not None:
             return await self._replanned_in_session(session, driver_statement, params)
         return await self._in_session(session, driver_statement, params)
 

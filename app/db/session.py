@@ -37,6 +37,40 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
             cursor.close()
 
         return engine
+    if settings.database_pooler == "transaction" or for_migrations:
+        return _postgres_engine(settings, settings.db_pool_size, for_migrations=for_migrations)
+    # Lists have connections of their own, which plan every statement for its values: a quarter
+    # of the pool (at least one), taken from it (app/db/prepared.py, "How PostgreSQL plans").
+    list_pool_size = max(1, settings.db_pool_size // 4)
+    lists = _postgres_engine(settings, list_pool_size, plan_cache_mode="force_custom_plan")
+    engine = _postgres_engine(
+        settings,
+        max(1, settings.db_pool_size - list_pool_size),
+        plan_cache_mode="auto",
+        execution_options={REPLAN_OPTION: lists},
+    )
+
+    @event.listens_for(engine.sync_engine, "engine_disposed")
+    def _dispose_lists(_engine: Any) -> None:
+        lists.sync_engine.dispose()  # run by AsyncEngine.dispose, where the driver can be awaited
+
+    return engine
+
+
+def engines_of(engine: AsyncEngine) -> tuple[AsyncEngine, ...]:
+    """The engine and the lists' engine it names, if any: every pool of the process."""
+    lists: AsyncEngine | None = engine.get_execution_options().get(REPLAN_OPTION)
+    return (engine,) if lists is None else (engine, lists)
+
+
+def _postgres_engine(
+    settings: Settings,
+    pool_size: int,
+    *,
+    plan_cache_mode: str | None = None,
+    for_migrations: bool = False,
+    execution_options: dict[str, Any] | None = None,
+) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         # A failing statement's error (logged) must not carry its values: passwords' hashes,
@@ -44,7 +78,7 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         hide_parameters=True,
         # A fixed pool: overflow connections would be opened and closed under load, each costing
         # a TCP and TLS handshake; requests beyond the pool wait up to db_timeout_seconds instead.
-        pool_size=settings.db_pool_size,
+        pool_size=pool_size,
         max_overflow=0,
         pool_timeout=settings.db_timeout_seconds,
         # No pre-ping (a round trip per request): a connection that died while the database
@@ -52,15 +86,13 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         connect_args={
             "timeout": settings.db_timeout_seconds,
             "command_timeout": None if for_migrations else settings.db_timeout_seconds * 2,
-            **_driver_arguments(settings),
+            **_driver_arguments(settings, plan_cache_mode),
         },
-        # Lists are planned for their values at every execution (app/db/prepared.py), where
-        # connections keep prepared statements that PostgreSQL may plan once.
-        execution_options={REPLAN_OPTION: settings.database_pooler == "none"},
+        execution_options=execution_options or {},
     )
 
 
-def _driver_arguments(settings: Settings) -> dict[str, Any]:
+def _driver_arguments(settings: Settings, plan_cache_mode: str | None) -> dict[str, Any]:
     """How asyncpg prepares statements: cached and named on a direct connection; behind a pooler
     in transaction mode, unnamed and parsed again with each execution (`DATABASE_POOLER`)."""
     if settings.database_pooler == "transaction":
@@ -75,13 +107,16 @@ def _driver_arguments(settings: Settings) -> dict[str, Any]:
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": _unnamed,
         }
-    # asyncpg prepares statements, and PostgreSQL's own choice (`auto`) plans a statement once per
-    # connection when one plan serves every value: point reads, writes, foreign-key checks,
-    # triggers. Lists, whose plan depends on the tenant's size, are planned for their values at
-    # each execution instead (REPLAN_OPTION, app/db/prepared.py).
+    # asyncpg prepares statements. On the request's connections PostgreSQL's own choice (`auto`)
+    # plans a statement once per connection when one plan serves every value: point reads,
+    # writes, foreign-key checks, triggers. The lists' connections plan each execution for its
+    # values (`force_custom_plan`): a list's plan depends on the tenant's size.
     # No JIT: it pays off for queries that run for seconds; compiling costs a list planned for
     # its values tens of milliseconds at every execution (docs/performance.md, "Against the targets").
-    return {"server_settings": {"plan_cache_mode": "auto", "jit": "off"}}
+    server_settings = {"jit": "off"}
+    if plan_cache_mode is not None:
+        server_settings["plan_cache_mode"] = plan_cache_mode
+    return {"server_settings": server_settings}
 
 
 def _unnamed() -> str:

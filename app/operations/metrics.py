@@ -16,7 +16,7 @@ builds for itself (tests build many in one process).
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -67,8 +67,8 @@ AwaitedGauges = Callable[[], Awaitable[Mapping[str, tuple[str, float]]]]
 class Metrics:
     """One application's metrics: the process-wide ones and its own, read at each scrape."""
 
-    def __init__(self, engine: AsyncEngine, hash_load: Callable[[], tuple[int, int]]) -> None:
-        self._engine = engine
+    def __init__(self, engines: Sequence[AsyncEngine], hash_load: Callable[[], tuple[int, int]]) -> None:
+        self._engines = engines  # every pool of the process (the requests', the lists')
         self._hash_load = hash_load
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
         self._awaited: list[AwaitedGauges] = []
@@ -104,7 +104,7 @@ class Metrics:
 
     def collect(self) -> Iterator[Metric]:
         """The gauges of this application, read now."""
-        in_use, waiting, size = _pool_state(self._engine)
+        in_use, waiting, size = (sum(counts) for counts in zip(*map(_pool_state, self._engines), strict=True))
         yield _gauge(
             "ainas_db_pool_connections_in_use", "Database connections checked out of the pool.", in_use
         )

@@ -20,6 +20,7 @@ from sqlalchemy import event, insert, text
 
 from app.config.clock import ManualClock
 from app.config.settings import Settings
+from app.db.session import engines_of
 from app.http.pagination import PageRequest
 from app.locations.repository import LocationRepository, LocationScope
 from app.locations.schemas import LocationFilters
@@ -64,7 +65,7 @@ class Statements:
 
 @contextmanager
 def statements(app: FastAPI) -> Iterator[Statements]:
-    engine = app.state.runtime.engine.sync_engine
+    engines = [engine.sync_engine for engine in engines_of(app.state.runtime.engine)]  # the lists' too
     found = Statements()
     loggers: list[tuple[asyncpg.Connection, Any]] = []
 
@@ -81,13 +82,15 @@ def statements(app: FastAPI) -> Iterator[Statements]:
             driver.add_query_logger(logged)
             loggers.append((driver, logged))
 
-    event.listen(engine, "before_cursor_execute", executed)
-    event.listen(engine.pool, "checkout", checked_out)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", executed)
+        event.listen(engine.pool, "checkout", checked_out)
     try:
         yield found
     finally:
-        event.remove(engine, "before_cursor_execute", executed)
-        event.remove(engine.pool, "checkout", checked_out)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", executed)
+            event.remove(engine.pool, "checkout", checked_out)
         for driver, logged in loggers:
             driver.remove_query_logger(logged)
 
