@@ -5,9 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents import repository as agents_repository
 from app.agents.schemas import Agent
 from tests.agents.helpers import AGENTS, add_agent, add_designation
-from tests.fixtures.listed import assert_listed_as_alone
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import World
 
 
@@ -232,7 +233,7 @@ async def test_procedures_that_designations_use_stay(world: World, client: httpx
 
 
 async def test_every_listed_agent_reads_as_it_does_on_its_own(
-    world: World, client: httpx.AsyncClient
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The list and the single read (and a write's answer) take their rows through the schema
     once, with no ORM object (app/http/resource.py): each item must be what the single read
@@ -256,8 +257,11 @@ async def test_every_listed_agent_reads_as_it_does_on_its_own(
     assert changed.status_code == 200, changed.text
     assert changed.headers["etag"] == '"2"'
     assert changed.content == (await client.get(path, headers=world.a.basic())).content
+    deep_from_the_second_item(monkeypatch, agents_repository)
     cases: list[tuple[dict[str, str | int], int]] = [
         ({"limit": 200}, 2),
+        ({"offset": 1, "sort": "-name"}, 1),
+        ({"offset": 1, "procedure": "continuous_inspection"}, 0),
         ({"procedure": "transfer_registration"}, 1),
         ({"procedure": "new_registration", "status": "suspended"}, 1),
         ({"procedure": "kei_new_inspection", "status": "suspended"}, 0),

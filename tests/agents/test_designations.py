@@ -5,9 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents import repository as agents_repository
 from app.agents.schemas import AgentDesignation
 from tests.agents.helpers import AGENTS, add_agent, add_designation, designate, designations_path
-from tests.fixtures.listed import assert_listed_as_alone
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import World
 
 CONTINUOUS = "continuous_inspection"
@@ -365,7 +366,7 @@ async def test_a_retried_post_with_an_idempotency_key_designates_once(
 
 
 async def test_every_listed_designation_reads_as_it_does_on_its_own(
-    world: World, client: httpx.AsyncClient
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A single read (and a write's answer) takes its row, its agent's and its location's code
     through the schema once, and so does the list (app/http/resource.py): each item must be
@@ -385,8 +386,11 @@ async def test_every_listed_designation_reads_as_it_does_on_its_own(
     assert changed.headers["etag"] == '"2"'
     assert changed.content == (await client.get(path, headers=world.a.basic())).content
     located = world["location_admin_l1"]
+    deep_from_the_second_item(monkeypatch, agents_repository)
     cases: list[tuple[Any, dict[str, str | int], int]] = [
         (world.a.admin, {"limit": 200}, 3),
+        (world.a.admin, {"offset": 1, "sort": "-updated_at"}, 2),
+        (located, {"offset": 1, "name": "法人"}, 0),
         (located, {"limit": 200}, 2),
         (world.a.admin, {"procedure": CONTINUOUS}, 2),
         (world.a.admin, {"procedure": "transfer_registration", "location_code": ""}, 1),
