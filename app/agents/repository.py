@@ -1,7 +1,7 @@
 """All SQL about agents, designations and their defaults."""
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,14 +20,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import contains_eager
 
 from app.agents.schemas import Agent as AgentSchema
 from app.agents.schemas import AgentDesignation as DesignationSchema
 from app.agents.schemas import AgentDesignationFilters, AgentFilters, AgentSummary
 from app.db.filters import NULL, FilterSet
 from app.db.prepared import PreparedSelect
-from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
 from app.http.resource import NESTED
 from app.models import Agent, AgentDesignation, AgentDesignationDefault, ApplicationTemplate, Location
@@ -68,10 +67,16 @@ DESIGNATION_SHOWN = (
 DESIGNATION_COLUMNS = tuple(column.key for column in DESIGNATION_SHOWN)
 
 
-def files(procedures: Any, procedure: str) -> ColumnElement[bool]:
-    """A stored procedure list (codes separated by single spaces) holds this procedure."""
+def files(procedures: Any) -> ColumnElement[bool]:
+    """A stored procedure list (codes separated by single spaces) holds the procedure of the bound
+    value `filed_procedure` (`filed`)."""
     padded: ColumnElement[str] = literal(" ") + procedures + literal(" ")
-    return padded.like(f"% {procedure} %")
+    return padded.like(bindparam("filed_procedure"))
+
+
+def filed(procedure: str | None) -> dict[str, str]:
+    """The bound value of `files` for a procedure filter (none when there is no filter)."""
+    return {} if procedure is None else {"filed_procedure": f"% {procedure} %"}
 
 
 class AgentRepository(Repository[Agent]):
@@ -79,18 +84,21 @@ class AgentRepository(Repository[Agent]):
 
     model = Agent
 
-    async def search(self, filters: AgentFilters, page: PageRequest) -> tuple[list[Agent], int]:
-        """Agents matching the filters."""
+    async def search(
+        self, filters: AgentFilters, page: PageRequest
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """Agents matching the filters, as the single read selects them (`AGENT_COLUMNS`):
+        (column names, rows, total)."""
         # `procedure` is matched within the stored list (`files`), not by the filter set.
-        shape = AGENT_FILTERS.shape(filters, procedure=None)
-        statement = select(Agent).where(*AGENT_FILTERS.bound_conditions(shape))
-        if filters.procedure is not None:
-            statement = statement.where(files(Agent.procedures, filters.procedure))
-        order_by = ordering(AGENT_FILTERS.sortable, page.sort_key(AGENT_FILTERS.sortable, "id"), Agent.id)
-        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
-        params = AGENT_FILTERS.parameters(filters, procedure=None)
+        listed = _agents_select(
+            AGENT_FILTERS.shape(filters, procedure=None),
+            filed=filters.procedure is not None,
+            sort=page.sort_key(AGENT_FILTERS.sortable, "id"),
+            deep=page.offset >= DEFERRED_JOIN_OFFSET,
+        )
+        params = {**AGENT_FILTERS.parameters(filters, procedure=None), **filed(filters.procedure)}
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
     async def shown(self, agent_id: int) -> Sequence[Any] | None:
         """The agent with this id: its `AGENT_COLUMNS` (a bound select built once, app/db/prepared.py)."""
@@ -143,24 +151,6 @@ class DesignationRepository(Repository[AgentDesignation]):
             return self.session.begin_nested()
         return nullcontext()
 
-    def _visible(self, scope: DesignationScope) -> Select[Any]:
-        """The one visibility rule of designations, each with its agent and location loaded."""
-        statement = (
-            select(AgentDesignation)
-            .join(Agent, Agent.id == AgentDesignation.agent_id)
-            .outerjoin(Location, Location.id == AgentDesignation.location_id)
-            .options(contains_eager(AgentDesignation.agent), contains_eager(AgentDesignation.location))
-            .where(AgentDesignation.organization_id == scope.organization_id)
-        )
-        if scope.location_id is not None:
-            statement = statement.where(
-                or_(
-                    AgentDesignation.location_id == scope.location_id,
-                    AgentDesignation.location_id.is_(None),
-                )
-            )
-        return statement
-
     async def shown(
         self, scope: DesignationScope, designation_id: int, *, lock: str | None = None
     ) -> Sequence[Any] | None:
@@ -193,8 +183,9 @@ class DesignationRepository(Repository[AgentDesignation]):
 
     async def search(
         self, scope: DesignationScope, filters: AgentDesignationFilters, page: PageRequest
-    ) -> tuple[list[AgentDesignation], int]:
-        """Visible designations matching the filters."""
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """Visible designations matching the filters, as the single read selects them
+        (`DESIGNATION_COLUMNS`): (column names, rows, total)."""
         # `procedure` is matched within the stored list (`files`), not by the filter set; the
         # location code is the joined location's, exactly (its width aside), and empty is NULL:
         # the all-locations designations, which join no location.
@@ -207,16 +198,20 @@ class DesignationRepository(Repository[AgentDesignation]):
             if not code
             else unicodedata.normalize("NFKC", code),
         }
-        shape = DESIGNATION_FILTERS.shape(filters, **values)
-        statement = self._visible(scope).where(*DESIGNATION_FILTERS.bound_conditions(shape))
-        if filters.procedure is not None:
-            statement = statement.where(files(AgentDesignation.procedures, filters.procedure))
-        sort = page.sort_key(DESIGNATION_FILTERS.sortable, "created_at")
-        order_by = ordering(DESIGNATION_FILTERS.sortable, sort, AgentDesignation.id)
-        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
-        params = DESIGNATION_FILTERS.parameters(filters, **values)
+        listed = _designations_select(
+            DESIGNATION_FILTERS.shape(filters, **values),
+            scoped=scope.location_id is not None,
+            filed=filters.procedure is not None,
+            sort=page.sort_key(DESIGNATION_FILTERS.sortable, "created_at"),
+            deep=page.offset >= DEFERRED_JOIN_OFFSET,
+        )
+        params = {
+            **_scope_params(scope),
+            **DESIGNATION_FILTERS.parameters(filters, **values),
+            **filed(filters.procedure),
+        }
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
     async def location_id(self, organization_id: int, code: str) -> int | None:
         """The id of the organization's location with this code."""
@@ -330,12 +325,22 @@ def _agent_select() -> PreparedSelect:
     return PreparedSelect(select(*AGENT_SHOWN).where(Agent.id == bindparam("agent_id")))
 
 
+@lru_cache(maxsize=256)
+def _agents_select(shape: tuple[Hashable, ...], *, filed: bool, sort: str, deep: bool) -> ListSelect:
+    """The agent search of one shape of filters (see FilterSet.shape), with a procedure or not."""
+    statement = select(*AGENT_SHOWN).where(*AGENT_FILTERS.bound_conditions(shape))
+    if filed:
+        statement = statement.where(files(Agent.procedures))
+    order_by = ordering(AGENT_FILTERS.sortable, sort, Agent.id)
+    return AgentRepository.listed(statement, order_by=order_by, deep=deep)
+
+
 def _scope_params(scope: DesignationScope) -> dict[str, Any]:
     return {"organization_id": scope.organization_id, "scope_location_id": scope.location_id}
 
 
 def _shown(scoped: bool) -> Select[Any]:
-    """The `DESIGNATION_SHOWN` of the designations a scope sees (as `DesignationRepository._visible`),
+    """The one visibility rule of designations: the `DESIGNATION_SHOWN` of those a scope sees,
     over the bound values of `_scope_params`."""
     statement = (
         select(*DESIGNATION_SHOWN)
@@ -351,6 +356,18 @@ def _shown(scoped: bool) -> Select[Any]:
             )
         )
     return statement
+
+
+@lru_cache(maxsize=512)
+def _designations_select(
+    shape: tuple[Hashable, ...], *, scoped: bool, filed: bool, sort: str, deep: bool
+) -> ListSelect:
+    """The designation search of one shape of filters (see FilterSet.shape), within a scope."""
+    statement = _shown(scoped).where(*DESIGNATION_FILTERS.bound_conditions(shape))
+    if filed:
+        statement = statement.where(files(AgentDesignation.procedures))
+    order_by = ordering(DESIGNATION_FILTERS.sortable, sort, AgentDesignation.id)
+    return DesignationRepository.listed(statement, order_by=order_by, deep=deep)
 
 
 @lru_cache(maxsize=8)

@@ -25,6 +25,7 @@ from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocess
 from app.http.etag import IfMatch
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
+from app.http.resource import JSON
 from app.idempotency.routing import ResourceRoute
 
 agents_router = APIRouter(prefix="/agents", tags=["代理人 (agents)"], route_class=ResourceRoute)
@@ -83,13 +84,14 @@ _UNKNOWN_LOCATION = Unprocessable(errors=[FieldError("location_code", "unknown_l
         "the name or its abbreviation partially, ignoring width and case; `kind`, `prefecture`, `procedure` and `status` "
         "match exactly."
     ),
+    response_model=Page[Agent],
     responses=problems(),
 )
 async def list_agents(
     principal: CanReadAgents, service: AgentServiceDep, query: Annotated[AgentQuery, Query()]
-) -> Page[Agent]:
-    """Search the directory."""
-    return await service.search(query, query.page())
+) -> Response:
+    """Search the directory (JSON straight from the rows)."""
+    return Response(await service.search(query, query.page()), media_type=JSON)
 
 
 @agents_router.post(
@@ -186,13 +188,14 @@ async def delete_agent(
         "locations. `name` matches the agent's name partially. A caller assigned to a location "
         "sees its location's designations and the all-locations ones."
     ),
+    response_model=Page[AgentDesignation],
     responses=problems(),
 )
 async def list_designations(
     scope: CanRead, service: AgentDesignationServiceDep, query: Annotated[AgentDesignationQuery, Query()]
-) -> Page[AgentDesignation]:
-    """Search the organization's designations."""
-    return await service.search(scope, query, query.page())
+) -> Response:
+    """Search the organization's designations (JSON straight from the rows)."""
+    return Response(await service.search(scope, query, query.page()), media_type=JSON)
 
 
 @designations_router.post(

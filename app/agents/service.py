@@ -38,8 +38,8 @@ from app.auth.principals import Principal
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.http.etag import check_version
 from app.http.ids import format_public_id, parse_public_id
-from app.http.pagination import Page, PageRequest
-from app.http.resource import NESTED, StoredResource, validated
+from app.http.pagination import PageRequest
+from app.http.resource import NESTED, StoredResource, rows_page_json, validated
 from app.journal.audited import (
     ResourceRef,
     StoredRow,
@@ -101,15 +101,9 @@ class AgentService:
         """The repository of this request's session."""
         return AgentRepository(self.context.session)
 
-    async def search(self, filters: AgentFilters, page: PageRequest) -> Page[Agent]:
-        """代理人検索."""
-        rows, total = await self.agents.search(filters, page)
-        return Page(
-            items=[Agent.model_validate(row) for row in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+    async def search(self, filters: AgentFilters, page: PageRequest) -> bytes:
+        """代理人検索, as the JSON of `Page[Agent]` (rows straight to JSON, as the single read)."""
+        return rows_page_json(Agent, *await self.agents.search(filters, page), page)
 
     async def _stored(self, agent_id: str) -> StoredRow:
         """The row of an agent (the fast path); 404 when there is none with this id."""
@@ -254,15 +248,11 @@ class AgentDesignationService:
 
     async def search(
         self, scope: OrganizationScope, filters: AgentDesignationFilters, page: PageRequest
-    ) -> Page[AgentDesignation]:
-        """依頼先代理人検索, within the caller's scope."""
-        rows, total = await self.designations.search(designation_scope(scope), filters, page)
-        return Page(
-            items=[AgentDesignation.model_validate(row) for row in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+    ) -> bytes:
+        """依頼先代理人検索, within the caller's scope, as the JSON of `Page[AgentDesignation]`
+        (rows straight to JSON, as the single read)."""
+        found = await self.designations.search(designation_scope(scope), filters, page)
+        return rows_page_json(AgentDesignation, *found, page)
 
     async def get_within_organization(
         self, organization_id: int, designation_id: str, *, lock: bool = False

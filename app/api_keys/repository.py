@@ -60,18 +60,21 @@ class ApiKeyRepository(LinkedSystemRepository):
         params = {"in_organization": organization_id, "key_id": key_id, "now": now}
         return bool(await _REVOKE.in_transaction(self.session, params))
 
-    async def list_of(self, organization_id: int, page: PageRequest) -> tuple[list[ApiKey], int]:
-        """The organization's keys, revoked ones included."""
+    async def list_of(
+        self, organization_id: int, page: PageRequest
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """The organization's keys, revoked ones included, as the single read selects them
+        (`SHOWN_COLUMNS`): (column names, rows, total)."""
         listed = _list_select(page.sort_key(SORTABLE, "created_at"), deep=page.offset >= DEFERRED_JOIN_OFFSET)
         params = {"organization_id": organization_id}
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
 
 @lru_cache(maxsize=64)
 def _list_select(sort: str, *, deep: bool) -> ListSelect:
     """The key list of one sort key."""
-    statement = select(ApiKey).where(ApiKey.organization_id == bindparam("organization_id"))
+    statement = select(*SHOWN).where(ApiKey.organization_id == bindparam("organization_id"))
     return ApiKeyRepository.listed(statement, order_by=ordering(SORTABLE, sort, ApiKey.id), deep=deep)
 
 

@@ -26,11 +26,12 @@ CanSetPassword = Annotated[OrganizationScope, Depends(organization_scope(Permiss
     "/api-keys",
     summary="APIキーの一覧",
     description="The organization's keys, revoked keys included.",
+    response_model=Page[ApiKey],
     responses=problems(),
 )
-async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageDep) -> Page[ApiKey]:
-    """The organization's keys."""
-    return await service.search(scope, page)
+async def list_api_keys(scope: CanManage, service: ApiKeyServiceDep, page: PageDep) -> Response:
+    """The organization's keys (JSON straight from the rows)."""
+    return Response(await service.search(scope, page), media_type=JSON)
 
 
 @router.post(

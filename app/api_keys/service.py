@@ -12,8 +12,8 @@ from app.auth.linked_systems import LinkedSystemAuth
 from app.auth.principals import PrincipalKind
 from app.http.errors import FieldError, NotFound, Unprocessable
 from app.http.ids import parse_row_id
-from app.http.pagination import Page, PageRequest
-from app.http.resource import row_json
+from app.http.pagination import PageRequest
+from app.http.resource import row_json, rows_page_json
 from app.journal.audit_trail import Actor
 from app.journal.context import RequestContext, provide
 from app.models import Organization
@@ -40,15 +40,10 @@ class ApiKeyService:
         """The repository of this request's session."""
         return ApiKeyRepository(self.context.session)
 
-    async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[ApiKey]:
-        """All keys of the organization, revoked ones included."""
-        rows, total = await self.keys.list_of(scope.organization_id, page)
-        return Page(
-            items=[ApiKey.model_validate(row) for row in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+    async def search(self, scope: OrganizationScope, page: PageRequest) -> bytes:
+        """All keys of the organization, revoked ones included, as the JSON of `Page[ApiKey]`
+        (rows straight to JSON, as the single read)."""
+        return rows_page_json(ApiKey, *await self.keys.list_of(scope.organization_id, page), page)
 
     async def issue(self, organization_id: int, actor: Actor, label: str | None) -> ApiKey:
         """A new active key; the others stay active, so a linked system can move over without downtime."""

@@ -1,19 +1,18 @@
 """All SQL about application templates."""
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, or_, select
-from sqlalchemy.orm import contains_eager
 
 from app.application_templates.schemas import ApplicationTemplate as TemplateSchema
 from app.application_templates.schemas import ApplicationTemplateFilters
 from app.db.filters import NOTHING, NULL, FilterSet
 from app.db.prepared import PreparedSelect
-from app.db.repository import DEFERRED_JOIN_OFFSET, Repository
+from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.ids import parse_public_id
 from app.http.pagination import PageRequest, ordering
 from app.models import ApplicationTemplate, Location
@@ -55,27 +54,10 @@ class ApplicationTemplateRepository(Repository[ApplicationTemplate]):
 
     model = ApplicationTemplate
 
-    def _visible(self, scope: TemplateScope) -> Select[tuple[ApplicationTemplate]]:
-        """The one visibility rule of templates, each with its location loaded."""
-        statement = (
-            select(ApplicationTemplate)
-            .outerjoin(Location, Location.id == ApplicationTemplate.location_id)
-            .options(contains_eager(ApplicationTemplate.location))
-            .where(ApplicationTemplate.organization_id == scope.organization_id)
-        )
-        if scope.location_id is not None:
-            statement = statement.where(
-                or_(
-                    ApplicationTemplate.location_id.is_(None),
-                    ApplicationTemplate.location_id == scope.location_id,
-                )
-            )
-        return statement
-
     async def shown(self, scope: TemplateScope, id_: int) -> Sequence[Any] | None:
         """The template with this id, if the scope sees it: its `SHOWN_COLUMNS` (a bound select
         built once per shape, app/db/prepared.py)."""
-        params = {"organization_id": scope.organization_id, "scope_location_id": scope.location_id, "id": id_}
+        params = {**_scope_params(scope), "id": id_}
         return await _one_select(scope.location_id is not None).first(self.session, params)
 
     async def insert(self, values: dict[str, Any], location_code: str | None) -> Sequence[Any]:
@@ -90,18 +72,22 @@ class ApplicationTemplateRepository(Repository[ApplicationTemplate]):
 
     async def search(
         self, scope: TemplateScope, filters: ApplicationTemplateFilters, page: PageRequest
-    ) -> tuple[list[ApplicationTemplate], int]:
-        """Visible templates matching the filters, with their locations."""
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """Visible templates matching the filters, as the single read selects them
+        (`SHOWN_COLUMNS`, their locations' codes joined): (column names, rows, total)."""
         values = {
             "location_code": await self._at_location(scope.organization_id, filters.location_code),
             "agent_designation_id": _designation(filters.agent_designation_id),
         }
-        statement = self._visible(scope).where(*FILTERS.bound_conditions(FILTERS.shape(filters, **values)))
-        order_by = ordering(FILTERS.sortable, page.sort_key(FILTERS.sortable, "name"), ApplicationTemplate.id)
-        listed = self.listed(statement, order_by=order_by, deep=page.offset >= DEFERRED_JOIN_OFFSET)
-        params = FILTERS.parameters(filters, **values)
+        listed = _search_select(
+            FILTERS.shape(filters, **values),
+            scoped=scope.location_id is not None,
+            sort=page.sort_key(FILTERS.sortable, "name"),
+            deep=page.offset >= DEFERRED_JOIN_OFFSET,
+        )
+        params = {**_scope_params(scope), **FILTERS.parameters(filters, **values)}
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
     async def _at_location(self, organization_id: int, code: str | None) -> object:
         """What the `location_code` filter compares a template's location id with: the id of the
@@ -134,16 +120,17 @@ def _designation(value: str | None) -> object:
     return NOTHING if id_ is None else id_
 
 
-@lru_cache(maxsize=2)
-def _one_select(scoped: bool) -> PreparedSelect:
-    """One template by id, within a scope (as `_visible`)."""
+def _scope_params(scope: TemplateScope) -> dict[str, Any]:
+    return {"organization_id": scope.organization_id, "scope_location_id": scope.location_id}
+
+
+def _visible(scoped: bool) -> Select[Any]:
+    """The one visibility rule of templates: the `SHOWN` of those a scope sees (with their
+    locations' codes), over the bound values of `_scope_params`."""
     statement = (
         select(*SHOWN)
         .outerjoin(Location, Location.id == ApplicationTemplate.location_id)
-        .where(
-            ApplicationTemplate.organization_id == bindparam("organization_id"),
-            ApplicationTemplate.id == bindparam("id"),
-        )
+        .where(ApplicationTemplate.organization_id == bindparam("organization_id"))
     )
     if scoped:
         statement = statement.where(
@@ -152,7 +139,21 @@ def _one_select(scoped: bool) -> PreparedSelect:
                 ApplicationTemplate.location_id == bindparam("scope_location_id"),
             )
         )
-    return PreparedSelect(statement)
+    return statement
+
+
+@lru_cache(maxsize=2)
+def _one_select(scoped: bool) -> PreparedSelect:
+    """One template by id, within a scope."""
+    return PreparedSelect(_visible(scoped).where(ApplicationTemplate.id == bindparam("id")))
+
+
+@lru_cache(maxsize=512)
+def _search_select(shape: tuple[Hashable, ...], *, scoped: bool, sort: str, deep: bool) -> ListSelect:
+    """The template search of one shape of filters (see FilterSet.shape), within a scope."""
+    statement = _visible(scoped).where(*FILTERS.bound_conditions(shape))
+    order_by = ordering(FILTERS.sortable, sort, ApplicationTemplate.id)
+    return ApplicationTemplateRepository.listed(statement, order_by=order_by, deep=deep)
 
 
 @lru_cache(maxsize=2)

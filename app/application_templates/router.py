@@ -19,6 +19,7 @@ from app.http.errors import Conflict, FieldError, Forbidden, Unprocessable
 from app.http.etag import IfMatch
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
+from app.http.resource import JSON
 from app.idempotency.routing import ResourceRoute
 
 router = APIRouter(
@@ -82,11 +83,9 @@ _CREATE_EXAMPLES: dict[str, Any] = {
     ),
     responses=problems(),
 )
-async def list_templates(
-    scope: CanRead, service: ApplicationTemplateServiceDep, query: Filters
-) -> Page[ApplicationTemplate]:
-    """Search the organization's templates."""
-    return await service.search(scope, query, query.page())
+async def list_templates(scope: CanRead, service: ApplicationTemplateServiceDep, query: Filters) -> Response:
+    """Search the organization's templates (JSON straight from the rows)."""
+    return Response(await service.search(scope, query, query.page()), media_type=JSON)
 
 
 @router.post(

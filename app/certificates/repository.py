@@ -9,11 +9,22 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.certificates.schemas import Certificate as CertificateSchema
 from app.certificates.schemas import CertificateStatus
+from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
 from app.models import Certificate, Organization, ServiceInstance
 
+# What a certificate's public form is made of (app/certificates/service.py `to_schema`): the
+# Certificate schema's fields that are attributes of the row (its organization's name among them),
+# in their order; never its sealed file or password. What its read and its lists select.
+SHOWN = tuple(
+    getattr(Certificate, name)
+    for name in CertificateSchema.model_fields
+    if name in Certificate.__mapper__.attrs
+)
+SHOWN_COLUMNS = tuple(column.key for column in SHOWN)
 SORTABLE = {
     "created_at": Certificate.created_at,
     "not_after": Certificate.not_after,
@@ -85,6 +96,14 @@ class CertificateRepository(Repository[Certificate]):
             )
         )
 
+    async def shown(self, organization_id: int, certificate_id: str) -> dict[str, Any] | None:
+        """One certificate of the organization: its `SHOWN_COLUMNS` by name (a bound select built
+        once, app/db/prepared.py), or None."""
+        row = await _SHOWN_SELECT.first(
+            self.session, {"organization_id": organization_id, "certificate_id": certificate_id}
+        )
+        return None if row is None else dict(zip(SHOWN_COLUMNS, row, strict=True))
+
     async def search(
         self,
         *,
@@ -94,8 +113,9 @@ class CertificateRepository(Repository[Certificate]):
         now: datetime,
         page: PageRequest,
         default_sort: str,
-    ) -> tuple[list[Certificate], int]:
-        """Certificates of one organization (or all), by status and nearness of expiry."""
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """Certificates of one organization (or all), by status and nearness of expiry, as the
+        single read selects them (`SHOWN_COLUMNS`): (column names, rows, total)."""
         listed = _search_select(
             organization_id is not None,
             tuple(sorted(set(statuses))),
@@ -110,7 +130,7 @@ class CertificateRepository(Repository[Certificate]):
             "expires_before": now + timedelta(days=(expires_within_days or 0) + 1),
         }
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
     async def sealed(self, certificate_id: str) -> Sealed | None:
         """The sealed file and password of a certificate."""
@@ -169,10 +189,18 @@ def _search_select(
             CURRENT,
             Certificate.not_after < bindparam("expires_before", type_=Certificate.not_after.type),
         ]
-    statement = select(Certificate).where(*conditions)
+    statement = select(*SHOWN).where(*conditions)
     return CertificateRepository.listed(
         statement, order_by=ordering(SORTABLE, sort, Certificate.id), deep=deep
     )
+
+
+_SHOWN_SELECT = PreparedSelect(
+    select(*SHOWN).where(
+        Certificate.organization_id == bindparam("organization_id"),
+        Certificate.id == bindparam("certificate_id"),
+    )
+)
 
 
 class InstanceRepository:

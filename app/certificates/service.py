@@ -8,6 +8,7 @@ nowhere: not in an answer, an audit event, a log line or an idempotency record.
 
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -28,7 +29,7 @@ from app.certificates.inspection import (
     inspect_in_child,
 )
 from app.certificates.keys import associated_data
-from app.certificates.repository import CertificateRepository
+from app.certificates.repository import SHOWN_COLUMNS, CertificateRepository
 from app.certificates.schemas import (
     MAX_FILE_BYTES,
     Certificate,
@@ -70,11 +71,11 @@ _OPENING_REFUSALS = {
 }
 
 
-def status_of(row: CertificateRow, now: datetime) -> CertificateStatus:
+def status_of(stored: Mapping[str, Any], now: datetime) -> CertificateStatus:
     """active, replaced or expired, as of now (a certificate is valid through its not_after)."""
-    if row.replaced_at is not None:
+    if stored["replaced_at"] is not None:
         return CertificateStatus.REPLACED
-    if now > row.not_after:
+    if now > stored["not_after"]:
         return CertificateStatus.EXPIRED
     return CertificateStatus.ACTIVE
 
@@ -122,28 +123,20 @@ def names_same_company(subject_name: str, organization_name: str) -> bool:
     return bool(subject and organization) and (subject in organization or organization in subject)
 
 
-def to_schema(row: CertificateRow, now: datetime) -> Certificate:
-    """The public form of a certificate: metadata and its status now."""
-    return Certificate(
-        id=row.id,
-        organization_id=format_organization_id(row.organization_id),
-        organization_name=row.organization_name,
-        subject_name=row.subject_name,
-        representative_name=row.representative_name,
-        subject_matches_organization=names_same_company(row.subject_name, row.organization_name),
-        issuer=row.issuer,
-        serial_number=row.serial_number,
-        not_before=row.not_before,
-        not_after=row.not_after,
-        fingerprint_sha256=row.fingerprint_sha256,
-        key_type=row.key_type,
-        status=status_of(row, now),
-        days_until_expiry=days_until(row.not_after, now),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        replaced_at=row.replaced_at,
-        updated_at=row.updated_at,
-        version=row.version,
+def to_schema(row: CertificateRow | Mapping[str, Any], now: datetime) -> Certificate:
+    """The public form of a certificate (a loaded row, or its `SHOWN_COLUMNS` by name, as its
+    read and its lists select them): metadata and its status now."""
+    stored = row if isinstance(row, Mapping) else {name: getattr(row, name) for name in SHOWN_COLUMNS}
+    return Certificate.model_validate(
+        {
+            **stored,
+            "organization_id": format_organization_id(stored["organization_id"]),
+            "subject_matches_organization": names_same_company(
+                stored["subject_name"], stored["organization_name"]
+            ),
+            "status": status_of(stored, now),
+            "days_until_expiry": days_until(stored["not_after"], now),
+        }
     )
 
 
@@ -339,7 +332,7 @@ class CertificateService:
         default_sort: str,
     ) -> Page[Certificate]:
         now = self.context.clock.now()
-        rows, total = await self.certificates.search(
+        columns, rows, total = await self.certificates.search(
             organization_id=organization_id,
             statuses=statuses,
             expires_within_days=expires_within_days,
@@ -347,21 +340,32 @@ class CertificateService:
             page=page,
             default_sort=default_sort,
         )
-        items = [to_schema(row, now) for row in rows]
+        items = [to_schema(dict(zip(columns, row, strict=True)), now) for row in rows]
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @staticmethod
+    def _certificate_id(certificate_id: str) -> str:
+        """The id as stored; 404 when no certificate could have it."""
+        if len(certificate_id) == 32 and certificate_id.isascii() and certificate_id.isalnum():
+            return certificate_id.upper()
+        raise NotFound()
 
     async def _row(self, scope: OrganizationScope, certificate_id: str) -> CertificateRow:
         """The row of one certificate of the organization; 404 otherwise (another organization's too)."""
-        row = None
-        if len(certificate_id) == 32 and certificate_id.isascii() and certificate_id.isalnum():
-            row = await self.certificates.of_organization(scope.organization_id, certificate_id.upper())
+        row = await self.certificates.of_organization(
+            scope.organization_id, self._certificate_id(certificate_id)
+        )
         if row is None:
             raise NotFound()
         return row
 
     async def get(self, scope: OrganizationScope, certificate_id: str) -> Certificate:
-        """依頼人証明書の参照."""
-        return to_schema(await self._row(scope, certificate_id), self.context.clock.now())
+        """依頼人証明書の参照: from its columns as the lists read theirs (no ORM object); 404
+        otherwise (another organization's too)."""
+        stored = await self.certificates.shown(scope.organization_id, self._certificate_id(certificate_id))
+        if stored is None:
+            raise NotFound()
+        return to_schema(stored, self.context.clock.now())
 
     async def current(self, organization_id: int) -> Certificate | None:
         """The organization's certificate in use (active, or expired and not yet replaced)."""

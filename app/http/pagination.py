@@ -137,7 +137,12 @@ def page_json(
     byte for byte. The route declares `response_model=Page[item]` for the document.
     """
     fields = _fields_leading(item, columns)
-    items = [dict(zip(fields, row, strict=False)) for row in rows]
+    return page_around([dict(zip(fields, row, strict=False)) for row in rows], total, page)
+
+
+def page_around(items: list[Any], total: int, page: PageRequest) -> bytes:
+    """The JSON of a page of these items: each a dict of plain values (`page_json`) or an item
+    written already (`orjson.Fragment`, app/http/resource.py `rows_page_json`)."""
     document = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     return orjson.dumps(document, option=orjson.OPT_UTC_Z)
 

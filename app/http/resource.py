@@ -3,7 +3,8 @@
 The single-resource twin of `page_json`: a read or a write that selected (or returned) the
 resource's columns in the order of its schema's fields writes them as JSON at once, with no
 model built and validated in between, and the route answers those bytes (it declares the
-schema as `response_model` for the document). Whatever records the resource takes the same
+schema as `response_model` for the document). A list answers its rows as its single read
+answers one (`rows_page_json`), for every schema. Whatever records the resource takes the same
 form (`public_form`), so that what it says is exactly what the GET answers.
 
 A schema with a field that is not a plain column (an id shown as text, a stored list shown as a
@@ -25,7 +26,7 @@ from pydantic import BaseModel
 
 from app.http.etag import etag
 from app.http.headers import member_url
-from app.http.pagination import item_json
+from app.http.pagination import PageRequest, item_json, page_around, page_json
 
 JSON = "application/json"
 # Values a column holds that a field of the same type shows as they are.
@@ -70,6 +71,21 @@ def row_json(schema: type[BaseModel], columns: tuple[str, ...], row: Sequence[An
         return item_json(schema, columns, row)
     model = validated(schema, columns, row)
     return model.__pydantic_serializer__.to_json(model)
+
+
+def rows_page_json(
+    schema: type[BaseModel],
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    total: int,
+    page: PageRequest,
+) -> bytes:
+    """The JSON of `Page[schema]` from rows read by a list (`Repository.listed`: the columns its
+    single read selects, then `_total` and the like), each item as `row_json` writes the single
+    read: byte for byte what pydantic writes for the page, with no ORM object in between."""
+    if written_as_stored(schema):
+        return page_json(schema, columns, rows, total, page)
+    return page_around([orjson.Fragment(row_json(schema, columns, row)) for row in rows], total, page)
 
 
 @dataclass(frozen=True, slots=True)

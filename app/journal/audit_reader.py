@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.http.pagination import Page, PageRequest
+from app.http.pagination import PageRequest
+from app.http.resource import rows_page_json
 from app.journal.audit_repository import AuditEventRepository
 from app.journal.audit_schemas import AuditEvent, AuditFilters
 from app.journal.context import RequestContext, provide
@@ -19,17 +20,11 @@ class AuditReader:
     def __init__(self, context: RequestContext) -> None:
         self.context = context
 
-    async def search(
-        self, organization_id: int, filters: AuditFilters, page: PageRequest
-    ) -> Page[AuditEvent]:
-        """監査ログ: the organization's events matching the filters."""
-        rows, total = await AuditEventRepository(self.context.session).search(organization_id, filters, page)
-        return Page(
-            items=[AuditEvent.model_validate(row) for row in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+    async def search(self, organization_id: int, filters: AuditFilters, page: PageRequest) -> bytes:
+        """監査ログ: the organization's events matching the filters, as the JSON of
+        `Page[AuditEvent]` (rows straight to JSON)."""
+        found = await AuditEventRepository(self.context.session).search(organization_id, filters, page)
+        return rows_page_json(AuditEvent, *found, page)
 
 
 AuditReaderDep = Annotated[AuditReader, Depends(provide(AuditReader))]

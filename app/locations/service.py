@@ -16,8 +16,8 @@ from app.csv.files import CsvEncoding, Table, refuse
 from app.csv.schemas import ImportResult, PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, NotFound
-from app.http.pagination import PageRequest, page_json
-from app.http.resource import StoredResource
+from app.http.pagination import PageRequest
+from app.http.resource import StoredResource, rows_page_json
 from app.journal.audited import (
     ResourceRef,
     StoredRow,
@@ -59,7 +59,7 @@ class LocationService:
     async def search(self, scope: OrganizationScope, filters: LocationFilters, page: PageRequest) -> bytes:
         """依頼人拠点検索, as the JSON of `Page[Location]` (the hot path: rows straight to JSON)."""
         columns, rows, total = await self.locations.search(location_scope(scope), filters, page)
-        return page_json(Location, columns, rows, total, page)
+        return rows_page_json(Location, columns, rows, total, page)
 
     async def _stored(self, scope: OrganizationScope, code: str) -> StoredRow:
         """The row of a location within the caller's scope (the fast path); 404 otherwise."""

@@ -12,6 +12,7 @@ from app.http.etag import IfMatch
 from app.http.headers import created
 from app.http.openapi import invalid, problems
 from app.http.pagination import Page
+from app.http.resource import JSON
 from app.idempotency.routing import ResourceRoute
 from app.organizations.schemas import (
     OnboardingResult,
@@ -35,15 +36,16 @@ CanUpdate = Annotated[OrganizationScope, Depends(organization_scope(Permission.O
     "",
     summary="依頼人組織の一覧",
     description="Operators see and search all organizations; everyone else sees their own.",
+    response_model=Page[Organization],
     responses=problems(),
 )
 async def list_organizations(
     principal: CanList,
     service: OrganizationServiceDep,
     query: Annotated[OrganizationQuery, Query()],
-) -> Page[Organization]:
-    """Search organizations."""
-    return await service.search(principal, query, query.page())
+) -> Response:
+    """Search organizations (JSON straight from the rows)."""
+    return Response(await service.search(principal, query, query.page()), media_type=JSON)
 
 
 @router.post(

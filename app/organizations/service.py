@@ -13,13 +13,13 @@ from app.auth.principals import Principal, Role
 from app.certificates.service import CertificateService
 from app.config.clock import JAPAN
 from app.http.errors import FieldError, Unprocessable
-from app.http.pagination import Page, PageRequest
-from app.http.resource import StoredResource
+from app.http.pagination import PageRequest
+from app.http.resource import StoredResource, rows_page_json
 from app.journal.audit_trail import Actor
 from app.journal.audited import ResourceRef, StoredRow, record_created, update_row_audited
 from app.journal.context import RequestContext, provide
 from app.models import Organization as OrganizationRow
-from app.organizations.repository import OrganizationRepository
+from app.organizations.repository import SHOWN_COLUMNS, OrganizationRepository
 from app.organizations.schemas import (
     NoticeAdmin,
     OnboardingResult,
@@ -34,8 +34,6 @@ from app.security.passwords import generate_password
 from app.users.service import UserService
 
 RESOURCE = "organization"
-# An organization's public fields: the leading columns of its row on the fast path (StoredRow).
-SHOWN = tuple(Organization.model_fields)
 
 
 class OrganizationService:
@@ -49,25 +47,19 @@ class OrganizationService:
         """The repository of this request's session."""
         return OrganizationRepository(self.context.session)
 
-    async def search(
-        self, principal: Principal, filters: OrganizationFilters, page: PageRequest
-    ) -> Page[Organization]:
-        """Operators search all organizations; everyone else sees their own."""
+    async def search(self, principal: Principal, filters: OrganizationFilters, page: PageRequest) -> bytes:
+        """Operators search all organizations; everyone else sees their own. The JSON of
+        `Page[Organization]` (rows straight to JSON)."""
         exact_id = parse_organization_id(filters.id) if filters.id else None
         if filters.id and exact_id is None:
-            return Page(items=[], total=0, limit=page.limit, offset=page.offset)
-        rows, total = await self.organizations.search(
+            return rows_page_json(Organization, SHOWN_COLUMNS, [], 0, page)
+        found = await self.organizations.search(
             only_id=None if principal.is_operator else principal.organization_id,
             exact_id=exact_id,
             filters=filters,
             page=page,
         )
-        return Page(
-            items=[Organization.model_validate(row) for row in rows],
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return rows_page_json(Organization, *found, page)
 
     async def get(self, scope: OrganizationScope) -> StoredResource:
         """依頼人組織の参照: the row the scope read (operators: to know that it exists), or reads
@@ -91,7 +83,7 @@ class OrganizationService:
         """依頼人組織名の変更: one versioned UPDATE of the row the scope read (412 when it moved
         since); answers as GET does."""
         values = await scope.organization_values()
-        stored = StoredRow(Organization, SHOWN, tuple(values[name] for name in SHOWN))
+        stored = StoredRow(Organization, SHOWN_COLUMNS, tuple(values[name] for name in SHOWN_COLUMNS))
         organization = await update_row_audited(
             self.organizations,
             stored,

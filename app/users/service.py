@@ -27,8 +27,8 @@ from app.csv.files import CsvEncoding, Row, Table, listed
 from app.csv.schemas import PlannedRow, planned_rows
 from app.csv.upload import Upload, cells, errors_of, off_loop, read_upload, unique
 from app.http.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
-from app.http.pagination import PageRequest, page_json
-from app.http.resource import StoredResource
+from app.http.pagination import PageRequest
+from app.http.resource import StoredResource, rows_page_json
 from app.journal.audit_trail import Actor
 from app.journal.audited import (
     ResourceRef,
@@ -79,7 +79,7 @@ class UserService:
         columns, rows, total = await UserSearch(self.users).search(
             scope.organization_id, user_visibility(scope.principal), filters, page
         )
-        return page_json(User, columns, rows, total, page)
+        return rows_page_json(User, columns, rows, total, page)
 
     async def get(self, scope: OrganizationScope, login_id: str) -> StoredResource:
         """A user the caller may see; 404 otherwise (JSON straight from its row)."""

@@ -35,10 +35,11 @@ _SHOWN_SELECT = PreparedSelect(
 
 @lru_cache(maxsize=8)
 def _endpoints_select(sort: str, deep: bool) -> ListSelect:
-    """An organization's endpoints, in one order (a list select built once per shape)."""
+    """An organization's endpoints as the single read selects them (`SHOWN`), in one order (a list
+    select built once per shape)."""
     column = SORTABLE[sort.removeprefix("-")]
     key = column.desc() if sort.startswith("-") else column.asc()
-    statement = select(WebhookEndpoint).where(
+    statement = select(*SHOWN).where(
         WebhookEndpoint.organization_id == bindparam("organization_id", type_=Integer)
     )
     return WebhookRepository.listed(statement, order_by=[key, WebhookEndpoint.id], deep=deep)
@@ -128,13 +129,16 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             self.session, {"organization_id": organization_id, "endpoint_id": endpoint_id}
         )
 
-    async def search(self, organization_id: int, page: PageRequest) -> tuple[list[WebhookEndpoint], int]:
-        """The organization's endpoints, oldest first."""
+    async def search(
+        self, organization_id: int, page: PageRequest
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]], int]:
+        """The organization's endpoints, oldest first, as the single read selects them
+        (`SHOWN_COLUMNS`): (column names, rows, total)."""
         listed = _endpoints_select(page.sort_key(SORTABLE, "created_at"), page.offset >= DEFERRED_JOIN_OFFSET)
         rows, total = await self.page(
             listed, {"organization_id": organization_id}, limit=page.limit, offset=page.offset
         )
-        return [row[0] for row in rows], total
+        return listed.columns, rows, total
 
     async def sealed(self, endpoint_id: str) -> Sealed | None:
         """The endpoint's sealed secrets."""

@@ -66,13 +66,12 @@ async def create_webhook_endpoint(
     COLLECTION,
     summary="Webhookエンドポイントの一覧",
     description="The organization's endpoints, oldest first.",
+    response_model=Page[WebhookEndpoint],
     responses=problems(),
 )
-async def list_webhook_endpoints(
-    scope: CanManage, service: WebhookServiceDep, page: PageDep
-) -> Page[WebhookEndpoint]:
-    """The organization's endpoints."""
-    return await service.search(scope, page)
+async def list_webhook_endpoints(scope: CanManage, service: WebhookServiceDep, page: PageDep) -> Response:
+    """The organization's endpoints (JSON straight from the rows)."""
+    return Response(await service.search(scope, page), media_type=JSON)
 
 
 @router.get(

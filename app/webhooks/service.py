@@ -26,7 +26,7 @@ from app.http.errors import (
 )
 from app.http.etag import check_version
 from app.http.pagination import Page, PageRequest
-from app.http.resource import StoredResource
+from app.http.resource import StoredResource, rows_page_json
 from app.journal.audited import (
     BOOKKEEPING,
     ResourceRef,
@@ -219,11 +219,10 @@ class WebhookService:
         )
         return WebhookEndpointWithSecret(**endpoint.model_dump(), secret=secret)
 
-    async def search(self, scope: OrganizationScope, page: PageRequest) -> Page[WebhookEndpoint]:
-        """The organization's endpoints."""
-        rows, total = await self.webhooks.search(scope.organization_id, page)
-        items = [WebhookEndpoint.model_validate(row) for row in rows]
-        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    async def search(self, scope: OrganizationScope, page: PageRequest) -> bytes:
+        """The organization's endpoints, as the JSON of `Page[WebhookEndpoint]` (rows straight to
+        JSON, as the single read)."""
+        return rows_page_json(WebhookEndpoint, *await self.webhooks.search(scope.organization_id, page), page)
 
     @staticmethod
     def _endpoint_id(endpoint_id: str) -> str | None:

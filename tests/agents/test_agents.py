@@ -5,8 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents import repository as agents_repository
 from app.agents.schemas import Agent
 from tests.agents.helpers import AGENTS, add_agent, add_designation
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import World
 
 
@@ -231,11 +233,12 @@ async def test_procedures_that_designations_use_stay(world: World, client: httpx
 
 
 async def test_every_listed_agent_reads_as_it_does_on_its_own(
-    world: World, client: httpx.AsyncClient
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A single read (and a write's answer) takes its row through the schema once, with no ORM
-    object (app/http/resource.py); the list reads objects: each item must be what the single
-    read answers, byte for byte what pydantic writes for the Agent schema, with its ETag."""
+    """The list and the single read (and a write's answer) take their rows through the schema
+    once, with no ORM object (app/http/resource.py): each item must be what the single read
+    answers, byte for byte what pydantic writes for the Agent schema, with its ETag, whatever
+    the filters and the sort."""
     await add_agent(client, world.operator)
     scrivener = await add_agent(
         client,
@@ -254,12 +257,20 @@ async def test_every_listed_agent_reads_as_it_does_on_its_own(
     assert changed.status_code == 200, changed.text
     assert changed.headers["etag"] == '"2"'
     assert changed.content == (await client.get(path, headers=world.a.basic())).content
-    listed = await client.get(AGENTS, params={"limit": 200}, headers=world.a.basic())
-    assert listed.status_code == 200, listed.text
-    assert len(listed.json()["items"]) == 2
-    for item in listed.json()["items"]:
-        alone = await client.get(f"{AGENTS}/{item['id']}", headers=world.a.basic())
-        assert alone.status_code == 200, alone.text
-        assert alone.json() == item
-        assert alone.content == Agent.model_validate(item).model_dump_json().encode()
-        assert alone.headers["etag"] == f'"{item["version"]}"'
+    deep_from_the_second_item(monkeypatch, agents_repository)
+    cases: list[tuple[dict[str, str | int], int]] = [
+        ({"limit": 200}, 2),
+        ({"offset": 1, "sort": "-name"}, 1),
+        ({"offset": 1, "procedure": "continuous_inspection"}, 0),
+        ({"procedure": "transfer_registration"}, 1),
+        ({"procedure": "new_registration", "status": "suspended"}, 1),
+        ({"procedure": "kei_new_inspection", "status": "suspended"}, 0),
+        ({"name": "見本", "sort": "-name"}, 1),
+        ({"sort": "-updated_at", "limit": 1}, 1),
+    ]
+    for params, count in cases:
+        listed = await client.get(AGENTS, params=params, headers=world.a.basic())
+        items = await assert_listed_as_alone(
+            client, listed, Agent, lambda item: f"{AGENTS}/{item['id']}", world.a.basic()
+        )
+        assert len(items) == count, params

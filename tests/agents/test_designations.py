@@ -5,8 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents import repository as agents_repository
 from app.agents.schemas import AgentDesignation
 from tests.agents.helpers import AGENTS, add_agent, add_designation, designate, designations_path
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import World
 
 CONTINUOUS = "continuous_inspection"
@@ -364,12 +366,12 @@ async def test_a_retried_post_with_an_idempotency_key_designates_once(
 
 
 async def test_every_listed_designation_reads_as_it_does_on_its_own(
-    world: World, client: httpx.AsyncClient
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A single read (and a write's answer) takes its row, its agent's and its location's code
-    through the schema once (app/http/resource.py); the list reads ORM objects: each item must
-    be what the single read answers, byte for byte what pydantic writes, for designations of a
-    location and of all locations, as an admin and a location's admin see them."""
+    through the schema once, and so does the list (app/http/resource.py): each item must be
+    what the single read answers, byte for byte what pydantic writes, for designations of a
+    location and of all locations, as an admin and a location's admin see them, filtered or not."""
     shinkokai, corporation = await _agents(client, world)
     await add_designation(client, world.a, shinkokai["id"], location_code="L1", is_default=True, note="車検")
     everywhere = await add_designation(client, world.a, corporation["id"])
@@ -384,16 +386,27 @@ async def test_every_listed_designation_reads_as_it_does_on_its_own(
     assert changed.headers["etag"] == '"2"'
     assert changed.content == (await client.get(path, headers=world.a.basic())).content
     located = world["location_admin_l1"]
-    for caller, count in ((world.a.admin, 3), (located, 2)):
-        listed = await client.get(designations_path(world.a), params={"limit": 200}, headers=caller.headers)
-        assert listed.status_code == 200, listed.text
-        assert len(listed.json()["items"]) == count
-        for item in listed.json()["items"]:
-            alone = await client.get(f"{designations_path(world.a)}/{item['id']}", headers=caller.headers)
-            assert alone.status_code == 200, alone.text
-            assert alone.json() == item
-            assert alone.content == AgentDesignation.model_validate(item).model_dump_json().encode()
-            assert alone.headers["etag"] == f'"{item["version"]}"'
+    deep_from_the_second_item(monkeypatch, agents_repository)
+    cases: list[tuple[Any, dict[str, str | int], int]] = [
+        (world.a.admin, {"limit": 200}, 3),
+        (world.a.admin, {"offset": 1, "sort": "-updated_at"}, 2),
+        (located, {"offset": 1, "name": "法人"}, 0),
+        (located, {"limit": 200}, 2),
+        (world.a.admin, {"procedure": CONTINUOUS}, 2),
+        (world.a.admin, {"procedure": "transfer_registration", "location_code": ""}, 1),
+        (located, {"location_code": "L2"}, 0),
+        (world.a.admin, {"name": "法人", "sort": "-updated_at"}, 2),
+    ]
+    for caller, params, count in cases:
+        listed = await client.get(designations_path(world.a), params=params, headers=caller.headers)
+        items = await assert_listed_as_alone(
+            client,
+            listed,
+            AgentDesignation,
+            lambda item: f"{designations_path(world.a)}/{item['id']}",
+            caller.headers,
+        )
+        assert len(items) == count, params
     resolved = await client.get(
         f"{designations_path(world.a)}/resolve",
         params={"procedure": CONTINUOUS, "location_code": "L1"},

@@ -9,8 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.api_keys import repository as api_keys_repository
 from app.api_keys.schemas import ApiKey
 from app.config.clock import ManualClock
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import Org, World
 
 
@@ -339,10 +341,13 @@ async def test_a_right_current_api_password_gives_its_attempt_back(
         assert wrong.status_code == 422, n
 
 
-async def test_every_listed_key_reads_as_it_does_on_its_own(world: World, client: httpx.AsyncClient) -> None:
-    """A key is read and written from its row (app/http/resource.py): the single read must be what
-    the list shows, byte for byte what pydantic writes for the ApiKey schema, before and after a
-    revocation; issuing answers what the read answers; a revocation is recorded once."""
+async def test_every_listed_key_reads_as_it_does_on_its_own(
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key is read, listed and written from its row (app/http/resource.py): the list must be,
+    byte for byte, the single reads of its keys and what pydantic writes for the ApiKey schema,
+    before and after a revocation, in every sort and deep; issuing answers what the read
+    answers; a revocation is recorded once."""
     headers = world.a.admin.headers
     key = await issue(client, world, "在庫システム")
     alone = await client.get(f"{world.a.path}/api-keys/{key['id']}", headers=headers)
@@ -351,12 +356,21 @@ async def test_every_listed_key_reads_as_it_does_on_its_own(world: World, client
     assert "etag" not in alone.headers
     await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=headers)
     await client.delete(f"{world.a.path}/api-keys/{key['id']}", headers=headers)
+    await issue(client, world, None)
+    deep_from_the_second_item(monkeypatch, api_keys_repository)
+    cases: list[dict[str, str | int]] = [
+        {},
+        {"sort": "-revoked_at"},
+        {"sort": "label"},
+        {"offset": 1, "sort": "-created_at"},
+    ]
+    for params in cases:
+        listed = await client.get(f"{world.a.path}/api-keys", params=params, headers=headers)
+        items = await assert_listed_as_alone(
+            client, listed, ApiKey, lambda item: f"{world.a.path}/api-keys/{item['id']}", headers
+        )
+        assert len(items) == listed.json()["total"] - int(params.get("offset", 0)) >= 1, params
     listed = await client.get(f"{world.a.path}/api-keys", headers=headers)
-    for item in listed.json()["items"]:
-        alone = await client.get(f"{world.a.path}/api-keys/{item['id']}", headers=headers)
-        assert alone.json() == item
-        assert alone.content == ApiKey.model_validate(item).model_dump_json().encode()
-        assert alone.headers["content-type"] == "application/json"
     revoked = next(item for item in listed.json()["items"] if item["id"] == key["id"])
     assert revoked["revoked_at"] is not None
     events = await client.get(f"{world.a.path}/audit-events", params={"limit": 200}, headers=headers)

@@ -5,8 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.application_templates import repository as templates_repository
 from app.application_templates.schemas import ApplicationTemplate
 from tests.application_templates.helpers import BASE, OWNER, body, create, templates_path
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import World
 
 
@@ -486,12 +488,13 @@ async def test_the_documented_example_of_each_procedure_is_accepted(
 
 
 async def test_every_listed_template_reads_as_it_does_on_its_own(
-    world: World, client: httpx.AsyncClient
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A single read (and a write's answer) takes its row and its location's code through the
-    schema once (app/http/resource.py); the list reads ORM objects: each item must be what the
-    single read answers, byte for byte what pydantic writes, for templates of a location and of
-    all locations, with parties and without, as an admin and a location's admin see them."""
+    schema once, and so does the list (app/http/resource.py): each item must be what the single
+    read answers, byte for byte what pydantic writes, for templates of a location and of all
+    locations, with parties and without, as an admin and a location's admin see them, filtered
+    and sorted."""
     headers = world.a.admin.headers
     first = await create(client, world.a, headers, name="第一", use="business", notes="備考")
     await create(client, world.a, headers, name="第二", location_code=None)
@@ -517,13 +520,25 @@ async def test_every_listed_template_reads_as_it_does_on_its_own(
     copied = await client.post(f"{path}/copy", json={"name": "第一の写し"}, headers=headers)
     assert copied.status_code == 201, copied.text
     assert copied.content == (await client.get(copied.headers["location"], headers=headers)).content
-    for caller, count in ((world.a.admin, 4), (world["location_admin_l1"], 1)):
-        listed = await client.get(templates_path(world.a), params={"limit": 200}, headers=caller.headers)
-        assert listed.status_code == 200, listed.text
-        assert len(listed.json()["items"]) == count
-        for item in listed.json()["items"]:
-            alone = await client.get(f"{templates_path(world.a)}/{item['id']}", headers=caller.headers)
-            assert alone.status_code == 200, alone.text
-            assert alone.json() == item
-            assert alone.content == ApplicationTemplate.model_validate(item).model_dump_json().encode()
-            assert alone.headers["etag"] == f'"{item["version"]}"'
+    located = world["location_admin_l1"]
+    deep_from_the_second_item(monkeypatch, templates_repository)
+    cases: list[tuple[Any, dict[str, str | int], int]] = [
+        (world.a.admin, {"limit": 200}, 4),
+        (world.a.admin, {"offset": 1, "sort": "location_code"}, 3),
+        (world.a.admin, {"offset": 2, "location_code": "L2", "sort": "-updated_at"}, 1),
+        (located, {"limit": 200}, 1),
+        (world.a.admin, {"location_code": "L2", "sort": "-location_code"}, 3),
+        (world.a.admin, {"location_code": ""}, 1),
+        (world.a.admin, {"name": "第一", "sort": "-name"}, 2),
+        (world.a.admin, {"procedure": "continuous_inspection"}, 1),
+    ]
+    for caller, params, count in cases:
+        listed = await client.get(templates_path(world.a), params=params, headers=caller.headers)
+        items = await assert_listed_as_alone(
+            client,
+            listed,
+            ApplicationTemplate,
+            lambda item: f"{templates_path(world.a)}/{item['id']}",
+            caller.headers,
+        )
+        assert len(items) == count, params

@@ -12,11 +12,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.certificates import repository as certificates_repository
+from app.certificates.schemas import Certificate
 from app.cli import openapi_document
 from app.config.clock import ManualClock
 from tests.certificates.helpers import refused_without_a_trace, register
 from tests.fixtures import certificates as files
 from tests.fixtures.certificates import P12, upload
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.principals import OPERATOR_PASSWORD, login
 from tests.fixtures.world import PASSWORD, Org, World
 
@@ -230,7 +233,7 @@ async def test_a_file_too_costly_to_open_is_refused_in_bounded_time(
 
 
 async def test_the_second_registration_replaces_the_first(
-    client: httpx.AsyncClient, world: World, clock: ManualClock
+    client: httpx.AsyncClient, world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await register(client, world.a, files.rsa_2048(clock.now()))
     clock.advance(timedelta(minutes=5))
@@ -244,6 +247,15 @@ async def test_the_second_registration_replaces_the_first(
     assert [item["id"] for item in listed["items"]] == [second["id"], first["id"]]
     assert [item["status"] for item in listed["items"]] == ["active", "replaced"]
     assert listed["total"] == 2
+    # Read from their columns (never the sealed ones), each item is what its single read answers.
+    deep_from_the_second_item(monkeypatch, certificates_repository)
+    cases: list[tuple[dict[str, str | int], int]] = [({}, 2), ({"sort": "not_after"}, 2), ({"offset": 1}, 1)]
+    for params, count in cases:
+        page = await client.get(f"{world.a.path}/certificates", params=params, headers=headers)
+        items = await assert_listed_as_alone(
+            client, page, Certificate, lambda item: f"{world.a.path}/certificates/{item['id']}", headers
+        )
+        assert len(items) == count, params
     organization = (await client.get(world.a.path, headers=headers)).json()
     assert organization["certificate"]["id"] == second["id"]
     events = await client.get(

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from app.http.resource import StoredResource, row_json, written_as_stored
+from app.http.pagination import Page, PageRequest
+from app.http.resource import StoredResource, row_json, rows_page_json, written_as_stored
 
 AT = datetime(2026, 4, 1, 9, 0, 0, 123456, tzinfo=UTC)
 
@@ -57,3 +58,25 @@ def test_a_model_answers_what_it_sets() -> None:
     resource = StoredResource.from_model(Listed(id="1", tags=[], version=5), exclude_unset=True)
     assert resource.body == b'{"id":"1","tags":[],"version":5}'
     assert resource.version == 5
+
+
+def test_a_list_writes_each_row_as_its_single_read() -> None:
+    """`rows_page_json`: pydantic's page, each item the bytes `row_json` writes, for schemas of
+    either kind, the list's `_total` after the columns."""
+    page = PageRequest(limit=2, offset=4, sort=None)
+    cases: list[tuple[type[BaseModel], tuple[str, ...], list[tuple[object, ...]]]] = [
+        (Listed, (*Listed.model_fields, "_total"), [(7, ["x"], AT, 2, 9), (8, [], None, 1, 9)]),
+        (Plain, (*Plain.model_fields, "id", "_total"), [("名", "a", None, AT, False, 1, 3, 9)]),
+    ]
+    for schema, columns, rows in cases:
+        written = rows_page_json(schema, columns, rows, 9, page)
+        items = [b.decode() for b in (row_json(schema, columns, row) for row in rows)]
+        assert written == f'{{"items":[{",".join(items)}],"total":9,"limit":2,"offset":4}}'.encode()
+        expected = Page[schema](  # type: ignore[valid-type]
+            items=[schema.model_validate(dict(zip(columns, row, strict=True))) for row in rows],
+            total=9,
+            limit=2,
+            offset=4,
+        )
+        assert written == expected.model_dump_json().encode()
+    assert rows_page_json(Listed, ("id",), [], 0, page) == b'{"items":[],"total":0,"limit":2,"offset":4}'

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from app.config.clock import ManualClock
 from app.locations.schemas import Location
 from app.models import Location as LocationRow
+from tests.fixtures.listed import assert_listed_as_alone
 from tests.fixtures.world import World, add_location
 
 
@@ -292,11 +293,7 @@ async def test_every_listed_location_reads_as_it_does_on_its_own(
     ]
     for params, codes in cases:
         listed = await client.get(f"{world.a.path}/locations", params=params, headers=headers)
-        assert listed.status_code == 200, (params, listed.text)
-        assert [item["code"] for item in listed.json()["items"]] == codes, params
-        for item in listed.json()["items"]:
-            alone = await client.get(f"{world.a.path}/locations/{item['code']}", headers=headers)
-            assert alone.json() == item
-            assert alone.content == Location.model_validate(item).model_dump_json().encode()
-            assert alone.headers["etag"] == f'"{item["version"]}"'
-            assert alone.headers["content-type"] == "application/json"
+        items = await assert_listed_as_alone(
+            client, listed, Location, lambda item: f"{world.a.path}/locations/{item['code']}", headers
+        )
+        assert [item["code"] for item in items] == codes, params

@@ -1,8 +1,13 @@
 """利用登録 and 依頼人組織: onboarding, listing, reading and renaming organizations."""
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from app.http.pagination import Page
+from app.organizations import repository as organizations_repository
+from app.organizations.schemas import Organization
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.principals import operator
 from tests.fixtures.world import World, first_login, onboard
 
@@ -185,13 +190,26 @@ async def test_second_onboarding_helper(app: FastAPI, client: httpx.AsyncClient)
 
 
 async def test_an_organization_reads_and_changes_from_its_row(
-    world: World, client: httpx.AsyncClient
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The organization is read from its row (no ORM object) and renamed by one versioned UPDATE:
-    each kind of caller reads what the list shows, with `certificate` only for operators and
-    admins; the rename answers what the next read answers, records the fields that moved (the
-    feed's entry too), and the name filter finds the new name."""
+    """The organization is read and listed from its row (no ORM object) and renamed by one
+    versioned UPDATE: each kind of caller reads what the list shows, with `certificate` only for
+    operators and admins (for the others, byte for byte: the list is their single reads and
+    pydantic's page, deep too); the rename answers what the next read answers, records the
+    fields that moved (the feed's entry too), and the name filter finds the new name."""
     path = world.a.path
+    deep_from_the_second_item(monkeypatch, organizations_repository)
+    cases: list[dict[str, str | int]] = [{}, {"sort": "-short_name"}, {"offset": 1, "sort": "-created_at"}]
+    for params in cases:
+        everything = await client.get("/api/v1/organizations", params=params, headers=world.operator.headers)
+        assert everything.status_code == 200, everything.text
+        page = everything.json()
+        assert len(page["items"]) == page["total"] - int(params.get("offset", 0)) >= 1
+        assert everything.content == Page[Organization].model_validate(page).model_dump_json().encode()
+    for caller_headers in (world["staff_preparer_l1"].headers, world.a.basic()):
+        own = await client.get("/api/v1/organizations", headers=caller_headers)
+        items = await assert_listed_as_alone(client, own, Organization, lambda _: path, caller_headers)
+        assert [own_item["id"] for own_item in items] == [world.a.id]
     listed = await client.get(
         "/api/v1/organizations", params={"id": world.a.id}, headers=world.operator.headers
     )

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from app.users.schemas import User
+from tests.fixtures.listed import assert_listed_as_alone
 from tests.fixtures.principals import token_response
 from tests.fixtures.world import PASSWORD, World, add_user, first_login
 
@@ -390,19 +391,16 @@ async def test_every_listed_user_reads_as_it_does_on_its_own(world: World, clien
     located = world["location_admin_l1"]
     for caller in (world.a.admin, located, world.operator):
         listed = await client.get(f"{world.a.path}/users", params={"limit": 200}, headers=caller.headers)
-        assert listed.status_code == 200, listed.text
-        items = listed.json()["items"]
+        items = await assert_listed_as_alone(
+            client,
+            listed,
+            User,
+            lambda item: f"{world.a.path}/users/{item['login_id'].upper()}",
+            caller.headers,
+        )
         assert {item["location_code"] is None for item in items} == (
             {True, False} if caller is not located else {False}
         )
-        for item in items:
-            alone = await client.get(
-                f"{world.a.path}/users/{item['login_id'].upper()}", headers=caller.headers
-            )
-            assert alone.status_code == 200, alone.text
-            assert alone.json() == item
-            assert alone.content == User.model_validate(item).model_dump_json().encode()
-            assert alone.headers["etag"] == f'"{item["version"]}"'
     fresh = (await client.get(f"{world.a.path}/users/fresh.case", headers=world.a.admin.headers)).json()
     assert fresh["password_change_required"] is True
     assert fresh["locked_until"] is not None

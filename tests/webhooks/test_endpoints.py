@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.journal.feed import FEED_ACTIONS
+from app.webhooks import repository as webhooks_repository
 from app.webhooks.schemas import WebhookEndpoint
+from tests.fixtures.listed import assert_listed_as_alone, deep_from_the_second_item
 from tests.fixtures.world import World
 from tests.webhooks.helpers import create_endpoint
 
@@ -220,6 +222,35 @@ async def test_recover_refuses_a_cursor_past_retention(
     invalid = await client.post(path, json={"after": foreign}, headers=world.a.admin.headers)
     assert invalid.status_code == 400
     assert invalid.json()["code"] == "invalid_cursor"
+
+
+async def test_every_listed_endpoint_reads_as_it_does_on_its_own(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list is read from rows as the single read is (app/http/resource.py): byte for byte the
+    single reads of its endpoints, with their ETags, and what pydantic writes for the schema,
+    never a secret, in both orders and deep."""
+    headers = world.a.admin.headers
+    first = await create_endpoint(client, world.a, URL, description="販売")
+    await create_endpoint(client, world.a, f"{URL}/2", event_types=["user.created"])
+    await create_endpoint(client, world.a, f"{URL}/3", description=None)
+    path = f"{world.a.path}/webhook-endpoints"
+    changed = await client.patch(f"{path}/{first['id']}", json={"enabled": False}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    deep_from_the_second_item(monkeypatch, webhooks_repository)
+    cases: list[tuple[dict[str, str | int], int]] = [
+        ({}, 3),
+        ({"sort": "-created_at"}, 3),
+        ({"offset": 1}, 2),
+        ({"offset": 2, "sort": "-created_at", "limit": 1}, 1),
+    ]
+    for params, count in cases:
+        listed = await client.get(path, params=params, headers=headers)
+        items = await assert_listed_as_alone(
+            client, listed, WebhookEndpoint, lambda item: f"{path}/{item['id']}", headers
+        )
+        assert len(items) == count, params
+        assert "secret" not in listed.text
 
 
 async def test_an_endpoint_reads_and_changes_from_its_row(client: httpx.AsyncClient, world: World) -> None:
