@@ -15,6 +15,7 @@ from app.db.session import engines_of
 from tests.conftest import make_settings
 from tests.fixtures.database import TestDatabase
 from tests.fixtures.world import World
+from tests.webhooks.helpers import create_endpoint
 
 # Well past the five executions after which PostgreSQL may keep a generic plan.
 REQUESTS = 12
@@ -38,7 +39,12 @@ async def test_lists_are_planned_for_their_values_and_point_reads_once(
             headers=world.a.admin.headers,
         )
         assert created.status_code == 201, created.text
+    endpoint = await create_endpoint(client, world.a, "http://127.0.0.1:9/hook")
+    deliveries = f"{world.a.path}/webhook-endpoints/{endpoint['id']}/deliveries"
     for _ in range(REQUESTS):
+        # A list of mapped objects (the deliveries'): read through the request's session.
+        objects = await client.get(deliveries, params={"limit": 2}, headers=world.a.admin.headers)
+        assert objects.status_code == 200, objects.text
         listed = await client.get(path, params={"limit": 2}, headers=world.a.admin.headers)
         assert listed.status_code == 200, listed.text
         one = await client.get(f"{path}/P001", headers=world.a.admin.headers)
@@ -59,6 +65,8 @@ async def test_lists_are_planned_for_their_values_and_point_reads_once(
         statement for statement in requests_plans if "LIMIT" in statement and "locations" in statement
     ]
     assert _counted(lists_plans, "FROM audit_events", "LIMIT") == (0, REQUESTS)  # a list of rows too
+    # The session's list is planned for its values on the request's connection (SET LOCAL).
+    assert _counted(requests_plans, "FROM webhook_deliveries", "LIMIT") == (0, REQUESTS)
     principal_generic, _ = _counted(
         requests_plans, "FROM users LEFT OUTER JOIN locations", "users.security_stamp"
     )
