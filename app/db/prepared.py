@@ -61,6 +61,8 @@ PINNED_SQLALCHEMY = "2.0.44"
 # The engine's execution option that says its connections keep named prepared statements, which
 # PostgreSQL may plan once: a `replanned` select then runs in a transaction that plans it each time.
 REPLAN_OPTION = "ainas_replan_lists"
+# Set in a session's `info` by `PreparedWrite.alone`: the request's change has committed.
+COMMITTED_ALONE = "ainas.committed_alone"
 _REPLAN_LOCAL = "SET LOCAL plan_cache_mode = force_custom_plan"
 _REPLANNED = f"BEGIN READ ONLY; {_REPLAN_LOCAL}"
 
@@ -108,13 +110,29 @@ class PreparedSelect:
         if driver_statement is None:
             async with engine.connect() as connection:
                 return (await connection.execute(self.statement, dict(params))).all()
-        pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
         replanned = self.replanned and bool(engine.get_execution_options().get(REPLAN_OPTION))
+        return await self._borrowed(engine, driver_statement, params, replanned=replanned)
+
+    @classmethod
+    async def _borrowed(
+        cls,
+        engine: AsyncEngine,
+        driver_statement: "_DriverStatement",
+        params: Mapping[str, Any],
+        *,
+        replanned: bool,
+    ) -> Sequence[Sequence[Any]]:
+        """On a connection borrowed from the pool for this one statement, without a transaction
+        (asyncpg autocommits) unless `replanned`. A violated constraint is raised as SQLAlchemy's
+        IntegrityError, as through the session."""
+        pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
         try:
             if replanned:
                 async with _replanning_transaction(pooled.driver_connection):
-                    return await self._fetch(pooled.driver_connection, driver_statement, params)
-            return await self._fetch(pooled.driver_connection, driver_statement, params)
+                    return await cls._fetch(pooled.driver_connection, driver_statement, params)
+            return await cls._fetch(pooled.driver_connection, driver_statement, params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(driver_statement.sql, None, exc) from exc
         except BaseException as exc:
             if replanned or is_connection_failure(exc):
                 # Not back into the pool: the server went away, or the connection may still be
@@ -199,8 +217,23 @@ class PreparedWrite(PreparedSelect):
     as its read. Every column it sets must be a bound value: a column default computed in Python
     (or on update) sends it through SQLAlchemy instead."""
 
-    def __init__(self, statement: Insert | Update | Delete) -> None:
+    def __init__(self, statement: Insert | Update | Delete | Select[Any]) -> None:
         super().__init__(statement)  # type: ignore[arg-type]  # compiled and run as a select is
+
+    async def alone(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row, for a statement that is the request's whole change. While the session has
+        begun no transaction, it runs on a borrowed connection as a transaction of its own (a
+        single statement commits or fails whole, its deferred triggers included): no BEGIN and
+        no COMMIT, two round trips and the session's transaction saved; the session then refuses
+        to begin one (`COMMITTED_ALONE`), as what it wrote would not commit with the change.
+        Otherwise (a transaction begun, or no driver path) in the session's transaction."""
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
+        driver_statement = self._driver_statement(engine.dialect)
+        if driver_statement is None or session.in_transaction():
+            return await self.in_transaction(session, params)
+        session.info[COMMITTED_ALONE] = True
+        return await self._borrowed(engine, driver_statement, params, replanned=False)
 
 
 @contextlib.asynccontextmanager
