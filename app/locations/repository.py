@@ -12,7 +12,6 @@ from app.db.filters import FilterSet
 from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
-from app.http.resource import StoredResource
 from app.journal.feed import change_stamp
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
@@ -89,14 +88,6 @@ class LocationRepository(Repository[Location]):
         )
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
         return listed.columns, rows, total
-
-    async def insert(self, values: dict[str, Any]) -> StoredResource:
-        """Insert a new location (version 1) and read it back, in one statement.
-
-        Nothing of the ORM's unit of work is needed to add one row (Repository.insert_returning).
-        """
-        row = await self.insert_returning({**values, "version": 1}, LISTED)
-        return StoredResource.from_row(LocationSchema, LISTED_COLUMNS, row)
 
     async def user_count(self, location_id: int) -> int:
         """How many users are assigned to the location."""
