@@ -21,7 +21,6 @@ from app.models import AgentDesignation, ApplicationTemplate, Location, User
 FILTERS = FilterSet(LocationFilters, Location)
 # What a list item shows, in the order of the Location schema's fields (see page_json).
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
-LISTED_COLUMNS = tuple(LocationSchema.model_fields)
 # One location on the fast path: what it shows, then its id (for a change or a deletion).
 ONE = (*LISTED, Location.id)
 ONE_COLUMNS = tuple(column.key for column in ONE)
