@@ -4,9 +4,9 @@ generic plan kept once it serves every value), alternating.
 
 1. read: the two statements of a single-resource read (the caller's row, joined to its location,
    as app/auth/repository.py reads it; one location by code, as app/locations/repository.py does).
-2. create: a location's INSERT ... RETURNING, then its audit event and feed entry in one statement
-   (app/journal/feed.py), in one transaction; at COMMIT the feed's trigger numbers the entry
-   (migration 0008), and the locations' foreign key is checked.
+2. create: a location's INSERT ... RETURNING with its audit event and feed entry, one statement
+   that commits by itself (Repository.insert_alongside, app/journal/feed.py); at its commit the
+   feed's trigger numbers the entry (migration 0008), and the locations' foreign key is checked.
 
 One client (`-c 1`), prepared statements (`-M prepared`, as asyncpg prepares them), commits not
 waiting for the disk (`synchronous_commit=off`: the figure is CPU, not fsync). The database is the

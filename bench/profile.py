@@ -134,6 +134,8 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         for scenario in scenarios(args.connections, args.login_connections):
             if scenario.key in ("logins", "user_search"):
                 continue  # argon2 and one query: nothing for the request's own parts to show
+            if args.scenarios and scenario.key not in args.scenarios:
+                continue
             request = scenario.request(ctx, "service", 0)
             # What a scenario needs around its run (the rows a delete deletes), as `measure` does.
             with scenario.around(ctx, request, args.duration + 1) if scenario.around else nullcontext():

@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> None:
         "--scenarios",
         type=lambda value: [key.strip() for key in value.split(",") if key.strip()],
         default=None,
-        help="compare only: these scenarios (comma-separated keys, e.g. read_one,create; default: all)",
+        help="compare and profile: these scenarios (comma-separated keys, e.g. read_one,create; default: all)",
     )
     parser.add_argument(
         "--scale-duration", type=float, default=3, help="seconds per scale query (1 connection)"

@@ -64,6 +64,8 @@ PINNED_SQLALCHEMY = "2.0.44"
 # PostgreSQL may plan once: its value is the engine of the lists' own connections, which plan
 # every execution (a `replanned` select borrows one; on the session's, see the module docstring).
 REPLAN_OPTION = "ainas_replan_lists"
+# Set in a session's `info` by `PreparedWrite.alone`: the request's change has committed.
+COMMITTED_ALONE = "ainas.committed_alone"
 _REPLAN_LOCAL = "SET LOCAL plan_cache_mode = force_custom_plan"
 _REPLANNED = f"BEGIN READ ONLY; {_REPLAN_LOCAL}"
 
@@ -114,10 +116,20 @@ class PreparedSelect:
         lists: AsyncEngine | None = None
         if self.replanned:
             lists = engine.get_execution_options().get(REPLAN_OPTION)
-        pool = (engine if lists is None else lists).sync_engine.pool
-        pooled = await greenlet_spawn(pool.connect)
+        return await self._borrowed(engine if lists is None else lists, driver_statement, params)
+
+    @classmethod
+    async def _borrowed(
+        cls, engine: AsyncEngine, driver_statement: "_DriverStatement", params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """On a connection borrowed from the engine's pool for this one statement, without a
+        transaction (asyncpg autocommits). A violated constraint is raised as SQLAlchemy's
+        IntegrityError, as through the session."""
+        pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
         try:
-            return await self._fetch(pooled.driver_connection, driver_statement, params)
+            return await cls._fetch(pooled.driver_connection, driver_statement, params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(driver_statement.sql, None, exc) from exc
         except Exception as exc:
             if is_connection_failure(exc):
                 pooled.invalidate(exc)  # not back into the pool: the server went away
@@ -200,8 +212,23 @@ class PreparedWrite(PreparedSelect):
     as its read. Every column it sets must be a bound value: a column default computed in Python
     (or on update) sends it through SQLAlchemy instead."""
 
-    def __init__(self, statement: Insert | Update | Delete) -> None:
+    def __init__(self, statement: Insert | Update | Delete | Select[Any]) -> None:
         super().__init__(statement)  # type: ignore[arg-type]  # compiled and run as a select is
+
+    async def alone(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row, for a statement that is the request's whole change. While the session has
+        begun no transaction, it runs on a borrowed connection as a transaction of its own (a
+        single statement commits or fails whole, its deferred triggers included): no BEGIN and
+        no COMMIT, two round trips and the session's transaction saved; the session then refuses
+        to begin one (`COMMITTED_ALONE`), as what it wrote would not commit with the change.
+        Otherwise (a transaction begun, or no driver path) in the session's transaction."""
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to one engine"
+        driver_statement = self._driver_statement(engine.dialect)
+        if driver_statement is None or session.in_transaction():
+            return await self.in_transaction(session, params)
+        session.info[COMMITTED_ALONE] = True
+        return await self._borrowed(engine, driver_statement, params)
 
 
 @contextlib.asynccontextmanager

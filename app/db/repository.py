@@ -1,11 +1,24 @@
 """The generic repository: the common queries every table shares. Domain repositories add their own."""
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, ScalarSelect, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    CTE,
+    Insert,
+    Integer,
+    ScalarSelect,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -17,6 +30,13 @@ from app.db.totals import Counted, Totals, totals_of
 ModelT = TypeVar("ModelT", bound=Base)
 # From this offset on, a page is read by its ids first (see Repository.listed).
 DEFERRED_JOIN_OFFSET = 1000
+
+# What `Repository.insert_alongside` is given: the other inserts of a new row, made from the CTE
+# that inserted it (one row per row it returned); a module's function, so that the statement is
+# built once per shape.
+Alongside = Callable[[CTE], Sequence[Insert]]
+# The prefix of the new row's values among the statement's bound values (the others' are theirs).
+_ROW = "row_"
 
 
 class Repository(Generic[ModelT]):
@@ -61,6 +81,23 @@ class Repository(Generic[ModelT]):
         table = self._table()
         row = with_search_forms(table, [values])[0]
         return (await _insert(table, tuple(row), tuple(returning)).in_transaction(self.session, row))[0]
+
+    async def insert_alongside(
+        self,
+        values: Mapping[str, Any],
+        returning: Sequence[Any],
+        alongside: Alongside,
+        parameters: Mapping[str, Any],
+    ) -> Sequence[Any]:
+        """`insert_returning`, with the writes that `alongside` makes from the new row (bound by
+        `parameters`) in the same statement: the request's whole change, committed by itself
+        when the request has begun no transaction (PreparedWrite.alone). A violated constraint
+        raises SQLAlchemy's IntegrityError, and nothing of the statement is written."""
+        table = self._table()
+        row = with_search_forms(table, [values])[0]
+        statement = _insert_alongside(table, tuple(row), tuple(returning), alongside)
+        bound = {**{f"{_ROW}{name}": value for name, value in row.items()}, **parameters}
+        return (await statement.alone(self.session, bound))[0]
 
     async def update_versioned(
         self, key: int | str, version: int, values: Mapping[str, Any], returning: Sequence[Any]
@@ -269,6 +306,24 @@ def _insert(table: Table, names: tuple[str, ...], returning: tuple[Any, ...]) ->
         .values({name: bindparam(name, type_=table.c[name].type) for name in names})
         .returning(*returning)
     )
+
+
+@lru_cache(maxsize=64)
+def _insert_alongside(
+    table: Table, names: tuple[str, ...], returning: tuple[Any, ...], alongside: Alongside
+) -> PreparedWrite:
+    """INSERT of one row as a CTE, the inserts `alongside` makes from it, and the row's `returning`
+    columns: one statement (see Repository.insert_alongside)."""
+    created = (
+        insert(table)
+        .values({name: bindparam(f"{_ROW}{name}", type_=table.c[name].type) for name in names})
+        .returning(*returning)
+        .cte("created")
+    )
+    statement = select(*(created.c[column.key] for column in returning))
+    for number, other in enumerate(alongside(created)):
+        statement = statement.add_cte(other.cte(f"alongside_{number}"))
+    return PreparedWrite(statement)
 
 
 @lru_cache(maxsize=256)

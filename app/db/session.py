@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from app.config.local_secrets import create_private_database_file
 from app.config.settings import Settings
-from app.db.prepared import REPLAN_OPTION
+from app.db.prepared import COMMITTED_ALONE, REPLAN_OPTION
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -124,9 +125,21 @@ def _unnamed() -> str:
     return ""
 
 
+class _UnitOfWork(Session):
+    """The sessions of requests and commands (see `_one_commit`)."""
+
+
+@event.listens_for(_UnitOfWork, "after_begin")
+def _one_commit(session: Session, _transaction: Any, _connection: Any) -> None:
+    """A session whose change committed on its own (`PreparedWrite.alone`) writes nothing more:
+    it would commit apart from that change."""
+    if session.info.get(COMMITTED_ALONE):
+        raise RuntimeError("the request's change has committed on its own: nothing more may join it")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (answers are built from them)."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=_UnitOfWork)
 
 
 @asynccontextmanager

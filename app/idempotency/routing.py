@@ -14,8 +14,10 @@ class ResourceRoute(ApiRoute):
     inside the request's transaction, before the session dependency commits."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if "POST" in (kwargs.get("methods") or ()):
-            kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), IdempotencyDep]
+        dependencies = list(kwargs.get("dependencies") or ())
+        # Once: including a router builds its routes again, with the dependencies they have.
+        if "POST" in (kwargs.get("methods") or ()) and IdempotencyDep not in dependencies:
+            kwargs["dependencies"] = [*dependencies, IdempotencyDep]
         super().__init__(path, endpoint, **kwargs)
 
     async def after(self, request: Request, response: Response) -> Response:

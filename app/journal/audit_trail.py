@@ -1,6 +1,6 @@
 """The one append-only way to write an audit event, in the caller's transaction."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -12,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config.clock import Clock
 from app.db.bulk import insert_rows
+from app.db.repository import Repository
 from app.db.session import SessionDep
-from app.journal.feed import FEED_ACTIONS, write_entries, write_event_and_entry
+from app.journal.feed import (
+    FEED_ACTIONS,
+    in_one_statement,
+    insert_with_event_and_entry,
+    write_entries,
+    write_event_and_entry,
+)
 from app.models import AuditEvent
 from app.runtime import runtime_of
 
@@ -131,14 +138,44 @@ class AuditTrail:
         GET answers it after the change (None once deleted): the entry's data. Nothing else
         writes feed entries.
         """
+        await self._write(
+            *self.records(actor, action, resource_type, resource_id, organization_id, changes, snapshot)
+        )
+
+    async def insert_recorded(
+        self,
+        repository: Repository[Any],
+        values: Mapping[str, Any],
+        returning: Sequence[Any],
+        records: tuple[dict[str, Any], dict[str, Any] | None],
+    ) -> Sequence[Any]:
+        """Insert a row (Repository.insert_returning: its `returning` columns) and write the event
+        and entry of its creation (`records`) as `record_change` does.
+        Where the row, the event and the entry can be one statement (a feed entry, not batched,
+        `in_one_statement`), they are: the request's whole change (Repository.insert_alongside)."""
+        event, entry = records
+        if entry is None or self._pending is not None or not in_one_statement(self.session):
+            row = await repository.insert_returning(values, returning)
+            await self._write(event, entry)
+            return row
+        return await insert_with_event_and_entry(repository, values, returning, event, entry)
+
+    def records(
+        self,
+        actor: Actor,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        organization_id: int | None,
+        changes: dict[str, Any],
+        snapshot: dict[str, Any] | None,
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The columns of a change's event, and of its feed entry (None: not one of the feed's),
+        as `record_change` writes them."""
         event = self._event(actor, action, resource_type, resource_id, organization_id, changes)
         feed_action = FEED_ACTIONS.get(action)
         if feed_action is None or organization_id is None:
-            if self._pending is not None:
-                self._pending.append(event)
-            else:
-                await self.session.execute(_INSERT_EVENT, event)
-            return
+            return event, None
         data = None
         if snapshot is not None:
             shown = {name: value for name, value in snapshot.items() if name not in SECRET_FIELDS}
@@ -150,9 +187,17 @@ class AuditTrail:
             "resource_id": resource_id,
             "data": data,
         }
+        return event, entry
+
+    async def _write(self, event: dict[str, Any], entry: dict[str, Any] | None) -> None:
+        """Write an event and its entry (if any) in the current transaction, or keep them (`batched`)."""
         if self._pending is not None:
             self._pending.append(event)
-            self._pending_entries.setdefault(organization_id, []).append(entry)
+            if entry is not None:
+                self._pending_entries.setdefault(event["organization_id"], []).append(entry)
+            return
+        if entry is None:
+            await self.session.execute(_INSERT_EVENT, event)
             return
         await write_event_and_entry(self.session, event, entry)
 

@@ -46,13 +46,42 @@ class ResourceRef:
     organization_id: int | None
 
 
+def _created(after: dict[str, Any]) -> dict[str, list[Any]]:
+    """A new resource's changes: every public field, from nothing."""
+    return {name: [None, value] for name, value in after.items() if name not in BOOKKEEPING}
+
+
 async def record_created(
     audit: AuditTrail, actor: Actor, action: str, ref: ResourceRef, resource: BaseModel | StoredResource
 ) -> None:
     """Record a new resource: every public field, from nothing."""
     after = public_form(resource)
-    changes = {name: [None, value] for name, value in after.items() if name not in BOOKKEEPING}
-    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, changes, after)
+    await audit.record_change(actor, action, ref.type, ref.id, ref.organization_id, _created(after), after)
+
+
+async def insert_row_audited(
+    repository: Repository[Any],
+    schema: type[BaseModel],
+    values: Mapping[str, Any],
+    *,
+    audit: AuditTrail,
+    actor: Actor,
+    action: str,
+    ref: ResourceRef,
+) -> StoredResource:
+    """An audited creation of a row whose columns of `schema`'s fields are its public form: the
+    row inserted at version 1 and read back, every public field recorded from nothing; on
+    PostgreSQL in one statement with its event and feed entry (AuditTrail.insert_recorded). The
+    record is made from the values written, which are what the row holds (the answer is read
+    back). A violated constraint raises SQLAlchemy's IntegrityError, and nothing is recorded."""
+    columns = tuple(schema.model_fields)
+    row = {**values, "version": 1}
+    after = StoredResource.from_row(schema, columns, [row[name] for name in columns]).public_form()
+    records = audit.records(actor, action, ref.type, ref.id, ref.organization_id, _created(after), after)
+    returned = await audit.insert_recorded(
+        repository, row, [getattr(repository.model, name) for name in columns], records
+    )
+    return StoredResource.from_row(schema, columns, returned)
 
 
 async def record_updated(

@@ -43,7 +43,19 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Integer, ScalarSelect, String, Table, bindparam, func, insert, literal_column, select
+from sqlalchemy import (
+    CTE,
+    Insert,
+    Integer,
+    ScalarSelect,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +64,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.bulk import insert_rows
 from app.db.prepared import PreparedWrite
+from app.db.repository import Repository
 from app.journal.metrics import FEED_ENTRIES_WRITTEN
 from app.models import AuditEvent, Change, ChangeCounter
 
@@ -164,18 +177,54 @@ _TAKE = {
 _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
 
 
+def _recorded_from(created: CTE) -> tuple[Insert, Insert]:
+    """The audit event and the feed entry of a new row, one of each per row `created` returns
+    (see `insert_with_event_and_entry`); the entry's placeholder number is numbered at commit."""
+    event_values = select(
+        *(bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS)
+    ).select_from(created)
+    entry_values = _entry_values(-_PLACEHOLDERS.next_value()).select_from(created)
+    return (
+        insert(_EVENTS).from_select(list(_EVENT_COLUMNS), event_values),
+        insert(_CHANGES).from_select(["organization_id", "seq", *_ENTRY_COLUMNS], entry_values),
+    )
+
+
+def _parameters(event: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The bound values of an event and its entry in one statement (`_POSTGRESQL`, `_recorded_from`)."""
+    return {
+        "organization_id": event["organization_id"],
+        **{f"event_{name}": event[name] for name in _EVENT_COLUMNS},
+        **{f"entry_{name}": entry[name] for name in _ENTRY_COLUMNS},
+    }
+
+
+def in_one_statement(session: AsyncSession) -> bool:
+    """Whether an event and its entry are written by one statement, numbered at commit (PostgreSQL)."""
+    return session.bind.dialect.name == "postgresql"
+
+
+async def insert_with_event_and_entry(
+    repository: Repository[Any],
+    values: Mapping[str, Any],
+    returning: Sequence[Any],
+    event: Mapping[str, Any],
+    entry: Mapping[str, Any],
+) -> Sequence[Any]:
+    """A new row (its `returning` columns), its audit event and its feed entry, written by one
+    statement where `in_one_statement` (Repository.insert_alongside): the request's whole change."""
+    row = await repository.insert_alongside(values, returning, _recorded_from, _parameters(event, entry))
+    FEED_ENTRIES_WRITTEN.inc()
+    return row
+
+
 async def write_event_and_entry(session: AsyncSession, event: dict[str, Any], entry: dict[str, Any]) -> None:
     """Write an audit event (its columns) and a feed entry (`at`, `action`, `resource_type`,
     `resource_id`, `data`) of `event["organization_id"]`, in the session's transaction."""
     organization_id = event["organization_id"]
     FEED_ENTRIES_WRITTEN.inc()
-    if session.bind.dialect.name == "postgresql":
-        parameters = {
-            "organization_id": organization_id,
-            **{f"event_{name}": event[name] for name in _EVENT_COLUMNS},
-            **{f"entry_{name}": entry[name] for name in _ENTRY_COLUMNS},
-        }
-        await _POSTGRESQL.in_transaction(session, parameters)
+    if in_one_statement(session):
+        await _POSTGRESQL.in_transaction(session, _parameters(event, entry))
         return
     await session.execute(_SQLITE_EVENT, event)
     taken = await session.execute(_TAKE["sqlite"], {"organization_id": organization_id, "count": 1})

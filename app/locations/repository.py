@@ -12,7 +12,6 @@ from app.db.filters import FilterSet
 from app.db.prepared import PreparedSelect
 from app.db.repository import DEFERRED_JOIN_OFFSET, ListSelect, Repository
 from app.http.pagination import PageRequest, ordering
-from app.http.resource import StoredResource
 from app.journal.feed import change_stamp
 from app.locations.schemas import Location as LocationSchema
 from app.locations.schemas import LocationFilters
@@ -22,7 +21,6 @@ from app.models import AgentDesignation, ApplicationTemplate, Location, User
 FILTERS = FilterSet(LocationFilters, Location)
 # What a list item shows, in the order of the Location schema's fields (see page_json).
 LISTED = tuple(getattr(Location, name) for name in LocationSchema.model_fields)
-LISTED_COLUMNS = tuple(LocationSchema.model_fields)
 # One location on the fast path: what it shows, then its id (for a change or a deletion).
 ONE = (*LISTED, Location.id)
 ONE_COLUMNS = tuple(column.key for column in ONE)
@@ -89,14 +87,6 @@ class LocationRepository(Repository[Location]):
         )
         rows, total = await self.page(listed, params, limit=page.limit, offset=page.offset)
         return listed.columns, rows, total
-
-    async def insert(self, values: dict[str, Any]) -> StoredResource:
-        """Insert a new location (version 1) and read it back, in one statement.
-
-        Nothing of the ORM's unit of work is needed to add one row (Repository.insert_returning).
-        """
-        row = await self.insert_returning({**values, "version": 1}, LISTED)
-        return StoredResource.from_row(LocationSchema, LISTED_COLUMNS, row)
 
     async def user_count(self, location_id: int) -> int:
         """How many users are assigned to the location."""

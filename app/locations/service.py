@@ -22,6 +22,7 @@ from app.journal.audited import (
     ResourceRef,
     StoredRow,
     delete_row_audited,
+    insert_row_audited,
     record_created,
     record_updated,
     update_row_audited,
@@ -75,21 +76,20 @@ class LocationService:
     async def create(self, scope: OrganizationScope, body: LocationCreate) -> StoredResource:
         """依頼人拠点の追加; a code already used in the organization answers 409."""
         now = self.context.clock.now()
+        values = {**body.model_dump(), "organization_id": scope.organization_id}
         try:
-            location = await self.locations.insert(
-                {
-                    **body.model_dump(),
-                    "organization_id": scope.organization_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+            return await insert_row_audited(
+                self.locations,
+                Location,
+                {**values, "created_at": now, "updated_at": now},
+                audit=self.context.audit,
+                actor=scope.principal.actor,
+                action="location.create",
+                ref=ResourceRef(RESOURCE, body.code, scope.organization_id),
             )
         except IntegrityError:
             # The unique (organization, code) constraint decides; a check first would race anyway.
             raise Conflict("location_code_taken", context={"code": body.code}) from None
-        ref = ResourceRef(RESOURCE, body.code, scope.organization_id)
-        await record_created(self.context.audit, scope.principal.actor, "location.create", ref, location)
-        return location
 
     async def update(
         self, scope: OrganizationScope, code: str, body: LocationUpdate, expected: set[int] | None

@@ -151,6 +151,31 @@ async def test_a_write_runs_in_the_transaction_on_the_driver_path_and_reports_vi
     assert (written._driver_statement(dialect) is not None) is on_postgres
 
 
+async def test_a_write_alone_commits_by_itself_and_nothing_joins_it_later(app: FastAPI, world: World) -> None:
+    """PreparedWrite.alone, with no transaction begun: on PostgreSQL the statement commits by
+    itself (another session sees it before this one ends), and the session then refuses to begin
+    a transaction, whose writes would commit apart from that change; without the driver's path
+    (SQLite) it runs in the session's transaction, committed with it."""
+    on_postgres = app.state.runtime.engine.dialect.driver == "asyncpg"
+    where = (Location.organization_id == bindparam("w_organization"), Location.code == bindparam("w_code"))
+    renamed = PreparedWrite(
+        update(Location).where(*where).values(name=bindparam("name")).returning(Location.name)
+    )
+    params = {"w_organization": int(world.a.id), "w_code": "L1"}
+    async with app.state.runtime.sessionmaker() as session:
+        assert [tuple(row) for row in await renamed.alone(session, {**params, "name": "単独拠点"})] == [
+            ("単独拠点",)
+        ]
+        async with app.state.runtime.read_sessionmaker() as other:
+            seen = (await other.execute(select(Location.name).where(*where), params)).scalar_one()
+        assert (seen == "単独拠点") is on_postgres
+        if on_postgres:
+            with pytest.raises(RuntimeError, match="committed on its own"):
+                await session.execute(select(Location.id).limit(1))
+        else:
+            await session.commit()
+
+
 # -- SQLAlchemy's private API: one module, one pinned release ------------------------------------
 
 APP = Path(__file__).resolve().parents[2] / "app"

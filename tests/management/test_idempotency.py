@@ -1,10 +1,17 @@
 """SPEC §5.3 Idempotency-Key: a retried POST changes nothing and gets the first answer."""
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi.dependencies.models import Dependant
 
 from app.config.clock import ManualClock
+from app.idempotency.routing import ResourceRoute
+from app.idempotency.service import idempotency
+from app.main import create_app
+from tests.conftest import make_settings
 from tests.fixtures.world import World
 
 BODY = {"code": "IDEM1", "name": "冪等拠点", "short_name": "冪等"}
@@ -92,3 +99,18 @@ async def test_malformed_keys_are_refused(world: World, client: httpx.AsyncClien
     assert (
         await client.get(f"{world.a.path}/locations/IDEM1", headers=world.a.admin.headers)
     ).status_code == 404
+
+
+def _calls(dependant: Dependant) -> list[Any]:
+    """Every dependency FastAPI solves for a route, subtrees included, as often as it solves it."""
+    return [call for sub in dependant.dependencies for call in (sub.call, *_calls(sub))]
+
+
+def test_each_post_checks_its_key_once(tmp_path: Path) -> None:
+    # Including a router builds its routes again: the key's dependency must not pile up (each
+    # copy is solved again, subtree and all, on every POST).
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}"))
+    posts = [route for route in app.routes if isinstance(route, ResourceRoute) and "POST" in route.methods]
+    assert posts
+    for route in posts:
+        assert _calls(route.dependant).count(idempotency) == 1, route.path

@@ -371,7 +371,9 @@ async def test_a_page_read_inside_a_write_transaction_is_never_remembered(
         repository = LocationRepository(session)
         now = app.state.runtime.clock.now()
         values = {"code": "TMP", "name": "仮拠点", "short_name": "仮", "created_at": now, "updated_at": now}
-        await repository.insert({"organization_id": scope.organization_id, **values})
+        await repository.insert_returning(
+            {"organization_id": scope.organization_id, **values, "version": 1}, [LocationRow.id]
+        )
         _, rows, total = await repository.search(scope, LocationFilters(), PageRequest(LIMIT, 0, None))
         assert total == len(rows) == before + 1  # its own row, counted
         await session.rollback()

@@ -1,11 +1,13 @@
 """依頼人拠点: search, add, read, change, delete, and who sees which location."""
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert
+from sqlalchemy import event, insert, text
 
 from app.config.clock import ManualClock
 from app.locations.schemas import Location
@@ -117,6 +119,44 @@ async def test_duplicate_code_is_a_conflict_but_other_organizations_may_reuse_it
     assert (
         await client.get(f"{world.b.path}/locations/L1", headers=world.b.admin.headers)
     ).status_code == 200
+
+
+@pytest.mark.postgres_only
+async def test_a_new_location_and_its_records_are_one_statement(
+    app: FastAPI, world: World, client: httpx.AsyncClient
+) -> None:
+    """SPEC §5.5: the location, its audit event and its feed entry commit together. On PostgreSQL
+    they are one statement that commits by itself: after the caller's read, one round trip (no
+    BEGIN, no COMMIT). A taken code writes none of the three."""
+    sent: list[str] = []
+    watched: set[Any] = set()
+
+    def log(record: Any) -> None:
+        sent.append(record.query)
+
+    def watch(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(log)
+        watched.add(dbapi_connection.driver_connection)
+
+    engine = app.state.runtime.engine
+    body = {"code": "ONE1", "name": "一文拠点", "short_name": "一文"}
+    event.listen(engine.sync_engine, "checkout", watch)
+    try:
+        created = await client.post(f"{world.a.path}/locations", json=body, headers=world.a.admin.headers)
+        taken = await client.post(f"{world.a.path}/locations", json=body, headers=world.a.admin.headers)
+        await asyncio.sleep(0.01)  # asyncpg calls its query loggers soon after each statement
+    finally:
+        event.remove(engine.sync_engine, "checkout", watch)
+        for driver in watched:
+            driver.remove_query_logger(log)
+    assert (created.status_code, taken.status_code) == (201, 409)
+    assert [query.split()[0].upper() for query in sent] == ["SELECT", "WITH", "SELECT", "WITH"]
+    async with engine.connect() as connection:
+        for table in ("audit_events", "changes"):
+            counted = await connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE resource_id = 'ONE1'")  # noqa: S608
+            )
+            assert counted.scalar_one() == 1, table
 
 
 async def test_search_filters_total_sort_and_paging(world: World, client: httpx.AsyncClient) -> None:
