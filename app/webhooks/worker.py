@@ -176,17 +176,20 @@ class WebhookWorker:
     def _lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.webhook_lease_seconds)
 
-    def _wake_events(self) -> list[asyncio.Event]:
-        """The events that the next change of a watched organization (or a new endpoint) sets."""
+    def _wake_events(self) -> list[asyncio.Event] | None:
+        """The events that the next change of a watched organization (or a new endpoint) sets;
+        None while no notification arrives (the worker then looks every POLL_SECONDS)."""
         if self.listener is None or not self.listener.live:
-            return []
+            return None
         return [self.listener.signals.event(org) for org in (WORKERS, *self._organizations)]
 
-    async def _wait(self, woken_by: list[asyncio.Event]) -> None:
+    async def _wait(self, woken_by: list[asyncio.Event] | None) -> None:
         """Until a change of an organization with endpoints, a due retry, a finished delivery, or the
         next look (at most POLL_SECONDS without notifications). `woken_by`: the events taken before
-        the last claim (see `_wake_events`)."""
-        live = self.listener is not None and self.listener.live
+        the last claim (see `_wake_events`). Live as it was then: a listener that came alive since
+        has woken nobody yet (at start-up, the first wait would otherwise hear nothing for
+        LIVE_CHECK_SECONDS, endpoints registered meanwhile included)."""
+        live = woken_by is not None
         limit = LIVE_CHECK_SECONDS if live else POLL_SECONDS
         async with self.runtime.read_sessionmaker() as session:
             repository = WebhookRepository(session)
@@ -195,7 +198,7 @@ class WebhookWorker:
         if due is not None:
             limit = max(0.01, min(limit, (due - self.clock.now()).total_seconds()))
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._nudge.wait())]
-        if live and self.listener is not None:
+        if woken_by is not None and self.listener is not None:
             # An organization new since the claim: its endpoint's creation woke the workers (WORKERS).
             woken_by += [
                 self.listener.signals.event(org) for org in set(organizations) - set(self._organizations)
