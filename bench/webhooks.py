@@ -191,6 +191,14 @@ def first_attempt_delay(server: Server, operator_token: str) -> dict[str, Any]:
         endpoint = webhook_id.split("_")[1] if webhook_id.count("_") >= 2 else webhook_id
         first.setdefault((endpoint, code), arrived)
     delays = [(at - written[code]) * 1000 for (_, code), at in first.items() if code in written]
+    # The first write's messages apart (shown, not checked): each of its endpoints' first message
+    # after the server started; the checked p99 counts them.
+    first_write = f"D{0:05d}"
+    later = [
+        (at - written[code]) * 1000
+        for (_, code), at in first.items()
+        if code in written and code != first_write
+    ]
     figures = {
         "endpoints": ENDPOINTS,
         "organizations": ORGANIZATIONS,
@@ -200,11 +208,13 @@ def first_attempt_delay(server: Server, operator_token: str) -> dict[str, Any]:
         "p50_ms": round(statistics.median(delays), 1) if delays else None,
         "p99_ms": round(_percentile(delays, 0.99), 1) if delays else None,
         "max_ms": round(max(delays), 1) if delays else None,
+        "p99_after_first_write_ms": round(_percentile(later, 0.99), 1) if later else None,
     }
     print(
         f"  first attempt    {ENDPOINTS} endpoints over {ORGANIZATIONS} organizations, {WRITES} writes: "
         f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms, "
-        f"missing {figures['missing']} of {expected}",
+        f"missing {figures['missing']} of {expected}; "
+        f"p99 without the first write {figures['p99_after_first_write_ms']} ms",
         flush=True,
     )
     return figures
