@@ -24,11 +24,7 @@ async def test_a_change_wakes_the_waiting_worker(
     listener.start()
     worker = WebhookWorker(runtime, listener=listener)
     try:
-        for _ in range(100):
-            if listener.live:
-                break
-            await asyncio.sleep(0.05)
-        assert listener.live
+        await until_live(listener)
         worker.start()
         with receiving() as receiver:
             await asyncio.sleep(0.5)  # the worker waits, watching no organization yet
@@ -60,11 +56,7 @@ async def test_a_listener_that_came_alive_since_the_last_look_does_not_make_the_
     woken_by = worker._wake_events()  # the look before the listener listens
     listener.start()
     try:
-        for _ in range(100):
-            if listener.live:
-                break
-            await asyncio.sleep(0.05)
-        assert listener.live
+        await until_live(listener)
         started = time.monotonic()
         await asyncio.wait_for(worker._wait(woken_by), LIVE_CHECK_SECONDS * 2)
         elapsed = time.monotonic() - started
@@ -72,3 +64,12 @@ async def test_a_listener_that_came_alive_since_the_last_look_does_not_make_the_
         await listener.stop()
         await worker.client.close()
     assert elapsed < LIVE_CHECK_SECONDS / 2
+
+
+async def until_live(listener: ChangeListener) -> None:
+    """Until the listener hears notifications (at most 5 s)."""
+    for _ in range(100):
+        if listener.live:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the change listener did not come alive")
