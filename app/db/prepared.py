@@ -28,8 +28,8 @@ rows is the wrong one for a tenant of 200,000. So a `replanned` select (every li
 `Repository.listed`) is borrowed from the lists' own pool, whose connections plan every execution
 for its values (`plan_cache_mode = force_custom_plan`; the engine names that pool in its
 `REPLAN_OPTION`, app/db/session.py). No round trip is added: an earlier
-`SET LOCAL` in a transaction of the list's own cost two more, and a quarter of a list's
-throughput. A list that must run on the request's session (a list of mapped objects, or one in a
+`SET LOCAL` in a transaction of the list's own cost two more, and about an eighth of a
+list's throughput. A list that must run on the request's session (a list of mapped objects, or one in a
 request's transaction) is planned for its values by `SET LOCAL` in that transaction, or in a
 read-only transaction of its own where the session has none. Behind a pooler in transaction mode
 the option is absent: every statement is unnamed and planned for its values anyway.

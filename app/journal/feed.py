@@ -154,11 +154,14 @@ def _entry_values(number: Any) -> Any:
     )
 
 
+def _event_values() -> list[Any]:
+    """The event's columns as bound values, in the order of _EVENT_COLUMNS."""
+    return [bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS]
+
+
 def _postgresql_statement() -> Any:
     """Audit event and entry in one statement; the entry's placeholder number is numbered at commit."""
-    event = insert(_EVENTS).values(
-        {name: bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS}
-    )
+    event = insert(_EVENTS).values(dict(zip(_EVENT_COLUMNS, _event_values(), strict=True)))
     placeholder = -_PLACEHOLDERS.next_value()
     return (
         insert(_CHANGES)
@@ -180,9 +183,7 @@ _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload", type_=String)))
 def _recorded_from(created: CTE) -> tuple[Insert, Insert]:
     """The audit event and the feed entry of a new row, one of each per row `created` returns
     (see `insert_with_event_and_entry`); the entry's placeholder number is numbered at commit."""
-    event_values = select(
-        *(bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS)
-    ).select_from(created)
+    event_values = select(*_event_values()).select_from(created)
     entry_values = _entry_values(-_PLACEHOLDERS.next_value()).select_from(created)
     return (
         insert(_EVENTS).from_select(list(_EVENT_COLUMNS), event_values),
