@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.db.session import begin_unit_of_work, end_unit_of_work
 from app.http.errors import ProblemError, Unprocessable, UnsupportedMediaType
+from app.http.handler import planned_handler
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -107,8 +108,12 @@ class ApiRoute(APIRoute):
     # RFC 6749's `error` for a refused body, on the routes of an OAuth 2.0 endpoint.
     body_oauth_error: ClassVar[str | None] = None
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler in the request's unit of work: its session (if it used one) is
+        committed after the handler and the `after` hook, before the answer is sent.
+
+        Called once, at the end of FastAPI's `__init__`, when the route's dependant is known:
+        the media type's check is added to it here, before its dependencies are planned."""
         self.body_kind = body_kind(self.body_field)
         if self.body_kind is not BodyKind.NONE:
             # The last dependency: a caller who is not authenticated (or may not do this) hears
@@ -118,11 +123,7 @@ class ApiRoute(APIRoute):
                     depends=params.Depends(self._refuse_media_type), path=self.path_format
                 )
             )
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler in the request's unit of work: its session (if it used one) is
-        committed after the handler and the `after` hook, before the answer is sent."""
-        handler = super().get_route_handler()
+        handler = planned_handler(self, super().get_route_handler())
 
         async def handle(request: Request) -> Response:
             begin_unit_of_work(request)
