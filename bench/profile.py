@@ -56,7 +56,10 @@ _FRAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("validation (pydantic, parameters)", re.compile(r"pydantic|_compat|request_params_to_args|app/text/")),
     ("middleware", re.compile(r"app/http/middleware|app/operations/|starlette/middleware")),
-    ("framework (routing, dependencies)", re.compile(r"fastapi/|starlette/|app/http/routing")),
+    (
+        "framework (routing, dependencies)",
+        re.compile(r"fastapi/|starlette/|app/http/routing|app/http/handler"),
+    ),
     ("server, event loop", re.compile(r"uvicorn/|httptools|uvloop|asyncio/|selectors")),
     ("handler and services", re.compile(r"/app/")),
 )

@@ -3,13 +3,16 @@ plan answers exactly as FastAPI's own handler does (the same statuses, bodies an
 the same requests, errors included)."""
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import fastapi
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
@@ -290,3 +293,35 @@ async def test_the_plan_calls_and_answers_as_fastapi_does_for_what_it_plans() ->
     # uncached one again, nothing called under failed parameters, tasks run, errors answered.
     assert planned_calls[:6] == ["strict", "counted", "parent", "counted", "in_thread", "task"]
     assert {answer[0] for answer in planned} >= {200, 201, 204, 422}
+
+
+# Python calls the service makes for one list of locations on PostgreSQL, the caller's check and
+# the access log included: 656 measured on 2026-12-06 with the plan, 1,013 with FastAPI's handler.
+CALLS_PER_LIST = 750
+LISTS = 20
+
+
+@pytest.mark.postgres_only
+async def test_a_list_request_is_cheap(app: FastAPI, world: World) -> None:
+    calls = 0
+
+    def counting(_frame: FrameType, event: str, _arg: object) -> None:
+        nonlocal calls
+        calls += event == "call"
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        sys.setprofile(counting)  # from the app's first call to its last: not the client's
+        try:
+            await app(scope, receive, send)
+        finally:
+            sys.setprofile(None)
+
+    transport = httpx.ASGITransport(app=counted)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        url, headers = f"{world.a.path}/locations?limit=50", world.a.admin.headers
+        assert (await http.get(url, headers=headers)).status_code == 200  # statements prepared once
+        calls = 0
+        answers = [await http.get(url, headers=headers) for _ in range(LISTS)]
+
+    assert all(answer.status_code == 200 for answer in answers)
+    assert calls / LISTS < CALLS_PER_LIST, calls / LISTS
