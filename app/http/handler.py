@@ -11,9 +11,12 @@ whose own parameters or sub-dependencies fail is not called, and the errors are 
 after every dependency that could be called was), the body read as FastAPI reads it and checked
 by its own functions, and an endpoint's return value serialized by its own `serialize_response`.
 
-A route whose dependencies need what the plan does not do (a dependency with `yield`, security
-scopes, a WebSocket) keeps FastAPI's handler; so does every request while dependency overrides
-are set (`app.dependency_overrides`, which tests of other projects use and ours do not).
+A route whose dependencies need what the plan does not do (a dependency with `yield`, a
+`SecurityScopes` parameter, a WebSocket) keeps FastAPI's handler; so does every request while
+dependency overrides are set (`app.dependency_overrides`, which tests of other projects use and
+ours do not). The plan is made from the route's dependant as it is when `get_route_handler` runs
+(the end of the route's `__init__`): a dependency added to it later would reach FastAPI's
+handler only, so the route class adds its own there (app/http/routing.py).
 
 THE ONE MODULE OF FASTAPI'S PRIVATE API: the validation of one value as FastAPI does it
 (`_validate_value_with_model_field`), the fields of a parameter model, and what makes a parameter

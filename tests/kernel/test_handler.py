@@ -148,15 +148,30 @@ def _answer(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes
 
 
 async def test_the_plan_answers_as_fastapis_handler(
-    world: World, app: FastAPI, client: httpx.AsyncClient
+    world: World, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    solved_by_fastapi = 0
+    fastapis_solver = fastapi.routing.solve_dependencies
+
+    async def counted(**kwargs: Any) -> Any:
+        nonlocal solved_by_fastapi
+        solved_by_fastapi += 1
+        return await fastapis_solver(**kwargs)
+
+    # FastAPI's handler finds its solver in its module when it runs: counted, it says which
+    # handler answered.
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
     requests = _requests(world)
     planned = [_answer(await client.request(method, url, **kwargs)) for method, url, kwargs in requests]
+    assert solved_by_fastapi == 0, "every request answered by the plan"
     app.dependency_overrides[_never_overridden] = _never_overridden  # every route: FastAPI's handler
     try:
         fastapis = [_answer(await client.request(method, url, **kwargs)) for method, url, kwargs in requests]
     finally:
         app.dependency_overrides.clear()
+    # Every request under FastAPI's handler, but the two refused before any handler runs (the
+    # malformed JSON text and the JSON `null`, app/http/routing.py `check_json_text`).
+    assert solved_by_fastapi == len(requests) - 2, solved_by_fastapi
     statuses = {answer[0] for answer in planned}
     assert {200, 400, 401, 404, 409, 415, 422} <= statuses, statuses  # every kind of answer
     for (method, url, _), ours, theirs in zip(requests, planned, fastapis, strict=True):
