@@ -346,7 +346,7 @@ def planned_handler(route: APIRoute, fallback: Handler) -> Handler:
         values, errors = await plan.solve(solving)
         if errors:
             raise RequestValidationError(errors, body=body, endpoint_ctx=context(request))  # type: ignore[arg-type]
-        if endpoint.is_coroutine_callable:
+        if plan.coroutine:
             raw = await call(**values)
         else:
             raw = await run_in_threadpool(call, **values)
