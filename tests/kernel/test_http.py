@@ -1,9 +1,14 @@
 """SPEC §5.3 conventions every endpoint shares: problem+json, languages, limits, request ids, probes."""
 
+import json
+import logging
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config.logging import JsonFormatter
 from tests.fixtures.principals import operator
 from tests.fixtures.world import World
 
@@ -44,6 +49,83 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     assert hostile.headers["x-request-id"] != "evil\tid with spaces"
     problem = await client.get("/api/v1/me", headers={"X-Request-ID": "trace-42"})
     assert problem.json()["request_id"] == "trace-42"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def access_lines() -> Iterator[_Lines]:
+    """The access log's lines, as the service formats them, through an ordinary logging handler."""
+    logger = logging.getLogger("ainas.access")
+    handler, level = _Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+async def test_every_request_writes_one_access_line(
+    world: World, client: httpx.AsyncClient, access_lines: _Lines
+) -> None:
+    response = await client.get(
+        f"{world.a.path}/locations?limit=2", headers={**world.a.admin.headers, "X-Request-ID": "line-1"}
+    )
+    assert response.status_code == 200
+    missing = await client.get("/api/v1/no-such-thing", headers={"X-Request-ID": "line-2"})
+    assert missing.status_code == 404
+    assert [
+        {
+            key: line[key]
+            for key in ("logger", "level", "message", "request_id", "method", "path", "status", "client_ip")
+        }
+        for line in access_lines.lines
+    ] == [
+        {
+            "logger": "ainas.access",
+            "level": "INFO",
+            "message": "request",
+            "request_id": request_id,
+            "method": "GET",
+            "path": path,
+            "status": status,
+            "client_ip": "127.0.0.1",
+        }
+        for request_id, path, status in (
+            ("line-1", f"{world.a.path}/locations", 200),
+            ("line-2", "/api/v1/no-such-thing", 404),
+        )
+    ]
+    assert all(
+        isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0 for line in access_lines.lines
+    )
+
+
+async def test_the_access_log_obeys_its_logger_level_and_filters(
+    client: httpx.AsyncClient, access_lines: _Lines
+) -> None:
+    logger = logging.getLogger("ainas.access")
+    logger.setLevel(logging.WARNING)
+    assert (await client.get("/healthz")).status_code == 200
+    assert access_lines.lines == []
+    logger.setLevel(logging.INFO)
+    only_errors = logging.Filter()
+    only_errors.filter = lambda record: record.status >= 400  # type: ignore[method-assign,attr-defined]
+    logger.addFilter(only_errors)
+    try:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/api/v1/me")).status_code == 401
+    finally:
+        logger.removeFilter(only_errors)
+    assert [(line["path"], line["status"]) for line in access_lines.lines] == [("/api/v1/me", 401)]
 
 
 async def test_body_over_one_mebibyte_gets_413(app: FastAPI, client: httpx.AsyncClient) -> None:
