@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.config.local_secrets import create_private_database_file
 from app.config.settings import Settings
-from app.db.prepared import COMMITTED_ALONE, REPLAN_OPTION
+from app.db.prepared import COMMITTED_ALONE, REPLAN_OPTION, ReadyFirstPool
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -79,6 +79,7 @@ def _postgres_engine(
         hide_parameters=True,
         # A fixed pool: overflow connections would be opened and closed under load, each costing
         # a TCP and TLS handshake; requests beyond the pool wait up to db_timeout_seconds instead.
+        poolclass=ReadyFirstPool,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=settings.db_timeout_seconds,

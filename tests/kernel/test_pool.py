@@ -1,0 +1,122 @@
+"""How a request borrows its connections on PostgreSQL (app/db/prepared.py): a free connection is
+taken at once, without a task or a turn of the event loop, and one greenlet serves a borrowed
+statement's checkout, execution and return (each greenlet costs the kernel a mapping of memory)."""
+
+import asyncio
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+import greenlet
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util.queue import Empty
+
+from app.config.settings import Settings
+from app.db.prepared import ReadyFirstPool
+from app.db.session import engines_of
+from tests.conftest import make_settings
+from tests.fixtures.database import TestDatabase
+from tests.fixtures.world import World
+
+CONNECTIONS = 4  # 3 for requests, 1 for lists (app/db/session.py)
+REQUESTS = 12
+
+
+@pytest.fixture
+def settings(database: TestDatabase) -> Settings:
+    """A small pool, so that a few simultaneous requests open every connection of it."""
+    return make_settings(database.url, db_pool_size=CONNECTIONS)
+
+
+def _queue() -> Any:
+    return ReadyFirstPool._queue_class(maxsize=2)
+
+
+async def test_a_free_connection_is_taken_without_waiting() -> None:
+    queue = _queue()
+    queue.put_nowait("free")
+    # Outside a greenlet: SQLAlchemy's own queue would have to await (MissingGreenlet here).
+    assert queue.get(True, 5) == "free"
+
+
+async def test_without_a_free_connection_the_caller_waits_its_timeout_then_is_refused() -> None:
+    queue = _queue()
+    with pytest.raises(Empty):
+        queue.get(False)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(Empty):
+        await greenlet_spawn(queue.get, True, 0.2)
+    assert asyncio.get_running_loop().time() - started >= 0.2
+
+    async def later() -> None:
+        await asyncio.sleep(0.05)
+        queue.put_nowait("returned")
+
+    returning = asyncio.create_task(later())
+    assert await greenlet_spawn(queue.get, True, 5) == "returned"
+    await returning
+
+
+def _paths(world: World) -> list[str]:
+    """A list of each kind and a read of one (locations L1 and L2 are the world's)."""
+    return [
+        f"{world.a.path}/locations?limit=50",
+        f"{world.a.path}/users?limit=10",
+        f"{world.a.path}/locations/L1",
+    ]
+
+
+async def _fill_pools(client: httpx.AsyncClient, world: World) -> None:
+    """Open every connection of both pools, as a loaded server has them."""
+    answers = await asyncio.gather(
+        *(client.get(path, headers=world.a.admin.headers) for path in _paths(world) * CONNECTIONS)
+    )
+    assert {answer.status_code for answer in answers} == {200}
+
+
+@pytest.mark.postgres_only
+async def test_reads_borrow_free_connections_without_a_task(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    for engine in engines_of(app.state.runtime.engine):
+        assert isinstance(engine.sync_engine.pool, ReadyFirstPool)
+    await _fill_pools(client, world)
+    assert all(engine.sync_engine.pool.checkedin() >= 1 for engine in engines_of(app.state.runtime.engine))
+    loop = asyncio.get_running_loop()
+    created: list[Coroutine[Any, Any, Any] | Generator[Any, None, Any]] = []
+    factory = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        created.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        for path in _paths(world) * (REQUESTS // len(_paths(world))):
+            assert (await client.get(path, headers=world.a.admin.headers)).status_code == 200
+    finally:
+        loop.set_task_factory(factory)
+    assert created == []
+
+
+@pytest.mark.postgres_only
+async def test_a_read_takes_one_greenlet_per_statement(client: httpx.AsyncClient, world: World) -> None:
+    await _fill_pools(client, world)
+    spawned: list[greenlet.greenlet] = []  # kept, so that no id is reused
+
+    def tracing(event: str, args: tuple[greenlet.greenlet, greenlet.greenlet]) -> None:
+        target = args[1]
+        if event == "switch" and target.parent is not None and all(target is not seen for seen in spawned):
+            spawned.append(target)
+
+    path = _paths(world)[0]
+    previous = greenlet.settrace(tracing)
+    try:
+        for _ in range(REQUESTS):
+            assert (await client.get(path, headers=world.a.admin.headers)).status_code == 200
+    finally:
+        greenlet.settrace(previous)
+    # Two statements: the caller's row, and the page with its total.
+    assert len(spawned) / REQUESTS <= 2, len(spawned) / REQUESTS
