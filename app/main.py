@@ -20,6 +20,7 @@ from app.config.settings import Settings, get_settings
 from app.csv.upload import MAX_UPLOAD_BODY_BYTES
 from app.docs import install_docs
 from app.health import router as health_router
+from app.http.dispatch import index_routes
 from app.http.errors import install_error_handlers
 from app.http.middleware import RequestContextMiddleware
 from app.http.openapi import install_openapi
@@ -148,4 +149,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(api_router)
     app.include_router(health_router)
     install_docs(app, enabled=settings.docs_enabled)
+    index_routes(app.router)  # a request's route by the shape of its path (app/http/dispatch.py)
     return app
