@@ -312,20 +312,32 @@ def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], 
 
 
 class _ReadyFirstQueue(AsyncAdaptedQueue[Any]):
-    """SQLAlchemy's asyncio pool queue, which takes a free connection at once when there is one.
+    """SQLAlchemy's asyncio pool queue, which takes a free connection at once when no one waits.
 
     SQLAlchemy's own waits for every checkout with `asyncio.wait_for` once the pool has opened all
     its connections (a loaded server's case): a task and a turn of the event loop for each
     connection borrowed, even a free one (6 % of a read's instructions, docs/performance.md).
-    Only a caller that finds none free waits, as before, up to the pool's timeout."""
+    While callers wait, a newcomer waits behind them as before: taking a connection just given
+    back would overtake a caller woken for it, who would then queue again at the end (a list's
+    p99 at 32 connections went from 65 to 250 ms when the first version did)."""
+
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        super().__init__(maxsize, use_lifo)
+        self.waiting = 0
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        try:
+        if not block:
             return self.get_nowait()
-        except Empty:
-            if not block:
-                raise
-        return super().get(block, timeout)
+        if not self.waiting:
+            try:
+                return self.get_nowait()
+            except Empty:
+                pass
+        self.waiting += 1
+        try:
+            return super().get(block, timeout)
+        finally:
+            self.waiting -= 1
 
 
 class ReadyFirstPool(AsyncAdaptedQueuePool):

@@ -59,6 +59,28 @@ async def test_without_a_free_connection_the_caller_waits_its_timeout_then_is_re
     await returning
 
 
+async def test_a_newcomer_does_not_overtake_a_caller_waiting_for_a_connection() -> None:
+    queue = _queue()
+    served: set[str] = set()
+
+    async def waiting() -> None:
+        served.add(await greenlet_spawn(queue.get, True, 5) + " to the waiting caller")
+
+    async def give_back_later() -> None:
+        await asyncio.sleep(0.05)
+        queue.put_nowait("connection 2")
+
+    first = asyncio.create_task(waiting())
+    await asyncio.sleep(0.05)  # waiting for a connection
+    later = asyncio.create_task(give_back_later())
+    queue.put_nowait("connection 1")  # given back: the waiting caller is woken for it...
+    # ...and a newcomer asks before the woken caller has run.
+    served.add(await greenlet_spawn(queue.get, True, 5) + " to the newcomer")
+    await asyncio.gather(first, later)
+    assert served == {"connection 1 to the waiting caller", "connection 2 to the newcomer"}
+    assert queue.waiting == 0
+
+
 def _paths(world: World) -> list[str]:
     """A list of each kind and a read of one (locations L1 and L2 are the world's)."""
     return [
