@@ -31,7 +31,7 @@ from bench.world import OPERATOR, PASSWORD, Org, create_operator, onboard, token
 CERTIFICATE_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks", "profile", "plans")
+PARTS = ("compare", "scale", "instances", "csv", "feed", "webhooks", "profile", "plans", "instructions")
 # The parts after the comparison: part -> (module of bench/ with a function of the same name, title).
 LATER_PARTS = {
     "scale": ("scale", "scale"),
@@ -41,6 +41,7 @@ LATER_PARTS = {
     "webhooks": ("webhooks", "webhooks"),
     "profile": ("profile", "where the CPU goes (py-spy)"),
     "plans": ("plans", "what planning costs PostgreSQL (pgbench)"),
+    "instructions": ("instructions", "instructions per request (callgrind)"),
 }
 GIT_HEAD = ["git", "rev-parse", "--short", "HEAD"]
 
@@ -502,7 +503,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "parts",
         nargs="*",
-        help="any of compare, scale, instances, csv, feed, webhooks, profile, plans (default: all but profile and plans)",
+        help="any of compare, scale, instances, csv, feed, webhooks, profile, plans, instructions "
+        "(default: all but profile, plans and instructions)",
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
@@ -522,19 +524,25 @@ def main(argv: list[str] | None = None) -> None:
         help="compare and profile: these scenarios (comma-separated keys, e.g. read_one,create; default: all)",
     )
     parser.add_argument(
+        "--requests",
+        type=int,
+        default=200,
+        help="instructions: requests counted per scenario and application",
+    )
+    parser.add_argument(
         "--scale-duration", type=float, default=3, help="seconds per scale query (1 connection)"
     )
     args = parser.parse_args(argv)
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
-    args.parts = args.parts or [part for part in PARTS if part not in ("profile", "plans")]
+    args.parts = args.parts or [part for part in PARTS if part not in ("profile", "plans", "instructions")]
     known = {scenario.key for scenario in scenarios(1, 1)} | {"list_under_logins"}
     if args.scenarios and set(args.scenarios) - known:
         parser.error(f"unknown scenario(s): choose from {', '.join(sorted(known))}")
     if args.duration > 60 or args.rounds > 5:
         parser.error("keep runs bounded: --duration at most 60 s and --rounds at most 5")
-    if set(args.parts) - {"csv", "plans"}:
+    if set(args.parts) - {"csv", "plans", "instructions"}:
         load.wrk_path()  # every part but csv loads the servers with wrk
     started = time.monotonic()
     results: dict[str, Any] = {"environment": environment(), "argon2": argon2_report(), "args": vars(args)}
