@@ -58,7 +58,7 @@ _FRAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("middleware", re.compile(r"app/http/middleware|app/operations/|starlette/middleware")),
     (
         "framework (routing, dependencies)",
-        re.compile(r"fastapi/|starlette/|app/http/routing|app/http/handler"),
+        re.compile(r"fastapi/|starlette/|app/http/routing|app/http/handler|app/http/dispatch"),
     ),
     ("server, event loop", re.compile(r"uvicorn/|httptools|uvloop|asyncio/|selectors")),
     ("handler and services", re.compile(r"/app/")),
