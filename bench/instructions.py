@@ -28,7 +28,7 @@ from typing import Any
 
 from bench import data
 
-# Scenario -> (method, path template, who calls): the comparison's hot requests.
+# Scenario -> title: the comparison's hot requests (their requests: `_request`).
 SCENARIOS = {
     "read_one": "Read one location, bearer token",
     "list_bearer": "List 50 locations (of 1,000), bearer token",

@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
         "--scenarios",
         type=lambda value: [key.strip() for key in value.split(",") if key.strip()],
         default=None,
-        help="compare and profile: these scenarios (comma-separated keys, e.g. read_one,create; default: all)",
+        help="compare, profile and instructions: these scenarios (comma-separated keys, e.g. read_one,create; default: all)",
     )
     parser.add_argument(
         "--requests",

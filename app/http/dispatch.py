@@ -1,9 +1,9 @@
 """Finding a request's route by the shape of its path, instead of trying every route in turn.
 
-Starlette's router tries each route's pattern in order until one matches: a read of one
-location was tried against eleven routes first, a tenth of its instructions (callgrind,
+Starlette's router tries each route's pattern in order until one matches: the API's read of one
+resource was tried against eleven routes first, a tenth of its instructions (callgrind,
 docs/performance.md). `RouteIndex` answers the same question from a dict. A route's path
-(`/api/v1/organizations/{org_id}/locations/{code}`) has a fixed number of segments, and some of
+(`/api/v1/things/{thing_id}/parts/{code}`) has a fixed number of segments, and some of
 them are literal; a request can only match the routes whose segment count and literal segments
 it has. So the index keeps, for each segment count, the positions that are literal in every
 route of that count, and under the values there the routes in their original order. A request's
@@ -11,22 +11,28 @@ path picks its candidates with one lookup; Starlette's own `matches` then decide
 exactly as it would have (parameters, converters, methods).
 
 The answer is Starlette's in every case: a route whose pattern the index cannot reason about (a
-mount, a host, a parameter that may contain `/`) is a candidate for every path, and any request
-the candidates do not fully match (a wrong method's 405, a redirect to the path with or without
-its trailing slash, a 404) goes to Starlette's router, which tries every route as before.
+mount, a host, a route class with its own `matches`, a parameter of a converter other than
+Starlette's str, int, float and uuid) is a candidate for every path, and any request the
+candidates do not fully match (a wrong method's 405, a redirect to the path with or without its
+trailing slash, a 404) goes to Starlette's router, which tries every route as before. So does a
+path with a line feed (a pattern's `$` matches before a final one) and a request under a root
+path. The routes are indexed again whenever the router's list of routes changes.
 """
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, SupportsIndex
 
 from fastapi.routing import APIRoute
+from starlette.convertors import FloatConvertor, IntegerConvertor, StringConvertor, UUIDConvertor
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _PARAMETER = re.compile(r"{[^}]*}")
 # The `matches` that decide by the path's pattern (and the method), nothing else.
 _PATTERN_MATCHES = (Route.matches, APIRoute.matches)
+# Converters whose values never contain `/`: a parameter of one is exactly one segment.
+_ONE_SEGMENT = (StringConvertor, IntegerConvertor, FloatConvertor, UUIDConvertor)
 
 
 def _segments(route: BaseRoute) -> tuple[str | None, ...] | None:
@@ -35,17 +41,84 @@ def _segments(route: BaseRoute) -> tuple[str | None, ...] | None:
     `matches`), or a parameter that may span segments."""
     if not isinstance(route, Route) or type(route).matches not in _PATTERN_MATCHES:
         return None
-    for convertor in route.param_convertors.values():
-        if re.fullmatch(convertor.regex, "a/b"):
-            return None
+    if any(type(convertor) not in _ONE_SEGMENT for convertor in route.param_convertors.values()):
+        return None
     return tuple(None if _PARAMETER.search(part) else part for part in route.path_format.split("/"))
+
+
+class _Routes(list[BaseRoute]):
+    """A router's list of routes that counts its changes, so that the index knows when it is stale."""
+
+    changes = 0
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        super().__setitem__(index, value)
+        self._changed()
+
+    def __delitem__(self, index: SupportsIndex | slice) -> None:
+        super().__delitem__(index)
+        self._changed()
+
+    def __iadd__(self, values: Iterable[BaseRoute]) -> "_Routes":  # type: ignore[override,misc]
+        super().__iadd__(values)
+        self._changed()
+        return self
+
+    def __imul__(self, count: SupportsIndex) -> "_Routes":
+        super().__imul__(count)
+        self._changed()
+        return self
+
+    def append(self, value: BaseRoute) -> None:
+        """As list.append."""
+        super().append(value)
+        self._changed()
+
+    def extend(self, values: Iterable[BaseRoute]) -> None:
+        """As list.extend."""
+        super().extend(values)
+        self._changed()
+
+    def insert(self, index: SupportsIndex, value: BaseRoute) -> None:
+        """As list.insert."""
+        super().insert(index, value)
+        self._changed()
+
+    def pop(self, index: SupportsIndex = -1) -> BaseRoute:
+        """As list.pop."""
+        value = super().pop(index)
+        self._changed()
+        return value
+
+    def remove(self, value: BaseRoute) -> None:
+        """As list.remove."""
+        super().remove(value)
+        self._changed()
+
+    def clear(self) -> None:
+        """As list.clear."""
+        super().clear()
+        self._changed()
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        """As list.sort."""
+        super().sort(*args, **kwargs)
+        self._changed()
+
+    def reverse(self) -> None:
+        """As list.reverse."""
+        super().reverse()
+        self._changed()
 
 
 class _Shapes:
     """The routes by segment count and the literal values at that count's fixed positions."""
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        self.routes = list(routes)
+        self.routes = routes  # the router's own list, to tell when it was replaced
         everywhere: list[tuple[int, BaseRoute]] = []
         by_count: dict[int, list[tuple[int, BaseRoute, tuple[str | None, ...]]]] = {}
         for order, route in enumerate(self.routes):
@@ -80,25 +153,29 @@ class _Shapes:
 
 class RouteIndex:
     """The router's dispatch (its `middleware_stack`): an HTTP request goes to the first of its
-    candidate routes that fully matches it; every other request to the router itself. Routes added
-    later (tests add some) are indexed at the next request."""
+    candidate routes that fully matches it; every other request to the router itself."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
         self.dispatch: ASGIApp = router.middleware_stack
+        if not isinstance(router.routes, _Routes):
+            router.routes = _Routes(router.routes)
         self._shapes = _Shapes(router.routes)
+        self._indexed = router.routes.changes
 
     def candidates(self, path: str) -> Sequence[BaseRoute]:
         """The routes tried for this path (the root path not included)."""
         routes = self.router.routes
-        shapes = self._shapes
-        if len(routes) != len(shapes.routes) or (routes and routes[-1] is not shapes.routes[-1]):
-            shapes = self._shapes = _Shapes(routes)
-        return shapes.of(path)
+        if not isinstance(routes, _Routes):  # the list itself was replaced
+            routes = self.router.routes = _Routes(routes)
+            self._indexed = -1
+        if routes.changes != self._indexed or routes is not self._shapes.routes:
+            self._shapes, self._indexed = _Shapes(routes), routes.changes
+        return self._shapes.of(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Dispatch one request."""
-        if scope["type"] == "http" and not scope.get("root_path"):
+        if scope["type"] == "http" and not scope.get("root_path") and "\n" not in scope["path"]:
             for route in self.candidates(scope["path"]):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
@@ -110,6 +187,10 @@ class RouteIndex:
 
 
 def index_routes(router: Any) -> None:
-    """Put a RouteIndex in front of the router's own dispatch (once)."""
-    if not isinstance(router.middleware_stack, RouteIndex):
-        router.middleware_stack = RouteIndex(router)
+    """Put a RouteIndex in front of the router's own dispatch (once). Not in front of a router's
+    own middleware (`Router(middleware=...)`): the requests it answers would skip it."""
+    if isinstance(router.middleware_stack, RouteIndex):
+        return
+    if router.middleware_stack != router.app:
+        raise ValueError("the route index goes in front of a router without middleware of its own")
+    router.middleware_stack = RouteIndex(router)

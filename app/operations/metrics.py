@@ -33,6 +33,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db.prepared import waiting_callers
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # no route: one label for every unknown path
@@ -128,12 +130,7 @@ def _pool_state(engine: AsyncEngine) -> tuple[int, int, int]:
     pool: Any = engine.sync_engine.pool
     checked_out = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
     size = int(pool.size()) if hasattr(pool, "size") else 0
-    # The asyncio queue under SQLAlchemy's async pool: its getters are the callers waiting for a
-    # connection (not public API; none counted where the attributes differ).
-    queue = getattr(getattr(pool, "_pool", None), "__dict__", {}).get("_queue")
-    getters: Iterable[Any] = getattr(queue, "_getters", ())
-    waiting = sum(1 for getter in getters if not getter.done())
-    return checked_out, waiting, size
+    return checked_out, waiting_callers(pool), size
 
 
 class _Forward(Collector):

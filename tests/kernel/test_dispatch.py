@@ -3,14 +3,26 @@ have chosen, trying only the routes of its path's shape."""
 
 import itertools
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
-from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, UUIDConvertor
+from starlette.convertors import (
+    Convertor,
+    FloatConvertor,
+    IntegerConvertor,
+    PathConvertor,
+    UUIDConvertor,
+    register_url_convertor,
+)
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http.dispatch import RouteIndex
+from app.http.dispatch import RouteIndex, index_routes
 from tests.fixtures.world import World
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -61,6 +73,8 @@ def _assert_same_choices(router: Router) -> int:
     index = RouteIndex(router)
     compared = 0
     for path, method in itertools.product(sorted(_paths(router.routes)), METHODS):
+        if "\n" in path:
+            continue  # never looked up: such a request goes to Starlette's router (below)
         scope: Scope = {"type": "http", "path": path, "root_path": "", "method": method}
         candidates = index.candidates(path)
         # Every route that matches at all (fully or but for the method) is a candidate, in order.
@@ -149,3 +163,165 @@ async def test_a_read_is_tried_against_the_routes_of_its_path_only(
     assert (
         await client.get(f"{world.a.path}/locations/L1/more", headers=world.a.admin.headers)
     ).status_code == 404
+
+
+# Through the index's dispatch, side by side with Starlette's router: the same answers.
+
+
+class _Dates(Convertor[str]):
+    """A converter whose values span segments (the index must not take it for one segment)."""
+
+    regex = r"[0-9]{4}/[0-9]{2}/[0-9]{2}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("test_dispatch_date", _Dates())
+
+
+def _named(name: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse(f"{name} {sorted(request.path_params.items())}")
+
+    return endpoint
+
+
+def _routes() -> list[BaseRoute]:
+    return [
+        Route("/static/index", _named("static index")),
+        Mount("/static", app=PlainTextResponse("mount")),
+        Route("/d/{day:test_dispatch_date}", _named("date")),
+        Route("/d/{a}/{b}/{c}", _named("a b c")),
+        Route("/files/{name}.txt", _named("txt")),
+        Route("/files/{rest:path}", _named("path"), methods=["PATCH"]),
+        Route("/files/{number:int}", _named("int"), methods=["POST"]),
+        Route("/files/{key:uuid}", _named("uuid"), methods=["DELETE"]),
+        Route("/files/", _named("files/")),
+        Route("/files/{a}/{b}", _named("a b")),
+        Route("/{first}/{second}", _named("first second"), methods=["PUT"]),
+        AnyCaseRoute("/any/{a}/c", _named("any case")),
+        Route("/items/{item}", _named("item"), methods=["GET", "PATCH"]),
+        Route("/items", _named("items")),
+    ]
+
+
+def _few_routes() -> list[BaseRoute]:
+    """Few routes: each segment count has literal positions that tell its routes apart."""
+    return [
+        Route("/static/index", _named("static index")),
+        Mount("/static", app=PlainTextResponse("mount")),
+        Route("/d/{day:test_dispatch_date}", _named("date")),
+        Route("/d/{a}/{b}/{c}", _named("a b c")),
+        Route("/files/{rest:path}", _named("path"), methods=["PATCH"]),
+    ]
+
+
+REQUESTS = [
+    "/static/index",
+    "/static/app.js",
+    "/d/2024/01/02",
+    "/d/x/y/z",
+    "/files/a.txt",
+    "/files/a/b",
+    "/files/12",
+    "/files/1.5",
+    f"/files/{uuid.UUID(int=7)}",
+    "/files/",
+    "/files",
+    "/x/y",
+    "/ANY/X/C",
+    "/items/7",
+    "/items/7/",
+    "/items",
+    "/items/",
+    "/",
+    "/nothing/at/all",
+]
+
+
+async def _answer(app: ASGIApp, method: str, path: str, root_path: str = "") -> tuple[int, str, bytes]:
+    """Status, Location and body."""
+    scope: Scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": [(b"host", b"testserver")],
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    try:
+        await app(scope, receive, send)
+    except Exception as exc:  # Starlette's router raises for some (a 404 inside a mount's app)
+        return 0, type(exc).__name__, b""
+    start = messages[0]
+    headers = dict(start.get("headers", []))
+    body = b"".join(message.get("body", b"") for message in messages[1:])
+    return start["status"], headers.get(b"location", b"").decode(), body
+
+
+@pytest.mark.parametrize("routes", [_routes, _few_routes])
+async def test_every_answer_is_starlettes(routes: Any) -> None:
+    plain, indexed = Router(routes=routes()), Router(routes=routes())
+    index_routes(indexed)
+    assert isinstance(indexed.middleware_stack, RouteIndex)
+    compared = 0
+    for path, method, root_path in itertools.product(REQUESTS, METHODS, ("", "/prefix")):
+        for variant in (path, path + "\n"):  # `$` matches before a final line feed
+            expected = await _answer(plain, method, variant, root_path)
+            assert await _answer(indexed, method, variant, root_path) == expected, (
+                method,
+                variant,
+                root_path,
+            )
+            compared += 1
+    assert compared == len(REQUESTS) * len(METHODS) * 4
+    assert (await _answer(indexed, "GET", "/d/2024/01/02"))[2].startswith(b"date")
+    assert (await _answer(indexed, "GET", "/static/index\n"))[2].startswith(b"static index")
+
+
+async def test_routes_replaced_or_removed_are_indexed_again() -> None:
+    router = Router(routes=[Route("/x", _named("old")), Route("/y", _named("y"))])
+    index_routes(router)
+    assert (await _answer(router, "GET", "/x"))[2].startswith(b"old")
+    router.routes.pop(0)
+    router.routes.insert(0, Route("/z", _named("z")))
+    assert (await _answer(router, "GET", "/x"))[0] == 404
+    router.routes[0] = Route("/x", _named("new"))
+    assert (await _answer(router, "GET", "/x"))[2].startswith(b"new")
+    del router.routes[0]
+    assert (await _answer(router, "GET", "/x"))[0] == 404
+    router.routes = [Route("/x", _named("newest"))]
+    assert (await _answer(router, "GET", "/x"))[2].startswith(b"newest")
+    router.routes += [Route("/w", _named("w"))]
+    assert (await _answer(router, "GET", "/w"))[2].startswith(b"w")
+
+
+class _Tagging:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_a_router_with_middleware_of_its_own_is_not_indexed() -> None:
+    router = Router(routes=[Route("/x", _named("x"))], middleware=[Middleware(_Tagging)])
+    with pytest.raises(ValueError, match="without middleware"):
+        index_routes(router)
