@@ -15,7 +15,7 @@ mount, a host, a route class with its own `matches`, a parameter of a converter 
 Starlette's str, int, float and uuid) is a candidate for every path, and any request the
 candidates do not fully match (a wrong method's 405, a redirect to the path with or without its
 trailing slash, a 404) goes to Starlette's router, which tries every route as before. So does a
-path with a line feed (a pattern's `$` matches before a final one) and a request under a root
+path with a newline (a pattern's `$` matches before a final one) and a request under a root
 path. The routes are indexed again whenever the router's list of routes changes.
 """
 
